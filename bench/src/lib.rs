@@ -1,0 +1,1 @@
+//! Criterion suites for each stage of Ringmail.

@@ -1,0 +1,7 @@
+//! The Ringmail engine: runtime, configuration, users, mail store and the
+//! SMTP and IMAP sessions that tie the protocol parsers to sockets and files.
+//!
+//! The engine owns every socket, file and thread. The parsers it drives live
+//! in `ringmail-protocols` and do no I/O.
+
+pub mod runtime;

@@ -1,0 +1,81 @@
+//! File operations on the worker's io_uring: create, write, sync, rename.
+//!
+//! These are the operations that make a message durable, so each returns the
+//! kernel's error unchanged for the caller to map to a reply (for SMTP, 451).
+
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A file opened on the worker's ring.
+pub struct File {
+    inner: tokio_uring::fs::File,
+}
+
+impl File {
+    /// Creates a new file with mode 0600; fails if `path` already exists.
+    pub async fn create_new(path: &Path) -> io::Result<Self> {
+        let inner = tokio_uring::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .await?;
+        Ok(File { inner })
+    }
+
+    /// Opens an existing file for reading.
+    pub async fn open(path: &Path) -> io::Result<Self> {
+        let inner = tokio_uring::fs::File::open(path).await?;
+        Ok(File { inner })
+    }
+
+    /// Writes all of `buf` at byte offset `pos` and returns the buffer.
+    pub async fn write_all_at(&self, buf: Vec<u8>, pos: u64) -> (io::Result<()>, Vec<u8>) {
+        self.inner.write_all_at(buf, pos).await
+    }
+
+    /// Reads into the spare capacity of `buf` from byte offset `pos`.
+    pub async fn read_at(&self, buf: Vec<u8>, pos: u64) -> (io::Result<usize>, Vec<u8>) {
+        self.inner.read_at(buf, pos).await
+    }
+
+    /// Flushes the file's data, and the metadata needed to read it back, to
+    /// stable storage (fdatasync).
+    pub async fn sync_data(&self) -> io::Result<()> {
+        self.inner.sync_data().await
+    }
+
+    /// Flushes the file's data and all of its metadata (fsync).
+    pub async fn sync_all(&self) -> io::Result<()> {
+        self.inner.sync_all().await
+    }
+
+    /// Closes the file, reporting any error the close returns.
+    pub async fn close(self) -> io::Result<()> {
+        self.inner.close().await
+    }
+}
+
+/// Renames `from` to `to`, replacing `to` if it exists. Both must be on the
+/// same file system for the rename to be atomic.
+pub async fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    tokio_uring::fs::rename(from, to).await
+}
+
+/// Removes the file at `path`.
+pub async fn remove_file(path: &Path) -> io::Result<()> {
+    tokio_uring::fs::remove_file(path).await
+}
+
+/// Makes the entries of directory `path` durable, so that a file created or
+/// renamed into it survives a power cut (fsync on the directory).
+pub async fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = tokio_uring::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
+        .await?;
+    dir.sync_all().await?;
+    dir.close().await
+}

@@ -1,0 +1,123 @@
+//! The engine's runtime: one worker thread per core, each running its own
+//! io_uring event loop.
+//!
+//! This module is the only place that names `tokio-uring`. Everything else in
+//! the engine uses [`Worker`], [`spawn`], [`net::TcpStream`] and the
+//! functions of [`fs`], so the event loop underneath can be replaced without
+//! touching the sessions or the mail store.
+//!
+//! Each worker is pinned to one core (when the core exists) and owns every
+//! socket it accepts: a connection never moves between workers.
+
+pub mod fs;
+pub mod net;
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+/// Submission queue depth of each worker's ring. 256 entries cover one read or
+/// write per session for a few hundred sessions per core before the submitter
+/// has to flush early.
+pub const RING_ENTRIES: u32 = 256;
+
+/// Identity of one worker thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Worker {
+    /// Index of the worker, from 0 to `workers - 1`.
+    pub index: usize,
+    /// Core the worker is pinned to, or `None` when pinning failed.
+    pub core: Option<usize>,
+}
+
+/// Returns the number of cores this process may run on.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Starts `workers` threads, each pinned to a core and running `body` on its
+/// own io_uring event loop, and waits until every one has returned.
+///
+/// Returns the first error a worker returned, or an error if a worker panicked.
+pub fn run_workers<F, Fut>(workers: usize, body: F) -> io::Result<()>
+where
+    F: Fn(Worker) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = io::Result<()>>,
+{
+    assert!(workers > 0, "at least one worker is required");
+    let cores = available_cores();
+
+    let mut handles = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let body = body.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("ringmail-worker-{index}"))
+            .spawn(move || {
+                let core = pin_to_core(index % cores).then_some(index % cores);
+                let worker = Worker { index, core };
+                tokio_uring::builder()
+                    .entries(RING_ENTRIES)
+                    .start(body(worker))
+            })?;
+        handles.push(handle);
+    }
+
+    let mut first_error = None;
+    for handle in handles {
+        let result = handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("worker thread panicked")));
+        if let Err(error) = result {
+            first_error.get_or_insert(error);
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// Runs `future` on a single io_uring event loop on the calling thread.
+/// Command-line tools and tests use it to reach the same I/O paths as a worker.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio_uring::builder().entries(RING_ENTRIES).start(future)
+}
+
+/// Spawns a task on the current worker. The task never moves to another thread.
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    tokio_uring::spawn(future)
+}
+
+/// Waits for `duration` on the current worker's timer.
+pub async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
+}
+
+/// Error returned by [`timeout`] when the deadline passed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+/// Runs `future` until it completes or `duration` passes.
+pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+    tokio::time::timeout(duration, future)
+        .await
+        .map_err(|_| Elapsed)
+}
+
+/// Pins the calling thread to `core`. Returns false when the kernel refused,
+/// for example when a cpuset excludes that core.
+fn pin_to_core(core: usize) -> bool {
+    // SAFETY: cpu_set_t is plain data, so all-zero bytes are a valid empty
+    // set; CPU_SET writes inside the set for core < CPU_SETSIZE, checked below.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if core >= libc::CPU_SETSIZE as usize {
+            return false;
+        }
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}

@@ -1,0 +1,89 @@
+//! TCP listeners and streams on the worker's io_uring.
+//!
+//! Buffers are owned: a read takes a `Vec<u8>`, fills its spare capacity and
+//! hands it back, because the kernel may still write into the buffer until the
+//! operation completes, even if the future was dropped.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Backlog of each listening socket. Each worker has its own listener, so the
+/// total is this number times the worker count.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds a listener with SO_REUSEPORT set, so that every worker can bind the
+/// same address and the kernel spreads new connections across them.
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// A listening socket owned by one worker.
+pub struct TcpListener {
+    inner: tokio_uring::net::TcpListener,
+}
+
+impl TcpListener {
+    /// Takes over a bound and listening std listener. Must run on a worker.
+    pub fn from_std(listener: std::net::TcpListener) -> Self {
+        TcpListener {
+            inner: tokio_uring::net::TcpListener::from_std(listener),
+        }
+    }
+
+    /// Returns the address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Waits for the next connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = self.inner.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((TcpStream { inner: stream }, peer))
+    }
+}
+
+/// A connected TCP socket owned by one worker.
+pub struct TcpStream {
+    inner: tokio_uring::net::TcpStream,
+}
+
+impl TcpStream {
+    /// Connects to `addr` from the current worker.
+    pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let inner = tokio_uring::net::TcpStream::connect(addr).await?;
+        inner.set_nodelay(true)?;
+        Ok(TcpStream { inner })
+    }
+
+    /// Reads into the spare capacity of `buf`, after its current contents, and
+    /// returns the number of bytes read (0 at end of stream) with the buffer.
+    ///
+    /// The caller reserves capacity first; a buffer with no spare capacity
+    /// reads nothing and returns 0.
+    pub async fn read(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        debug_assert!(buf.capacity() > buf.len(), "read needs spare capacity");
+        self.inner.read(buf).await
+    }
+
+    /// Writes every byte of `buf` and returns the buffer for reuse.
+    pub async fn write_all(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        self.inner.write_all(buf).await
+    }
+
+    /// Shuts down the write half, so the peer sees end of stream.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.inner.shutdown(std::net::Shutdown::Write)
+    }
+}

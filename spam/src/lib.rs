@@ -1,0 +1,2 @@
+//! The spam classifier.
+#![forbid(unsafe_code)]
