@@ -1,1 +1,1 @@
-//! Criterion suites for each stage of Ringmail.
+//! Criterion suites for each stage of Ringmail; the suites live in benches/.
