@@ -328,9 +328,19 @@ impl Server {
     /// Sends SIGTERM and returns the exit status, panicking if the server is
     /// still running after [`STOP_TIMEOUT_MS`].
     pub fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server is running");
-        send_signal(&child, libc::SIGTERM);
+        self.signal(libc::SIGTERM);
+        self.wait_exit()
+    }
 
+    /// Sends `signal` to the running server without waiting for it.
+    pub fn signal(&self, signal: libc::c_int) {
+        send_signal(self.child.as_ref().expect("server is running"), signal);
+    }
+
+    /// Waits at most [`STOP_TIMEOUT_MS`] for the server to exit and returns
+    /// its status, panicking (with its stderr) if it is still running.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is running");
         match wait_with_deadline(&mut child, Duration::from_millis(STOP_TIMEOUT_MS)) {
             Some(status) => status,
             None => {
@@ -348,8 +358,15 @@ impl Server {
     /// same ports with the same data dir and config.
     pub fn restart(&mut self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// Starts the stopped server again on the same ports with the same data
+    /// dir and config; each start gets new log files.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "server is still running");
         if let Err(reason) = self.launch(self.smtp_port, self.imap_port) {
-            panic!("restart failed: {reason}");
+            panic!("start on the previous ports failed: {reason}");
         }
     }
 
@@ -645,6 +662,12 @@ impl SmtpClient {
         self.writer
             .write_all(bytes)
             .unwrap_or_else(|e| panic!("failed to send {}: {e}", preview(bytes)));
+    }
+
+    /// Sends `line` followed by CRLF, returning the write error if any, for
+    /// a session the server may already have closed.
+    pub fn try_send_line(&mut self, line: &str) -> io::Result<()> {
+        self.writer.write_all(format!("{line}\r\n").as_bytes())
     }
 
     /// Sends `line` followed by CRLF.
