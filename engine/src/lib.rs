@@ -5,3 +5,10 @@
 //! in `ringmail-protocols` and do no I/O.
 
 pub mod runtime;
+pub mod config;
+pub mod connection;
+pub mod imap;
+pub mod router;
+pub mod server;
+pub mod smtp;
+pub mod time;
