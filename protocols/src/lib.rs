@@ -6,4 +6,5 @@
 //! load generator and the tests drive the same code.
 #![forbid(unsafe_code)]
 
+pub mod imap;
 pub mod smtp;
