@@ -5,3 +5,5 @@
 //! in `ringmail-protocols` and do no I/O.
 
 pub mod runtime;
+pub mod mailstore;
+pub mod users;
