@@ -1,4 +1,258 @@
+//! `ringmail`: the command-line entry point of the Ringmail mail engine.
+//!
+//! Every subcommand takes `--data DIR` (default `./ringmail-data`), the
+//! directory that holds the user database and the mailboxes. Exit status: 0
+//! on success, 1 when the operation failed, 2 for invalid usage or
+//! configuration.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ringmail_engine::config::{self, Config};
+use ringmail_engine::users::{self, UserDb};
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() {}
+/// Ringmail: an SMTP, IMAP and local delivery mail engine on io_uring.
+#[derive(Parser)]
+#[command(name = "ringmail", version, about)]
+struct Cli {
+    /// Directory holding the user database and the mailboxes.
+    #[arg(long, global = true, default_value = "ringmail-data", value_name = "DIR")]
+    data: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SMTP and IMAP servers until SIGTERM or SIGINT.
+    Serve {
+        /// TOML configuration file; without it the embedded defaults apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// SMTP listen address, replacing the configured ones.
+        #[arg(long, value_name = "ADDR")]
+        smtp: Option<std::net::SocketAddr>,
+        /// IMAP listen address, replacing the configured ones.
+        #[arg(long, value_name = "ADDR")]
+        imap: Option<std::net::SocketAddr>,
+    },
+    /// Manage mail users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is prompted for on a terminal, or read as one
+    /// line from standard input with --password-stdin.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's password.
+    Passwd {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users, one per line.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented configuration holding every key at its default.
+    Example,
+}
+
+/// A failure with the exit status it maps to.
+struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            status: 2,
+        }
+    }
+
+    fn runtime(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            status: 1,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("ringmail: {}", failure.message);
+            ExitCode::from(failure.status)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RINGMAIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Serve { config, smtp, imap } => serve(&cli.data, config.as_deref(), smtp, imap),
+        Command::User { command } => user(&cli.data, command),
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+    }
+}
+
+fn serve(
+    data: &Path,
+    config_path: Option<&Path>,
+    smtp: Option<std::net::SocketAddr>,
+    imap: Option<std::net::SocketAddr>,
+) -> Result<(), Failure> {
+    let mut config = match config_path {
+        Some(path) => Config::load(path).map_err(|error| Failure::usage(error.to_string()))?,
+        None => Config::default(),
+    };
+    if let Some(addr) = smtp {
+        config.smtp.listen = vec![addr];
+    }
+    if let Some(addr) = imap {
+        config.imap.listen = vec![addr];
+    }
+
+    create_postmaster_on_first_start(data)?;
+    ringmail_engine::server::serve(config, data).map_err(|error| Failure::runtime(error.to_string()))
+}
+
+/// Creates the user `postmaster` with a generated password when the user
+/// database is empty, and prints the password once. Only its hash is stored.
+fn create_postmaster_on_first_start(data: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(data).map_err(|error| {
+        Failure::runtime(format!("cannot create data directory {}: {error}", data.display()))
+    })?;
+    let db = UserDb::open(data).map_err(|error| Failure::runtime(error.to_string()))?;
+    if !db.is_empty().map_err(|error| Failure::runtime(error.to_string()))? {
+        return Ok(());
+    }
+    let password = users::generate_password();
+    db.add("postmaster", &password)
+        .map_err(|error| Failure::runtime(error.to_string()))?;
+    println!("ringmail: created user postmaster with password {password}");
+    println!("ringmail: this password is shown only once; change it with `ringmail user passwd postmaster`");
+    Ok(())
+}
+
+fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
+    std::fs::create_dir_all(data).map_err(|error| {
+        Failure::runtime(format!("cannot create data directory {}: {error}", data.display()))
+    })?;
+    let db = UserDb::open(data).map_err(|error| Failure::runtime(error.to_string()))?;
+    match command {
+        UserCommand::Add {
+            name,
+            password_stdin,
+        } => {
+            users::validate_name(&name).map_err(|error| Failure::usage(error.to_string()))?;
+            if db.exists(&name).map_err(|error| Failure::runtime(error.to_string()))? {
+                return Err(Failure::runtime(format!("user {name} already exists")));
+            }
+            let password = read_password(password_stdin)?;
+            db.add(&name, &password)
+                .map_err(|error| Failure::runtime(error.to_string()))?;
+            println!("ringmail: added user {name}");
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            if !db.exists(&name).map_err(|error| Failure::runtime(error.to_string()))? {
+                return Err(Failure::runtime(format!("user {name} not found")));
+            }
+            let password = read_password(password_stdin)?;
+            db.set_password(&name, &password)
+                .map_err(|error| Failure::runtime(error.to_string()))?;
+            println!("ringmail: changed the password of {name}");
+        }
+        UserCommand::List => {
+            for name in db.list().map_err(|error| Failure::runtime(error.to_string()))? {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Longest password accepted, in bytes; argon2 hashes any length, but a
+/// bound keeps a pasted file from becoming a password.
+const PASSWORD_LEN_MAX: usize = 1024;
+
+/// Reads a new password from the first line of stdin, or prompts twice on
+/// the terminal.
+fn read_password(from_stdin: bool) -> Result<String, Failure> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|error| Failure::runtime(format!("cannot read password from stdin: {error}")))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::usage(
+                "standard input is not a terminal; pass --password-stdin to read the password from it",
+            ));
+        }
+        let first = rpassword::prompt_password("New password: ")
+            .map_err(|error| Failure::runtime(format!("cannot read password: {error}")))?;
+        let second = rpassword::prompt_password("Repeat password: ")
+            .map_err(|error| Failure::runtime(format!("cannot read password: {error}")))?;
+        if first != second {
+            return Err(Failure::usage("the two passwords differ"));
+        }
+        first
+    };
+    if password.is_empty() {
+        return Err(Failure::usage("the password is empty"));
+    }
+    if password.len() > PASSWORD_LEN_MAX {
+        return Err(Failure::usage(format!(
+            "the password is {} bytes long, max {PASSWORD_LEN_MAX}",
+            password.len()
+        )));
+    }
+    Ok(password)
+}

@@ -4,4 +4,13 @@
 //! The engine owns every socket, file and thread. The parsers it drives live
 //! in `ringmail-protocols` and do no I/O.
 
+pub mod config;
+pub mod connection;
+pub mod imap;
+pub mod mailstore;
+pub mod router;
 pub mod runtime;
+pub mod server;
+pub mod smtp;
+pub mod time;
+pub mod users;

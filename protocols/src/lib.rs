@@ -5,3 +5,6 @@
 //! bytes", or an error that maps to one reply on the wire. The engine, the
 //! load generator and the tests drive the same code.
 #![forbid(unsafe_code)]
+
+pub mod imap;
+pub mod smtp;

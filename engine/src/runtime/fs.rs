@@ -6,6 +6,52 @@
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::rc::Rc;
+
+/// A read-only message buffer that several writes on the ring can share, so
+/// one message is written into several files without a copy per file.
+///
+/// Each in-flight write owns one clone, which keeps the bytes alive and in
+/// place until the kernel completes the write, even if its future is dropped.
+#[derive(Clone)]
+pub struct SharedBuf(Rc<[u8]>);
+
+impl SharedBuf {
+    /// Wraps `bytes` for sharing between writes.
+    pub fn new(bytes: Rc<[u8]>) -> Self {
+        SharedBuf(bytes)
+    }
+
+    /// Returns the bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Rc<[u8]>> for SharedBuf {
+    fn from(bytes: Rc<[u8]>) -> Self {
+        SharedBuf(bytes)
+    }
+}
+
+// SAFETY: the bytes live in the `Rc`'s heap allocation, which never moves and
+// stays alive while this clone exists, so `stable_ptr` stays valid however the
+// `SharedBuf` itself is moved. `SharedBuf` gives out no mutable access (no
+// `IoBufMut`, no `Rc::get_mut`), so the kernel reads bytes nobody writes, and
+// all of them are initialized, so `bytes_init` and `bytes_total` are the length.
+unsafe impl tokio_uring::buf::IoBuf for SharedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.0.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// A file opened on the worker's ring.
 pub struct File {
@@ -32,6 +78,11 @@ impl File {
 
     /// Writes all of `buf` at byte offset `pos` and returns the buffer.
     pub async fn write_all_at(&self, buf: Vec<u8>, pos: u64) -> (io::Result<()>, Vec<u8>) {
+        self.inner.write_all_at(buf, pos).await
+    }
+
+    /// Writes all of the shared `buf` at byte offset `pos` and returns the buffer.
+    pub async fn write_all_shared_at(&self, buf: SharedBuf, pos: u64) -> (io::Result<()>, SharedBuf) {
         self.inner.write_all_at(buf, pos).await
     }
 

@@ -91,6 +91,19 @@ where
     tokio_uring::spawn(future)
 }
 
+/// Runs the blocking function `work` on a thread pool beside the workers and
+/// waits for its result, so CPU-heavy work such as password hashing does not
+/// stall the worker's other sessions.
+pub async fn spawn_blocking<F, T>(work: F) -> io::Result<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| io::Error::other(format!("blocking task failed: {error}")))
+}
+
 /// Waits for `duration` on the current worker's timer.
 pub async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await

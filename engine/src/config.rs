@@ -1,0 +1,379 @@
+//! Server configuration: the TOML file, its embedded defaults and validation.
+//!
+//! Every key has a default, so an empty file (or none) runs the server on
+//! loopback with the local domain `localhost`. Unknown keys are an error that
+//! names the key and its line, because a misspelt limit silently left at its
+//! default is worse than a refusal to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default maximum message size: 25 MiB, measured after dot-unstuffing.
+pub const MESSAGE_SIZE_MAX_DEFAULT: usize = 25 * 1024 * 1024;
+
+/// Default maximum length of one DATA line, CRLF excluded. RFC 5322 sets 998,
+/// but real mail (HTML spam, long base64 lines) exceeds it, and Postfix
+/// accepts such lines too; the receiver still holds a bound.
+pub const DATA_LINE_MAX_DEFAULT: usize = 65536;
+
+/// Default maximum recipients of one message (RFC 5321 section 4.5.3.1.8
+/// requires at least 100).
+pub const RECIPIENTS_MAX_DEFAULT: usize = 100;
+
+/// Root of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Worker threads, one per core. 0 means one per available core.
+    pub workers: usize,
+    /// Host name used in the SMTP greeting and in Received headers.
+    /// Empty means the system host name.
+    pub hostname: String,
+    /// Seconds that SIGTERM or SIGINT waits for open sessions to finish.
+    pub shutdown_grace_secs: u64,
+    /// The SMTP receiver.
+    pub smtp: SmtpConfig,
+    /// The IMAP server.
+    pub imap: ImapConfig,
+    /// Local delivery.
+    pub delivery: DeliveryConfig,
+}
+
+/// `[smtp]`: the SMTP receiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Maximum message size in octets, advertised with SIZE.
+    pub message_size_max: usize,
+    /// Maximum length of one DATA line in octets, CRLF excluded.
+    pub data_line_max: usize,
+    /// Maximum recipients of one message.
+    pub recipients_max: usize,
+    /// Seconds to wait for the next command (RFC 5321 section 4.5.3.2.7: 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for each block of DATA (RFC 5321 section 4.5.3.2.5: 3 minutes).
+    pub data_timeout_secs: u64,
+}
+
+/// `[imap]`: the IMAP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Seconds an idle session may stay open (RFC 3501 section 5.4: at least 30 minutes).
+    pub idle_timeout_secs: u64,
+    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS. Ringmail has no TLS
+    /// yet, so this is on by default and the listeners default to loopback.
+    pub allow_plaintext_auth: bool,
+}
+
+/// `[delivery]`: which recipients are local.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Domains whose recipients are delivered to local users.
+    pub domains: Vec<String>,
+    /// Separator of subaddresses: `alice+lists@localhost` goes to `alice`.
+    /// Empty disables subaddressing.
+    pub recipient_delimiter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            workers: 0,
+            hostname: String::new(),
+            shutdown_grace_secs: 30,
+            smtp: SmtpConfig::default(),
+            imap: ImapConfig::default(),
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
+            message_size_max: MESSAGE_SIZE_MAX_DEFAULT,
+            data_line_max: DATA_LINE_MAX_DEFAULT,
+            recipients_max: RECIPIENTS_MAX_DEFAULT,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+        }
+    }
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 1143))],
+            idle_timeout_secs: 30 * 60,
+            allow_plaintext_auth: true,
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            domains: vec!["localhost".to_string()],
+            recipient_delimiter: "+".to_string(),
+        }
+    }
+}
+
+/// Error from loading or validating a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown or mistyped key; the
+    /// message from the TOML parser names the line and the key.
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value is out of its allowed range.
+    #[error("invalid config value {key} = {value}: {reason}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads and validates the TOML file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|error| match error {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: error.to_string().trim_end().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the ranges that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &'static str, value: impl ToString, reason: &'static str) -> ConfigError {
+            ConfigError::Invalid {
+                key,
+                value: value.to_string(),
+                reason,
+            }
+        }
+
+        if self.workers > 1024 {
+            return Err(invalid("workers", self.workers, "must be 0 (one per core) to 1024"));
+        }
+        if self.smtp.listen.is_empty() {
+            return Err(invalid("smtp.listen", "[]", "needs at least one address"));
+        }
+        if self.imap.listen.is_empty() {
+            return Err(invalid("imap.listen", "[]", "needs at least one address"));
+        }
+        if self.smtp.message_size_max < 1024 {
+            return Err(invalid(
+                "smtp.message_size_max",
+                self.smtp.message_size_max,
+                "must be at least 1024 octets",
+            ));
+        }
+        if !(78..=16 * 1024 * 1024).contains(&self.smtp.data_line_max) {
+            return Err(invalid(
+                "smtp.data_line_max",
+                self.smtp.data_line_max,
+                "must be 78 to 16777216 octets",
+            ));
+        }
+        if self.smtp.recipients_max == 0 {
+            return Err(invalid("smtp.recipients_max", 0, "must be at least 1"));
+        }
+        if self.smtp.command_timeout_secs == 0 || self.smtp.data_timeout_secs == 0 {
+            return Err(invalid("smtp.*_timeout_secs", 0, "timeouts must be at least 1 second"));
+        }
+        if self.imap.idle_timeout_secs == 0 {
+            return Err(invalid("imap.idle_timeout_secs", 0, "must be at least 1 second"));
+        }
+        if self.delivery.domains.is_empty() {
+            return Err(invalid("delivery.domains", "[]", "needs at least one local domain"));
+        }
+        if self.delivery.recipient_delimiter.chars().count() > 1 {
+            return Err(invalid(
+                "delivery.recipient_delimiter",
+                &self.delivery.recipient_delimiter,
+                "must be one character or empty",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Returns the worker count, resolving 0 to the number of cores.
+    pub fn worker_count(&self) -> usize {
+        if self.workers == 0 {
+            crate::runtime::available_cores()
+        } else {
+            self.workers
+        }
+    }
+
+    /// Returns the host name for greetings, resolving an empty setting to the
+    /// system host name.
+    pub fn resolved_hostname(&self) -> String {
+        if !self.hostname.is_empty() {
+            return self.hostname.clone();
+        }
+        system_hostname().unwrap_or_else(|| "localhost".to_string())
+    }
+
+    /// Returns whether `domain` is one of the local domains (case-insensitive).
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        self.delivery
+            .domains
+            .iter()
+            .any(|local| local.eq_ignore_ascii_case(domain))
+    }
+
+    /// Returns the SMTP command timeout.
+    pub fn smtp_command_timeout(&self) -> Duration {
+        Duration::from_secs(self.smtp.command_timeout_secs)
+    }
+
+    /// Returns the SMTP DATA block timeout.
+    pub fn smtp_data_timeout(&self) -> Duration {
+        Duration::from_secs(self.smtp.data_timeout_secs)
+    }
+}
+
+/// Reads the kernel's host name (uname nodename).
+fn system_hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// A commented configuration holding every key at its default value, as
+/// printed by `ringmail config example`.
+pub const EXAMPLE: &str = r#"# Ringmail configuration. Every key is optional; the values shown are the
+# defaults. Unknown keys are an error.
+
+# Worker threads, each pinned to one core with its own io_uring.
+# 0 means one worker per available core.
+workers = 0
+
+# Host name in the SMTP greeting and in Received headers.
+# Empty means the system host name.
+hostname = ""
+
+# Seconds that SIGTERM or SIGINT waits for open sessions to finish.
+shutdown_grace_secs = 30
+
+[smtp]
+# Addresses the SMTP receiver listens on.
+listen = ["127.0.0.1:2525"]
+# Maximum message size in octets (advertised with the SIZE extension).
+message_size_max = 26214400
+# Maximum length of one DATA line in octets, CRLF excluded.
+data_line_max = 65536
+# Maximum recipients of one message.
+recipients_max = 100
+# Seconds to wait for the next command, and for each block of DATA.
+command_timeout_secs = 300
+data_timeout_secs = 180
+
+[imap]
+# Addresses the IMAP server listens on.
+listen = ["127.0.0.1:1143"]
+# Seconds an idle session may stay open.
+idle_timeout_secs = 1800
+# Allow LOGIN and AUTHENTICATE PLAIN without TLS (Ringmail has no TLS yet,
+# so keep the listeners on loopback).
+allow_plaintext_auth = true
+
+[delivery]
+# Domains whose recipients are local users.
+domains = ["localhost"]
+# Subaddress separator: alice+lists@localhost is delivered to alice.
+# Empty disables subaddressing.
+recipient_delimiter = "+"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_to_defaults() {
+        let parsed = Config::parse(EXAMPLE).expect("example must parse");
+        let defaults = Config::default();
+        assert_eq!(parsed.smtp.listen, defaults.smtp.listen);
+        assert_eq!(parsed.imap.listen, defaults.imap.listen);
+        assert_eq!(parsed.smtp.message_size_max, defaults.smtp.message_size_max);
+        assert_eq!(parsed.smtp.data_line_max, defaults.smtp.data_line_max);
+        assert_eq!(parsed.delivery.domains, defaults.delivery.domains);
+    }
+
+    #[test]
+    fn empty_text_is_defaults() {
+        let parsed = Config::parse("").expect("empty config must parse");
+        assert_eq!(parsed.smtp.recipients_max, RECIPIENTS_MAX_DEFAULT);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = "workers = 1\n\n[smtp]\nmessage_size_maximum = 10\n";
+        let error = Config::parse(text).unwrap_err().to_string();
+        assert!(error.contains("message_size_maximum"), "{error}");
+        assert!(error.contains("line 4"), "{error}");
+    }
+
+    #[test]
+    fn unknown_table_names_key() {
+        let error = Config::parse("[smpt]\nlisten = []\n").unwrap_err().to_string();
+        assert!(error.contains("smpt"), "{error}");
+        assert!(error.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn mistyped_value_is_rejected() {
+        let error = Config::parse("[smtp]\nmessage_size_max = \"big\"\n").unwrap_err();
+        assert!(error.to_string().contains("line 2"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_value_is_rejected() {
+        let error = Config::parse("[smtp]\ndata_line_max = 10\n").unwrap_err();
+        assert!(error.to_string().contains("smtp.data_line_max"), "{error}");
+    }
+
+    #[test]
+    fn local_domain_match_ignores_case() {
+        let config = Config::default();
+        assert!(config.is_local_domain("LocalHost"));
+        assert!(!config.is_local_domain("example.org"));
+    }
+}

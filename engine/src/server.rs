@@ -1,0 +1,289 @@
+//! `ringmail serve`: binds the listeners, starts one worker per core and runs
+//! SMTP and IMAP sessions until SIGTERM or SIGINT.
+//!
+//! Every worker binds its own socket for each listen address with
+//! SO_REUSEPORT, so the kernel spreads connections across workers and a
+//! connection stays on the worker that accepted it.
+//!
+//! Shutdown: the first SIGTERM or SIGINT closes every listener; sessions
+//! finish the transaction they are in (an SMTP session mid-DATA completes its
+//! delivery and reply) and then close with a 421 or BYE. After
+//! `shutdown_grace_secs` the workers stop whatever is left and the process
+//! exits 0.
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::mailstore::MailStore;
+use crate::runtime::{self, net, Worker};
+use crate::users::UserDb;
+
+/// State shared read-only by every worker.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// Host name in greetings and Received headers.
+    pub hostname: String,
+    /// The user database.
+    pub users: UserDb,
+    /// The Maildir store.
+    pub store: MailStore,
+}
+
+/// A protocol served on a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// SMTP receiver.
+    Smtp,
+    /// IMAP server.
+    Imap,
+}
+
+/// Signal to sessions that the server is stopping. Sessions check it between
+/// commands and close once their current transaction is done.
+#[derive(Clone)]
+pub struct Shutdown {
+    receiver: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Returns whether shutdown has begun.
+    pub fn is_started(&self) -> bool {
+        *self.receiver.borrow()
+    }
+
+    /// Waits until shutdown begins.
+    pub async fn started(&mut self) {
+        // An error means the sender is gone, which also means stop.
+        let _ = self.receiver.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// Runs the server on `config` with its data in `data_dir` until a signal
+/// stops it.
+pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
+    let shared = Arc::new(open_shared(config, data_dir)?);
+    let workers = shared.config.worker_count();
+
+    let (stop_sender, stop_receiver) = watch::channel(false);
+    install_signal_handler(stop_sender)?;
+
+    // Bind every worker's sockets before any worker starts, so that a busy
+    // port fails the start instead of a worker later.
+    let mut bound: Vec<Vec<(Service, std::net::TcpListener)>> = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        bound.push(bind_all(&shared.config)?);
+    }
+    for (service, addrs) in [
+        (Service::Smtp, &shared.config.smtp.listen),
+        (Service::Imap, &shared.config.imap.listen),
+    ] {
+        for addr in addrs {
+            tracing::info!(?service, %addr, workers, "listening");
+        }
+    }
+
+    let bound = Arc::new(std::sync::Mutex::new(bound));
+    runtime::run_workers(workers, move |worker: Worker| {
+        let shared = shared.clone();
+        let listeners = bound
+            .lock()
+            .expect("listener list lock poisoned")
+            .pop()
+            .expect("one listener set per worker");
+        let shutdown = Shutdown {
+            receiver: stop_receiver.clone(),
+        };
+        async move { run_worker(worker, shared, listeners, shutdown).await }
+    })?;
+
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens the user database and the mail store under `data_dir`.
+fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
+    std::fs::create_dir_all(data_dir).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot create data directory {}: {error}", data_dir.display()),
+        )
+    })?;
+    let users = UserDb::open(data_dir).map_err(io::Error::other)?;
+    let store = MailStore::open(data_dir)?;
+    let hostname = config.resolved_hostname();
+    Ok(Shared {
+        config,
+        hostname,
+        users,
+        store,
+    })
+}
+
+/// Binds one socket per listen address for one worker.
+fn bind_all(config: &Config) -> io::Result<Vec<(Service, std::net::TcpListener)>> {
+    let mut listeners = Vec::new();
+    let services = [
+        (Service::Smtp, &config.smtp.listen),
+        (Service::Imap, &config.imap.listen),
+    ];
+    for (service, addrs) in services {
+        for addr in addrs {
+            let listener = net::bind_reuseport(*addr).map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
+            })?;
+            listeners.push((service, listener));
+        }
+    }
+    Ok(listeners)
+}
+
+/// Starts a thread that waits for SIGTERM or SIGINT and then begins shutdown.
+/// A second signal while stopping exits at once with status 1.
+fn install_signal_handler(stop: watch::Sender<bool>) -> io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("ringmail-signals".to_string())
+        .spawn(move || {
+            let mut seen = 0;
+            for signal in signals.forever() {
+                seen += 1;
+                if seen == 1 {
+                    tracing::info!(signal, "shutdown requested, finishing open sessions");
+                    let _ = stop.send(true);
+                } else {
+                    tracing::warn!(signal, "second signal, exiting now");
+                    std::process::exit(1);
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Counts the sessions open on one worker.
+#[derive(Clone, Default)]
+struct SessionCount(Rc<Cell<usize>>);
+
+/// Decrements the session count when a session task ends, however it ends.
+struct SessionGuard(SessionCount);
+
+impl SessionCount {
+    fn enter(&self) -> SessionGuard {
+        self.0.set(self.0.get() + 1);
+        SessionGuard(self.clone())
+    }
+
+    fn get(&self) -> usize {
+        self.0.get()
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let count = &self.0 .0;
+        count.set(count.get() - 1);
+    }
+}
+
+/// Runs one worker: accept loops for each listener, then the grace period.
+async fn run_worker(
+    worker: Worker,
+    shared: Arc<Shared>,
+    listeners: Vec<(Service, std::net::TcpListener)>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    tracing::debug!(worker = worker.index, core = ?worker.core, "worker started");
+    let sessions = SessionCount::default();
+
+    let mut accept_tasks = Vec::new();
+    for (service, listener) in listeners {
+        let listener = net::TcpListener::from_std(listener);
+        accept_tasks.push(runtime::spawn(accept_loop(
+            service,
+            listener,
+            shared.clone(),
+            sessions.clone(),
+            shutdown.clone(),
+        )));
+    }
+    for task in accept_tasks {
+        let _ = task.await;
+    }
+
+    let grace = Duration::from_secs(shared.config.shutdown_grace_secs);
+    let deadline = Instant::now() + grace;
+    while sessions.get() > 0 && Instant::now() < deadline {
+        runtime::sleep(Duration::from_millis(20)).await;
+    }
+    if sessions.get() > 0 {
+        tracing::warn!(
+            worker = worker.index,
+            sessions = sessions.get(),
+            "grace period over, closing sessions"
+        );
+    }
+    Ok(())
+}
+
+/// Accepts connections until shutdown and spawns a session for each.
+async fn accept_loop(
+    service: Service,
+    listener: net::TcpListener,
+    shared: Arc<Shared>,
+    sessions: SessionCount,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.started() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // EMFILE, ENFILE, ENOBUFS: back off instead of spinning.
+                tracing::warn!(?service, %error, "accept failed");
+                runtime::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let guard = sessions.enter();
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        runtime::spawn(async move {
+            let _guard = guard;
+            run_session(service, stream, peer, shared, shutdown).await;
+        });
+    }
+}
+
+/// Runs one session of `service` to its end and logs how it ended.
+async fn run_session(
+    service: Service,
+    stream: net::TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Shutdown,
+) {
+    let result = match service {
+        Service::Smtp => crate::smtp::run_session(stream, peer, shared, shutdown).await,
+        Service::Imap => crate::imap::run_session(stream, peer, shared, shutdown).await,
+    };
+    if let Err(error) = result {
+        tracing::debug!(?service, %peer, %error, "session ended with an error");
+    }
+}
+
+/// Returns the default data directory, `./ringmail-data`.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("ringmail-data")
+}

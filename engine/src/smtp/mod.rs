@@ -1,0 +1,11 @@
+//! The SMTP receiver: sessions that drive `ringmail_protocols::smtp` over a
+//! socket and deliver accepted messages into local Maildirs.
+//!
+//! The parser knows RFC 5321; this module decides policy: which recipients
+//! are accepted, the limits, the Received header and when a reply may say 250.
+
+mod received;
+mod session;
+
+pub use received::{new_queue_id, received_header};
+pub use session::run_session;

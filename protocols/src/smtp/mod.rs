@@ -1,0 +1,20 @@
+//! SMTP server side, sans I/O: command lines, commands, DATA and replies.
+//!
+//! The engine owns the socket and feeds bytes in. In command mode it splits
+//! them with [`LineReader`] and parses each line with [`parse_command`]. After
+//! DATA it feeds them to a [`DataReceiver`], which unstuffs the message and
+//! finds the one true end of data, `CRLF . CRLF`. Every error maps to exactly
+//! one [`Reply`], so the wire text lives in one place.
+
+pub mod command;
+pub mod data;
+pub mod line;
+pub mod reply;
+
+pub use command::{
+    parse_command, Body, Command, ForwardPath, MailParameters, Mailbox, RcptParameters,
+    ReversePath, DOMAIN_MAX, LOCAL_PART_MAX, PARAMETER_COUNT_MAX, PATH_MAX,
+};
+pub use data::{dot_stuff, DataError, DataLimits, DataOutcome, DataReceiver, TEXT_LINE_LEN_MAX};
+pub use line::{LineOutcome, LineReader, COMMAND_LINE_MAX};
+pub use reply::{write_multiline, CommandError, EnhancedStatus, Reply, REPLY_LINE_MAX};
