@@ -1,9 +1,9 @@
 //! End-to-end test with Python's stdlib mail clients (smtplib, imaplib).
 //!
 //! `tests/clients/smtp_imap_roundtrip.py` does the protocol work and the byte
-//! comparison; this file starts the server, runs the script with the ports,
-//! the data dir and two users, and fails with the script's output when it
-//! exits non-zero. The script has [`SCRIPT_TIMEOUT_MS`] to finish, far more
+//! comparison. This file starts the server and runs the script with the ports,
+//! the data dir and two users. It fails with the script's output when the
+//! script exits non-zero. The script has [`SCRIPT_TIMEOUT_MS`] to finish, far more
 //! than the second or so it needs, so only a hung server trips it.
 
 mod common;

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Round trip of one message through Ringmail with Python's stdlib clients.
 
-smtplib sends one message to two users over SMTP; imaplib logs in as each
+smtplib sends one message to two users over SMTP. imaplib logs in as each
 (alice with LOGIN, bob with AUTHENTICATE PLAIN), SELECTs INBOX and FETCHes the
-message, which must equal the sent bytes once the Received header that the
-server adds is stripped. Then it checks flags on alice's copy: STORE +FLAGS
+message. The fetched bytes must equal the sent ones once the Received header
+that the server adds is stripped. Then it checks flags on alice's copy: STORE +FLAGS
 (\\Seen), SEARCH SEEN/UNSEEN/UID, the Maildir file name suffix ":2,S", and
 STORE +FLAGS (\\Deleted) with EXPUNGE.
 
@@ -18,8 +18,8 @@ import os
 import smtplib
 import sys
 
-# Seconds before a socket operation of either client fails; a local server
-# answers in milliseconds, so this only bounds a hung server.
+# Seconds before a socket operation of either client fails. A local server
+# replies in milliseconds, so this only bounds a hung server.
 SOCKET_TIMEOUT_S = 30
 
 SENDER = "sender@localhost"
@@ -48,7 +48,7 @@ MESSAGE = (
 
 
 class CheckFailed(Exception):
-    """A check of the round trip failed; the message says which and why."""
+    """A check of the round trip failed, and the message names which and why."""
 
 
 def check(condition, message):

