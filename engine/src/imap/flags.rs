@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use ringmail_protocols::imap::{response, Flag, StoreKind};
 
-use crate::mailstore::mailbox::Flags as StoreFlags;
+use crate::mailstore::mailbox::{Flag as StoreFlag, Flags as StoreFlags};
 
 /// The five system flags that Maildir can store, in IMAP's spelling.
 pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
@@ -26,23 +26,30 @@ impl FlagSet {
     /// Reads the store's flags.
     pub fn from_store(flags: &StoreFlags) -> FlagSet {
         FlagSet {
-            seen: flags.seen(),
-            answered: flags.answered(),
-            flagged: flags.flagged(),
-            deleted: flags.deleted(),
-            draft: flags.draft(),
-            keywords: flags.keywords().map(str::to_string).collect(),
+            seen: flags.contains(StoreFlag::Seen),
+            answered: flags.contains(StoreFlag::Answered),
+            flagged: flags.contains(StoreFlag::Flagged),
+            deleted: flags.contains(StoreFlag::Deleted),
+            draft: flags.contains(StoreFlag::Draft),
+            keywords: flags.keywords().iter().cloned().collect(),
         }
     }
 
     /// Converts to the store's flags.
     pub fn to_store(&self) -> StoreFlags {
         let mut flags = StoreFlags::default();
-        flags.set_seen(self.seen);
-        flags.set_answered(self.answered);
-        flags.set_flagged(self.flagged);
-        flags.set_deleted(self.deleted);
-        flags.set_draft(self.draft);
+        let system = [
+            (self.seen, StoreFlag::Seen),
+            (self.answered, StoreFlag::Answered),
+            (self.flagged, StoreFlag::Flagged),
+            (self.deleted, StoreFlag::Deleted),
+            (self.draft, StoreFlag::Draft),
+        ];
+        for (set, flag) in system {
+            if set {
+                flags.insert(flag);
+            }
+        }
         for keyword in &self.keywords {
             flags.insert_keyword(keyword);
         }

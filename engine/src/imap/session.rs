@@ -80,6 +80,8 @@ enum State {
 /// The selected mailbox.
 struct Selected {
     mailbox: Mailbox,
+    /// The folder directory, to tell whether APPEND targets this mailbox.
+    path: PathBuf,
     read_only: bool,
 }
 
@@ -288,7 +290,7 @@ impl Session {
             self.core.tagged(&tag, "BAD", "invalid base64 in authentication response");
             return Ok(());
         };
-        let credentials = imap::response::decode_sasl_plain(&decoded);
+        let credentials = imap::decode_sasl_plain(&decoded);
         let Ok((authzid, authcid, password)) = credentials else {
             self.core.tagged(&tag, "BAD", "invalid PLAIN authentication message");
             return Ok(());
@@ -614,7 +616,11 @@ impl Core {
         self.tagged(tag, "OK", &format!("[{access}] {verb} completed"));
         self.state = State::Selected {
             user,
-            selected: Selected { mailbox, read_only },
+            selected: Selected {
+                mailbox,
+                path,
+                read_only,
+            },
         };
     }
 
@@ -688,7 +694,7 @@ impl Core {
         // Append through the selected index when it is the same folder, so
         // the session's view stays in step.
         let result = match &mut self.state {
-            State::Selected { selected, .. } if selected.mailbox.path() == path => {
+            State::Selected { selected, .. } if selected.path == path => {
                 selected.mailbox.append(message, flags, internal_date)
             }
             _ => Mailbox::open(&path, true)
@@ -716,6 +722,7 @@ impl Core {
         let Selected {
             mut mailbox,
             read_only,
+            ..
         } = selected;
         if expunge && !read_only {
             if let Err(error) = mailbox.expunge() {
