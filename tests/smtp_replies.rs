@@ -324,3 +324,34 @@ fn smuggled_end_of_data_never_splits_message() {
         smtp.quit();
     }
 }
+
+#[test]
+fn command_split_across_segments_parsed_whole() {
+    // (case, writes sent SEGMENT_GAP_MS apart, expected reply codes)
+    let cases: &[(&str, &[&[u8]], &[u16])] = &[
+        ("noop split before crlf", &[b"NOOP", b"\r\n"], &[250]),
+        ("noop split between cr and lf", &[b"NOOP\r", b"\n"], &[250]),
+        ("mail from split inside the address", &[b"MAIL FROM:<sender@loc", b"alhost>\r\n"], &[250]),
+        ("full line then a partial one", &[b"RSET\r\nNO", b"OP\r\n"], &[250, 250]),
+    ];
+
+    let server = start();
+    for &(case, writes, expected) in cases {
+        let mut smtp = server.smtp();
+        smtp.ehlo("client.test");
+
+        for write in writes {
+            smtp.send_raw(write);
+            std::thread::sleep(std::time::Duration::from_millis(common::SEGMENT_GAP_MS));
+        }
+        let replies: Vec<Reply> = expected.iter().map(|_| smtp.read_reply()).collect();
+        let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
+        let extra = smtp.unexpected_bytes(EXTRA_REPLY_WAIT_MS);
+
+        assert_eq!(codes, expected, "{case}: replies {replies:?}");
+        assert!(extra.is_empty(), "{case}: extra replies {}", common::preview(&extra));
+
+        assert_session_usable(&server, &mut smtp, case);
+        smtp.quit();
+    }
+}

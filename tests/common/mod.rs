@@ -61,6 +61,11 @@ pub const LITERAL_LEN_MAX: usize = 64 << 20;
 /// test fetches about 6,000 messages in one command.
 pub const UNTAGGED_RESPONSES_MAX: usize = 100_000;
 
+/// Pause between the parts of a line that a test sends in separate writes, so
+/// the server reads them separately: TCP_NODELAY is set and loopback delivers
+/// each write long before this pause ends.
+pub const SEGMENT_GAP_MS: u64 = 150;
+
 /// Number of trailing bytes of each server log printed when a test fails.
 pub const LOG_TAIL_LEN_MAX: usize = 8_000;
 
@@ -882,6 +887,7 @@ impl ImapClient {
         let timeout = Some(Duration::from_millis(IO_TIMEOUT_MS));
         stream.set_read_timeout(timeout).expect("set read timeout");
         stream.set_write_timeout(timeout).expect("set write timeout");
+        stream.set_nodelay(true).expect("set TCP_NODELAY");
 
         let writer = stream.try_clone().expect("clone the stream");
         let mut reader = BufReader::new(stream);
@@ -900,19 +906,48 @@ impl ImapClient {
     /// Sends `command` with a fresh tag and reads everything up to the tagged
     /// status line.
     pub fn command(&mut self, command: &str) -> ImapResponse {
-        self.tag_count += 1;
-        let tag = format!("a{}", self.tag_count);
-        let line = format!("{tag} {command}\r\n");
-        self.writer
-            .write_all(line.as_bytes())
-            .unwrap_or_else(|e| panic!("failed to send IMAP command {command:?}: {e}"));
+        let tag = self.next_tag();
+        self.send_raw(format!("{tag} {command}\r\n").as_bytes());
+        self.read_tagged(&tag)
+    }
 
+    /// Sets the read timeout, for tests that expect a quick response and
+    /// should fail fast without it.
+    pub fn set_read_timeout_ms(&mut self, timeout_ms: u64) {
+        let timeout = Some(Duration::from_millis(timeout_ms));
+        self.reader.get_ref().set_read_timeout(timeout).expect("set read timeout");
+    }
+
+    /// Returns a fresh tag for a command the test sends itself with `send_raw`.
+    pub fn next_tag(&mut self) -> String {
+        self.tag_count += 1;
+        format!("a{}", self.tag_count)
+    }
+
+    /// Sends `bytes` as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("failed to send {}: {e}", preview(bytes)));
+    }
+
+    /// Reads one response line without its CRLF, such as a `+ ` continuation
+    /// request.
+    pub fn read_line(&mut self) -> String {
+        let line = read_crlf_line(&mut self.reader).unwrap_or_else(|e| panic!("failed to read an IMAP line: {e}"));
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// Reads untagged responses up to the status line tagged `tag`.
+    pub fn read_tagged(&mut self, tag: &str) -> ImapResponse {
+        let prefix = format!("{tag} ");
         let mut untagged = Vec::new();
         loop {
-            let unit = self
-                .read_unit()
-                .unwrap_or_else(|e| panic!("failed to read the response to {command:?}: {e}"));
-            if let Some(status) = unit.text.strip_prefix(&format!("{tag} ")) {
+            let unit = self.read_unit().unwrap_or_else(|e| {
+                let seen: Vec<&str> = untagged.iter().map(|u: &Untagged| u.text.as_str()).collect();
+                panic!("failed to read the response tagged {tag}: {e}; responses before it: {seen:?}")
+            });
+            if let Some(status) = unit.text.strip_prefix(&prefix) {
                 return ImapResponse {
                     untagged,
                     status: status.to_owned(),
@@ -920,7 +955,7 @@ impl ImapClient {
             }
             assert!(
                 untagged.len() < UNTAGGED_RESPONSES_MAX,
-                "more than {UNTAGGED_RESPONSES_MAX} untagged responses to {command:?}"
+                "more than {UNTAGGED_RESPONSES_MAX} untagged responses before {tag}"
             );
             untagged.push(unit);
         }
