@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::{find, ImapClient, ImapResponse, Server, SEGMENT_GAP_MS};
 
-/// Read timeout while waiting for the response to a split command; a server
-/// that lost the first part never sends it, and 3 s is plenty on loopback.
+/// Read timeout while waiting for the response to a split command. A server
+/// that lost the first part never sends it, and loopback replies in far less.
 const SPLIT_RESPONSE_TIMEOUT_MS: u64 = 3_000;
 
 const USER: &str = "alice";
