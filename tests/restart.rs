@@ -54,7 +54,7 @@ fn uids_and_uidvalidity_survive_restart() {
         let body = strip_received(&fetched.body).expect("fetched message starts with Received");
         assert!(
             (0..MESSAGE_COUNT).any(|index| body == message(index).as_slice()),
-            "UID {} holds an unknown message: {}",
+            "UID {} contains an unknown message: {}",
             fetched.uid,
             common::preview(body)
         );

@@ -190,7 +190,7 @@ pub fn free_port_pair() -> (u16, u16) {
 // Server
 // ---------------------------------------------------------------------------
 
-/// One `ringmail serve` process and its temporary directory, which holds the
+/// One `ringmail serve` process and its temporary directory, which contains the
 /// data directory (`data/`), an optional config file and the run logs.
 pub struct Server {
     dir: tempfile::TempDir,
@@ -202,7 +202,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server whose user db holds exactly `users` (name, password).
+    /// Starts a server whose user db contains exactly `users` (name, password).
     pub fn start(users: &[(&str, &str)]) -> Server {
         Server::start_with_config(users, None)
     }
@@ -240,7 +240,7 @@ impl Server {
         server
     }
 
-    /// Temporary directory that holds the data dir, config and logs.
+    /// Temporary directory that contains the data dir, config and logs.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

@@ -11,7 +11,7 @@ line that most of them start with.
 
 The cache directory is $RINGMAIL_CORPUS_DIR, or
 ~/.cache/ringmail/spamassassin-corpus-0.2.3 when that is unset. A finished
-cache holds the marker file COMPLETE, and a later run reuses it without
+cache contains the marker file COMPLETE, and a later run reuses it without
 network access. The script prints the number of messages and exits 1 when
 npm fails or the count differs from MESSAGE_COUNT.
 """
@@ -132,7 +132,7 @@ def main():
     shutil.rmtree(eml_dir, ignore_errors=True)
     count = convert(tarball, partial)
     if count != MESSAGE_COUNT:
-        sys.exit(f"{tarball.name} holds {count} messages, expected {MESSAGE_COUNT}")
+        sys.exit(f"{tarball.name} contains {count} messages, expected {MESSAGE_COUNT}")
 
     partial.rename(eml_dir)
     marker.write_text(f"{count}\n")
