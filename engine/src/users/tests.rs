@@ -20,7 +20,10 @@ fn add_then_list_sorted_and_verify() {
     db.add("bob", "hunter2").unwrap();
     db.add("alice", "correct horse").unwrap();
 
-    assert_eq!(db.list().unwrap(), vec!["alice".to_owned(), "bob".to_owned()]);
+    assert_eq!(
+        db.list().unwrap(),
+        vec!["alice".to_owned(), "bob".to_owned()]
+    );
     assert!(db.exists("alice").unwrap());
     assert!(!db.is_empty().unwrap());
     assert!(db.verify("alice", "correct horse").unwrap());
@@ -56,7 +59,9 @@ fn set_password_replaces_old() {
 #[test]
 fn set_password_unknown_user_not_found() {
     let (_dir, db) = temp_db();
-    assert!(matches!(db.set_password("ghost", "pw"), Err(UserError::NotFound(name)) if name == "ghost"));
+    assert!(
+        matches!(db.set_password("ghost", "pw"), Err(UserError::NotFound(name)) if name == "ghost")
+    );
 }
 
 #[test]
@@ -71,17 +76,7 @@ fn duplicate_add_rejected() {
 fn invalid_names_rejected() {
     let long = "a".repeat(USER_NAME_LEN_MAX + 1);
     let cases: &[&str] = &[
-        "",
-        ".hidden",
-        "-flag",
-        "Alice",
-        "a/b",
-        "../etc",
-        "a:b",
-        "a b",
-        "a\0b",
-        "é",
-        &long,
+        "", ".hidden", "-flag", "Alice", "a/b", "../etc", "a:b", "a b", "a\0b", "é", &long,
     ];
     for name in cases {
         assert!(
@@ -90,13 +85,25 @@ fn invalid_names_rejected() {
         );
     }
     let (_dir, db) = temp_db();
-    assert!(matches!(db.add("a:b", "pw"), Err(UserError::InvalidName { .. })));
+    assert!(matches!(
+        db.add("a:b", "pw"),
+        Err(UserError::InvalidName { .. })
+    ));
 }
 
 #[test]
 fn valid_names_accepted() {
     let max = "a".repeat(USER_NAME_LEN_MAX);
-    for name in ["a", "alice", "a.b", "a_b", "a-b", "0day", "x.", max.as_str()] {
+    for name in [
+        "a",
+        "alice",
+        "a.b",
+        "a_b",
+        "a-b",
+        "0day",
+        "x.",
+        max.as_str(),
+    ] {
         assert!(validate_name(name).is_ok(), "name {name:?} was rejected");
     }
 }

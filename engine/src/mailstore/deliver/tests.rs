@@ -34,7 +34,10 @@ fn deliver_lands_in_new_byte_for_byte() {
     assert_eq!(std::fs::read(&paths[0]).unwrap(), &message[..]);
     assert!(files_in(&targets[0].maildir.join("tmp")).is_empty());
     let name = paths[0].file_name().unwrap().to_str().unwrap();
-    assert!(name.ends_with(&format!(",S={}", message.len())), "name {name}");
+    assert!(
+        name.ends_with(&format!(",S={}", message.len())),
+        "name {name}"
+    );
 }
 
 #[test]
@@ -58,7 +61,9 @@ fn deliver_many_batches_concurrently() {
     let message: Rc<[u8]> = Rc::from(&b"m\r\n"[..]);
 
     let results = block_on(async {
-        let batches = (0..20).map(|_| deliver(&targets, message.clone())).collect();
+        let batches = (0..20)
+            .map(|_| deliver(&targets, message.clone()))
+            .collect();
         join_all(batches).await
     });
 
@@ -77,13 +82,22 @@ fn deliver_tmp_is_regular_file_fails_cleanly() {
     std::fs::create_dir_all(broken.join("new")).unwrap();
     std::fs::create_dir_all(broken.join("cur")).unwrap();
     std::fs::write(broken.join("tmp"), b"not a directory").unwrap();
-    targets.insert(1, Delivery { maildir: broken.clone() });
+    targets.insert(
+        1,
+        Delivery {
+            maildir: broken.clone(),
+        },
+    );
 
     let result = block_on(deliver(&targets, Rc::from(&b"m\r\n"[..])));
 
     assert!(result.is_err());
     for target in &targets {
-        assert!(files_in(&target.maildir.join("new")).is_empty(), "{:?}", target.maildir);
+        assert!(
+            files_in(&target.maildir.join("new")).is_empty(),
+            "{:?}",
+            target.maildir
+        );
     }
     assert!(files_in(&targets[0].maildir.join("tmp")).is_empty());
     assert!(files_in(&targets[2].maildir.join("tmp")).is_empty());
@@ -94,7 +108,9 @@ fn deliver_missing_new_dir_removes_renamed_copies() {
     let (_dir, _store, mut targets) = store_with(&["alice", "bob"]);
     let broken = targets[0].maildir.parent().unwrap().join("NoNew");
     std::fs::create_dir_all(broken.join("tmp")).unwrap();
-    targets.push(Delivery { maildir: broken.clone() });
+    targets.push(Delivery {
+        maildir: broken.clone(),
+    });
 
     let result = block_on(deliver(&targets, Rc::from(&b"m\r\n"[..])));
 
@@ -144,7 +160,8 @@ fn unique_names_differ_and_have_dovecot_shape() {
     assert!(secs.parse::<u64>().is_ok(), "{a}");
     assert!(rest.starts_with('M'), "{a}");
     assert!(rest.contains(&format!("P{}Q", std::process::id())), "{a}");
-    assert!(!a.contains('/') && !a.contains(':'), "{a}");
+    assert!(!a.contains('/'), "{a}");
+    assert!(!a.contains(':'), "{a}");
 }
 
 #[test]

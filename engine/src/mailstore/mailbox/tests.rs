@@ -1,6 +1,6 @@
 use super::*;
 
-/// A fresh Maildir in a tempdir.
+/// Creates a fresh Maildir in a tempdir.
 fn temp_maildir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let maildir = dir.path().join("Maildir");
@@ -70,7 +70,10 @@ fn read_only_open_leaves_new_alone() {
     let mailbox = Mailbox::open(&maildir, true).unwrap();
     assert!(cur_names(&maildir).is_empty());
     assert_eq!(mailbox.recent_count(), 1);
-    let error = Mailbox::open(&maildir, true).unwrap().expunge().unwrap_err();
+    let error = Mailbox::open(&maildir, true)
+        .unwrap()
+        .expunge()
+        .unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
 
     let writable = Mailbox::open(&maildir, false).unwrap();
@@ -90,7 +93,11 @@ fn uids_persist_across_reopen() {
     assert_eq!(uids(&second), uids(&first));
     assert_eq!(uids(&second), vec![1, 2, 3, 4, 5]);
     let names = |mailbox: &Mailbox| -> Vec<String> {
-        mailbox.entries().iter().map(|entry| entry.unique_name().to_owned()).collect()
+        mailbox
+            .entries()
+            .iter()
+            .map(|entry| entry.unique_name().to_owned())
+            .collect()
     };
     assert_eq!(names(&second), names(&first));
 }
@@ -141,7 +148,9 @@ fn set_flags_keeps_foreign_info_letters() {
     let mut mailbox = Mailbox::open(&maildir, false).unwrap();
     assert!(mailbox.entry(0).flags.contains(Flag::Seen));
 
-    mailbox.set_flags(0, Flags::new().with(Flag::Answered)).unwrap();
+    mailbox
+        .set_flags(0, Flags::new().with(Flag::Answered))
+        .unwrap();
     assert_eq!(cur_names(&maildir), vec!["1700000000.M0P1Q1.host:2,Ra"]);
 }
 
@@ -159,7 +168,9 @@ fn set_flags_finds_file_renamed_behind_back() {
     .unwrap();
 
     assert_eq!(mailbox.read_message(0).unwrap(), b"m");
-    mailbox.set_flags(0, Flags::new().with(Flag::Flagged)).unwrap();
+    mailbox
+        .set_flags(0, Flags::new().with(Flag::Flagged))
+        .unwrap();
     assert_eq!(cur_names(&maildir), vec![format!("{name}:2,F")]);
 }
 
@@ -170,7 +181,9 @@ fn set_flags_on_deleted_file_not_found() {
     let mut mailbox = Mailbox::open(&maildir, false).unwrap();
     std::fs::remove_file(maildir.join("cur").join(format!("{name}:2,"))).unwrap();
 
-    let error = mailbox.set_flags(0, Flags::new().with(Flag::Seen)).unwrap_err();
+    let error = mailbox
+        .set_flags(0, Flags::new().with(Flag::Seen))
+        .unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::NotFound);
 }
 
@@ -180,7 +193,10 @@ fn set_flags_index_out_of_range_is_error() {
     let mut mailbox = Mailbox::open(&maildir, false).unwrap();
     let error = mailbox.set_flags(0, Flags::new()).unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
-    assert_eq!(mailbox.read_message(3).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(
+        mailbox.read_message(3).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
 }
 
 #[test]
@@ -209,8 +225,12 @@ fn expunge_removes_deleted_and_returns_seqs_descending() {
         put_new(&maildir, 1_700_000_000 + i, &i.to_string(), b"m");
     }
     let mut mailbox = Mailbox::open(&maildir, false).unwrap();
-    mailbox.set_flags(1, Flags::new().with(Flag::Deleted)).unwrap();
-    mailbox.set_flags(3, Flags::new().with(Flag::Deleted).with(Flag::Seen)).unwrap();
+    mailbox
+        .set_flags(1, Flags::new().with(Flag::Deleted))
+        .unwrap();
+    mailbox
+        .set_flags(3, Flags::new().with(Flag::Deleted).with(Flag::Seen))
+        .unwrap();
 
     let expunged = mailbox.expunge().unwrap();
 
@@ -230,8 +250,12 @@ fn refresh_reports_external_expunge() {
     }
     let mut mine = Mailbox::open(&maildir, false).unwrap();
     let mut theirs = Mailbox::open(&maildir, false).unwrap();
-    theirs.set_flags(0, Flags::new().with(Flag::Deleted)).unwrap();
-    theirs.set_flags(2, Flags::new().with(Flag::Deleted)).unwrap();
+    theirs
+        .set_flags(0, Flags::new().with(Flag::Deleted))
+        .unwrap();
+    theirs
+        .set_flags(2, Flags::new().with(Flag::Deleted))
+        .unwrap();
     theirs.expunge().unwrap();
 
     let changes = mine.refresh().unwrap();
@@ -305,13 +329,21 @@ fn concurrent_opens_never_share_a_uid() {
     let maps: Vec<HashMap<String, u32>> = openers.into_iter().map(|t| t.join().unwrap()).collect();
 
     let last = Mailbox::open(&maildir, false).unwrap();
-    let final_uids: HashMap<&str, u32> = last.entries().iter().map(|e| (e.unique_name(), e.uid)).collect();
+    let final_uids: HashMap<&str, u32> = last
+        .entries()
+        .iter()
+        .map(|e| (e.unique_name(), e.uid))
+        .collect();
     assert_eq!(final_uids.len(), 200);
     let distinct: HashSet<u32> = final_uids.values().copied().collect();
     assert_eq!(distinct.len(), 200, "two messages share a uid");
     for map in &maps {
         for (name, uid) in map {
-            assert_eq!(final_uids.get(name.as_str()), Some(uid), "uid of {name} changed");
+            assert_eq!(
+                final_uids.get(name.as_str()),
+                Some(uid),
+                "uid of {name} changed"
+            );
         }
     }
 }
@@ -323,7 +355,11 @@ fn append_returns_uid_and_refresh_shows_it() {
     let mut mailbox = Mailbox::open(&maildir, false).unwrap();
 
     let uid = mailbox
-        .append(b"appended", Flags::new().with(Flag::Seen), Some(1_000_000_000))
+        .append(
+            b"appended",
+            Flags::new().with(Flag::Seen),
+            Some(1_000_000_000),
+        )
         .unwrap();
     assert_eq!(uid, 2);
     let changes = mailbox.refresh().unwrap();
@@ -350,7 +386,11 @@ fn folder_status_counts_without_moving() {
     assert_eq!(status.recent, 2);
     assert_eq!(status.unseen, 2);
     assert_eq!(status.uidnext, 4);
-    assert_eq!(cur_names(&maildir).len(), 1, "status moved files out of new/");
+    assert_eq!(
+        cur_names(&maildir).len(),
+        1,
+        "status moved files out of new/"
+    );
     let mailbox = Mailbox::open(&maildir, true).unwrap();
     assert_eq!(mailbox.uidvalidity(), status.uidvalidity);
 }
@@ -383,7 +423,9 @@ fn flags_info_round_trip() {
         (&Flag::ALL, "DFRST"),
     ];
     for (set, info) in cases {
-        let flags = set.iter().fold(Flags::new(), |flags, flag| flags.with(*flag));
+        let flags = set
+            .iter()
+            .fold(Flags::new(), |flags, flag| flags.with(*flag));
         assert_eq!(flags.maildir_info(), *info);
         assert_eq!(Flags::from_maildir_info(info), flags);
     }
@@ -424,6 +466,11 @@ fn delivery_order_key_sorts_by_time() {
     names.sort_by_key(|name| delivery_order_key(name));
     assert_eq!(
         names,
-        vec!["1700000000.M20P1Q1.h", "1700000000.M900P1Q1.h", "1700000001.M5P1Q1.h", "garbage"]
+        vec![
+            "1700000000.M20P1Q1.h",
+            "1700000000.M900P1Q1.h",
+            "1700000001.M5P1Q1.h",
+            "garbage"
+        ]
     );
 }
