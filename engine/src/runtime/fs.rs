@@ -37,7 +37,7 @@ impl From<Rc<[u8]>> for SharedBuf {
 // SAFETY: the bytes live in the `Rc`'s heap allocation, which never moves and
 // stays alive while this clone exists, so `stable_ptr` stays valid however the
 // `SharedBuf` itself is moved. `SharedBuf` gives out no mutable access (no
-// `IoBufMut`, no `Rc::get_mut`), so the kernel reads bytes nobody writes, and
+// `IoBufMut`, no `Rc::get_mut`), so no one writes the bytes while the kernel reads them, and
 // all of them are initialized, so `bytes_init` and `bytes_total` are the length.
 unsafe impl tokio_uring::buf::IoBuf for SharedBuf {
     fn stable_ptr(&self) -> *const u8 {
@@ -82,7 +82,11 @@ impl File {
     }
 
     /// Writes all of the shared `buf` at byte offset `pos` and returns the buffer.
-    pub async fn write_all_shared_at(&self, buf: SharedBuf, pos: u64) -> (io::Result<()>, SharedBuf) {
+    pub async fn write_all_shared_at(
+        &self,
+        buf: SharedBuf,
+        pos: u64,
+    ) -> (io::Result<()>, SharedBuf) {
         self.inner.write_all_at(buf, pos).await
     }
 
