@@ -697,8 +697,7 @@ impl Core {
             State::Selected { selected, .. } if selected.path == path => {
                 selected.mailbox.append(message, flags, internal_date)
             }
-            _ => Mailbox::open(&path, true)
-                .and_then(|mut mailbox| mailbox.append(message, flags, internal_date)),
+            _ => mailbox::append_message(&path, message, &flags, internal_date),
         };
         match result {
             Ok(_) => {
@@ -931,25 +930,23 @@ impl Core {
                 return;
             }
         };
-        let mut target = match Mailbox::open(&path, true) {
-            Ok(target) => target,
-            Err(error) => {
-                tracing::error!(path = %path.display(), %error, "cannot open copy target");
-                self.tagged(tag, "NO", "[SERVERBUG] cannot open target mailbox");
-                return;
-            }
-        };
+        let same_folder = selected.path == path;
         for index in indexes {
             let source = &selected.mailbox;
             let entry = source.entry(index);
             let copied = source
                 .read_message(index)
-                .and_then(|message| target.append(&message, entry.flags.clone(), Some(entry.internal_date)));
+                .and_then(|message| {
+                    mailbox::append_message(&path, &message, &entry.flags, Some(entry.internal_date))
+                });
             if let Err(error) = copied {
                 tracing::error!(%error, "copy failed");
                 self.tagged(tag, "NO", "[SERVERBUG] copy failed");
                 return;
             }
+        }
+        if same_folder {
+            self.report_changes();
         }
         self.tagged(tag, "OK", "COPY completed");
     }
@@ -1001,6 +998,16 @@ impl Core {
         };
         let changes = match selected.mailbox.refresh() {
             Ok(changes) => changes,
+            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+                // The UID list was lost and the folder got a new UIDVALIDITY;
+                // a session cannot continue with UIDs that changed meaning.
+                tracing::warn!(%error, "UIDVALIDITY changed under a selected mailbox");
+                self.out
+                    .extend_from_slice(b"* BYE mailbox UIDVALIDITY changed, please reconnect
+");
+                self.state = State::Logout;
+                return;
+            }
             Err(error) => {
                 tracing::warn!(%error, "mailbox rescan failed");
                 return;
