@@ -17,7 +17,8 @@ fuzz_target!(|input: &[u8]| {
         match reader.next(rest) {
             LineOutcome::Line { line, consumed } => {
                 assert!(line.len() < COMMAND_LINE_MAX);
-                assert!(consumed > line.len() && consumed <= rest.len());
+                assert!(consumed > line.len());
+                assert!(consumed <= rest.len());
                 if let Err(error) = parse_command(line) {
                     let mut wire = Vec::new();
                     error.reply().write_to(&mut wire, true);
@@ -26,7 +27,8 @@ fuzz_target!(|input: &[u8]| {
                 rest = &rest[consumed..];
             }
             LineOutcome::TooLong { consumed } => {
-                assert!(consumed > 0 && consumed <= rest.len());
+                assert!(consumed > 0);
+                assert!(consumed <= rest.len());
                 rest = &rest[consumed..];
             }
             LineOutcome::NeedMore { consumed: 0 } => break,

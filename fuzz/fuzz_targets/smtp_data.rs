@@ -1,10 +1,10 @@
 //! Fuzz target: arbitrary bytes through `DataReceiver`, whole and in chunks.
 //!
 //! The first two input bytes pick a chunk length and small limits; the rest
-//! is the DATA stream. Checks, beyond "no panic": feeding in chunks gives the
-//! same end, result and message as feeding all at once; the data ends only
-//! right after `CRLF . CRLF` (or `. CRLF` at the very start); and
-//! `received_len` matches the bytes appended.
+//! is the DATA stream. Beyond "no panic", the target checks three things.
+//! Feeding in chunks gives the same end, result and message as feeding all
+//! at once. The data ends only right after `CRLF . CRLF`, or after `. CRLF`
+//! at the very start. `received_len` matches the bytes appended.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -28,7 +28,7 @@ pub const DOMAIN_MAX: usize = 255;
 /// RFC 5321 4.5.3.1.3: a path is at most 256 octets, brackets included.
 pub const PATH_MAX: usize = 256;
 /// Maximum number of parameters after a MAIL or RCPT path. The extensions
-/// this parser knows use at most three per command (SIZE, BODY, SMTPUTF8).
+/// this parser supports use at most three per command (SIZE, BODY, SMTPUTF8).
 pub const PARAMETER_COUNT_MAX: usize = 16;
 
 /// One parsed command line. Strings borrow the line given to [`parse_command`].
@@ -110,7 +110,7 @@ pub enum Body {
     BinaryMime,
 }
 
-/// The MAIL FROM parameters this parser knows.
+/// The MAIL FROM parameters this parser supports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MailParameters {
     /// RFC 1870 SIZE: the client's estimate of the message size in octets.
@@ -120,7 +120,7 @@ pub struct MailParameters {
     pub smtputf8: bool,
 }
 
-/// The RCPT TO parameters this parser knows, both from DSN (RFC 3461).
+/// The RCPT TO parameters this parser supports, both from DSN (RFC 3461).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RcptParameters<'a> {
     /// `NEVER`, or a comma list of `SUCCESS`, `FAILURE` and `DELAY`, as sent.
@@ -660,6 +660,9 @@ fn parse_mail_parameter(
         return Ok(());
     }
 
+    // NOTE: the DSN parameters RET and ENVID (RFC 3461) end up here as
+    // unknown, although RCPT accepts NOTIFY and ORCPT. MailParameters needs
+    // fields for them before the engine advertises DSN.
     Err(CommandError::UnknownParameter)
 }
 

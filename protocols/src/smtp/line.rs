@@ -1,8 +1,8 @@
 //! Splitting the command stream into command lines.
 //!
 //! [`LineReader`] finds the next command line in the engine's read buffer and
-//! returns it as a slice of that buffer ([`LineOutcome::Line`]), or asks for
-//! more bytes, or reports a line longer than its maximum. The engine loops:
+//! returns it as a slice of that buffer ([`LineOutcome::Line`]), or reports that it
+//! needs more bytes, or reports a line longer than its maximum. The engine loops:
 //! call [`LineReader::next`], drain `consumed` bytes, repeat until the outcome
 //! is `NeedMore` with `consumed == 0`. Several pipelined commands in one read
 //! come out one per call.
@@ -27,7 +27,7 @@ pub struct LineReader {
     discarding: bool,
 }
 
-/// What [`LineReader::next`] found at the front of the buffer.
+/// Result of one [`LineReader::next`] call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOutcome<'a> {
     /// A complete line without its line end; `consumed` includes the line end.
