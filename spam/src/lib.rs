@@ -1,6 +1,6 @@
 //! The spam classifier.
 //!
-//! This first version holds the part every later rule kind builds on: a rule
+//! This first version contains the part every later rule kind builds on: a rule
 //! set compiled once into one aho-corasick automaton, shared read-only by all
 //! workers, and a scorer that runs one pass over a message and sums the
 //! scores of the rules that hit. Each rule counts once per message however
@@ -12,7 +12,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-/// Most rules in one set; the automaton's memory grows with the total phrase
+/// Maximum rules in one set, because the automaton's memory grows with the total phrase
 /// length, so an unbounded rule file could exhaust memory at start.
 pub const RULES_MAX: usize = 100_000;
 

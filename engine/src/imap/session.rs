@@ -32,7 +32,7 @@ const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN UNSELECT IDLE"
 /// Output size at which a long reply is sent before the command finishes.
 const OUTPUT_FLUSH_LEN: usize = 256 * 1024;
 
-/// Delay before answering a failed login, to slow password guessing.
+/// Delay before the reply to a failed login, to slow password guessing.
 const LOGIN_FAILURE_DELAY: Duration = Duration::from_secs(1);
 
 /// How often IDLE rescans the mailbox for changes.
@@ -85,7 +85,7 @@ struct Selected {
     read_only: bool,
 }
 
-/// What the loop does after a command ran.
+/// Next step of the session loop after a command.
 enum Action {
     Continue,
     Authenticate {
