@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use super::error::ParseError;
 use super::Limits;
 
-/// Why parsing stopped before a command was complete.
+/// The reason parsing stopped before a command was complete.
 #[derive(Debug)]
 pub(super) enum Stop {
     /// The input ended inside literal data that has not arrived.
@@ -132,7 +132,7 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Consumes bytes while `accept` holds and returns them, possibly none.
+    /// Consumes bytes while `accept` returns true, and returns them, possibly none.
     pub(super) fn take_while(&mut self, accept: impl Fn(u8) -> bool) -> &'a [u8] {
         let start = self.pos;
         while self.peek().is_some_and(&accept) {
@@ -302,7 +302,7 @@ impl<'a> Cursor<'a> {
         Ok(value)
     }
 
-    /// Fails with `TooManyItems` when a list already holds `items_max` elements.
+    /// Fails with `TooManyItems` when a list already contains `items_max` elements.
     pub(super) fn check_items(&self, len: usize, what: &'static str) -> Step<()> {
         if len >= self.limits.items_max {
             return Err(Stop::Invalid(ParseError::TooManyItems {
@@ -322,6 +322,26 @@ impl<'a> Cursor<'a> {
         }
         Ok(())
     }
+}
+
+/// The maximum keyword length of the grammar, that of `HEADER.FIELDS.NOT`, in octets.
+/// Longer words match no keyword, so `upper_keyword` need not copy them.
+pub(super) const KEYWORD_LEN_MAX: usize = 17;
+
+/// A stack buffer for `upper_keyword`, so that matching a keyword does not allocate.
+pub(super) type KeywordBuf = [u8; KEYWORD_LEN_MAX];
+
+/// Copies `word` in ASCII upper case into `buf`, for matching against
+/// keywords. Returns an empty slice, which matches no keyword, when `word`
+/// is longer than `KEYWORD_LEN_MAX`.
+pub(super) fn upper_keyword<'b>(word: &[u8], buf: &'b mut KeywordBuf) -> &'b [u8] {
+    let Some(upper) = buf.get_mut(..word.len()) else {
+        return &[];
+    };
+    for (out, byte) in upper.iter_mut().zip(word) {
+        *out = byte.to_ascii_uppercase();
+    }
+    upper
 }
 
 /// Converts bytes that the lexer checked to be ASCII into `&str`.

@@ -91,7 +91,7 @@ impl Default for Limits {
     }
 }
 
-/// What `parse_command` found at the start of the buffer.
+/// The outcome of `parse_command` for the start of the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseOutcome<'a> {
     /// A whole command, which used the first `consumed` octets of the buffer.
@@ -99,7 +99,7 @@ pub enum ParseOutcome<'a> {
         command: Command<'a>,
         consumed: usize,
     },
-    /// Need more bytes; the buffer holds an incomplete command.
+    /// More bytes are needed, because the buffer contains an incomplete command.
     Incomplete,
     /// The buffer ends right after a synchronizing literal header "{N}\r\n" whose
     /// bytes have not arrived. The engine sends "+ ..." once for this literal
@@ -110,12 +110,17 @@ pub enum ParseOutcome<'a> {
     },
     /// Invalid command. `tag` when one could be read (reply "<tag> BAD ..." else "* BAD ...").
     ///
-    /// `consumed` covers the whole offending command, literals included, so
-    /// the session goes on with the next one. Two errors need more from the
-    /// engine. After `error.discard_to_line_end()`, `consumed` is the whole
-    /// buffer and the engine must also drop what arrives up to and including
-    /// the next LF. After `error.closes_connection()`, the engine replies and
-    /// closes, because the client is already sending a literal that was too long.
+    /// `consumed` covers the offending command, literals included, so the
+    /// session goes on with the next one. When the error comes at or before
+    /// a literal header, the command ends at that header's line end, because
+    /// the client sends no data for a synchronizing literal without "+".
+    ///
+    /// Two errors need more from the engine. After
+    /// `error.discard_to_line_end()`, `consumed` is the whole buffer and the
+    /// engine must also drop what arrives up to and including the next LF.
+    /// After `error.closes_connection()`, the engine replies and closes,
+    /// because the client is already sending a literal that the parser will
+    /// not read.
     Error {
         tag: Option<&'a str>,
         error: ParseError,

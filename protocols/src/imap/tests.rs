@@ -1155,6 +1155,7 @@ fn error_messages_are_lowercase() {
             line_len_max: 1,
             line_len: 2,
             line_end_seen: true,
+            non_sync_literal_follows: false,
         },
         ParseError::LiteralTooLong {
             literal_len_max: 1,

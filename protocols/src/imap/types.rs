@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-/// One client command: its tag and what it asks for.
+/// One client command: its tag and the request it makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command<'a> {
     /// The client's tag, echoed in the tagged reply.
@@ -150,7 +150,7 @@ pub enum StatusItem {
     Unseen,
 }
 
-/// How STORE combines the given flags with the message's flags.
+/// The way STORE combines the given flags with the message's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     /// `FLAGS`: the message's flags become exactly the given ones.
