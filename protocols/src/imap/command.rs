@@ -16,8 +16,9 @@ use super::types::{
 use super::{fetch, search, Limits};
 
 /// Parses the one command that fills `input`, through its final line end.
-pub(super) fn parse<'a>(input: &'a [u8], limits: &Limits) -> Step<Command<'a>> {
-    let mut cursor = Cursor::new(input, *limits);
+/// With `truncated`, `input` is only the part up to a synchronizing literal's data.
+pub(super) fn parse<'a>(input: &'a [u8], limits: &Limits, truncated: bool) -> Step<Command<'a>> {
+    let mut cursor = Cursor::new(input, *limits, truncated);
     let tag = cursor.tag()?;
     cursor.space()?;
 

@@ -2,8 +2,9 @@
 //!
 //! A cursor reads one command that framing (`frame.rs`) already delimited,
 //! or a prefix of it that ends right after a synchronizing literal header.
-//! Reading past the end of that input means "the literal data has not
-//! arrived", which `Stop::NeedMore` reports. Any other mismatch is
+//! Reading past the end of a prefix means "the literal data has not
+//! arrived", which `Stop::NeedMore` reports. That includes an empty literal,
+//! because the rest of its command comes only after the "+". Any other mismatch is
 //! `Stop::Invalid` with a `ParseError`. The two stay apart so that no caller
 //! mistakes a short buffer for bad input.
 //!
@@ -62,15 +63,21 @@ pub(super) struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,
     pub(super) limits: Limits,
+    truncated: bool,
 }
 
 impl<'a> Cursor<'a> {
     /// Starts reading at the first byte of `input`.
-    pub(super) fn new(input: &'a [u8], limits: Limits) -> Self {
+    ///
+    /// `truncated` says that `input` ends right after a synchronizing
+    /// literal header whose data has not arrived. Running out of input then
+    /// means `Stop::NeedMore`, not a syntax error.
+    pub(super) fn new(input: &'a [u8], limits: Limits, truncated: bool) -> Self {
         Cursor {
             input,
             pos: 0,
             limits,
+            truncated,
         }
     }
 
@@ -92,6 +99,9 @@ impl<'a> Cursor<'a> {
 
     /// Builds the syntax error for the byte at the cursor.
     pub(super) fn syntax(&self, expected: &'static str) -> Stop {
+        if self.truncated && self.pos >= self.input.len() {
+            return Stop::NeedMore;
+        }
         Stop::Invalid(ParseError::Syntax {
             expected,
             offset: self.pos,

@@ -93,8 +93,11 @@ pub(super) fn scan(buf: &[u8], limits: &Limits) -> Frame {
             }
         };
 
+        // A client waits for "+" before it sends a synchronizing literal's
+        // data and the rest of the command, even when the literal is empty.
+        // So nothing after the header means no "+" was sent yet.
         let available = buf.len() - data_start;
-        if available < literal_len as usize {
+        if available < literal_len as usize || (header.synchronizing && available == 0) {
             if header.synchronizing {
                 return Frame::AwaitingLiteral {
                     literal_offset: data_start,
@@ -220,6 +223,14 @@ mod tests {
                 Frame::Complete { end: 25 },
             ),
             (b"a LOGIN {0}\r\n {0}\r\n\r\n", Frame::Complete { end: 21 }),
+            (
+                b"a LOGIN {0}\r\n",
+                Frame::AwaitingLiteral {
+                    literal_offset: 13,
+                    literal_len: 0,
+                },
+            ),
+            (b"a LOGIN {0+}\r\n", Frame::Incomplete),
             (b"a LOGIN \"{3}\r\n", Frame::Complete { end: 14 }),
             (
                 b"a LOGIN \"\\\"\" {3}\r\n",

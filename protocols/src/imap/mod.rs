@@ -146,7 +146,7 @@ pub fn parse_command<'a>(buf: &'a [u8], limits: &Limits) -> ParseOutcome<'a> {
         } => {
             // Parse up to the literal first, so a command that is already
             // invalid is rejected before the client is invited to send data.
-            match command::parse(&buf[..literal_offset], limits) {
+            match command::parse(&buf[..literal_offset], limits, true) {
                 Err(Stop::NeedMore) => ParseOutcome::NeedContinuation {
                     literal_offset,
                     literal_len,
@@ -164,7 +164,7 @@ pub fn parse_command<'a>(buf: &'a [u8], limits: &Limits) -> ParseOutcome<'a> {
 
 /// Parses the command that framing found in `buf[..end]`.
 fn parse_framed<'a>(buf: &'a [u8], end: usize, limits: &Limits) -> ParseOutcome<'a> {
-    match command::parse(&buf[..end], limits) {
+    match command::parse(&buf[..end], limits, false) {
         Ok(command) => ParseOutcome::Complete {
             command,
             consumed: end,
