@@ -77,6 +77,10 @@ pub struct Limits {
     /// numbers. The parser recurses once per level, so a large value costs stack.
     pub depth_max: usize,
     /// The maximum number of elements in one list of a command.
+    ///
+    /// NOTE: a sequence set counts each comma-separated range as an element,
+    /// and a client that sends long UID sets after many expunges may exceed
+    /// the default of 1000. Raise this limit if clients report BAD replies.
     pub items_max: usize,
 }
 
