@@ -22,7 +22,7 @@ use super::Limits;
 /// The reason parsing stopped before a command was complete.
 #[derive(Debug)]
 pub(super) enum Stop {
-    /// The input ended inside literal data that has not arrived.
+    /// The input ended at or inside a synchronizing literal's data, which has not arrived.
     NeedMore,
     /// The input breaks the grammar or a limit.
     Invalid(ParseError),
@@ -69,7 +69,7 @@ pub(super) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     /// Starts reading at the first byte of `input`.
     ///
-    /// `truncated` says that `input` ends right after a synchronizing
+    /// `truncated` marks an `input` that ends right after a synchronizing
     /// literal header whose data has not arrived. Running out of input then
     /// means `Stop::NeedMore`, not a syntax error.
     pub(super) fn new(input: &'a [u8], limits: Limits, truncated: bool) -> Self {

@@ -108,6 +108,10 @@ pub enum ParseOutcome<'a> {
     /// The buffer ends right after a synchronizing literal header "{N}\r\n" whose
     /// bytes have not arrived. The engine sends "+ ..." once for this literal
     /// (it remembers `literal_offset`, the buffer offset just after that CRLF) and waits.
+    ///
+    /// The same outcome, with the same offset, comes back while the data is
+    /// partly in the buffer. It also comes for an empty literal `{0}`, because
+    /// the client sends the rest of the command only after the "+".
     NeedContinuation {
         literal_offset: usize,
         literal_len: u32,
