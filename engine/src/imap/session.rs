@@ -175,13 +175,22 @@ impl Session {
                     consumed,
                 } => {
                     let tag = tag.unwrap_or("*").to_string();
-                    let line_complete = input[..consumed].ends_with(b"\n");
                     self.core
                         .out
                         .extend_from_slice(format!("{tag} BAD {}\r\n", error.message()).as_bytes());
                     self.connection.consume(consumed);
                     self.continued_literal = None;
-                    if !line_complete {
+                    if error.closes_connection() {
+                        // The client is already sending a non-synchronizing
+                        // literal that will not be read: its bytes cannot be
+                        // told apart from commands, so the session ends.
+                        self.core
+                            .out
+                            .extend_from_slice(b"* BYE literal rejected, closing connection\r\n");
+                        self.core.state = State::Logout;
+                        return Ok(());
+                    }
+                    if error.discard_to_line_end() {
                         self.discarding_line = true;
                     }
                 }
