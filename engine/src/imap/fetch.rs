@@ -107,9 +107,8 @@ pub fn write_fetch(
             }
             FetchAttribute::Uid => out.extend_from_slice(format!("UID {}", item.uid).as_bytes()),
             FetchAttribute::InternalDate => {
-                out.extend_from_slice(b"INTERNALDATE \"");
+                out.extend_from_slice(b"INTERNALDATE ");
                 response::write_internal_date(out, item.internal_date, 0);
-                out.push(b'"');
             }
             FetchAttribute::Rfc822Size => {
                 out.extend_from_slice(format!("RFC822.SIZE {}", item.size).as_bytes())

@@ -8,6 +8,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::rc::Rc;
 
+use tokio_uring::buf::BoundedBuf;
+
 /// A read-only message buffer that several writes on the ring can share, so
 /// one message is written into several files without a copy per file.
 ///
@@ -92,7 +94,9 @@ impl File {
 
     /// Reads into the spare capacity of `buf` from byte offset `pos`.
     pub async fn read_at(&self, buf: Vec<u8>, pos: u64) -> (io::Result<usize>, Vec<u8>) {
-        self.inner.read_at(buf, pos).await
+        let start = buf.len();
+        let (result, slice) = self.inner.read_at(buf.slice(start..), pos).await;
+        (result, slice.into_inner())
     }
 
     /// Flushes the file's data, and the metadata needed to read it back, to

@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio_uring::buf::BoundedBuf;
 
 /// Backlog of each listening socket. Each worker has its own listener, so the
 /// total is this number times the worker count.
@@ -74,7 +75,11 @@ impl TcpStream {
     /// reads nothing and returns 0.
     pub async fn read(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         debug_assert!(buf.capacity() > buf.len(), "read needs spare capacity");
-        self.inner.read(buf).await
+        // A Vec passed whole is filled from index 0; a slice from its current
+        // length makes the kernel write into the spare capacity only.
+        let start = buf.len();
+        let (result, slice) = self.inner.read(buf.slice(start..)).await;
+        (result, slice.into_inner())
     }
 
     /// Writes every byte of `buf` and returns the buffer for reuse.
