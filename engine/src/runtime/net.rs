@@ -92,3 +92,36 @@ impl TcpStream {
         self.inner.shutdown(std::net::Shutdown::Write)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn second_read_appends_after_pending_input() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            peer.write_all(b"first ").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            peer.write_all(b"second").unwrap();
+        });
+
+        let received = crate::runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let mut buf = Vec::with_capacity(64);
+            while buf.len() < b"first second".len() {
+                buf.reserve(64);
+                let (result, returned) = stream.read(buf).await;
+                buf = returned;
+                assert!(result.unwrap() > 0, "peer closed early");
+            }
+            buf
+        });
+        writer.join().unwrap();
+        assert_eq!(received, b"first second");
+    }
+}
