@@ -99,8 +99,7 @@ pub struct Part {
     pub disposition: Option<Disposition>,
     pub language: Vec<Vec<u8>>,
     pub location: Option<Vec<u8>>,
-    /// The body's length in text lines: its LF count, plus one when the
-    /// last line has no LF.
+    /// The body's length in text lines, counted as LF octets.
     pub lines: usize,
     pub content: Content,
 }
@@ -493,11 +492,11 @@ fn delimiter_line_start(bytes: &[u8], at: usize) -> usize {
     }
 }
 
-/// Counts the text lines of `body`.
+/// Counts the text lines of `body` as its LF count. A last line without a
+/// line end is not counted, because inside a multipart its CRLF belongs to
+/// the next delimiter. Dovecot 2.3.19 counts the same way.
 fn count_lines(body: &[u8]) -> usize {
-    let line_feeds = memchr::memchr_iter(b'\n', body).count();
-    let unterminated = !body.is_empty() && !body.ends_with(b"\n");
-    line_feeds + usize::from(unterminated)
+    memchr::memchr_iter(b'\n', body).count()
 }
 
 /// Returns the part at `path` inside `message`, numbered as IMAP numbers

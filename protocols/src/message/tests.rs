@@ -163,8 +163,8 @@ fn body_structure_of_single_part_defaults() {
 fn body_structure_of_alternative_inside_mixed() {
     assert_eq!(
         structure(ALTERNATIVE_IN_MIXED, true),
-        "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 10 2 NIL NIL NIL NIL)\
-(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 11 1 NIL NIL NIL NIL) \
+        "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 10 1 NIL NIL NIL NIL)\
+(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 11 0 NIL NIL NIL NIL) \
 \"alternative\" (\"boundary\" \"outer-inner\") NIL NIL NIL)\
 (\"application\" \"pdf\" (\"name\" \"a b.pdf\") \"<pdf@example.org>\" NIL \"base64\" 8 NIL \
 (\"attachment\" (\"filename\" \"a b.pdf\")) (\"en\" \"de\") NIL) \
@@ -172,8 +172,8 @@ fn body_structure_of_alternative_inside_mixed() {
     );
     assert_eq!(
         structure(ALTERNATIVE_IN_MIXED, false),
-        "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 10 2)\
-(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 11 1) \"alternative\")\
+        "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 10 1)\
+(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 11 0) \"alternative\")\
 (\"application\" \"pdf\" (\"name\" \"a b.pdf\") \"<pdf@example.org>\" NIL \"base64\" 8) \"mixed\")"
     );
 }
@@ -182,11 +182,11 @@ fn body_structure_of_alternative_inside_mixed() {
 fn body_structure_of_rfc822_attachment() {
     assert_eq!(
         structure(RFC822_ATTACHMENT, false),
-        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 12 1)\
+        "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 12 0)\
 (\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 53 \
 (NIL \"inner\" ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) \
 ((NIL NIL \"inner\" \"example.org\")) NIL NIL NIL NIL NIL) \
-(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 1) 4) \"mixed\")"
+(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 0) 3) \"mixed\")"
     );
 }
 
@@ -384,6 +384,59 @@ fn body_start_line_endings() {
 fn literal_for_eight_bit_subject() {
     let message = "Subject: café\r\n\r\n".as_bytes();
     assert!(envelope(message).starts_with("(NIL {5}\r\ncafé NIL"));
+}
+
+/// A message whose ENVELOPE and BODYSTRUCTURE were taken from Dovecot
+/// 2.3.19.1 (Debian 12 dovecot-imapd) for the same bytes.
+const DOVECOT_SAMPLE: &[u8] = b"From: \"Ann Example\" <ann@example.org>\r\n\
+To: alice@localhost, undisclosed-recipients:;\r\n\
+Subject: =?utf-8?q?r=C3=A9sum=C3=A9?= test\r\n\
+Date: Fri, 4 Dec 2026 10:00:00 +0000\r\n\
+Message-ID: <e2e-1@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"outer\"\r\n\
+\r\n\
+preamble\r\n\
+--outer\r\n\
+Content-Type: multipart/alternative; boundary=\"inner\"\r\n\
+\r\n\
+--inner\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+plain text\r\n\
+second line\r\n\
+--inner\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+<p>html</p>\r\n\
+--inner--\r\n\
+--outer\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+From: old@example.org\r\n\
+Subject: previous\r\n\
+\r\n\
+earlier message\r\n\
+--outer\r\n\
+Content-Type: application/pdf; name=\"sheet.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"sheet.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--outer--\r\n\
+";
+
+#[test]
+fn output_matches_dovecot_sample() {
+    assert_eq!(
+        envelope(DOVECOT_SAMPLE),
+        r#"("Fri, 4 Dec 2026 10:00:00 +0000" "=?utf-8?q?r=C3=A9sum=C3=A9?= test" (("Ann Example" NIL "ann" "example.org")) (("Ann Example" NIL "ann" "example.org")) (("Ann Example" NIL "ann" "example.org")) ((NIL NIL "alice" "localhost")(NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)) NIL NIL NIL "<e2e-1@example.org>")"#
+    );
+    assert_eq!(
+        structure(DOVECOT_SAMPLE, true),
+        r#"((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 23 1 NIL NIL NIL NIL)("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 11 0 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 59 (NIL "previous" ((NIL NIL "old" "example.org")) ((NIL NIL "old" "example.org")) ((NIL NIL "old" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 15 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)("application" "pdf" ("name" "sheet.pdf") NIL NIL "base64" 12 NIL ("attachment" ("filename" "sheet.pdf")) NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL)"#
+    );
 }
 
 proptest! {
