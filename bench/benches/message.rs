@@ -41,7 +41,8 @@ Content-Disposition: attachment; filename=\"sheet.pdf\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\n",
     );
     for _ in 0..300 {
-        message.extend_from_slice(b"JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSL0Zp\r\n");
+        message
+            .extend_from_slice(b"JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSL0Zp\r\n");
     }
     message.extend_from_slice(b"--outer-boundary--\r\n");
     message

@@ -94,7 +94,8 @@ pub fn parse_address_list(value: &[u8]) -> Vec<Address> {
 /// Returns whether `item` has an `@` outside angle brackets, which makes a
 /// following colon garbage instead of a group start.
 fn has_at(item: &[Token]) -> bool {
-    item.iter().any(|token| matches!(token, Token::Special(b'@' | b'<')))
+    item.iter()
+        .any(|token| matches!(token, Token::Special(b'@' | b'<')))
 }
 
 /// Turns the tokens of one mailbox into an address, if they hold any.

@@ -57,7 +57,8 @@ impl ContentType {
 
     /// Returns whether the type is `media_type/subtype`, ignoring case.
     pub fn is(&self, media_type: &[u8], subtype: &[u8]) -> bool {
-        self.media_type.eq_ignore_ascii_case(media_type) && self.subtype.eq_ignore_ascii_case(subtype)
+        self.media_type.eq_ignore_ascii_case(media_type)
+            && self.subtype.eq_ignore_ascii_case(subtype)
     }
 
     /// Returns the value of the parameter called `name`, ignoring case.
@@ -128,13 +129,20 @@ fn parse_entity(
     part.body = body.clone();
 
     // Past the limits, an entity is a leaf text/plain whatever it says.
-    let structured = part.content_type.media_type.eq_ignore_ascii_case(b"multipart")
+    let structured = part
+        .content_type
+        .media_type
+        .eq_ignore_ascii_case(b"multipart")
         || part.content_type.is(b"message", b"rfc822");
     if structured && (depth >= DEPTH_MAX || *parts_left == 0) {
         part.content_type = ContentType::text_plain();
     }
 
-    if part.content_type.media_type.eq_ignore_ascii_case(b"multipart") {
+    if part
+        .content_type
+        .media_type
+        .eq_ignore_ascii_case(b"multipart")
+    {
         match part.content_type.param(b"boundary").map(<[u8]>::to_vec) {
             Some(boundary) if !boundary.is_empty() => {
                 let digest = part.content_type.subtype.eq_ignore_ascii_case(b"digest");
@@ -221,7 +229,8 @@ fn read_header(header: &[u8], digest_child: bool) -> Part {
             b"type" if !seen_type => {
                 seen_type = true;
                 // RFC 2045 section 5.2: an invalid Content-Type means text/plain.
-                part.content_type = parse_content_type(value).unwrap_or_else(ContentType::text_plain);
+                part.content_type =
+                    parse_content_type(value).unwrap_or_else(ContentType::text_plain);
             }
             b"transfer-encoding" if !seen_encoding => {
                 seen_encoding = true;
@@ -234,7 +243,9 @@ fn read_header(header: &[u8], digest_child: bool) -> Part {
             b"description" if part.description.is_none() => part.description = Some(value.to_vec()),
             b"md5" if part.md5.is_none() => part.md5 = Some(value.to_vec()),
             b"location" if part.location.is_none() => part.location = Some(value.to_vec()),
-            b"disposition" if part.disposition.is_none() => part.disposition = parse_disposition(value),
+            b"disposition" if part.disposition.is_none() => {
+                part.disposition = parse_disposition(value)
+            }
             b"language" if part.language.is_empty() => part.language = parse_language(value),
             _ => {}
         }

@@ -23,7 +23,9 @@ mod tests;
 pub use address::{parse_address_list, Address};
 pub use header::{body_start, field_value, fields, unfold, Field, Fields};
 pub use imap::{write_body_structure, write_envelope};
-pub use mime::{find_part, parse, parse_content_type, Content, ContentType, Disposition, Param, Part};
+pub use mime::{
+    find_part, parse, parse_content_type, Content, ContentType, Disposition, Param, Part,
+};
 
 /// The deepest nesting of multipart and message/rfc822 entities that is
 /// parsed. Deeper entities are leaves of type text/plain. It bounds the

@@ -86,7 +86,10 @@ fn envelope_of_single_part() {
 #[test]
 fn envelope_without_header_is_all_nil() {
     assert_eq!(envelope(b""), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
-    assert_eq!(envelope(b"\r\nbody"), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    assert_eq!(
+        envelope(b"\r\nbody"),
+        "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+    );
 }
 
 #[test]
@@ -192,7 +195,8 @@ fn body_structure_of_rfc822_attachment() {
 
 #[test]
 fn multipart_missing_close_delimiter_keeps_last_part() {
-    let message = b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\none\r\n--B\r\n\r\ntwo";
+    let message =
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\none\r\n--B\r\n\r\ntwo";
     let part = find_part(message, &[2]).unwrap();
     assert_eq!(&message[part.body], b"two");
     let part = find_part(message, &[1]).unwrap();
@@ -219,7 +223,8 @@ fn multipart_without_boundary_is_text_plain() {
 
 #[test]
 fn boundary_prefix_of_longer_line_is_no_delimiter() {
-    let message = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nx\r\n--ab\r\ny\r\n--a--\r\n";
+    let message =
+        b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nx\r\n--ab\r\ny\r\n--a--\r\n";
     let part = find_part(message, &[1]).unwrap();
     assert_eq!(&message[part.body], b"x\r\n--ab\r\ny");
     assert!(find_part(message, &[2]).is_none());
@@ -250,7 +255,8 @@ fn nesting_past_depth_max_becomes_text_plain() {
     let mut message = Vec::new();
     for level in 0..depth {
         message.extend_from_slice(
-            format!("Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n").as_bytes(),
+            format!("Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n")
+                .as_bytes(),
         );
     }
     message.extend_from_slice(b"\r\nleaf\r\n");
@@ -286,16 +292,43 @@ fn message_rfc822_nesting_is_bounded() {
 #[test]
 fn content_type_bad_parameters() {
     let rows: &[(&str, &str)] = &[
-        ("text/plain; charset=\"utf-8\"", "(\"text\" \"plain\" (\"charset\" \"utf-8\")"),
-        ("TEXT/Plain; CharSet=UTF-8", "(\"TEXT\" \"Plain\" (\"CharSet\" \"UTF-8\")"),
-        ("text/plain;;; charset=a ; ; format=flowed", "(\"text\" \"plain\" (\"charset\" \"a\" \"format\" \"flowed\")"),
+        (
+            "text/plain; charset=\"utf-8\"",
+            "(\"text\" \"plain\" (\"charset\" \"utf-8\")",
+        ),
+        (
+            "TEXT/Plain; CharSet=UTF-8",
+            "(\"TEXT\" \"Plain\" (\"CharSet\" \"UTF-8\")",
+        ),
+        (
+            "text/plain;;; charset=a ; ; format=flowed",
+            "(\"text\" \"plain\" (\"charset\" \"a\" \"format\" \"flowed\")",
+        ),
         ("text/plain; charset", "(\"text\" \"plain\" NIL"),
-        ("text/plain; =x; charset=b", "(\"text\" \"plain\" (\"charset\" \"b\")"),
-        ("text/plain; name=\"semi;colon\"; x=1", "(\"text\" \"plain\" (\"name\" \"semi;colon\" \"x\" \"1\")"),
-        ("text/plain; name=\"esc\\\"aped\"", "(\"text\" \"plain\" (\"name\" \"esc\\\"aped\")"),
-        ("text/plain; name=\"unclosed", "(\"text\" \"plain\" (\"name\" \"unclosed\")"),
-        ("text/plain (comment); charset=(c)x", "(\"text\" \"plain\" (\"charset\" \"x\")"),
-        ("text/plain; title*0*=us-ascii'en'a; title*1=b", "(\"text\" \"plain\" (\"title*0*\" \"us-ascii'en'a\" \"title*1\" \"b\")"),
+        (
+            "text/plain; =x; charset=b",
+            "(\"text\" \"plain\" (\"charset\" \"b\")",
+        ),
+        (
+            "text/plain; name=\"semi;colon\"; x=1",
+            "(\"text\" \"plain\" (\"name\" \"semi;colon\" \"x\" \"1\")",
+        ),
+        (
+            "text/plain; name=\"esc\\\"aped\"",
+            "(\"text\" \"plain\" (\"name\" \"esc\\\"aped\")",
+        ),
+        (
+            "text/plain; name=\"unclosed",
+            "(\"text\" \"plain\" (\"name\" \"unclosed\")",
+        ),
+        (
+            "text/plain (comment); charset=(c)x",
+            "(\"text\" \"plain\" (\"charset\" \"x\")",
+        ),
+        (
+            "text/plain; title*0*=us-ascii'en'a; title*1=b",
+            "(\"text\" \"plain\" (\"title*0*\" \"us-ascii'en'a\" \"title*1\" \"b\")",
+        ),
         ("text", "(\"text\" \"plain\" (\"charset\" \"us-ascii\")"),
         ("/plain", "(\"text\" \"plain\" (\"charset\" \"us-ascii\")"),
         ("", "(\"text\" \"plain\" (\"charset\" \"us-ascii\")"),
@@ -304,7 +337,10 @@ fn content_type_bad_parameters() {
     for (value, expected) in rows {
         let message = format!("Content-Type: {value}\r\n\r\nx");
         let written = structure(message.as_bytes(), false);
-        assert!(written.starts_with(expected), "Content-Type: {value:?} gave {written}");
+        assert!(
+            written.starts_with(expected),
+            "Content-Type: {value:?} gave {written}"
+        );
     }
 }
 
@@ -335,7 +371,11 @@ fn parts_past_parts_max_are_dropped() {
 #[test]
 fn find_part_numbering() {
     let rows: &[(&[u8], &[u32], Option<&[u8]>)] = &[
-        (SINGLE, &[1], Some(b"Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n")),
+        (
+            SINGLE,
+            &[1],
+            Some(b"Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n"),
+        ),
         (SINGLE, &[2], None),
         (SINGLE, &[1, 1], None),
         (SINGLE, &[0], None),
@@ -345,7 +385,11 @@ fn find_part_numbering() {
         (ALTERNATIVE_IN_MIXED, &[3], None),
         (ALTERNATIVE_IN_MIXED, &[1, 3], None),
         (RFC822_ATTACHMENT, &[1], Some(b"see attached")),
-        (RFC822_ATTACHMENT, &[2], Some(b"From: inner@example.org\r\nSubject: inner\r\n\r\ninner body")),
+        (
+            RFC822_ATTACHMENT,
+            &[2],
+            Some(b"From: inner@example.org\r\nSubject: inner\r\n\r\ninner body"),
+        ),
         (RFC822_ATTACHMENT, &[2, 1], Some(b"inner body")),
         (RFC822_ATTACHMENT, &[2, 2], None),
         (RFC822_ATTACHMENT, &[2, 1, 1], None),
@@ -361,7 +405,10 @@ fn header_fields_unfold_and_skip_garbage() {
     let header = b" leading continuation\r\nno colon line\r\nSubject :  a\r\n\tb  \r\nX: 1\r\n\r\n";
     let names: Vec<&[u8]> = fields(header).map(|field| &header[field.name]).collect();
     assert_eq!(names, [&b"Subject"[..], b"X"]);
-    assert_eq!(field_value(header, b"subject", FIELDS_MAX).as_deref(), Some(&b"a\tb"[..]));
+    assert_eq!(
+        field_value(header, b"subject", FIELDS_MAX).as_deref(),
+        Some(&b"a\tb"[..])
+    );
 }
 
 #[test]
