@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     message::write_body_structure(&mut out, data, false);
     for path in [&[1u32][..], &[1, 1], &[2, 1, 3]] {
         if let Some(part) = message::find_part(data, path) {
-            assert!(part.header.end <= part.body.start && part.body.end <= data.len());
+            assert!(part.header.end <= part.body.start);
+            assert!(part.body.end <= data.len());
         }
     }
 });

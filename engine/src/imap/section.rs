@@ -11,7 +11,7 @@ use std::ops::Range;
 use ringmail_protocols::imap::{Section, SectionText};
 use ringmail_protocols::message;
 
-/// The longest part path followed; longer paths name no part.
+/// The maximum length of a part path. Longer paths name no part.
 pub const PART_DEPTH_MAX: usize = message::DEPTH_MAX;
 
 /// Returns the offset where the body starts: just after the empty line that

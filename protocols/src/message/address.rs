@@ -3,7 +3,7 @@
 //!
 //! `parse_address_list` turns one unfolded field value into `Address`
 //! entries: mailboxes, and group start and end markers around the members
-//! of a group, which is how IMAP writes groups. It never fails: stray
+//! of a group, which is how IMAP writes groups. It returns no error. Stray
 //! specials are skipped, an unclosed quote, comment or angle bracket runs to
 //! the end of the value, and a group that never closes is closed at the end.
 //! At most `ADDRESSES_MAX` entries are returned (plus one closing group

@@ -4,10 +4,10 @@
 //! ranges of its header and body, the parsed Content-* fields, and either
 //! its children (multipart/*), the encapsulated message (message/rfc822) or
 //! nothing (a leaf). Bodies are never copied; only the short header values
-//! are. Limits from the parent module bound the work: entities nested deeper
-//! than `DEPTH_MAX` and entities past `PARTS_MAX` are kept as leaves, only
-//! the first `FIELDS_MAX` fields of a header are read, and only the first
-//! `PARAMS_MAX` parameters of a field are kept.
+//! are. Limits from the parent module bound the work. Entities nested deeper
+//! than `DEPTH_MAX` are kept as leaves, and entities past `PARTS_MAX` are
+//! dropped. Only the first `FIELDS_MAX` fields of a header are read, and
+//! only the first `PARAMS_MAX` parameters of a field are kept.
 
 use std::ops::Range;
 
@@ -74,7 +74,7 @@ pub struct Disposition {
     pub params: Vec<Param>,
 }
 
-/// What an entity contains below its own header.
+/// The content of an entity below its own header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
     /// A body with no structure inside it.
@@ -128,7 +128,7 @@ fn parse_entity(
     part.header = header;
     part.body = body.clone();
 
-    // Past the limits, an entity is a leaf text/plain whatever it says.
+    // Past the limits, an entity is a leaf text/plain whatever its Content-Type.
     let structured = part
         .content_type
         .media_type

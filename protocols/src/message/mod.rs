@@ -7,10 +7,11 @@
 //! - `address`: address lists with groups, for ENVELOPE.
 //! - `imap`: `write_envelope` and `write_body_structure`.
 //!
-//! Nothing here does I/O, and no input makes it panic. The limits below
-//! bound the work and the memory that one hostile message can cost when a
-//! client fetches its structure; past a limit the parser keeps going with
-//! less detail instead of failing, because a FETCH must still answer.
+//! Nothing here does I/O, and the tests and the fuzz target check that no
+//! input makes it panic. The limits below bound the work and the memory that
+//! one hostile message can cost when a client fetches its structure. Past a
+//! limit the parser goes on with less detail instead of failing, because a
+//! FETCH must still return a value.
 
 mod address;
 mod header;
@@ -32,18 +33,18 @@ pub use mime::{
 /// recursion of the parser and the writers, and real mail nests a few levels.
 pub const DEPTH_MAX: usize = 32;
 
-/// The most entities parsed in one message. Later entities are dropped, so
+/// The maximum number of entities parsed in one message. Later entities are dropped, so
 /// a message of many tiny parts cannot make one FETCH build a huge tree.
 pub const PARTS_MAX: usize = 10_000;
 
-/// The most header fields read in one entity's header. Later fields are
+/// The maximum number of header fields read in one entity's header. Later fields are
 /// ignored, so a header of millions of short lines costs a bounded scan.
 pub const FIELDS_MAX: usize = 1_000;
 
-/// The most parameters kept for one Content-Type or Content-Disposition,
-/// and the most language tags kept for one Content-Language.
+/// The maximum number of parameters kept for one Content-Type or
+/// Content-Disposition, and of language tags kept for one Content-Language.
 pub const PARAMS_MAX: usize = 64;
 
-/// The most entries (mailboxes and group markers) read from one address
-/// field for ENVELOPE.
+/// The maximum number of entries (mailboxes and group markers) read from
+/// one address field for ENVELOPE.
 pub const ADDRESSES_MAX: usize = 1_000;
