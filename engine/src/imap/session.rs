@@ -800,10 +800,6 @@ impl Core {
         attributes: &[FetchAttribute<'_>],
         uid: bool,
     ) -> io::Result<()> {
-        if let Err(unsupported) = fetch::check_supported(attributes) {
-            self.tagged(tag, "BAD", &format!("FETCH {} is not supported yet", unsupported.0));
-            return Ok(());
-        }
         let State::Selected { selected, .. } = &mut self.state else {
             self.tagged(tag, "BAD", "no mailbox selected");
             return Ok(());
