@@ -12,6 +12,7 @@ use ringmail_protocols::imap::{Section, SectionText};
 use ringmail_protocols::message;
 
 /// The maximum length of a part path. Longer paths name no part.
+#[cfg(test)]
 pub const PART_DEPTH_MAX: usize = message::DEPTH_MAX;
 
 /// Returns the offset where the body starts: just after the empty line that
