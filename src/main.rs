@@ -217,7 +217,7 @@ fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Longest password accepted, in bytes; argon2 hashes any length, but a
+/// Maximum password length in bytes. Argon2 hashes any length, but a
 /// bound keeps a pasted file from becoming a password.
 const PASSWORD_LEN_MAX: usize = 1024;
 

@@ -175,7 +175,10 @@ impl UserDb {
 
     /// Returns whether user `name` exists.
     pub fn exists(&self, name: &str) -> Result<bool, UserError> {
-        Ok(self.read_records()?.iter().any(|record| record.name == name))
+        Ok(self
+            .read_records()?
+            .iter()
+            .any(|record| record.name == name))
     }
 
     /// Checks `password` against the stored hash of user `name`. Returns false
@@ -239,9 +242,12 @@ pub fn validate_name(name: &str) -> Result<(), UserError> {
     if name.starts_with('.') || name.starts_with('-') {
         return Err(invalid("name starts with '.' or '-'"));
     }
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-');
+    let allowed =
+        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-');
     if !name.bytes().all(allowed) {
-        return Err(invalid("name has a character outside lowercase a-z, 0-9, '.', '_' and '-'"));
+        return Err(invalid(
+            "name has a character outside lowercase a-z, 0-9, '.', '_' and '-'",
+        ));
     }
     Ok(())
 }
@@ -286,7 +292,7 @@ fn check_password_len(password: &str) -> Result<(), UserError> {
 }
 
 /// Returns a hash of a random password, checked against when the user is
-/// unknown so that the answer takes as long as for a known user.
+/// unknown so that the verification takes as long as for a known user.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
@@ -327,17 +333,26 @@ fn parse_records(path: &Path, text: &str) -> Result<Vec<UserRecord>, UserError> 
         if line.len() > USERS_LINE_LEN_MAX {
             return Err(malformed(
                 line_number,
-                format!("line is {} bytes, over the maximum of {USERS_LINE_LEN_MAX}", line.len()),
+                format!(
+                    "line is {} bytes, over the maximum of {USERS_LINE_LEN_MAX}",
+                    line.len()
+                ),
             ));
         }
         let Some((name, hash)) = line.split_once(':') else {
-            return Err(malformed(line_number, "missing ':' between name and hash".to_owned()));
+            return Err(malformed(
+                line_number,
+                "missing ':' between name and hash".to_owned(),
+            ));
         };
         if let Err(error) = validate_name(name) {
             return Err(malformed(line_number, error.to_string()));
         }
         if !hash.starts_with('$') {
-            return Err(malformed(line_number, "hash is not a PHC string".to_owned()));
+            return Err(malformed(
+                line_number,
+                "hash is not a PHC string".to_owned(),
+            ));
         }
         records.push(UserRecord {
             name: name.to_owned(),

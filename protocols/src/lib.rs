@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod imap;
+pub mod message;
 pub mod smtp;

@@ -5,13 +5,10 @@
 //! only when an attribute needs its bytes.
 
 use ringmail_protocols::imap::{response, FetchAttribute, Section, SectionText};
+use ringmail_protocols::message;
 
 use super::flags::FlagSet;
 use super::section;
-
-/// Error for an attribute this server cannot produce yet.
-#[derive(Debug)]
-pub struct Unsupported(pub &'static str);
 
 /// One message as FETCH sees it.
 pub struct FetchItem<'a> {
@@ -50,19 +47,6 @@ pub fn needs_message(attributes: &[FetchAttribute<'_>]) -> bool {
                 | FetchAttribute::Body
         )
     })
-}
-
-/// Returns the first attribute that this server cannot produce, if any.
-pub fn check_supported(attributes: &[FetchAttribute<'_>]) -> Result<(), Unsupported> {
-    for attribute in attributes {
-        match attribute {
-            FetchAttribute::Envelope => return Err(Unsupported("ENVELOPE")),
-            FetchAttribute::BodyStructure => return Err(Unsupported("BODYSTRUCTURE")),
-            FetchAttribute::Body => return Err(Unsupported("BODY")),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Appends `* N FETCH (...)` for `item`. `message` holds the file's bytes
@@ -107,9 +91,8 @@ pub fn write_fetch(
             }
             FetchAttribute::Uid => out.extend_from_slice(format!("UID {}", item.uid).as_bytes()),
             FetchAttribute::InternalDate => {
-                out.extend_from_slice(b"INTERNALDATE \"");
+                out.extend_from_slice(b"INTERNALDATE ");
                 response::write_internal_date(out, item.internal_date, 0);
-                out.push(b'"');
             }
             FetchAttribute::Rfc822Size => {
                 out.extend_from_slice(format!("RFC822.SIZE {}", item.size).as_bytes())
@@ -131,8 +114,18 @@ pub fn write_fetch(
                 partial,
                 ..
             } => write_body_section(out, message, body_section, *partial),
-            // Rejected before any output by check_supported.
-            FetchAttribute::Envelope | FetchAttribute::BodyStructure | FetchAttribute::Body => {}
+            FetchAttribute::Envelope => {
+                out.extend_from_slice(b"ENVELOPE ");
+                message::write_envelope(out, message);
+            }
+            FetchAttribute::BodyStructure => {
+                out.extend_from_slice(b"BODYSTRUCTURE ");
+                message::write_body_structure(out, message, true);
+            }
+            FetchAttribute::Body => {
+                out.extend_from_slice(b"BODY ");
+                message::write_body_structure(out, message, false);
+            }
         }
     }
     out.extend_from_slice(b")\r\n");

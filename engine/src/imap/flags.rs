@@ -1,4 +1,4 @@
-//! Message flags as IMAP sees them, and their conversion to and from the
+//! Message flags in IMAP terms, and their conversion to and from the
 //! mail store's flags, which live in the Maildir file name.
 
 use std::collections::BTreeSet;
@@ -98,7 +98,7 @@ impl FlagSet {
         }
     }
 
-    /// Returns whether the set holds `keyword`, ignoring case.
+    /// Returns whether the set contains `keyword`, ignoring case.
     pub fn has_keyword(&self, keyword: &str) -> bool {
         self.keywords.iter().any(|known| known.eq_ignore_ascii_case(keyword))
     }

@@ -32,7 +32,7 @@ const CAPABILITIES: &str = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN UNSELECT IDLE"
 /// Output size at which a long reply is sent before the command finishes.
 const OUTPUT_FLUSH_LEN: usize = 256 * 1024;
 
-/// Delay before answering a failed login, to slow password guessing.
+/// Delay before the reply to a failed login, to slow password guessing.
 const LOGIN_FAILURE_DELAY: Duration = Duration::from_secs(1);
 
 /// How often IDLE rescans the mailbox for changes.
@@ -85,7 +85,7 @@ struct Selected {
     read_only: bool,
 }
 
-/// What the loop does after a command ran.
+/// Next step of the session loop after a command.
 enum Action {
     Continue,
     Authenticate {
@@ -175,13 +175,22 @@ impl Session {
                     consumed,
                 } => {
                     let tag = tag.unwrap_or("*").to_string();
-                    let line_complete = input[..consumed].ends_with(b"\n");
                     self.core
                         .out
                         .extend_from_slice(format!("{tag} BAD {}\r\n", error.message()).as_bytes());
                     self.connection.consume(consumed);
                     self.continued_literal = None;
-                    if !line_complete {
+                    if error.closes_connection() {
+                        // The client is already sending a non-synchronizing
+                        // literal that will not be read: its bytes cannot be
+                        // told apart from commands, so the session ends.
+                        self.core
+                            .out
+                            .extend_from_slice(b"* BYE literal rejected, closing connection\r\n");
+                        self.core.state = State::Logout;
+                        return Ok(());
+                    }
+                    if error.discard_to_line_end() {
                         self.discarding_line = true;
                     }
                 }
@@ -697,8 +706,7 @@ impl Core {
             State::Selected { selected, .. } if selected.path == path => {
                 selected.mailbox.append(message, flags, internal_date)
             }
-            _ => Mailbox::open(&path, true)
-                .and_then(|mut mailbox| mailbox.append(message, flags, internal_date)),
+            _ => mailbox::append_message(&path, message, &flags, internal_date),
         };
         match result {
             Ok(_) => {
@@ -792,10 +800,6 @@ impl Core {
         attributes: &[FetchAttribute<'_>],
         uid: bool,
     ) -> io::Result<()> {
-        if let Err(unsupported) = fetch::check_supported(attributes) {
-            self.tagged(tag, "BAD", &format!("FETCH {} is not supported yet", unsupported.0));
-            return Ok(());
-        }
         let State::Selected { selected, .. } = &mut self.state else {
             self.tagged(tag, "BAD", "no mailbox selected");
             return Ok(());
@@ -931,25 +935,23 @@ impl Core {
                 return;
             }
         };
-        let mut target = match Mailbox::open(&path, true) {
-            Ok(target) => target,
-            Err(error) => {
-                tracing::error!(path = %path.display(), %error, "cannot open copy target");
-                self.tagged(tag, "NO", "[SERVERBUG] cannot open target mailbox");
-                return;
-            }
-        };
+        let same_folder = selected.path == path;
         for index in indexes {
             let source = &selected.mailbox;
             let entry = source.entry(index);
             let copied = source
                 .read_message(index)
-                .and_then(|message| target.append(&message, entry.flags.clone(), Some(entry.internal_date)));
+                .and_then(|message| {
+                    mailbox::append_message(&path, &message, &entry.flags, Some(entry.internal_date))
+                });
             if let Err(error) = copied {
                 tracing::error!(%error, "copy failed");
                 self.tagged(tag, "NO", "[SERVERBUG] copy failed");
                 return;
             }
+        }
+        if same_folder {
+            self.report_changes();
         }
         self.tagged(tag, "OK", "COPY completed");
     }
@@ -1001,6 +1003,16 @@ impl Core {
         };
         let changes = match selected.mailbox.refresh() {
             Ok(changes) => changes,
+            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+                // The UID list was lost and the folder got a new UIDVALIDITY;
+                // a session cannot continue with UIDs that changed meaning.
+                tracing::warn!(%error, "UIDVALIDITY changed under a selected mailbox");
+                self.out
+                    .extend_from_slice(b"* BYE mailbox UIDVALIDITY changed, please reconnect
+");
+                self.state = State::Logout;
+                return;
+            }
             Err(error) => {
                 tracing::warn!(%error, "mailbox rescan failed");
                 return;

@@ -2,8 +2,8 @@
 //! maildirs at once on io_uring, and [`unique_name`] names each copy.
 //!
 //! Contract: `deliver` returns `Ok` only when every copy is durable (data
-//! fsynced in `tmp/`, renamed into `new/`, `new/` fsynced), which is what lets
-//! SMTP answer 250. On any error it removes every file of the batch that it
+//! fsynced in `tmp/`, renamed into `new/`, `new/` fsynced), which is the
+//! condition for an SMTP 250 reply. On any error it removes every file of the batch that it
 //! created, in `tmp/` and in `new/`, so no recipient keeps a copy of a message
 //! the sender will retry. A crash in the middle can still leave files in
 //! `tmp/` (Maildir readers ignore them) or a copy in `new/` whose sender
@@ -25,7 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::runtime::fs::{self, File, SharedBuf};
 
 /// Maximum number of maildirs one [`deliver`] call writes to. Each target
-/// holds an open file and a few ring entries until its copy is durable.
+/// keeps an open file and a few ring entries until its copy is durable.
 pub const DELIVERY_TARGETS_MAX: usize = 1000;
 
 /// One Maildir delivery target.
@@ -35,7 +35,7 @@ pub struct Delivery {
     pub maildir: PathBuf,
 }
 
-/// Where one copy of the message is written and then moved.
+/// The paths of one copy of the message: written in `tmp/`, moved to `new/`.
 struct Copy {
     tmp_path: PathBuf,
     new_path: PathBuf,
@@ -61,7 +61,10 @@ pub async fn deliver(targets: &[Delivery], message: Rc<[u8]>) -> io::Result<Vec<
     }
     let buf = SharedBuf::new(message);
     let size = buf.as_bytes().len() as u64;
-    let copies: Vec<Copy> = targets.iter().map(|target| plan_copy(target, size)).collect();
+    let copies: Vec<Copy> = targets
+        .iter()
+        .map(|target| plan_copy(target, size))
+        .collect();
 
     write_all_tmp(&copies, &buf).await?;
     rename_all_into_new(&copies).await?;
@@ -153,7 +156,8 @@ async fn rename_all_into_new(copies: &[Copy]) -> io::Result<()> {
 }
 
 /// Step 3: fsync each distinct `new/` directory once. On error, removes every
-/// copy, because the sender will be told to retry.
+/// copy, because the caller reports a temporary failure and
+/// the sender retries.
 async fn sync_new_dirs(copies: &[Copy]) -> io::Result<()> {
     let dirs: BTreeSet<&Path> = copies.iter().map(|copy| copy.new_dir.as_path()).collect();
     let syncs = dirs.into_iter().map(fs::sync_dir).collect();
@@ -162,7 +166,10 @@ async fn sync_new_dirs(copies: &[Copy]) -> io::Result<()> {
         return Ok(());
     };
 
-    let removals = copies.iter().map(|copy| remove_if_present(&copy.new_path)).collect();
+    let removals = copies
+        .iter()
+        .map(|copy| remove_if_present(&copy.new_path))
+        .collect();
     join_all(removals).await;
     Err(error)
 }
@@ -214,12 +221,14 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 ///
 /// The process id and a process-wide counter make names from one host unique
 /// even within one microsecond. In the host name, '/' and ':' are written as
-/// `\057` and `\072`, as the Maildir specification asks, because '/' separates
+/// `\057` and `\072`, as the Maildir specification recommends, because '/' separates
 /// paths and ':' starts the info part.
 pub fn unique_name(size: u64) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let counter = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format!(
         "{}.M{}P{}Q{}.{},S={}",
         now.as_secs(),

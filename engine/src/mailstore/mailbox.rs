@@ -66,7 +66,13 @@ pub enum Flag {
 
 impl Flag {
     /// Every system flag, in IMAP's usual order.
-    pub const ALL: [Flag; 5] = [Flag::Seen, Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Draft];
+    pub const ALL: [Flag; 5] = [
+        Flag::Seen,
+        Flag::Answered,
+        Flag::Flagged,
+        Flag::Deleted,
+        Flag::Draft,
+    ];
 
     /// Returns the Maildir info letter: D=Draft, F=Flagged, R=Answered
     /// (replied), S=Seen, T=Deleted (trashed).
@@ -99,7 +105,9 @@ impl Flag {
     }
 
     fn from_maildir_letter(letter: char) -> Option<Flag> {
-        Flag::ALL.into_iter().find(|flag| flag.maildir_letter() == letter)
+        Flag::ALL
+            .into_iter()
+            .find(|flag| flag.maildir_letter() == letter)
     }
 
     fn bit(self) -> u8 {
@@ -168,7 +176,10 @@ impl Flags {
         if self.has_keyword(keyword) {
             return true;
         }
-        if keyword.is_empty() || keyword.len() > KEYWORD_LEN_MAX || self.keywords.len() >= KEYWORDS_MAX {
+        if keyword.is_empty()
+            || keyword.len() > KEYWORD_LEN_MAX
+            || self.keywords.len() >= KEYWORDS_MAX
+        {
             return false;
         }
         self.keywords.push(keyword.to_owned());
@@ -182,7 +193,9 @@ impl Flags {
 
     /// Returns whether `keyword` is present (ASCII case ignored).
     pub fn has_keyword(&self, keyword: &str) -> bool {
-        self.keywords.iter().any(|k| k.eq_ignore_ascii_case(keyword))
+        self.keywords
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(keyword))
     }
 
     /// Parses the system flags from the letters after `:2,` in a Maildir file
@@ -206,7 +219,7 @@ impl Flags {
     }
 }
 
-/// Which Maildir subdirectory a file is in.
+/// The Maildir subdirectory of a message file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Subdir {
     New,
@@ -256,7 +269,7 @@ impl MessageEntry {
     }
 }
 
-/// What a [`Mailbox::refresh`] found changed since the last sync.
+/// The changes a [`Mailbox::refresh`] found since the last sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     /// Sequence numbers of removed messages, highest first, so each stays
@@ -380,7 +393,11 @@ impl Mailbox {
     pub fn set_flags(&mut self, index: usize, flags: Flags) -> io::Result<()> {
         self.check_writable()?;
         let entry = self.checked_entry(index)?;
-        let new_name = format!("{}:2,{}", entry.unique, merge_info_letters(&flags, &entry.info_other));
+        let new_name = format!(
+            "{}:2,{}",
+            entry.unique,
+            merge_info_letters(&flags, &entry.info_other)
+        );
         if entry.subdir == Subdir::Cur && entry.file_name == new_name {
             self.entries[index].flags = flags;
             return Ok(());
@@ -443,7 +460,11 @@ impl Mailbox {
         self.uidnext = synced.uidnext;
 
         let mut changes = Changes::default();
-        let mut by_uid: HashMap<u32, SyncedFile> = synced.files.into_iter().map(|file| (file.uid, file)).collect();
+        let mut by_uid: HashMap<u32, SyncedFile> = synced
+            .files
+            .into_iter()
+            .map(|file| (file.uid, file))
+            .collect();
         self.apply_known(&mut by_uid, &mut changes)?;
         self.append_new(by_uid, &mut changes)?;
         Ok(changes)
@@ -453,7 +474,12 @@ impl Mailbox {
     /// `internal_date` (unix seconds) as its modification time, and returns
     /// its UID. The message joins this mailbox's list at the next
     /// [`Mailbox::refresh`], which reports it as new.
-    pub fn append(&mut self, message: &[u8], flags: Flags, internal_date: Option<i64>) -> io::Result<u32> {
+    pub fn append(
+        &mut self,
+        message: &[u8],
+        flags: Flags,
+        internal_date: Option<i64>,
+    ) -> io::Result<u32> {
         self.check_writable()?;
         append_message(&self.path, message, &flags, internal_date)
     }
@@ -472,7 +498,10 @@ impl Mailbox {
         self.entries.get(index).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("message index {index} is out of range for {} messages", self.entries.len()),
+                format!(
+                    "message index {index} is out of range for {} messages",
+                    self.entries.len()
+                ),
             )
         })
     }
@@ -481,7 +510,11 @@ impl Mailbox {
         find_by_unique(&self.path, &entry.unique)?.ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("message uid {} is no longer in {}", entry.uid, self.path.display()),
+                format!(
+                    "message uid {} is no longer in {}",
+                    entry.uid,
+                    self.path.display()
+                ),
             )
         })
     }
@@ -492,14 +525,20 @@ impl Mailbox {
             result => return result,
         }
         match find_by_unique(&self.path, &entry.unique)? {
-            Some((subdir, file_name)) => remove_if_present(&self.path.join(subdir.name()).join(file_name)),
+            Some((subdir, file_name)) => {
+                remove_if_present(&self.path.join(subdir.name()).join(file_name))
+            }
             None => Ok(()),
         }
     }
 
     /// Drops entries whose files are gone and updates renamed ones, taking
     /// them out of `by_uid`.
-    fn apply_known(&mut self, by_uid: &mut HashMap<u32, SyncedFile>, changes: &mut Changes) -> io::Result<()> {
+    fn apply_known(
+        &mut self,
+        by_uid: &mut HashMap<u32, SyncedFile>,
+        changes: &mut Changes,
+    ) -> io::Result<()> {
         let old_entries = std::mem::take(&mut self.entries);
         let mut kept = Vec::with_capacity(old_entries.len());
         for (index, mut entry) in old_entries.into_iter().enumerate() {
@@ -529,7 +568,11 @@ impl Mailbox {
     }
 
     /// Appends the files of `by_uid` with UIDs above every listed one.
-    fn append_new(&mut self, by_uid: HashMap<u32, SyncedFile>, changes: &mut Changes) -> io::Result<()> {
+    fn append_new(
+        &mut self,
+        by_uid: HashMap<u32, SyncedFile>,
+        changes: &mut Changes,
+    ) -> io::Result<()> {
         let uid_max = self.entries.last().map_or(0, |entry| entry.uid);
         let mut files: Vec<SyncedFile> = by_uid.into_values().collect();
         files.sort_by_key(|file| file.uid);
@@ -575,10 +618,17 @@ pub fn folder_status(path: &Path) -> io::Result<FolderStatus> {
 
 /// Writes `message` into `cur/` of the folder at `path` (through `tmp/`, with
 /// fsyncs), then syncs the folder and returns the UID the message got.
-pub fn append_message(path: &Path, message: &[u8], flags: &Flags, internal_date: Option<i64>) -> io::Result<u32> {
+pub fn append_message(
+    path: &Path,
+    message: &[u8],
+    flags: &Flags,
+    internal_date: Option<i64>,
+) -> io::Result<u32> {
     let unique = unique_name(message.len() as u64);
     let tmp_path = path.join("tmp").join(&unique);
-    let cur_path = path.join("cur").join(format!("{unique}:2,{}", flags.maildir_info()));
+    let cur_path = path
+        .join("cur")
+        .join(format!("{unique}:2,{}", flags.maildir_info()));
 
     let written = write_tmp_file(&tmp_path, message, internal_date)
         .and_then(|()| std::fs::rename(&tmp_path, &cur_path));
@@ -650,7 +700,12 @@ fn sync_folder(path: &Path, move_new: bool) -> io::Result<Synced> {
     let (mut list, mut dirty) = load_uidlist(&uidlist_path)?;
 
     let mut scan = scan_folder(path)?;
-    if !scan.truncated && list.uids.keys().any(|unique| !scan.files.contains_key(unique)) {
+    if !scan.truncated
+        && list
+            .uids
+            .keys()
+            .any(|unique| !scan.files.contains_key(unique))
+    {
         // readdir may miss a file that another program renamed during the
         // listing, so look once more before treating a listed file as gone.
         scan = scan_folder(path)?;
@@ -667,7 +722,8 @@ fn sync_folder(path: &Path, move_new: bool) -> io::Result<Synced> {
     if !scan.truncated {
         let present: HashSet<&str> = files.iter().map(|(file, _)| file.unique.as_str()).collect();
         let listed = list.uids.len();
-        list.uids.retain(|unique, _| present.contains(unique.as_str()));
+        list.uids
+            .retain(|unique, _| present.contains(unique.as_str()));
         dirty |= list.uids.len() != listed;
     }
     if dirty {
@@ -701,13 +757,20 @@ fn load_uidlist(path: &Path) -> io::Result<(UidList, bool)> {
     match uidlist::read(path)? {
         Loaded::Valid(list) => Ok((list, false)),
         Loaded::Missing => Ok((new_uidlist(now_secs()), true)),
-        Loaded::Corrupt { reason, uidvalidity } => {
+        Loaded::Corrupt {
+            reason,
+            uidvalidity,
+        } => {
             // The corrupt file was written after its UIDVALIDITY was chosen,
             // so a value above its modification time differs from the old one
             // even when the header cannot be read.
             let modified = std::fs::metadata(path)
                 .and_then(|metadata| metadata.modified())
-                .map(|time| time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+                .map(|time| {
+                    time.duration_since(UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs()
+                })
                 .unwrap_or(0);
             let floor = modified
                 .saturating_add(1)
@@ -771,7 +834,11 @@ fn delivery_order_key(unique: &str) -> (u64, u32, &str) {
     let secs = secs.parse::<u64>().unwrap_or(u64::MAX);
     let usecs = rest
         .strip_prefix('M')
-        .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().unwrap_or(""))
+        .map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap_or("")
+        })
         .and_then(|digits| digits.parse::<u32>().ok())
         .unwrap_or(0);
     (secs, usecs, unique)
@@ -837,7 +904,11 @@ fn scanned_file(entry: &std::fs::DirEntry, subdir: Subdir) -> Option<ScannedFile
 
 /// Decides where a scanned file is and whether it is recent, moving it from
 /// `new/` to `cur/` when `move_new`. Returns `None` for a file that vanished.
-fn settle_file(path: &Path, mut file: ScannedFile, move_new: bool) -> io::Result<Option<(ScannedFile, bool)>> {
+fn settle_file(
+    path: &Path,
+    mut file: ScannedFile,
+    move_new: bool,
+) -> io::Result<Option<(ScannedFile, bool)>> {
     if file.subdir == Subdir::Cur {
         return Ok(Some((file, false)));
     }
@@ -859,14 +930,16 @@ fn settle_file(path: &Path, mut file: ScannedFile, move_new: bool) -> io::Result
         }
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
             // Another program moved or deleted it since the scan.
-            Ok(find_by_unique(path, &file.unique)?.map(|(subdir, file_name)| {
-                let file = ScannedFile {
-                    unique: file.unique,
-                    subdir,
-                    file_name,
-                };
-                (file, false)
-            }))
+            Ok(
+                find_by_unique(path, &file.unique)?.map(|(subdir, file_name)| {
+                    let file = ScannedFile {
+                        unique: file.unique,
+                        subdir,
+                        file_name,
+                    };
+                    (file, false)
+                }),
+            )
         }
         Err(error) => Err(error),
     }
@@ -945,7 +1018,11 @@ fn parse_info(file_name: &str) -> (Flags, String) {
 /// Returns the info letters of `flags` merged with `other`, deduplicated and
 /// sorted in ASCII order.
 fn merge_info_letters(flags: &Flags, other: &str) -> String {
-    let mut letters: Vec<char> = flags.system().map(Flag::maildir_letter).chain(other.chars()).collect();
+    let mut letters: Vec<char> = flags
+        .system()
+        .map(Flag::maildir_letter)
+        .chain(other.chars())
+        .collect();
     letters.sort_unstable();
     letters.dedup();
     letters.into_iter().collect()
@@ -956,7 +1033,10 @@ fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
     if len > MESSAGE_LEN_MAX {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{} is {len} bytes, over the maximum of {MESSAGE_LEN_MAX}", path.display()),
+            format!(
+                "{} is {len} bytes, over the maximum of {MESSAGE_LEN_MAX}",
+                path.display()
+            ),
         ));
     }
     std::fs::read(path)

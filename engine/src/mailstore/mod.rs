@@ -119,7 +119,8 @@ impl MailStore {
             let Some(name) = file_name.to_str().and_then(|n| n.strip_prefix('.')) else {
                 continue;
             };
-            if validate_folder_name(name.as_bytes()).is_none() || name.eq_ignore_ascii_case("INBOX") {
+            if validate_folder_name(name.as_bytes()).is_none() || name.eq_ignore_ascii_case("INBOX")
+            {
                 continue;
             }
             if !entry.path().join("cur").is_dir() {
@@ -150,7 +151,10 @@ impl MailStore {
         })?;
         let maildir = self.ensure_maildir(user)?;
         if path == maildir {
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "folder INBOX already exists"));
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "folder INBOX already exists",
+            ));
         }
 
         std::fs::DirBuilder::new().mode(DIR_MODE).create(&path)?;

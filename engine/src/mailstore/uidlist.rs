@@ -53,7 +53,10 @@ pub(crate) enum Loaded {
     Missing,
     /// The file exists but does not parse. `uidvalidity` is the header's
     /// value when at least that much was readable.
-    Corrupt { reason: String, uidvalidity: Option<u32> },
+    Corrupt {
+        reason: String,
+        uidvalidity: Option<u32>,
+    },
     Valid(UidList),
 }
 
@@ -67,7 +70,10 @@ pub(crate) fn read(path: &Path) -> io::Result<Loaded> {
     };
     if metadata.len() > len_max {
         return Ok(Loaded::Corrupt {
-            reason: format!("file is {} bytes, over the maximum of {len_max}", metadata.len()),
+            reason: format!(
+                "file is {} bytes, over the maximum of {len_max}",
+                metadata.len()
+            ),
             uidvalidity: None,
         });
     }
@@ -92,7 +98,12 @@ pub(crate) fn parse(text: &str) -> Loaded {
     let header = lines.next().unwrap_or("");
     let (uidvalidity, uidnext) = match parse_header(header) {
         Ok(values) => values,
-        Err((reason, uidvalidity)) => return Loaded::Corrupt { reason, uidvalidity },
+        Err((reason, uidvalidity)) => {
+            return Loaded::Corrupt {
+                reason,
+                uidvalidity,
+            }
+        }
     };
     let corrupt = |reason: String| Loaded::Corrupt {
         reason,
@@ -113,7 +124,9 @@ pub(crate) fn parse(text: &str) -> Loaded {
             return corrupt(format!("more than the maximum of {MESSAGES_MAX} records"));
         }
         let Some((uid, name)) = line.split_once(' ') else {
-            return corrupt(format!("line {line_number} has no space between uid and name"));
+            return corrupt(format!(
+                "line {line_number} has no space between uid and name"
+            ));
         };
         let Ok(uid) = uid.parse::<u32>() else {
             return corrupt(format!("line {line_number} has an invalid uid {uid:?}"));
@@ -142,7 +155,10 @@ pub(crate) fn parse(text: &str) -> Loaded {
 fn parse_header(header: &str) -> Result<(u32, u32), (String, Option<u32>)> {
     let mut fields = header.split(' ');
     if fields.next() != Some(MAGIC) {
-        return Err(("header does not start with the format name".to_owned(), None));
+        return Err((
+            "header does not start with the format name".to_owned(),
+            None,
+        ));
     }
     let version = fields.next().unwrap_or("");
     if version != VERSION.to_string() {
@@ -178,10 +194,14 @@ pub(crate) fn is_valid_unique(name: &str) -> bool {
 
 /// Formats `list` with its records sorted by UID.
 pub(crate) fn format(list: &UidList) -> String {
-    let mut records: Vec<(&u32, &String)> = list.uids.iter().map(|(name, uid)| (uid, name)).collect();
+    let mut records: Vec<(&u32, &String)> =
+        list.uids.iter().map(|(name, uid)| (uid, name)).collect();
     records.sort();
 
-    let mut text = format!("{MAGIC} {VERSION} V{} N{}\n", list.uidvalidity, list.uidnext);
+    let mut text = format!(
+        "{MAGIC} {VERSION} V{} N{}\n",
+        list.uidvalidity, list.uidnext
+    );
     for (uid, name) in records {
         text.push_str(&format!("{uid} {name}\n"));
     }
@@ -240,7 +260,10 @@ mod tests {
 
     #[test]
     fn uidlist_rejects_overlong_line() {
-        let text = format!("ringmail-uidlist 1 V7 N9\n1 {}\n", "a".repeat(UIDLIST_LINE_LEN_MAX));
+        let text = format!(
+            "ringmail-uidlist 1 V7 N9\n1 {}\n",
+            "a".repeat(UIDLIST_LINE_LEN_MAX)
+        );
         assert!(matches!(parse(&text), Loaded::Corrupt { .. }));
     }
 }

@@ -8,6 +8,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::rc::Rc;
 
+use tokio_uring::buf::BoundedBuf;
+
 /// A read-only message buffer that several writes on the ring can share, so
 /// one message is written into several files without a copy per file.
 ///
@@ -37,7 +39,7 @@ impl From<Rc<[u8]>> for SharedBuf {
 // SAFETY: the bytes live in the `Rc`'s heap allocation, which never moves and
 // stays alive while this clone exists, so `stable_ptr` stays valid however the
 // `SharedBuf` itself is moved. `SharedBuf` gives out no mutable access (no
-// `IoBufMut`, no `Rc::get_mut`), so the kernel reads bytes nobody writes, and
+// `IoBufMut`, no `Rc::get_mut`), so no one writes the bytes while the kernel reads them, and
 // all of them are initialized, so `bytes_init` and `bytes_total` are the length.
 unsafe impl tokio_uring::buf::IoBuf for SharedBuf {
     fn stable_ptr(&self) -> *const u8 {
@@ -82,13 +84,19 @@ impl File {
     }
 
     /// Writes all of the shared `buf` at byte offset `pos` and returns the buffer.
-    pub async fn write_all_shared_at(&self, buf: SharedBuf, pos: u64) -> (io::Result<()>, SharedBuf) {
+    pub async fn write_all_shared_at(
+        &self,
+        buf: SharedBuf,
+        pos: u64,
+    ) -> (io::Result<()>, SharedBuf) {
         self.inner.write_all_at(buf, pos).await
     }
 
     /// Reads into the spare capacity of `buf` from byte offset `pos`.
     pub async fn read_at(&self, buf: Vec<u8>, pos: u64) -> (io::Result<usize>, Vec<u8>) {
-        self.inner.read_at(buf, pos).await
+        let start = buf.len();
+        let (result, slice) = self.inner.read_at(buf.slice(start..), pos).await;
+        (result, slice.into_inner())
     }
 
     /// Flushes the file's data, and the metadata needed to read it back, to

@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio_uring::buf::BoundedBuf;
 
 /// Backlog of each listening socket. Each worker has its own listener, so the
 /// total is this number times the worker count.
@@ -74,7 +75,11 @@ impl TcpStream {
     /// reads nothing and returns 0.
     pub async fn read(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         debug_assert!(buf.capacity() > buf.len(), "read needs spare capacity");
-        self.inner.read(buf).await
+        // A Vec passed whole is filled from index 0; a slice from its current
+        // length makes the kernel write into the spare capacity only.
+        let start = buf.len();
+        let (result, slice) = self.inner.read(buf.slice(start..)).await;
+        (result, slice.into_inner())
     }
 
     /// Writes every byte of `buf` and returns the buffer for reuse.
@@ -85,5 +90,38 @@ impl TcpStream {
     /// Shuts down the write half, so the peer sees end of stream.
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.inner.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn second_read_appends_after_pending_input() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            peer.write_all(b"first ").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            peer.write_all(b"second").unwrap();
+        });
+
+        let received = crate::runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let mut buf = Vec::with_capacity(64);
+            while buf.len() < b"first second".len() {
+                buf.reserve(64);
+                let (result, returned) = stream.read(buf).await;
+                buf = returned;
+                assert!(result.unwrap() > 0, "peer closed early");
+            }
+            buf
+        });
+        writer.join().unwrap();
+        assert_eq!(received, b"first second");
     }
 }

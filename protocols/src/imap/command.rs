@@ -1,13 +1,13 @@
 //! The command grammar of RFC 3501 section 9: `tag SP command CRLF`.
 //!
 //! `parse` reads one framed command with a `Cursor` and dispatches on the
-//! command name, ignoring ASCII case. This file holds the commands with
+//! command name, ignoring ASCII case. This file contains the commands with
 //! simple arguments, plus sequence sets, flags and dates that several
 //! commands share. FETCH attributes live in `fetch.rs` and SEARCH keys in
 //! `search.rs`. Every list is checked against `Limits::items_max` as it
 //! grows, so that no list outgrows the limit before it is rejected.
 
-use super::cursor::{is_atom_char, Cursor, Step, Stop};
+use super::cursor::{is_atom_char, upper_keyword, Cursor, KeywordBuf, Step, Stop};
 use super::error::ParseError;
 use super::types::{
     days_in_month, Command, CommandBody, Flag, MailboxName, SequenceNumber, SequenceRange,
@@ -15,12 +15,10 @@ use super::types::{
 };
 use super::{fetch, search, Limits};
 
-/// The longest command name, `AUTHENTICATE`, in octets. Longer names are unknown.
-const COMMAND_NAME_LEN_MAX: usize = 12;
-
 /// Parses the one command that fills `input`, through its final line end.
-pub(super) fn parse<'a>(input: &'a [u8], limits: &Limits) -> Step<Command<'a>> {
-    let mut cursor = Cursor::new(input, *limits);
+/// With `truncated`, `input` is only the part up to a synchronizing literal's data.
+pub(super) fn parse<'a>(input: &'a [u8], limits: &Limits, truncated: bool) -> Step<Command<'a>> {
+    let mut cursor = Cursor::new(input, *limits, truncated);
     let tag = cursor.tag()?;
     cursor.space()?;
 
@@ -30,19 +28,10 @@ pub(super) fn parse<'a>(input: &'a [u8], limits: &Limits) -> Step<Command<'a>> {
     Ok(Command { tag, body })
 }
 
-/// Copies `name` in upper case into `buf`, or returns `None` when it is too long to be known.
-fn upper_name<'b>(name: &[u8], buf: &'b mut [u8; COMMAND_NAME_LEN_MAX]) -> Option<&'b [u8]> {
-    let upper = buf.get_mut(..name.len())?;
-    for (out, byte) in upper.iter_mut().zip(name) {
-        *out = byte.to_ascii_uppercase();
-    }
-    Some(upper)
-}
-
 /// Parses the arguments of the command called `name`, up to its line end.
 fn parse_body<'a>(cursor: &mut Cursor<'a>, name: &'a [u8]) -> Step<CommandBody<'a>> {
-    let mut buf = [0u8; COMMAND_NAME_LEN_MAX];
-    let upper = upper_name(name, &mut buf).ok_or_else(|| ParseError::unknown_command(name))?;
+    let mut buf = KeywordBuf::default();
+    let upper = upper_keyword(name, &mut buf);
 
     let body = match upper {
         b"CAPABILITY" => CommandBody::Capability,
@@ -105,8 +94,8 @@ fn parse_message_command<'a>(
 fn parse_uid<'a>(cursor: &mut Cursor<'a>) -> Step<CommandBody<'a>> {
     cursor.space()?;
     let name = cursor.atom("FETCH, STORE, COPY or SEARCH after UID")?;
-    let mut buf = [0u8; COMMAND_NAME_LEN_MAX];
-    let upper = upper_name(name, &mut buf).unwrap_or_default();
+    let mut buf = KeywordBuf::default();
+    let upper = upper_keyword(name, &mut buf);
     match parse_message_command(cursor, upper, true)? {
         Some(body) => Ok(body),
         None => Err(ParseError::unknown_command(&[b"UID ".as_slice(), name].concat()).into()),
@@ -198,7 +187,7 @@ fn parse_status<'a>(cursor: &mut Cursor<'a>) -> Step<CommandBody<'a>> {
         cursor.check_items(items.len(), "status items")?;
         let offset = cursor.offset();
         let name = cursor.atom("status item")?;
-        let item = match name.to_ascii_uppercase().as_slice() {
+        let item = match upper_keyword(name, &mut KeywordBuf::default()) {
             b"MESSAGES" => StatusItem::Messages,
             b"RECENT" => StatusItem::Recent,
             b"UIDNEXT" => StatusItem::UidNext,
@@ -332,13 +321,13 @@ pub(super) fn flag<'a>(cursor: &mut Cursor<'a>) -> Step<Flag<'a>> {
         return Ok(Flag::Keyword(cursor.atom_str("flag")?));
     }
     let name = cursor.atom_str("flag name after \\")?;
-    let flag = match name.to_ascii_uppercase().as_str() {
-        "SEEN" => Flag::Seen,
-        "ANSWERED" => Flag::Answered,
-        "FLAGGED" => Flag::Flagged,
-        "DELETED" => Flag::Deleted,
-        "DRAFT" => Flag::Draft,
-        "RECENT" => Flag::Recent,
+    let flag = match upper_keyword(name.as_bytes(), &mut KeywordBuf::default()) {
+        b"SEEN" => Flag::Seen,
+        b"ANSWERED" => Flag::Answered,
+        b"FLAGGED" => Flag::Flagged,
+        b"DELETED" => Flag::Deleted,
+        b"DRAFT" => Flag::Draft,
+        b"RECENT" => Flag::Recent,
         _ => Flag::Extension(name),
     };
     Ok(flag)

@@ -2,8 +2,9 @@
 //!
 //! A cursor reads one command that framing (`frame.rs`) already delimited,
 //! or a prefix of it that ends right after a synchronizing literal header.
-//! Reading past the end of that input means "the literal data has not
-//! arrived", which `Stop::NeedMore` reports. Any other mismatch is
+//! Reading past the end of a prefix means "the literal data has not
+//! arrived", which `Stop::NeedMore` reports. That includes an empty literal,
+//! because the rest of its command comes only after the "+". Any other mismatch is
 //! `Stop::Invalid` with a `ParseError`. The two stay apart so that no caller
 //! mistakes a short buffer for bad input.
 //!
@@ -18,10 +19,10 @@ use std::borrow::Cow;
 use super::error::ParseError;
 use super::Limits;
 
-/// Why parsing stopped before a command was complete.
+/// The reason parsing stopped before a command was complete.
 #[derive(Debug)]
 pub(super) enum Stop {
-    /// The input ended inside literal data that has not arrived.
+    /// The input ended at or inside a synchronizing literal's data, which has not arrived.
     NeedMore,
     /// The input breaks the grammar or a limit.
     Invalid(ParseError),
@@ -62,15 +63,21 @@ pub(super) struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,
     pub(super) limits: Limits,
+    truncated: bool,
 }
 
 impl<'a> Cursor<'a> {
     /// Starts reading at the first byte of `input`.
-    pub(super) fn new(input: &'a [u8], limits: Limits) -> Self {
+    ///
+    /// `truncated` marks an `input` that ends right after a synchronizing
+    /// literal header whose data has not arrived. Running out of input then
+    /// means `Stop::NeedMore`, not a syntax error.
+    pub(super) fn new(input: &'a [u8], limits: Limits, truncated: bool) -> Self {
         Cursor {
             input,
             pos: 0,
             limits,
+            truncated,
         }
     }
 
@@ -92,6 +99,9 @@ impl<'a> Cursor<'a> {
 
     /// Builds the syntax error for the byte at the cursor.
     pub(super) fn syntax(&self, expected: &'static str) -> Stop {
+        if self.truncated && self.pos >= self.input.len() {
+            return Stop::NeedMore;
+        }
         Stop::Invalid(ParseError::Syntax {
             expected,
             offset: self.pos,
@@ -132,7 +142,7 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Consumes bytes while `accept` holds and returns them, possibly none.
+    /// Consumes bytes while `accept` returns true, and returns them, possibly none.
     pub(super) fn take_while(&mut self, accept: impl Fn(u8) -> bool) -> &'a [u8] {
         let start = self.pos;
         while self.peek().is_some_and(&accept) {
@@ -302,7 +312,7 @@ impl<'a> Cursor<'a> {
         Ok(value)
     }
 
-    /// Fails with `TooManyItems` when a list already holds `items_max` elements.
+    /// Fails with `TooManyItems` when a list already contains `items_max` elements.
     pub(super) fn check_items(&self, len: usize, what: &'static str) -> Step<()> {
         if len >= self.limits.items_max {
             return Err(Stop::Invalid(ParseError::TooManyItems {
@@ -322,6 +332,26 @@ impl<'a> Cursor<'a> {
         }
         Ok(())
     }
+}
+
+/// The maximum keyword length of the grammar, that of `HEADER.FIELDS.NOT`, in octets.
+/// Longer words match no keyword, so `upper_keyword` need not copy them.
+pub(super) const KEYWORD_LEN_MAX: usize = 17;
+
+/// A stack buffer for `upper_keyword`, so that matching a keyword does not allocate.
+pub(super) type KeywordBuf = [u8; KEYWORD_LEN_MAX];
+
+/// Copies `word` in ASCII upper case into `buf`, for matching against
+/// keywords. Returns an empty slice, which matches no keyword, when `word`
+/// is longer than `KEYWORD_LEN_MAX`.
+pub(super) fn upper_keyword<'b>(word: &[u8], buf: &'b mut KeywordBuf) -> &'b [u8] {
+    let Some(upper) = buf.get_mut(..word.len()) else {
+        return &[];
+    };
+    for (out, byte) in upper.iter_mut().zip(word) {
+        *out = byte.to_ascii_uppercase();
+    }
+    upper
 }
 
 /// Converts bytes that the lexer checked to be ASCII into `&str`.

@@ -2,11 +2,11 @@
 //!
 //! Every variant maps to one tagged (or untagged) `BAD` reply. `message()`
 //! returns the reply text: lowercase, naming the limit and the value seen.
-//! Two variants ask the engine for more than a reply, and `ParseError`
-//! exposes them as methods so the engine does not match on variants:
-//! `discard_to_line_end()` after a line that exceeded `line_len_max` before
-//! its line end arrived, and `closes_connection()` after an oversized
-//! non-synchronizing literal whose bytes the client sends anyway.
+//! Two conditions ask the engine for more than a reply, and `ParseError`
+//! exposes them as methods so the engine does not match on variants.
+//! `discard_to_line_end()` is true after a line exceeded `line_len_max`
+//! before its line end arrived. `closes_connection()` is true when the
+//! client is sending a non-synchronizing literal that the parser will not read.
 //!
 //! Values copied from client input into an error (a command name) are cut
 //! to `ECHO_LEN_MAX` octets so that an error never carries a whole line.
@@ -16,7 +16,7 @@ use std::fmt;
 /// The maximum number of client octets that an error message repeats.
 pub const ECHO_LEN_MAX: usize = 32;
 
-/// Why a command, or the SASL PLAIN message, is invalid.
+/// The reason a command, or a SASL PLAIN message, is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     /// The command's text, literals excluded, exceeds `line_len_max`.
@@ -28,6 +28,9 @@ pub enum ParseError {
         /// Whether the line end of the offending line was in the buffer.
         /// When false, the engine must keep discarding input through the next LF.
         line_end_seen: bool,
+        /// Whether that line ended with a non-synchronizing literal header,
+        /// whose data the client sends without waiting.
+        non_sync_literal_follows: bool,
     },
     /// A literal header announces more octets than `literal_len_max`.
     LiteralTooLong {
@@ -40,14 +43,14 @@ pub enum ParseError {
     },
     /// The line does not start with a tag.
     MissingTag,
-    /// The command name is not one this parser knows.
+    /// The command name is not one this parser supports.
     UnknownCommand {
         /// The name as sent, cut to `ECHO_LEN_MAX` octets.
         name: String,
     },
     /// The input does not match the grammar of RFC 3501.
     Syntax {
-        /// What the grammar allows at this point.
+        /// The input that the grammar allows at this point.
         expected: &'static str,
         /// The offset of the offending octet from the start of the command.
         offset: usize,
@@ -66,7 +69,7 @@ pub enum ParseError {
         /// The configured maximum.
         depth_max: usize,
     },
-    /// A list holds more elements than `items_max`.
+    /// A list contains more elements than `items_max`.
     TooManyItems {
         /// The kind of list, such as "fetch attributes".
         what: &'static str,
@@ -81,7 +84,7 @@ pub enum ParseError {
     /// A SASL PLAIN message (RFC 4616) that does not have the form
     /// `[authzid] NUL authcid NUL password`.
     InvalidSaslPlain {
-        /// What is wrong with the message.
+        /// The defect found in the message.
         reason: &'static str,
     },
 }
@@ -106,13 +109,18 @@ impl ParseError {
 
     /// Whether the engine should reply `BAD` and close the connection.
     ///
-    /// True for an oversized non-synchronizing literal: the client sends its
-    /// bytes without waiting, and the parser would read them as commands.
+    /// True for an oversized non-synchronizing literal, and for a line too
+    /// long that ends in a non-synchronizing literal header. The client sends
+    /// such a literal without waiting, and the parser would read its bytes as
+    /// commands.
     pub fn closes_connection(&self) -> bool {
         matches!(
             self,
             ParseError::LiteralTooLong {
                 synchronizing: false,
+                ..
+            } | ParseError::LineTooLong {
+                non_sync_literal_follows: true,
                 ..
             }
         )

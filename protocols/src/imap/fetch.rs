@@ -1,14 +1,14 @@
 //! FETCH: `FETCH SP sequence-set SP (macro / fetch-att / "(" fetch-att *(SP fetch-att) ")")`.
 //!
 //! The macros ALL, FAST and FULL expand to their attribute lists here, so
-//! the engine sees only attributes. A body section is
+//! the engine receives only attributes. A body section is
 //! `BODY[part.part.TEXT]<origin.count>` or the same after `BODY.PEEK`. The
 //! part path is bounded by `Limits::depth_max`, because each number is one
 //! level of MIME nesting, and the attribute and header-field lists by
 //! `Limits::items_max`.
 
 use super::command::sequence_set;
-use super::cursor::{is_atom_char, Cursor, Step, Stop};
+use super::cursor::{is_atom_char, upper_keyword, Cursor, KeywordBuf, Step, Stop};
 use super::error::ParseError;
 use super::types::{CommandBody, FetchAttribute, Section, SectionText};
 
@@ -33,8 +33,9 @@ fn attributes<'a>(cursor: &mut Cursor<'a>) -> Step<Vec<FetchAttribute<'a>>> {
 
     let start = cursor.offset();
     let name = attribute_name(cursor)?;
-    let upper = name.to_ascii_uppercase();
-    let expansion: &[FetchAttribute<'a>] = match upper.as_slice() {
+    let mut buf = KeywordBuf::default();
+    let upper = upper_keyword(name, &mut buf);
+    let expansion: &[FetchAttribute<'a>] = match upper {
         b"ALL" => &[
             FetchAttribute::Flags,
             FetchAttribute::InternalDate,
@@ -53,7 +54,7 @@ fn attributes<'a>(cursor: &mut Cursor<'a>) -> Step<Vec<FetchAttribute<'a>>> {
             FetchAttribute::Envelope,
             FetchAttribute::Body,
         ],
-        _ => return Ok(vec![attribute_after_name(cursor, &upper, start)?]),
+        _ => return Ok(vec![attribute_after_name(cursor, upper, start)?]),
     };
     Ok(expansion.to_vec())
 }
@@ -64,8 +65,10 @@ fn attribute_list<'a>(cursor: &mut Cursor<'a>) -> Step<Vec<FetchAttribute<'a>>> 
     loop {
         cursor.check_items(attributes.len(), "fetch attributes")?;
         let start = cursor.offset();
-        let name = attribute_name(cursor)?.to_ascii_uppercase();
-        attributes.push(attribute_after_name(cursor, &name, start)?);
+        let name = attribute_name(cursor)?;
+        let mut buf = KeywordBuf::default();
+        let upper = upper_keyword(name, &mut buf);
+        attributes.push(attribute_after_name(cursor, upper, start)?);
         if !cursor.eat(b' ') {
             break;
         }
@@ -152,7 +155,7 @@ fn section_text<'a>(cursor: &mut Cursor<'a>, after_part: bool) -> Step<SectionTe
         |byte| byte.is_ascii_alphabetic() || byte == b'.',
         "section text",
     )?;
-    let text = match name.to_ascii_uppercase().as_slice() {
+    let text = match upper_keyword(name, &mut KeywordBuf::default()) {
         b"HEADER" => SectionText::Header,
         b"TEXT" => SectionText::Text,
         b"MIME" if after_part => SectionText::Mime,

@@ -5,7 +5,7 @@
 //! `scan` walks the lines with memchr, skips literal data by its length
 //! without reading it, and stops at the first line that does not end in a
 //! literal header. It enforces the two framing limits before the grammar
-//! parser sees any byte: `line_len_max` on the command's text outside
+//! parser reads any byte: `line_len_max` on the command's text outside
 //! literals, so an endless line costs bounded memory, and `literal_len_max`
 //! on each announced literal, so the engine never sends "+" for data it
 //! would not keep.
@@ -18,7 +18,7 @@ use memchr::memchr;
 use super::error::ParseError;
 use super::Limits;
 
-/// Where the command at the start of the buffer ends, as far as the bytes tell.
+/// The extent of the command at the start of the buffer, as far as the bytes show.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Frame {
     /// No full command yet and no limit crossed.
@@ -57,11 +57,15 @@ pub(super) fn scan(buf: &[u8], limits: &Limits) -> Frame {
         let lf = line_start + lf_index;
         let line = strip_cr(&buf[line_start..lf]);
         text_len += line.len();
+        let literal_header = trailing_literal_header(line);
         if text_len > limits.line_len_max {
             let error = ParseError::LineTooLong {
                 line_len_max: limits.line_len_max,
                 line_len: text_len,
                 line_end_seen: true,
+                non_sync_literal_follows: literal_header
+                    .as_ref()
+                    .is_some_and(|header| !header.synchronizing),
             };
             return Frame::Invalid {
                 error,
@@ -69,7 +73,7 @@ pub(super) fn scan(buf: &[u8], limits: &Limits) -> Frame {
             };
         }
 
-        let Some(header) = trailing_literal_header(line) else {
+        let Some(header) = literal_header else {
             return Frame::Complete { end: lf + 1 };
         };
 
@@ -89,8 +93,11 @@ pub(super) fn scan(buf: &[u8], limits: &Limits) -> Frame {
             }
         };
 
+        // A client waits for "+" before it sends a synchronizing literal's
+        // data and the rest of the command, even when the literal is empty.
+        // So nothing after the header means no "+" was sent yet.
         let available = buf.len() - data_start;
-        if available < literal_len as usize {
+        if available < literal_len as usize || (header.synchronizing && available == 0) {
             if header.synchronizing {
                 return Frame::AwaitingLiteral {
                     literal_offset: data_start,
@@ -112,6 +119,7 @@ fn unterminated_line(buf_len: usize, text_len: usize, limits: &Limits) -> Frame 
         line_len_max: limits.line_len_max,
         line_len: text_len,
         line_end_seen: false,
+        non_sync_literal_follows: false,
     };
     Frame::Invalid {
         error,
@@ -215,6 +223,14 @@ mod tests {
                 Frame::Complete { end: 25 },
             ),
             (b"a LOGIN {0}\r\n {0}\r\n\r\n", Frame::Complete { end: 21 }),
+            (
+                b"a LOGIN {0}\r\n",
+                Frame::AwaitingLiteral {
+                    literal_offset: 13,
+                    literal_len: 0,
+                },
+            ),
+            (b"a LOGIN {0+}\r\n", Frame::Incomplete),
             (b"a LOGIN \"{3}\r\n", Frame::Complete { end: 14 }),
             (
                 b"a LOGIN \"\\\"\" {3}\r\n",
@@ -257,6 +273,15 @@ mod tests {
         let frame = scan(b"a APPEND x {99999999999999999999999999+}\r\n", &limits());
         let Frame::Invalid { error, .. } = frame else {
             panic!("expected invalid, got {frame:?}")
+        };
+        assert!(error.closes_connection());
+    }
+
+    #[test]
+    fn long_line_before_non_sync_literal_closes() {
+        let input = [b"a LOGIN ".as_slice(), &[b'x'; 60], b" {3+}\r\n"].concat();
+        let Frame::Invalid { error, .. } = scan(&input, &limits()) else {
+            panic!()
         };
         assert!(error.closes_connection());
     }

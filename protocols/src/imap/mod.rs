@@ -77,6 +77,10 @@ pub struct Limits {
     /// numbers. The parser recurses once per level, so a large value costs stack.
     pub depth_max: usize,
     /// The maximum number of elements in one list of a command.
+    ///
+    /// NOTE: a sequence set counts each comma-separated range as an element,
+    /// and a client that sends long UID sets after many expunges may exceed
+    /// the default of 1000. Raise this limit if clients report BAD replies.
     pub items_max: usize,
 }
 
@@ -91,7 +95,7 @@ impl Default for Limits {
     }
 }
 
-/// What `parse_command` found at the start of the buffer.
+/// The outcome of `parse_command` for the start of the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseOutcome<'a> {
     /// A whole command, which used the first `consumed` octets of the buffer.
@@ -99,23 +103,32 @@ pub enum ParseOutcome<'a> {
         command: Command<'a>,
         consumed: usize,
     },
-    /// Need more bytes; the buffer holds an incomplete command.
+    /// More bytes are needed, because the buffer contains an incomplete command.
     Incomplete,
     /// The buffer ends right after a synchronizing literal header "{N}\r\n" whose
     /// bytes have not arrived. The engine sends "+ ..." once for this literal
     /// (it remembers `literal_offset`, the buffer offset just after that CRLF) and waits.
+    ///
+    /// The same outcome, with the same offset, comes back while the data is
+    /// partly in the buffer. It also comes for an empty literal `{0}`, because
+    /// the client sends the rest of the command only after the "+".
     NeedContinuation {
         literal_offset: usize,
         literal_len: u32,
     },
     /// Invalid command. `tag` when one could be read (reply "<tag> BAD ..." else "* BAD ...").
     ///
-    /// `consumed` covers the whole offending command, literals included, so
-    /// the session goes on with the next one. Two errors need more from the
-    /// engine. After `error.discard_to_line_end()`, `consumed` is the whole
-    /// buffer and the engine must also drop what arrives up to and including
-    /// the next LF. After `error.closes_connection()`, the engine replies and
-    /// closes, because the client is already sending a literal that was too long.
+    /// `consumed` covers the offending command, literals included, so the
+    /// session goes on with the next one. When the error comes at or before
+    /// a literal header, the command ends at that header's line end, because
+    /// the client sends no data for a synchronizing literal without "+".
+    ///
+    /// Two errors need more from the engine. After
+    /// `error.discard_to_line_end()`, `consumed` is the whole buffer and the
+    /// engine must also drop what arrives up to and including the next LF.
+    /// After `error.closes_connection()`, the engine replies and closes,
+    /// because the client is already sending a literal that the parser will
+    /// not read.
     Error {
         tag: Option<&'a str>,
         error: ParseError,
@@ -141,7 +154,7 @@ pub fn parse_command<'a>(buf: &'a [u8], limits: &Limits) -> ParseOutcome<'a> {
         } => {
             // Parse up to the literal first, so a command that is already
             // invalid is rejected before the client is invited to send data.
-            match command::parse(&buf[..literal_offset], limits) {
+            match command::parse(&buf[..literal_offset], limits, true) {
                 Err(Stop::NeedMore) => ParseOutcome::NeedContinuation {
                     literal_offset,
                     literal_len,
@@ -159,7 +172,7 @@ pub fn parse_command<'a>(buf: &'a [u8], limits: &Limits) -> ParseOutcome<'a> {
 
 /// Parses the command that framing found in `buf[..end]`.
 fn parse_framed<'a>(buf: &'a [u8], end: usize, limits: &Limits) -> ParseOutcome<'a> {
-    match command::parse(&buf[..end], limits) {
+    match command::parse(&buf[..end], limits, false) {
         Ok(command) => ParseOutcome::Complete {
             command,
             consumed: end,

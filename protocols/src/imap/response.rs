@@ -10,7 +10,7 @@
 use super::cursor::is_astring_char;
 use super::types::{Flag, MONTH_NAMES};
 
-/// The longest value, in octets, that `write_string` sends as a quoted string.
+/// The maximum length, in octets, of a value that `write_string` sends as a quoted string.
 pub const QUOTED_LEN_MAX: usize = 1024;
 
 /// The largest time-zone offset, in minutes, that the 4-digit `+HHMM` zone can show.

@@ -9,7 +9,7 @@ use memchr::memchr;
 
 use super::error::ParseError;
 
-/// The longest authzid, authcid or password accepted, in octets. RFC 4616
+/// The maximum length of an authzid, authcid or password, in octets. RFC 4616
 /// requires at least 255, and this leaves room for long generated passwords.
 pub const SASL_PLAIN_FIELD_LEN_MAX: usize = 4096;
 

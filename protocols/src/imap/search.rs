@@ -3,12 +3,12 @@
 //! Keys nest through parentheses, `NOT` and `OR`, and the parser recurses
 //! once per level. `Limits::depth_max` bounds that recursion so a line of
 //! `NOT NOT NOT ...` or `((((...` cannot exhaust the stack. Each list of
-//! keys, at the top level or inside parentheses, holds at most
+//! keys, at the top level or inside parentheses, contains at most
 //! `Limits::items_max` keys. A parenthesized list, and a top level with more
 //! than one key, become `SearchKey::And`.
 
 use super::command::{fixed_digits, flag, month, sequence_set};
-use super::cursor::{Cursor, Step, Stop};
+use super::cursor::{upper_keyword, Cursor, KeywordBuf, Step, Stop};
 use super::error::ParseError;
 use super::types::{CommandBody, Date, Flag, SearchKey};
 
@@ -69,7 +69,7 @@ fn search_key<'a>(cursor: &mut Cursor<'a>, depth: usize) -> Step<SearchKey<'a>> 
 
     let offset = cursor.offset();
     let name = cursor.take_some(|byte| byte.is_ascii_alphabetic(), "search key")?;
-    let key = match name.to_ascii_uppercase().as_slice() {
+    let key = match upper_keyword(name, &mut KeywordBuf::default()) {
         b"ALL" => SearchKey::All,
         b"ANSWERED" => SearchKey::Answered,
         b"DELETED" => SearchKey::Deleted,

@@ -779,6 +779,63 @@ fn need_continuation_at_literal_offset() {
 }
 
 #[test]
+fn empty_sync_literal_needs_continuation() {
+    let cases: &[(&[u8], usize)] = &[
+        (b"a LOGIN {0}\r\n", 13),
+        (b"a LOGIN {0}\r\n {0}\r\n", 19),
+        (b"a APPEND x {0}\r\n", 16),
+        (b"a FETCH 1 BODY[HEADER.FIELDS ({0}\r\n", 35),
+    ];
+    for (input, literal_offset) in cases {
+        assert_eq!(
+            parse_command(input, &Limits::default()),
+            ParseOutcome::NeedContinuation {
+                literal_offset: *literal_offset,
+                literal_len: 0
+            },
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    let command = complete(b"a LOGIN {0}\r\n {0}\r\n\r\n");
+    let expected = CommandBody::Login {
+        username: b(b""),
+        password: b(b""),
+    };
+    assert_eq!(command.body, expected);
+}
+
+#[test]
+fn prefixes_of_valid_commands_wait() {
+    let inputs: &[&[u8]] = &[
+        b"a1 LOGIN {4}\r\nfred {6}\r\nsecret\r\n",
+        b"a1 LOGIN {4+}\r\nfred \"pa\\\"ss\"\r\n",
+        b"a1 LOGIN {0}\r\n {0}\r\n\r\n",
+        b"a APPEND saved (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {5}\r\na\r\nb\n\r\n",
+        b"a SEARCH CHARSET UTF-8 OR (UNSEEN SINCE 1-Feb-2024) SUBJECT {3}\r\n{3}\r\n",
+        b"A654 UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS ({4}\r\nFROM TO)]<0.100>)\r\n",
+        b"a STORE 1,3:5 +FLAGS.SILENT (\\Seen $Junk)\n",
+    ];
+    for input in inputs {
+        assert!(matches!(
+            parse_command(input, &Limits::default()),
+            ParseOutcome::Complete { .. }
+        ));
+        for cut in 0..input.len() {
+            let outcome = parse_command(&input[..cut], &Limits::default());
+            assert!(
+                matches!(
+                    outcome,
+                    ParseOutcome::Incomplete | ParseOutcome::NeedContinuation { .. }
+                ),
+                "prefix {:?} gave {outcome:?}",
+                String::from_utf8_lossy(&input[..cut])
+            );
+        }
+    }
+}
+
+#[test]
 fn non_synchronizing_literal_waits_without_continuation() {
     assert_eq!(
         parse_command(b"a1 LOGIN {4+}\r\nfr", &Limits::default()),
@@ -1155,6 +1212,7 @@ fn error_messages_are_lowercase() {
             line_len_max: 1,
             line_len: 2,
             line_end_seen: true,
+            non_sync_literal_follows: false,
         },
         ParseError::LiteralTooLong {
             literal_len_max: 1,

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-/// One client command: its tag and what it asks for.
+/// One client command: its tag and the request it makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command<'a> {
     /// The client's tag, echoed in the tagged reply.
@@ -141,7 +141,7 @@ impl<'a> MailboxName<'a> {
 }
 
 /// A data item of the STATUS command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatusItem {
     Messages,
     Recent,
@@ -150,8 +150,8 @@ pub enum StatusItem {
     Unseen,
 }
 
-/// How STORE combines the given flags with the message's flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The way STORE combines the given flags with the message's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreKind {
     /// `FLAGS`: the message's flags become exactly the given ones.
     Replace,
@@ -168,7 +168,7 @@ pub enum StoreKind {
 ///
 /// NOTE: the parser accepts `\Recent` in STORE and APPEND flag lists, although
 /// clients may not set it. The engine decides whether to ignore or reject it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flag<'a> {
     Seen,
     Answered,
@@ -181,7 +181,7 @@ pub enum Flag<'a> {
 }
 
 /// One end of a sequence range: a number from 1 up, or `*` for the largest in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SequenceNumber {
     /// A message sequence number or UID, never 0.
     Value(u32),
@@ -190,7 +190,7 @@ pub enum SequenceNumber {
 }
 
 /// An inclusive range. `start` may exceed `end`, and `5:2` means `2:5`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SequenceRange {
     pub start: SequenceNumber,
     pub end: SequenceNumber,
@@ -309,7 +309,7 @@ pub enum SearchKey<'a> {
 
 /// A calendar date from a SEARCH key, such as `1-Feb-1994`. The parser
 /// accepts only days that exist (leap years included) in years 0000 to 9999.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
     pub year: u16,
     pub month: u8,

@@ -8,12 +8,12 @@
 //!
 //! Only `<CRLF>.<CRLF>` ends DATA, and the start of DATA counts as the start
 //! of a line, so an empty message is `.\r\n`. A bare LF (not after CR) or a
-//! bare CR (not before LF) is never a line end. Servers that accepted
-//! `<LF>.<LF>` or `<LF>.<CRLF>` as the end while the outbound relay did not
-//! let attackers hide a second message inside the first (CVE-2023-51764,
-//! CVE-2023-51765, CVE-2023-51766). RFC 5321 section 2.3.8 forbids bare CR
-//! and LF in data, so this receiver rejects the message with [`DataError`]:
-//! it stops appending, keeps scanning and discarding through the real end of
+//! bare CR (not before LF) is never a line end. When a receiving server takes
+//! a sequence such as `<LF>.<CRLF>` as the end of data but the relay that
+//! forwarded the message did not, an attacker can hide a second message
+//! inside the first (CVE-2023-51764, CVE-2023-51765, CVE-2023-51766). RFC 5321 section 2.3.8 forbids bare CR
+//! and LF in data, so this receiver rejects the message with [`DataError`].
+//! It stops appending, keeps scanning and discarding through the real end of
 //! data, then returns `Done` with the error. Because it consumes exactly
 //! through that end, the bytes after it go back to the command parser, and
 //! a session is never out of step with its client.
@@ -108,7 +108,7 @@ impl std::fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
-/// What [`DataReceiver::feed`] did with its input.
+/// Result of one [`DataReceiver::feed`] call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataOutcome {
     /// All of the input was consumed and the end of data is still ahead.
@@ -121,7 +121,7 @@ pub enum DataOutcome {
     },
 }
 
-/// Where the receiver is relative to the current line.
+/// Position of the receiver relative to the current line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// At the start of a line: after a CRLF, or at the start of DATA.
@@ -227,7 +227,7 @@ impl DataReceiver {
                     }
                 }
                 // Not reached, because the DotCr arm returns as soon as the
-                // data ends; answering Done keeps this path panic-free.
+                // data ends. Returning Done keeps this path panic-free.
                 State::Finished { result } => {
                     return DataOutcome::Done {
                         consumed: position,
@@ -285,7 +285,7 @@ impl DataReceiver {
             return;
         }
 
-        let (kept, error) = if line_room <= size_room {
+        let (appended_len, error) = if line_room <= size_room {
             (
                 line_room,
                 DataError::LineTooLong {
@@ -300,9 +300,9 @@ impl DataReceiver {
                 },
             )
         };
-        message.extend_from_slice(&text[..kept]);
-        self.line_len += kept;
-        self.received_len += kept;
+        message.extend_from_slice(&text[..appended_len]);
+        self.line_len += appended_len;
+        self.received_len += appended_len;
         self.fail(error);
     }
 
@@ -318,10 +318,10 @@ impl DataReceiver {
             .limits
             .message_size_max
             .saturating_sub(self.received_len);
-        let kept = size_room.min(2);
-        message.extend_from_slice(&b"\r\n"[..kept]);
-        self.received_len += kept;
-        if kept < 2 {
+        let appended_len = size_room.min(2);
+        message.extend_from_slice(&b"\r\n"[..appended_len]);
+        self.received_len += appended_len;
+        if appended_len < 2 {
             self.fail(DataError::TooBig {
                 max: self.limits.message_size_max,
             });

@@ -19,7 +19,7 @@ struct Run {
     received_len: usize,
 }
 
-/// Byte-at-a-time reference receiver. It sees the whole input at once and
+/// Byte-at-a-time reference receiver. It takes the whole input at once and
 /// looks ahead instead of keeping a state enum, so it shares no logic with
 /// `DataReceiver` beyond the rules it implements.
 fn reference(input: &[u8], limits: DataLimits) -> Run {

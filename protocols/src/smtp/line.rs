@@ -1,8 +1,8 @@
 //! Splitting the command stream into command lines.
 //!
 //! [`LineReader`] finds the next command line in the engine's read buffer and
-//! returns it as a slice of that buffer ([`LineOutcome::Line`]), or asks for
-//! more bytes, or reports a line longer than its maximum. The engine loops:
+//! returns it as a slice of that buffer ([`LineOutcome::Line`]), or reports that it
+//! needs more bytes, or reports a line longer than its maximum. The engine loops:
 //! call [`LineReader::next`], drain `consumed` bytes, repeat until the outcome
 //! is `NeedMore` with `consumed == 0`. Several pipelined commands in one read
 //! come out one per call.
@@ -27,7 +27,7 @@ pub struct LineReader {
     discarding: bool,
 }
 
-/// What [`LineReader::next`] found at the front of the buffer.
+/// Result of one [`LineReader::next`] call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOutcome<'a> {
     /// A complete line without its line end; `consumed` includes the line end.
@@ -127,6 +127,7 @@ impl LineReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::arbitrary::Arbitrary;
 
     /// Feeds `chunks` one at a time into a buffer the way the engine does and
     /// returns the lines and `TooLong` reports seen, as strings.
@@ -225,6 +226,31 @@ mod tests {
         ];
         for (name, line_max, chunks, expected) in cases {
             assert_eq!(drive(*line_max, chunks), *expected, "case {name}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn line_reader_chunk_split_invariant(
+            input in proptest::collection::vec(
+                proptest::sample::select(vec![b'\r', b'\n', b'a', b' ']),
+                0..200,
+            ),
+            line_max in 0usize..24,
+            cuts in proptest::collection::vec(proptest::sample::Index::arbitrary(), 0..6),
+        ) {
+            let mut cuts = cuts.iter().map(|cut| cut.index(input.len() + 1)).collect::<Vec<_>>();
+            cuts.sort_unstable();
+
+            let mut chunks = Vec::new();
+            let mut start = 0;
+            for cut in cuts {
+                chunks.push(&input[start..cut]);
+                start = cut;
+            }
+            chunks.push(&input[start..]);
+
+            proptest::prop_assert_eq!(drive(line_max, &chunks), drive(line_max, &[&input]));
         }
     }
 
