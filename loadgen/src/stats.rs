@@ -34,6 +34,9 @@ pub struct Stats {
     pub accepted_bytes: u64,
     /// Messages rejected, by the reply code that ended their transaction.
     pub rejected: BTreeMap<u16, u64>,
+    /// RCPT commands rejected, by reply code. A message with one accepted
+    /// recipient is still sent, so these do not show in `rejected`.
+    pub rcpts_rejected: BTreeMap<u16, u64>,
     /// Connections opened (TCP handshakes completed).
     pub connections: u64,
     /// Sessions that ended in an error, by the kind of error.
@@ -60,6 +63,7 @@ impl Stats {
             accepted: 0,
             accepted_bytes: 0,
             rejected: BTreeMap::new(),
+            rcpts_rejected: BTreeMap::new(),
             connections: 0,
             connection_errors: BTreeMap::new(),
             connection_error_examples: BTreeMap::new(),
@@ -84,6 +88,11 @@ impl Stats {
         self.message_us.saturating_record(micros(latency));
     }
 
+    /// Counts one RCPT command rejected with `code`.
+    pub fn record_rcpt_rejected(&mut self, code: u16) {
+        *self.rcpts_rejected.entry(code).or_insert(0) += 1;
+    }
+
     /// Counts one session that ended in an error of `kind`, keeping
     /// `message` if it is the first of its kind.
     pub fn record_connection_error(&mut self, kind: &'static str, message: impl FnOnce() -> String) {
@@ -103,6 +112,9 @@ impl Stats {
         self.accepted_bytes += other.accepted_bytes;
         for (&code, &count) in &other.rejected {
             *self.rejected.entry(code).or_insert(0) += count;
+        }
+        for (&code, &count) in &other.rcpts_rejected {
+            *self.rcpts_rejected.entry(code).or_insert(0) += count;
         }
         self.connections += other.connections;
         for (&kind, &count) in &other.connection_errors {
@@ -174,6 +186,8 @@ pub struct Report {
     pub accepted: u64,
     /// Rejected messages by reply code, the code as a string key for JSON.
     pub rejected: BTreeMap<String, u64>,
+    /// Rejected RCPT commands by reply code.
+    pub rcpts_rejected: BTreeMap<String, u64>,
     pub connections_opened: u64,
     pub connection_errors: u64,
     pub connection_errors_by_kind: BTreeMap<String, u64>,
@@ -221,6 +235,11 @@ impl Report {
                 .iter()
                 .map(|(code, count)| (code.to_string(), *count))
                 .collect(),
+            rcpts_rejected: stats
+                .rcpts_rejected
+                .iter()
+                .map(|(code, count)| (code.to_string(), *count))
+                .collect(),
             connections_opened: stats.connections,
             connection_errors: stats.connection_error_count(),
             connection_errors_by_kind: stats
@@ -261,6 +280,11 @@ impl Report {
         let _ = writeln!(text, "accepted: {}", self.accepted);
         let _ = writeln!(text, "rejected: {}", self.rejected_count());
         for (code, count) in &self.rejected {
+            let _ = writeln!(text, "  {code}: {count}");
+        }
+        let rcpts_rejected: u64 = self.rcpts_rejected.values().sum();
+        let _ = writeln!(text, "recipients rejected: {rcpts_rejected}");
+        for (code, count) in &self.rcpts_rejected {
             let _ = writeln!(text, "  {code}: {count}");
         }
         let _ = writeln!(text, "connections opened: {}", self.connections_opened);

@@ -25,6 +25,7 @@ fn merge_adds_counts_and_histograms() {
     second.record_message(250, 500, Duration::from_millis(4));
     second.record_message(550, 500, Duration::from_millis(1));
     second.record_message(451, 500, Duration::from_millis(1));
+    second.record_rcpt_rejected(550);
     second.record_connection_error("closed", || "connection closed".to_string());
 
     first.merge(&second);
@@ -33,6 +34,7 @@ fn merge_adds_counts_and_histograms() {
     assert_eq!(first.accepted_bytes, 1500);
     assert_eq!(first.rejected.get(&550), Some(&2));
     assert_eq!(first.rejected.get(&451), Some(&1));
+    assert_eq!(first.rcpts_rejected.get(&550), Some(&1));
     assert_eq!(first.connection_error_count(), 1);
     assert_eq!(first.connection_error_examples["closed"], "connection closed");
     assert_eq!(first.message_us.len(), 5);
@@ -55,12 +57,14 @@ fn report_text_lists_rejections_by_code() {
     stats.record_message(550, 10, Duration::from_millis(1));
     stats.record_message(550, 10, Duration::from_millis(1));
     stats.record_message(451, 10, Duration::from_millis(1));
+    stats.record_rcpt_rejected(550);
 
     let report = Report::new(info(), &stats, Duration::from_secs(2));
     let text = report.to_text();
     assert!(text.contains("messages sent: 4\n"), "{text}");
     assert!(text.contains("accepted: 1\n"), "{text}");
     assert!(text.contains("rejected: 3\n  451: 1\n  550: 2\n"), "{text}");
+    assert!(text.contains("recipients rejected: 1\n  550: 1\n"), "{text}");
     assert!(text.contains("throughput: 0.5 msg/s, 0.500 MB/s\n"), "{text}");
 }
 

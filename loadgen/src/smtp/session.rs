@@ -118,9 +118,9 @@ async fn send_message(
 ) -> Result<TransactionEnd, SessionError> {
     let started = Instant::now();
     let envelope = if shared.plan.pipelining {
-        send_envelope_pipelined(shared, client, seq).await?
+        send_envelope_pipelined(shared, client, seq, stats).await?
     } else {
-        send_envelope_stepwise(shared, client, seq).await?
+        send_envelope_stepwise(shared, client, seq, stats).await?
     };
 
     if let Envelope::Rejected(code) = envelope {
@@ -150,6 +150,7 @@ async fn send_envelope_stepwise(
     shared: &RunShared,
     client: &mut Client,
     seq: u64,
+    stats: &mut Stats,
 ) -> Result<Envelope, SessionError> {
     let factory = &shared.factory;
 
@@ -168,7 +169,7 @@ async fn send_envelope_stepwise(
         if code == SERVICE_CLOSING {
             return Ok(Envelope::Rejected(code));
         }
-        recipients.record(code);
+        recipients.record(code, stats);
     }
     if let Some(code) = recipients.rejection() {
         return Ok(Envelope::Rejected(code));
@@ -187,6 +188,7 @@ async fn send_envelope_pipelined(
     shared: &RunShared,
     client: &mut Client,
     seq: u64,
+    stats: &mut Stats,
 ) -> Result<Envelope, SessionError> {
     let factory = &shared.factory;
 
@@ -207,7 +209,7 @@ async fn send_envelope_pipelined(
         if code == SERVICE_CLOSING {
             return Ok(Envelope::Rejected(code));
         }
-        recipients.record(code);
+        recipients.record(code, stats);
     }
     let data = client.read_reply("DATA reply").await?;
 
@@ -274,10 +276,11 @@ struct RecipientReplies {
 }
 
 impl RecipientReplies {
-    fn record(&mut self, code: u16) {
+    fn record(&mut self, code: u16, stats: &mut Stats) {
         if is_positive(code) {
             self.accepted += 1;
         } else {
+            stats.record_rcpt_rejected(code);
             self.first_rejection.get_or_insert(code);
         }
     }
