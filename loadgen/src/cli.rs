@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::message::{Template, TemplateError};
 
-/// Maximum number of concurrent connections. Each holds a socket and up to
+/// Maximum number of concurrent connections. Each has a socket and up to
 /// [`crate::smtp::WRITE_CHUNK_LEN`] of buffers, and Linux's default ephemeral
 /// port range (32768 to 60999) allows about 28 000 connections to one target.
 pub const CONNECTIONS_MAX: usize = 20_000;

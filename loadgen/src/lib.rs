@@ -1,8 +1,8 @@
 //! ringmail-loadgen: closed-loop load generation for mail servers.
 //!
-//! [`cli`] parses and checks the arguments into a plan, [`smtp`] runs the SMTP
-//! load on the engine's io_uring workers, [`message`] builds the envelopes,
-//! headers and shared body, [`reply`] parses server replies without I/O, and
+//! [`cli`] parses and checks the arguments into a plan. [`smtp`] runs the SMTP
+//! load on the engine's io_uring workers. [`message`] builds the envelopes,
+//! headers and shared body, and [`reply`] parses server replies without I/O.
 //! [`stats`] merges counters and HdrHistograms into the printed [`stats::Report`].
 //!
 //! Each load mode is a subcommand with its own plan and run function, so

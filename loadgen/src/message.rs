@@ -49,7 +49,7 @@ pub struct Template {
     text: String,
 }
 
-/// Why an address template was rejected.
+/// Reason an address template is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
     /// The template is empty.

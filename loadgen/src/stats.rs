@@ -125,7 +125,8 @@ impl Stats {
                 .entry(kind)
                 .or_insert_with(|| message.clone());
         }
-        // Both histograms share one range and precision, so adding cannot fail.
+        // Every histogram comes from `latency_histogram`, so both share one
+        // range and precision and adding cannot fail.
         self.connect_us
             .add(&other.connect_us)
             .expect("histograms share their bounds");
@@ -268,25 +269,38 @@ impl Report {
     /// Formats the report as the plain text printed on stdout.
     pub fn to_text(&self) -> String {
         let mut text = String::new();
+        // `fmt::Write` for `String` never returns an error, so results of
+        // `write!` into `text` are ignored below.
+        self.write_settings(&mut text);
+        self.write_counts(&mut text);
+        self.write_rates(&mut text);
+        text
+    }
+
+    fn write_settings(&self, text: &mut String) {
         let pipelining = if self.pipelining { "on" } else { "off" };
-        // Writing into a String cannot fail.
         let _ = writeln!(text, "run id: {}", self.run_id);
         let _ = writeln!(
             text,
             "target: {}, {} connections on {} workers, pipelining {pipelining}, {} body bytes, {} rcpts",
             self.target, self.connections, self.workers, self.body_bytes, self.rcpts
         );
+    }
+
+    fn write_counts(&self, text: &mut String) {
         let _ = writeln!(text, "messages sent: {}", self.messages_sent);
         let _ = writeln!(text, "accepted: {}", self.accepted);
         let _ = writeln!(text, "rejected: {}", self.rejected_count());
         for (code, count) in &self.rejected {
             let _ = writeln!(text, "  {code}: {count}");
         }
+
         let rcpts_rejected: u64 = self.rcpts_rejected.values().sum();
         let _ = writeln!(text, "recipients rejected: {rcpts_rejected}");
         for (code, count) in &self.rcpts_rejected {
             let _ = writeln!(text, "  {code}: {count}");
         }
+
         let _ = writeln!(text, "connections opened: {}", self.connections_opened);
         let _ = writeln!(text, "connection errors: {}", self.connection_errors);
         for (kind, count) in &self.connection_errors_by_kind {
@@ -296,12 +310,16 @@ impl Report {
             }
             text.push('\n');
         }
+    }
+
+    fn write_rates(&self, text: &mut String) {
         let _ = writeln!(text, "elapsed: {:.3} s", self.elapsed_secs);
         let _ = writeln!(
             text,
             "throughput: {:.1} msg/s, {:.3} MB/s",
             self.msgs_per_sec, self.mb_per_sec
         );
+
         let _ = writeln!(
             text,
             "latency ms  {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -319,7 +337,6 @@ impl Report {
                 percentiles.max
             );
         }
-        text
     }
 }
 

@@ -25,14 +25,14 @@ use crate::reply::{parse_reply, ReplyError, ReplyOutcome};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Time allowed for one read or write. RFC 5321 section 4.5.3.2 gives servers
-/// up to 10 minutes after the final dot; a minute is ample for a benchmark,
+/// up to 10 minutes after the final dot. A minute is ample for a benchmark,
 /// and a longer wait hides a stalled server.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Bytes reserved before each read: many pipelined replies fit in one read.
 pub const READ_CHUNK_LEN: usize = 16 * 1024;
 
-/// Why a session ended before QUIT.
+/// Reason a session ended before QUIT.
 #[derive(Debug)]
 pub enum SessionError {
     /// The TCP connection could not be opened.

@@ -2,11 +2,11 @@
 //!
 //! [`run`] starts `--workers` threads with the engine's runtime, one io_uring
 //! each, and spreads the `--connections` over them round-robin. Each
-//! connection is a task that never leaves its worker: it opens a session,
-//! sends up to `--per-connection` messages one after the other (closed loop:
-//! the next message starts when the previous one has its final reply), quits
-//! and reconnects until the run's messages are all claimed or its duration
-//! has passed. Sequence numbers come from one shared atomic counter, so every
+//! connection is a task that never leaves its worker. It opens a session and
+//! sends up to `--per-connection` messages one after the other, in a closed
+//! loop: the next message starts when the previous one has its final reply.
+//! Then it quits and reconnects, until the run's messages are all claimed or
+//! its duration has passed. Sequence numbers come from one shared atomic counter, so every
 //! message id `RUN-SEQ` is unique across workers.
 //!
 //! A connection task gives up after [`SESSION_FAILURES_MAX`] sessions in a row
@@ -47,7 +47,7 @@ pub const RECONNECT_DELAY: Duration = Duration::from_millis(100);
 /// Bytes of ack log lines a connection task buffers before appending them.
 pub const ACK_BUFFER_LEN: usize = 64 * 1024;
 
-/// What every connection task of a run shares.
+/// State that every connection task of a run shares.
 pub struct RunShared {
     plan: SmtpPlan,
     factory: MessageFactory,
@@ -134,7 +134,7 @@ impl AckBuffer {
 /// Runs the SMTP load described by `plan` and returns its figures.
 ///
 /// Fails when the ack log cannot be created or written, or when a worker
-/// cannot start; refused connections and rejected messages are figures in
+/// cannot start. Refused connections and rejected messages are figures in
 /// the report, not errors.
 pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
     let ack_log = match &plan.ack_log {

@@ -5,9 +5,9 @@
 //! block and the shared body. Stepwise, each command waits for its reply.
 //! With pipelining (RFC 2920), MAIL, the RCPTs and DATA go out in one write
 //! and their replies are read after. Either way, the message ends with one
-//! code that the stats count: the final reply after the data when the server
-//! took the envelope, or else the first negative reply (MAIL's, the first
-//! rejected RCPT's when none was accepted, or DATA's). A rejected transaction
+//! code that the stats count. When the server took the envelope, that is the
+//! final reply after the data. Otherwise it is the first negative reply: to
+//! MAIL, to the first RCPT when no RCPT was accepted, or to DATA. A rejected transaction
 //! is followed by RSET, so the next MAIL starts clean. A 421 ends the session
 //! at once, as the server closes the connection after it.
 //!
@@ -26,13 +26,13 @@ const EHLO_DOMAIN: &str = "loadgen.localhost";
 
 /// Maximum bytes in one write of message data (64 KiB). The body is copied
 /// into the connection's output buffer in pieces this large, so a connection
-/// never holds a whole large message.
+/// never buffers a whole large message.
 pub const WRITE_CHUNK_LEN: usize = 64 * 1024;
 
 /// Reply code with which a server announces that it closes the connection.
 const SERVICE_CLOSING: u16 = 421;
 
-/// How a transaction ended, for the session loop.
+/// Outcome of a transaction, for the session loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TransactionEnd {
     /// The next transaction can start.
@@ -49,8 +49,8 @@ enum Envelope {
     Rejected(u16),
 }
 
-/// Runs one session. `pending` holds the sequence number claimed for the
-/// session's first message; it stays set until that message's MAIL is about
+/// Runs one session. `pending` is the sequence number claimed for the
+/// session's first message. It stays set until that message's MAIL is about
 /// to be written, so a session that fails before that leaves it to the next.
 pub async fn run_session(
     shared: &RunShared,
