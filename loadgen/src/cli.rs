@@ -47,7 +47,11 @@ pub const WORKERS_MAX: usize = 1024;
 
 /// The top-level parser.
 #[derive(Debug, Parser)]
-#[command(name = "ringmail-loadgen", version, about = "Closed-loop load generator for mail servers")]
+#[command(
+    name = "ringmail-loadgen",
+    version,
+    about = "Closed-loop load generator for mail servers"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -216,7 +220,12 @@ impl SmtpArgs {
             }
             (messages, None) => {
                 let messages = messages.unwrap_or(MESSAGES_DEFAULT);
-                Ok(Amount::Messages(check_range("--messages", messages, 1, MESSAGES_MAX)?))
+                Ok(Amount::Messages(check_range(
+                    "--messages",
+                    messages,
+                    1,
+                    MESSAGES_MAX,
+                )?))
             }
         }
     }
@@ -239,16 +248,21 @@ where
 }
 
 fn parse_template(option: &str, text: &str) -> Result<Template, UsageError> {
-    Template::parse(text).map_err(|error: TemplateError| usage(format!("invalid {option} {text:?}: {error}")))
+    Template::parse(text)
+        .map_err(|error: TemplateError| usage(format!("invalid {option} {text:?}: {error}")))
 }
 
 fn resolve_target(target: &str) -> Result<SocketAddr, UsageError> {
     let mut addrs = target.to_socket_addrs().map_err(|error| {
-        usage(format!("invalid --target {target:?}: {error}; expected HOST:PORT"))
+        usage(format!(
+            "invalid --target {target:?}: {error}; expected HOST:PORT"
+        ))
     })?;
-    addrs
-        .next()
-        .ok_or_else(|| usage(format!("invalid --target {target:?}: the name has no address")))
+    addrs.next().ok_or_else(|| {
+        usage(format!(
+            "invalid --target {target:?}: the name has no address"
+        ))
+    })
 }
 
 #[cfg(test)]

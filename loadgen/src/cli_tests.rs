@@ -48,7 +48,10 @@ fn duration_replaces_messages() {
 #[test]
 fn invalid_argument_table() {
     let cases: &[(&[&str], &str)] = &[
-        (&["--connections", "0"], "invalid --connections 0: must be from 1 to 20000"),
+        (
+            &["--connections", "0"],
+            "invalid --connections 0: must be from 1 to 20000",
+        ),
         (&["--connections", "20001"], "invalid --connections 20001"),
         (&["--messages", "0"], "invalid --messages 0"),
         (&["--duration", "0"], "invalid --duration 0"),
@@ -57,10 +60,16 @@ fn invalid_argument_table() {
         (&["--size", "67108865"], "invalid --size 67108865"),
         (&["--rcpts", "0"], "invalid --rcpts 0"),
         (&["--rcpts", "1001"], "invalid --rcpts 1001"),
-        (&["--rcpts", "1", "--to", "a@x", "--to", "b@x"], "fewer than the 2 --to addresses"),
+        (
+            &["--rcpts", "1", "--to", "a@x", "--to", "b@x"],
+            "fewer than the 2 --to addresses",
+        ),
         (&["--per-connection", "0"], "invalid --per-connection 0"),
         (&["--workers", "0"], "invalid --workers 0"),
-        (&["--from", "a b@x"], "invalid --from \"a b@x\": address contains the invalid byte 0x20"),
+        (
+            &["--from", "a b@x"],
+            "invalid --from \"a b@x\": address contains the invalid byte 0x20",
+        ),
         (&["--to", ""], "invalid --to \"\": address is empty"),
     ];
 
@@ -75,13 +84,23 @@ fn target_without_port_rejected() {
     let cli = Cli::try_parse_from(["ringmail-loadgen", "smtp", "--target", "127.0.0.1"]).unwrap();
     let Command::Smtp(args) = cli.command;
     let error = args.validate().expect_err("target needs a port");
-    assert!(error.0.starts_with("invalid --target \"127.0.0.1\""), "{error}");
+    assert!(
+        error.0.starts_with("invalid --target \"127.0.0.1\""),
+        "{error}"
+    );
 }
 
 #[test]
 fn messages_and_duration_conflict() {
     let result = Cli::try_parse_from([
-        "ringmail-loadgen", "smtp", "--target", "127.0.0.1:25", "--messages", "5", "--duration", "5",
+        "ringmail-loadgen",
+        "smtp",
+        "--target",
+        "127.0.0.1:25",
+        "--messages",
+        "5",
+        "--duration",
+        "5",
     ]);
     assert!(result.is_err());
 }

@@ -95,7 +95,8 @@ impl Template {
         }
 
         let placeholders = text.matches(PLACEHOLDER).count();
-        let widest_len = text.len() - placeholders * PLACEHOLDER.len() + placeholders * SEQ_DIGITS_MAX;
+        let widest_len =
+            text.len() - placeholders * PLACEHOLDER.len() + placeholders * SEQ_DIGITS_MAX;
         if widest_len > PATH_LEN_MAX - 2 {
             return Err(TemplateError::TooLong { len: widest_len });
         }
@@ -164,8 +165,17 @@ impl MessageFactory {
     ///
     /// `body_len` must not be 1, because a non-empty body ends with CRLF;
     /// argument checking rejects it before this point.
-    pub fn new(run_id: RunId, from: Template, to: Vec<Template>, rcpts: usize, body_len: usize) -> Self {
-        assert!(!to.is_empty(), "at least one recipient template is required");
+    pub fn new(
+        run_id: RunId,
+        from: Template,
+        to: Vec<Template>,
+        rcpts: usize,
+        body_len: usize,
+    ) -> Self {
+        assert!(
+            !to.is_empty(),
+            "at least one recipient template is required"
+        );
         assert!(rcpts > 0, "at least one recipient is required");
 
         let body = generate_body(body_len);

@@ -4,7 +4,9 @@ fn factory(to: &[&str], rcpts: usize, body_len: usize) -> MessageFactory {
     MessageFactory::new(
         RunId("00ff".to_string()),
         Template::parse("sender{n}@localhost").unwrap(),
-        to.iter().map(|text| Template::parse(text).unwrap()).collect(),
+        to.iter()
+            .map(|text| Template::parse(text).unwrap())
+            .collect(),
         rcpts,
         body_len,
     )
@@ -15,7 +17,10 @@ fn body_has_requested_len() {
     for len in [0, 2, 3, 77, 78, 79, 80, 155, 156, 157, 4096, 65_537] {
         let body = generate_body(len);
         assert_eq!(body.len(), len, "len {len}");
-        assert!(len == 0 || body.ends_with(b"\r\n"), "len {len} ends with CRLF");
+        assert!(
+            len == 0 || body.ends_with(b"\r\n"),
+            "len {len} ends with CRLF"
+        );
     }
 }
 
@@ -27,9 +32,16 @@ fn body_of_one_octet_rounds_up() {
 #[test]
 fn body_lines_are_crlf_and_short() {
     let body = generate_body(10_000);
-    for line in body.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
+    for line in body
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+    {
         assert!(line.ends_with(b"\r"), "line ends with CRLF");
-        assert!(line.len() - 1 <= BODY_LINE_LEN, "line of {} characters", line.len() - 1);
+        assert!(
+            line.len() - 1 <= BODY_LINE_LEN,
+            "line of {} characters",
+            line.len() - 1
+        );
         assert!(!line[..line.len() - 1].contains(&b'\r'), "no bare CR");
     }
 }
@@ -38,7 +50,10 @@ fn body_lines_are_crlf_and_short() {
 fn body_dot_lines_are_stuffed() {
     let factory = factory(&["postmaster@localhost"], 1, 4096);
     let raw = generate_body(4096);
-    let dot_lines = raw.split(|&byte| byte == b'\n').filter(|line| line.starts_with(b".")).count();
+    let dot_lines = raw
+        .split(|&byte| byte == b'\n')
+        .filter(|line| line.starts_with(b"."))
+        .count();
     assert!(dot_lines > 0, "the body exercises dot stuffing");
 
     let stuffed = factory.stuffed_body();
@@ -65,13 +80,38 @@ fn template_table() {
         ("postmaster", Ok(())),
         (&widest, Ok(())),
         ("", Err(TemplateError::Empty)),
-        ("user @localhost", Err(TemplateError::InvalidByte { byte: b' ' })),
-        ("user<@localhost", Err(TemplateError::InvalidByte { byte: b'<' })),
-        ("user>@localhost", Err(TemplateError::InvalidByte { byte: b'>' })),
-        ("user\r\nRSET", Err(TemplateError::InvalidByte { byte: b'\r' })),
-        ("us\u{e9}r@localhost", Err(TemplateError::InvalidByte { byte: 0xc3 })),
-        (&too_wide, Err(TemplateError::TooLong { len: PATH_LEN_MAX - 1 })),
-        (&placeholder_wide, Err(TemplateError::TooLong { len: PATH_LEN_MAX - 1 })),
+        (
+            "user @localhost",
+            Err(TemplateError::InvalidByte { byte: b' ' }),
+        ),
+        (
+            "user<@localhost",
+            Err(TemplateError::InvalidByte { byte: b'<' }),
+        ),
+        (
+            "user>@localhost",
+            Err(TemplateError::InvalidByte { byte: b'>' }),
+        ),
+        (
+            "user\r\nRSET",
+            Err(TemplateError::InvalidByte { byte: b'\r' }),
+        ),
+        (
+            "us\u{e9}r@localhost",
+            Err(TemplateError::InvalidByte { byte: 0xc3 }),
+        ),
+        (
+            &too_wide,
+            Err(TemplateError::TooLong {
+                len: PATH_LEN_MAX - 1,
+            }),
+        ),
+        (
+            &placeholder_wide,
+            Err(TemplateError::TooLong {
+                len: PATH_LEN_MAX - 1,
+            }),
+        ),
     ];
 
     for (text, expected) in cases {
@@ -113,11 +153,20 @@ fn header_carries_unique_id() {
     let header = String::from_utf8(out).unwrap();
 
     assert!(header.contains("\r\nX-Loadgen-Id: 00ff-12\r\n"), "{header}");
-    assert!(header.contains("To: <a@localhost>,\r\n <b@localhost>\r\n"), "{header}");
-    assert!(header.contains("Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n"), "{header}");
+    assert!(
+        header.contains("To: <a@localhost>,\r\n <b@localhost>\r\n"),
+        "{header}"
+    );
+    assert!(
+        header.contains("Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n"),
+        "{header}"
+    );
     assert!(header.ends_with("\r\n\r\n"));
     for line in header.split("\r\n") {
-        assert!(!line.starts_with('.'), "header line {line:?} needs no dot stuffing");
+        assert!(
+            !line.starts_with('.'),
+            "header line {line:?} needs no dot stuffing"
+        );
     }
 }
 

@@ -60,7 +60,10 @@ impl fmt::Display for ReplyError {
             }
             ReplyError::Malformed { line } => write!(f, "malformed reply line {line:?}"),
             ReplyError::CodeMismatch { first, seen } => {
-                write!(f, "reply code {seen} on a continuation line of a {first} reply")
+                write!(
+                    f,
+                    "reply code {seen} on a continuation line of a {first} reply"
+                )
             }
         }
     }

@@ -19,25 +19,44 @@ fn reply_table() {
         ("single line", b"250 ok\r\n", complete!(250, 8)),
         ("code only", b"354\r\n", complete!(354, 5)),
         ("bare lf accepted", b"221 bye\n", complete!(221, 8)),
-        ("multiline", b"250-a\r\n250-b\r\n250 c\r\n", complete!(250, 21)),
-        ("next reply left alone", b"250 a\r\n550 b\r\n", complete!(250, 7)),
+        (
+            "multiline",
+            b"250-a\r\n250-b\r\n250 c\r\n",
+            complete!(250, 21),
+        ),
+        (
+            "next reply left alone",
+            b"250 a\r\n550 b\r\n",
+            complete!(250, 7),
+        ),
         ("empty input", b"", Ok(ReplyOutcome::NeedMore)),
         ("partial line", b"250 o", Ok(ReplyOutcome::NeedMore)),
-        ("partial multiline", b"250-a\r\n250", Ok(ReplyOutcome::NeedMore)),
+        (
+            "partial multiline",
+            b"250-a\r\n250",
+            Ok(ReplyOutcome::NeedMore),
+        ),
         (
             "code mismatch",
             b"250-a\r\n550 b\r\n",
-            Err(ReplyError::CodeMismatch { first: 250, seen: 550 }),
+            Err(ReplyError::CodeMismatch {
+                first: 250,
+                seen: 550,
+            }),
         ),
         (
             "letters for code",
             b"abc def\r\n",
-            Err(ReplyError::Malformed { line: "abc def".into() }),
+            Err(ReplyError::Malformed {
+                line: "abc def".into(),
+            }),
         ),
         (
             "code out of range",
             b"999 x\r\n",
-            Err(ReplyError::Malformed { line: "999 x".into() }),
+            Err(ReplyError::Malformed {
+                line: "999 x".into(),
+            }),
         ),
         (
             "short line",
@@ -47,27 +66,37 @@ fn reply_table() {
         (
             "bad separator",
             b"250+x\r\n",
-            Err(ReplyError::Malformed { line: "250+x".into() }),
+            Err(ReplyError::Malformed {
+                line: "250+x".into(),
+            }),
         ),
         (
             "control bytes hidden",
             b"25\x00\x1b\r\n",
-            Err(ReplyError::Malformed { line: "25??".into() }),
+            Err(ReplyError::Malformed {
+                line: "25??".into(),
+            }),
         ),
         (
             "line past max",
             long_line.as_bytes(),
-            Err(ReplyError::LineTooLong { len: REPLY_LINE_MAX + 6 }),
+            Err(ReplyError::LineTooLong {
+                len: REPLY_LINE_MAX + 6,
+            }),
         ),
         (
             "unfinished line at max",
             unfinished_long.as_bytes(),
-            Err(ReplyError::LineTooLong { len: REPLY_LINE_MAX }),
+            Err(ReplyError::LineTooLong {
+                len: REPLY_LINE_MAX,
+            }),
         ),
         (
             "too many lines",
             many_lines.as_bytes(),
-            Err(ReplyError::TooManyLines { lines: REPLY_LINES_MAX + 1 }),
+            Err(ReplyError::TooManyLines {
+                lines: REPLY_LINES_MAX + 1,
+            }),
         ),
     ];
 

@@ -95,9 +95,15 @@ impl Stats {
 
     /// Counts one session that ended in an error of `kind`, keeping
     /// `message` if it is the first of its kind.
-    pub fn record_connection_error(&mut self, kind: &'static str, message: impl FnOnce() -> String) {
+    pub fn record_connection_error(
+        &mut self,
+        kind: &'static str,
+        message: impl FnOnce() -> String,
+    ) {
         *self.connection_errors.entry(kind).or_insert(0) += 1;
-        self.connection_error_examples.entry(kind).or_insert_with(message);
+        self.connection_error_examples
+            .entry(kind)
+            .or_insert_with(message);
     }
 
     /// Returns the number of sessions that ended in an error.
@@ -142,7 +148,9 @@ fn latency_histogram() -> Histogram<u64> {
 }
 
 fn micros(latency: Duration) -> u64 {
-    u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Latency percentiles in milliseconds.
@@ -219,7 +227,13 @@ impl Report {
     /// Builds the report from the merged stats and the wall time of the run.
     pub fn new(info: RunInfo, stats: &Stats, elapsed: Duration) -> Self {
         let elapsed_secs = elapsed.as_secs_f64();
-        let per_sec = |value: f64| if elapsed_secs > 0.0 { value / elapsed_secs } else { 0.0 };
+        let per_sec = |value: f64| {
+            if elapsed_secs > 0.0 {
+                value / elapsed_secs
+            } else {
+                0.0
+            }
+        };
 
         Report {
             run_id: info.run_id,

@@ -36,7 +36,10 @@ fn merge_adds_counts_and_histograms() {
     assert_eq!(first.rejected.get(&451), Some(&1));
     assert_eq!(first.rcpts_rejected.get(&550), Some(&1));
     assert_eq!(first.connection_error_count(), 1);
-    assert_eq!(first.connection_error_examples["closed"], "connection closed");
+    assert_eq!(
+        first.connection_error_examples["closed"],
+        "connection closed"
+    );
     assert_eq!(first.message_us.len(), 5);
     assert_eq!(first.connect_us.len(), 1);
 }
@@ -64,8 +67,14 @@ fn report_text_lists_rejections_by_code() {
     assert!(text.contains("messages sent: 4\n"), "{text}");
     assert!(text.contains("accepted: 1\n"), "{text}");
     assert!(text.contains("rejected: 3\n  451: 1\n  550: 2\n"), "{text}");
-    assert!(text.contains("recipients rejected: 1\n  550: 1\n"), "{text}");
-    assert!(text.contains("throughput: 0.5 msg/s, 0.500 MB/s\n"), "{text}");
+    assert!(
+        text.contains("recipients rejected: 1\n  550: 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("throughput: 0.5 msg/s, 0.500 MB/s\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -71,7 +71,10 @@ impl Server {
 
         let started = Instant::now();
         while TcpStream::connect(smtp).is_err() {
-            assert!(started.elapsed() < SERVER_WAIT, "server did not listen on {smtp}");
+            assert!(
+                started.elapsed() < SERVER_WAIT,
+                "server did not listen on {smtp}"
+            );
             sleep(Duration::from_millis(50));
         }
         server
@@ -96,7 +99,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().expect("wait for server") {
                 break status;
             }
-            assert!(started.elapsed() < SERVER_WAIT, "server did not exit after SIGTERM");
+            assert!(
+                started.elapsed() < SERVER_WAIT,
+                "server did not exit after SIGTERM"
+            );
             sleep(Duration::from_millis(50));
         };
         assert_eq!(status.code(), Some(0), "server exit status after SIGTERM");
@@ -126,12 +132,21 @@ fn add_user(data: &Path, user: &str) {
         .expect("stdin is piped")
         .write_all(b"load-test-password\n")
         .expect("write password");
-    let output = child.wait_with_output().expect("wait for ringmail user add");
-    assert!(output.status.success(), "user add {user}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = child
+        .wait_with_output()
+        .expect("wait for ringmail user add");
+    assert!(
+        output.status.success(),
+        "user add {user}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn loadgen(args: &[&str]) -> Output {
-    Command::new(LOADGEN).args(args).output().expect("run ringmail-loadgen")
+    Command::new(LOADGEN)
+        .args(args)
+        .output()
+        .expect("run ringmail-loadgen")
 }
 
 fn stdout_of(output: &Output) -> String {
@@ -157,7 +172,12 @@ fn assert_distinct_ids(dir: &Path, count: usize) -> HashSet<String> {
     let ids = loadgen_ids(dir);
     assert_eq!(ids.len(), count, "files in {}", dir.display());
     let distinct: HashSet<String> = ids.into_iter().collect();
-    assert_eq!(distinct.len(), count, "distinct X-Loadgen-Id in {}", dir.display());
+    assert_eq!(
+        distinct.len(),
+        count,
+        "distinct X-Loadgen-Id in {}",
+        dir.display()
+    );
     distinct
 }
 
@@ -170,12 +190,34 @@ fn two_rcpts_fill_both_maildirs() {
     let target = server.smtp.to_string();
 
     let output = loadgen(&[
-        "smtp", "--target", &target, "--connections", "4", "--messages", "200", "--rcpts", "2",
-        "--per-connection", "30", "--size", "2000", "--to", "postmaster@localhost", "--to",
-        "alice@localhost", "--ack-log", ack_log.to_str().unwrap(), "--json", json.to_str().unwrap(),
+        "smtp",
+        "--target",
+        &target,
+        "--connections",
+        "4",
+        "--messages",
+        "200",
+        "--rcpts",
+        "2",
+        "--per-connection",
+        "30",
+        "--size",
+        "2000",
+        "--to",
+        "postmaster@localhost",
+        "--to",
+        "alice@localhost",
+        "--ack-log",
+        ack_log.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
     ]);
     let stdout = stdout_of(&output);
-    assert!(output.status.success(), "exit status {:?}: {stdout}", output.status);
+    assert!(
+        output.status.success(),
+        "exit status {:?}: {stdout}",
+        output.status
+    );
     assert!(stdout.contains("messages sent: 200\n"), "{stdout}");
     assert!(stdout.contains("accepted: 200\n"), "{stdout}");
     assert!(stdout.contains("rejected: 0\n"), "{stdout}");
@@ -184,7 +226,10 @@ fn two_rcpts_fill_both_maildirs() {
 
     let postmaster_ids = assert_distinct_ids(&server.inbox_new("postmaster"), 200);
     let alice_ids = assert_distinct_ids(&server.inbox_new("alice"), 200);
-    assert_eq!(postmaster_ids, alice_ids, "both recipients got the same messages");
+    assert_eq!(
+        postmaster_ids, alice_ids,
+        "both recipients got the same messages"
+    );
 
     let acked: HashSet<String> = std::fs::read_to_string(&ack_log)
         .expect("read ack log")
@@ -194,11 +239,17 @@ fn two_rcpts_fill_both_maildirs() {
     assert_eq!(acked, alice_ids, "ack log lists every stored message");
 
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("read JSON report")).expect("valid JSON");
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("read JSON report"))
+            .expect("valid JSON");
     assert_eq!(report["accepted"], 200);
     assert_eq!(report["message_ms"]["count"], 200);
-    let opened = report["connections_opened"].as_u64().expect("connections_opened is a number");
-    assert!(opened >= 7, "200 messages at 30 per connection need 7 sessions, got {opened}");
+    let opened = report["connections_opened"]
+        .as_u64()
+        .expect("connections_opened is a number");
+    assert!(
+        opened >= 7,
+        "200 messages at 30 per connection need 7 sessions, got {opened}"
+    );
 
     server.stop();
 }
@@ -209,13 +260,30 @@ fn pipelined_run_is_accepted() {
     let target = server.smtp.to_string();
 
     let output = loadgen(&[
-        "smtp", "--target", &target, "--connections", "3", "--messages", "60", "--pipelining",
-        "--to", "alice@localhost", "--to", "nobody@localhost",
+        "smtp",
+        "--target",
+        &target,
+        "--connections",
+        "3",
+        "--messages",
+        "60",
+        "--pipelining",
+        "--to",
+        "alice@localhost",
+        "--to",
+        "nobody@localhost",
     ]);
     let stdout = stdout_of(&output);
-    assert!(output.status.success(), "exit status {:?}: {stdout}", output.status);
+    assert!(
+        output.status.success(),
+        "exit status {:?}: {stdout}",
+        output.status
+    );
     assert!(stdout.contains("accepted: 60\n"), "{stdout}");
-    assert!(stdout.contains("recipients rejected: 60\n  550: 60\n"), "{stdout}");
+    assert!(
+        stdout.contains("recipients rejected: 60\n  550: 60\n"),
+        "{stdout}"
+    );
     assert_distinct_ids(&server.inbox_new("alice"), 60);
 
     server.stop();
@@ -228,7 +296,14 @@ fn unknown_recipient_counts_550() {
 
     for pipelining in [false, true] {
         let mut args = vec![
-            "smtp", "--target", &target, "--connections", "2", "--messages", "40", "--to",
+            "smtp",
+            "--target",
+            &target,
+            "--connections",
+            "2",
+            "--messages",
+            "40",
+            "--to",
             "nobody@localhost",
         ];
         if pipelining {
@@ -236,12 +311,19 @@ fn unknown_recipient_counts_550() {
         }
         let output = loadgen(&args);
         let stdout = stdout_of(&output);
-        assert_eq!(output.status.code(), Some(1), "no message accepted: {stdout}");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "no message accepted: {stdout}"
+        );
         assert!(stdout.contains("accepted: 0\n"), "{stdout}");
         assert!(stdout.contains("rejected: 40\n  550: 40\n"), "{stdout}");
         assert!(stdout.contains("connection errors: 0\n"), "{stdout}");
     }
-    assert!(!server.inbox_new("nobody").exists(), "no Maildir for an unknown user");
+    assert!(
+        !server.inbox_new("nobody").exists(),
+        "no Maildir for an unknown user"
+    );
 
     server.stop();
 }
@@ -249,11 +331,22 @@ fn unknown_recipient_counts_550() {
 #[test]
 fn refused_connections_end_the_run() {
     let target = free_loopback_addr().to_string();
-    let output = loadgen(&["smtp", "--target", &target, "--connections", "2", "--messages", "5"]);
+    let output = loadgen(&[
+        "smtp",
+        "--target",
+        &target,
+        "--connections",
+        "2",
+        "--messages",
+        "5",
+    ]);
     let stdout = stdout_of(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("messages sent: 0\n"), "{stdout}");
-    assert!(stdout.contains("connection errors: 10\n  connect: 10"), "{stdout}");
+    assert!(
+        stdout.contains("connection errors: 10\n  connect: 10"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -262,7 +355,15 @@ fn bad_arguments_exit_2() {
         &["smtp", "--target", "127.0.0.1:1", "--connections", "0"],
         &["smtp", "--target", "127.0.0.1:1", "--size", "1"],
         &["smtp", "--target", "127.0.0.1:1", "--no-such-option"],
-        &["smtp", "--target", "127.0.0.1:1", "--messages", "5", "--duration", "5"],
+        &[
+            "smtp",
+            "--target",
+            "127.0.0.1:1",
+            "--messages",
+            "5",
+            "--duration",
+            "5",
+        ],
         &["smtp", "--connections", "1"],
         &["smtp", "--target", "no-port"],
     ];
@@ -270,6 +371,9 @@ fn bad_arguments_exit_2() {
         let output = loadgen(args);
         assert_eq!(output.status.code(), Some(2), "args {args:?}");
         assert!(output.stdout.is_empty(), "args {args:?}: nothing on stdout");
-        assert!(!output.stderr.is_empty(), "args {args:?}: an error on stderr");
+        assert!(
+            !output.stderr.is_empty(),
+            "args {args:?}: an error on stderr"
+        );
     }
 }

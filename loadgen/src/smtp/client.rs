@@ -79,11 +79,9 @@ impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SessionError::Connect(error) => write!(f, "connect failed: {error}"),
-            SessionError::ConnectTimeout => write!(
-                f,
-                "connect timed out after {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ),
+            SessionError::ConnectTimeout => {
+                write!(f, "connect timed out after {} s", CONNECT_TIMEOUT.as_secs())
+            }
             SessionError::Io(error) => write!(f, "socket error: {error}"),
             SessionError::Timeout { waiting_for } => write!(
                 f,
@@ -91,7 +89,10 @@ impl fmt::Display for SessionError {
                 IO_TIMEOUT.as_secs()
             ),
             SessionError::Closed { waiting_for } => {
-                write!(f, "server closed the connection while waiting for {waiting_for}")
+                write!(
+                    f,
+                    "server closed the connection while waiting for {waiting_for}"
+                )
             }
             SessionError::Reply(error) => write!(f, "invalid reply: {error}"),
             SessionError::Rejected { stage, code } => write!(f, "{stage} rejected with {code}"),

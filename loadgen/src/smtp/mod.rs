@@ -176,15 +176,30 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
     })?;
     let elapsed = started.elapsed();
 
-    if let Some(error) = shared.ack_error.lock().unwrap_or_else(PoisonError::into_inner).take() {
-        return Err(io::Error::new(error.kind(), format!("writing the ack log failed: {error}")));
+    if let Some(error) = shared
+        .ack_error
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        return Err(io::Error::new(
+            error.kind(),
+            format!("writing the ack log failed: {error}"),
+        ));
     }
     if let Some(file) = &shared.ack_log {
-        file.lock().unwrap_or_else(PoisonError::into_inner).sync_all()?;
+        file.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sync_all()?;
     }
 
     let mut stats = Stats::new();
-    for worker_stats in shared.worker_stats.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+    for worker_stats in shared
+        .worker_stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
         stats.merge(worker_stats);
     }
     let info = RunInfo {
@@ -243,7 +258,8 @@ async fn run_connection(shared: Arc<RunShared>) -> Stats {
         }
 
         let sent_before = stats.sent;
-        let Err(error) = session::run_session(&shared, &mut stats, &mut acks, &mut pending).await else {
+        let Err(error) = session::run_session(&shared, &mut stats, &mut acks, &mut pending).await
+        else {
             failures = 0;
             continue;
         };

@@ -65,7 +65,9 @@ pub async fn run_session(
             break;
         };
         stats.sent += 1;
-        if send_message(shared, &mut client, seq, stats, acks).await? == TransactionEnd::ServerClosing {
+        if send_message(shared, &mut client, seq, stats, acks).await?
+            == TransactionEnd::ServerClosing
+        {
             return Ok(());
         }
     }
@@ -82,7 +84,10 @@ async fn open(shared: &RunShared, stats: &mut Stats) -> Result<Client, SessionEr
 
     let code = client.read_reply("greeting").await?;
     if code != 220 {
-        return Err(SessionError::Rejected { stage: "greeting", code });
+        return Err(SessionError::Rejected {
+            stage: "greeting",
+            code,
+        });
     }
     stats.record_connect(started.elapsed());
 
@@ -91,7 +96,10 @@ async fn open(shared: &RunShared, stats: &mut Stats) -> Result<Client, SessionEr
     client.flush("EHLO reply").await?;
     let code = client.read_reply("EHLO reply").await?;
     if code != 250 {
-        return Err(SessionError::Rejected { stage: "ehlo", code });
+        return Err(SessionError::Rejected {
+            stage: "ehlo",
+            code,
+        });
     }
     if shared.plan.pipelining && !has_extension(client.last_reply(), "PIPELINING") {
         return Err(SessionError::NoPipelining);
@@ -236,7 +244,11 @@ async fn send_envelope_pipelined(
 /// Sends the header block and the body with its terminating dot, in writes
 /// of at most [`WRITE_CHUNK_LEN`] bytes. Returns the message length before
 /// dot stuffing, headers included.
-async fn send_data(shared: &RunShared, client: &mut Client, seq: u64) -> Result<usize, SessionError> {
+async fn send_data(
+    shared: &RunShared,
+    client: &mut Client,
+    seq: u64,
+) -> Result<usize, SessionError> {
     let factory = &shared.factory;
     let unix_secs = ringmail_engine::time::unix_now();
     factory.write_header(seq, unix_secs, client.output());
