@@ -21,7 +21,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "ringmail", version, about)]
 struct Cli {
     /// Directory holding the user database and the mailboxes.
-    #[arg(long, global = true, default_value = "ringmail-data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "ringmail-data",
+        value_name = "DIR"
+    )]
     data: PathBuf,
 
     #[command(subcommand)]
@@ -156,17 +161,24 @@ fn serve(
     }
 
     create_postmaster_on_first_start(data)?;
-    ringmail_engine::server::serve(config, data).map_err(|error| Failure::runtime(error.to_string()))
+    ringmail_engine::server::serve(config, data)
+        .map_err(|error| Failure::runtime(error.to_string()))
 }
 
 /// Creates the user `postmaster` with a generated password when the user
 /// database is empty, and prints the password once. Only its hash is stored.
 fn create_postmaster_on_first_start(data: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(data).map_err(|error| {
-        Failure::runtime(format!("cannot create data directory {}: {error}", data.display()))
+        Failure::runtime(format!(
+            "cannot create data directory {}: {error}",
+            data.display()
+        ))
     })?;
     let db = UserDb::open(data).map_err(|error| Failure::runtime(error.to_string()))?;
-    if !db.is_empty().map_err(|error| Failure::runtime(error.to_string()))? {
+    if !db
+        .is_empty()
+        .map_err(|error| Failure::runtime(error.to_string()))?
+    {
         return Ok(());
     }
     let password = users::generate_password();
@@ -179,7 +191,10 @@ fn create_postmaster_on_first_start(data: &Path) -> Result<(), Failure> {
 
 fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
     std::fs::create_dir_all(data).map_err(|error| {
-        Failure::runtime(format!("cannot create data directory {}: {error}", data.display()))
+        Failure::runtime(format!(
+            "cannot create data directory {}: {error}",
+            data.display()
+        ))
     })?;
     let db = UserDb::open(data).map_err(|error| Failure::runtime(error.to_string()))?;
     match command {
@@ -188,7 +203,10 @@ fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
             password_stdin,
         } => {
             users::validate_name(&name).map_err(|error| Failure::usage(error.to_string()))?;
-            if db.exists(&name).map_err(|error| Failure::runtime(error.to_string()))? {
+            if db
+                .exists(&name)
+                .map_err(|error| Failure::runtime(error.to_string()))?
+            {
                 return Err(Failure::runtime(format!("user {name} already exists")));
             }
             let password = read_password(password_stdin)?;
@@ -200,7 +218,10 @@ fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
             name,
             password_stdin,
         } => {
-            if !db.exists(&name).map_err(|error| Failure::runtime(error.to_string()))? {
+            if !db
+                .exists(&name)
+                .map_err(|error| Failure::runtime(error.to_string()))?
+            {
                 return Err(Failure::runtime(format!("user {name} not found")));
             }
             let password = read_password(password_stdin)?;
@@ -209,7 +230,10 @@ fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
             println!("ringmail: changed the password of {name}");
         }
         UserCommand::List => {
-            for name in db.list().map_err(|error| Failure::runtime(error.to_string()))? {
+            for name in db
+                .list()
+                .map_err(|error| Failure::runtime(error.to_string()))?
+            {
                 println!("{name}");
             }
         }
@@ -229,7 +253,9 @@ fn read_password(from_stdin: bool) -> Result<String, Failure> {
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(|error| Failure::runtime(format!("cannot read password from stdin: {error}")))?;
+            .map_err(|error| {
+                Failure::runtime(format!("cannot read password from stdin: {error}"))
+            })?;
         line.trim_end_matches(['\r', '\n']).to_string()
     } else {
         if !std::io::stdin().is_terminal() {

@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use common::{dot_stuff, has_bare_cr_or_lf, lf_to_crlf, preview, repo_path, strip_received, Reply, Server, SmtpClient};
+use common::{
+    dot_stuff, has_bare_cr_or_lf, lf_to_crlf, preview, repo_path, strip_received, Reply, Server,
+    SmtpClient,
+};
 
 /// Messages sent over one SMTP connection before the test opens the next one,
 /// so a per-session transaction limit in the server does not fail the test.
@@ -57,7 +60,10 @@ impl Rejection {
             Some(Rejection::SizeOverMax)
         } else if has_bare_cr_or_lf(message) {
             Some(Rejection::BareCr)
-        } else if message.split(|&b| b == b'\n').any(|line| line.len() > DATA_LINE_MAX + 1) {
+        } else if message
+            .split(|&b| b == b'\n')
+            .any(|line| line.len() > DATA_LINE_MAX + 1)
+        {
             Some(Rejection::LineOverMax)
         } else {
             None
@@ -92,7 +98,11 @@ fn corpus_files() -> Vec<PathBuf> {
             .env("RINGMAIL_CORPUS_DIR", &dir)
             .status()
             .unwrap_or_else(|e| panic!("failed to run python3 {}: {e}", script.display()));
-        assert!(status.success(), "{} failed with {status}", script.display());
+        assert!(
+            status.success(),
+            "{} failed with {status}",
+            script.display()
+        );
     }
 
     let mut files = Vec::new();
@@ -102,7 +112,8 @@ fn corpus_files() -> Vec<PathBuf> {
 }
 
 fn collect_eml(dir: &Path, files: &mut Vec<PathBuf>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("failed to read {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("failed to read {}: {e}", dir.display()));
     for entry in entries {
         let path = entry.expect("corpus dir entry").path();
         if path.is_dir() {
@@ -114,7 +125,11 @@ fn collect_eml(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn short_name(path: &Path) -> String {
-    let group = path.parent().and_then(Path::file_name).unwrap_or_default().to_string_lossy();
+    let group = path
+        .parent()
+        .and_then(Path::file_name)
+        .unwrap_or_default()
+        .to_string_lossy();
     let file = path.file_name().unwrap_or_default().to_string_lossy();
     format!("{group}/{file}")
 }
@@ -152,7 +167,10 @@ fn send_one(smtp: &mut SmtpClient, message: &[u8], name: &str) -> Reply {
             smtp.send_raw(b".\r\n");
             let _ = smtp.try_read_reply();
         }
-        return replies.into_iter().find(|r| r.code != 250).expect("a failed reply");
+        return replies
+            .into_iter()
+            .find(|r| r.code != 250)
+            .expect("a failed reply");
     }
     if replies[2].code != 354 {
         return replies.pop().expect("DATA reply");
@@ -175,7 +193,8 @@ fn send_corpus(server: &Server, files: &[PathBuf]) -> SendReport {
             smtp = connect(server);
         }
         let name = short_name(path);
-        let raw = std::fs::read(path).unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()));
+        let raw = std::fs::read(path)
+            .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()));
         let message = lf_to_crlf(&raw);
         let predicted = Rejection::predict(&message);
 
@@ -184,15 +203,27 @@ fn send_corpus(server: &Server, files: &[PathBuf]) -> SendReport {
 
         match predicted {
             None if reply.code == 250 => report.accepted.push((name, message)),
-            None => report.failures.push(format!("{name}: rejected with {reply}, no rejection expected")),
+            None => report.failures.push(format!(
+                "{name}: rejected with {reply}, no rejection expected"
+            )),
             Some(reason) if reason.matches(&reply) => {
-                *report.rejected_as_predicted.entry(format!("{reason:?}")).or_default() += 1;
+                *report
+                    .rejected_as_predicted
+                    .entry(format!("{reason:?}"))
+                    .or_default() += 1;
             }
-            Some(reason) => report.failures.push(format!("{name}: expected rejection for {reason:?}, got {reply}")),
+            Some(reason) => report.failures.push(format!(
+                "{name}: expected rejection for {reason:?}, got {reply}"
+            )),
         }
         if reply.code != 250 {
             let reset = smtp.command("RSET");
-            assert_eq!(reset.code, 250, "{}: RSET after a rejection: {reset}", short_name(path));
+            assert_eq!(
+                reset.code,
+                250,
+                "{}: RSET after a rejection: {reset}",
+                short_name(path)
+            );
         }
     }
 
@@ -236,11 +267,16 @@ fn compare_mailbox(server: &Server, report: &mut SendReport) -> usize {
                 *count -= 1;
                 compared += 1;
             }
-            _ => report.failures.push(format!("{name}: no stored message equals the sent bytes")),
+            _ => report
+                .failures
+                .push(format!("{name}: no stored message equals the sent bytes")),
         }
     }
     for (body, count) in stored.iter().filter(|(_, count)| **count > 0) {
-        report.failures.push(format!("{count} stored message(s) match nothing sent: {}", preview(body)));
+        report.failures.push(format!(
+            "{count} stored message(s) match nothing sent: {}",
+            preview(body)
+        ));
     }
     compared
 }
@@ -248,7 +284,11 @@ fn compare_mailbox(server: &Server, report: &mut SendReport) -> usize {
 #[test]
 fn corpus_round_trip_byte_for_byte() {
     let files = corpus_files();
-    assert!(!files.is_empty(), "no .eml files in {}", corpus_dir().display());
+    assert!(
+        !files.is_empty(),
+        "no .eml files in {}",
+        corpus_dir().display()
+    );
     let server = Server::start(&[(USER, PASSWORD)]);
 
     let started = Instant::now();
@@ -269,7 +309,17 @@ fn corpus_round_trip_byte_for_byte() {
         "{} corpus failures, the first {}:\n{}",
         report.failures.len(),
         FAILURES_SHOWN_MAX,
-        report.failures.iter().take(FAILURES_SHOWN_MAX).cloned().collect::<Vec<_>>().join("\n"),
+        report
+            .failures
+            .iter()
+            .take(FAILURES_SHOWN_MAX)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
-    assert_eq!(compared, report.accepted.len(), "every accepted message compared");
+    assert_eq!(
+        compared,
+        report.accepted.len(),
+        "every accepted message compared"
+    );
 }

@@ -29,7 +29,12 @@ Bye.\r\n";
 
 fn curl(args: &[&str]) -> Output {
     let output = Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", &CURL_TIMEOUT_S.to_string()])
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            &CURL_TIMEOUT_S.to_string(),
+        ])
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -62,16 +67,27 @@ fn curl_sends_lists_and_fetches() {
         "--upload-file",
         message_path.to_str().expect("utf-8 temp path"),
     ]);
-    assert_eq!(server.maildir_count("alice"), 1, "messages in alice's Maildir after curl's upload");
+    assert_eq!(
+        server.maildir_count("alice"),
+        1,
+        "messages in alice's Maildir after curl's upload"
+    );
 
     let list = curl(&[&format!("{imap_root}/"), "-u", login]);
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(
-        list.lines().any(|line| line.starts_with("* LIST") && line.contains("INBOX")),
+        list.lines()
+            .any(|line| line.starts_with("* LIST") && line.contains("INBOX")),
         "LIST output lacks INBOX:\n{list}"
     );
 
-    let examine = curl(&[&format!("{imap_root}/INBOX"), "-u", login, "-X", "EXAMINE INBOX"]);
+    let examine = curl(&[
+        &format!("{imap_root}/INBOX"),
+        "-u",
+        login,
+        "-X",
+        "EXAMINE INBOX",
+    ]);
     let examine = String::from_utf8_lossy(&examine.stdout);
     assert!(
         examine.lines().any(|line| line.trim_end() == "* 1 EXISTS"),
@@ -79,8 +95,12 @@ fn curl_sends_lists_and_fetches() {
     );
 
     let fetched = curl(&[&format!("{imap_root}/INBOX;UID=1"), "-u", login]);
-    let body = strip_received(&fetched.stdout)
-        .unwrap_or_else(|| panic!("fetched message does not start with Received: {}", preview(&fetched.stdout)));
+    let body = strip_received(&fetched.stdout).unwrap_or_else(|| {
+        panic!(
+            "fetched message does not start with Received: {}",
+            preview(&fetched.stdout)
+        )
+    });
     assert_eq!(
         String::from_utf8_lossy(body),
         String::from_utf8_lossy(MESSAGE),
@@ -101,5 +121,10 @@ fn curl_login_with_wrong_password_fails() {
         .unwrap_or_else(|e| panic!("failed to run curl: {e}; is curl installed?"));
 
     // curl exits 67 (CURLE_LOGIN_DENIED) when the server rejects the login.
-    assert_eq!(output.status.code(), Some(67), "curl with a wrong password: {}", output.status);
+    assert_eq!(
+        output.status.code(),
+        Some(67),
+        "curl with a wrong password: {}",
+        output.status
+    );
 }

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{SmtpClient, Server};
+use common::{Server, SmtpClient};
 
 /// Size of the tmpfs that plays the full disk.
 const TMPFS_SIZE: &str = "256k";
@@ -64,7 +64,11 @@ fn full_disk_gets_451_and_leaves_nothing() {
         .arg(&user_dir)
         .status()
         .expect("run mount");
-    assert!(mounted.success(), "mount tmpfs on {} failed", user_dir.display());
+    assert!(
+        mounted.success(),
+        "mount tmpfs on {} failed",
+        user_dir.display()
+    );
     let _mount = Mount(user_dir.clone());
 
     let (mut client, greeting) = SmtpClient::connect(server.smtp_port);
@@ -75,12 +79,28 @@ fn full_disk_gets_451_and_leaves_nothing() {
     reply.assert_status(451, "4.3.0", "message larger than the free space");
 
     let maildir = server.maildir("alice");
-    assert_eq!(files_in(&maildir.join("new")), Vec::<String>::new(), "new/ after 451");
-    assert_eq!(files_in(&maildir.join("tmp")), Vec::<String>::new(), "tmp/ after 451");
+    assert_eq!(
+        files_in(&maildir.join("new")),
+        Vec::<String>::new(),
+        "new/ after 451"
+    );
+    assert_eq!(
+        files_in(&maildir.join("tmp")),
+        Vec::<String>::new(),
+        "tmp/ after 451"
+    );
 
-    let reply = client.transaction("sender@localhost", &["alice@localhost"], &small_message("fits"));
+    let reply = client.transaction(
+        "sender@localhost",
+        &["alice@localhost"],
+        &small_message("fits"),
+    );
     reply.assert_status(250, "2.0.0", "small message after the 451");
-    assert_eq!(files_in(&maildir.join("new")).len(), 1, "new/ after the small message");
+    assert_eq!(
+        files_in(&maildir.join("new")).len(),
+        1,
+        "new/ after the small message"
+    );
     client.quit();
 }
 
@@ -102,11 +122,23 @@ fn broken_maildir_gets_451_and_no_copy_anywhere() {
         &small_message("to both"),
     );
     reply.assert_status(451, "4.3.0", "one recipient's Maildir is broken");
-    assert_eq!(files_in(&server.maildir("alice").join("new")), Vec::<String>::new(), "alice new/");
+    assert_eq!(
+        files_in(&server.maildir("alice").join("new")),
+        Vec::<String>::new(),
+        "alice new/"
+    );
     assert_eq!(files_in(&bob.join("new")), Vec::<String>::new(), "bob new/");
 
-    let reply = client.transaction("sender@localhost", &["alice@localhost"], &small_message("alice only"));
+    let reply = client.transaction(
+        "sender@localhost",
+        &["alice@localhost"],
+        &small_message("alice only"),
+    );
     reply.assert_status(250, "2.0.0", "delivery to the working Maildir");
-    assert_eq!(files_in(&server.maildir("alice").join("new")).len(), 1, "alice new/ afterwards");
+    assert_eq!(
+        files_in(&server.maildir("alice").join("new")).len(),
+        1,
+        "alice new/ afterwards"
+    );
     client.quit();
 }

@@ -19,7 +19,12 @@ fn lf_to_crlf_keeps_bare_cr() {
         (b"", b"\r\n"),
     ];
     for &(input, expected) in cases {
-        assert_eq!(lf_to_crlf(input), expected, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            lf_to_crlf(input),
+            expected,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -36,7 +41,12 @@ fn bare_cr_or_lf_detection() {
         (b"", false),
     ];
     for &(input, expected) in cases {
-        assert_eq!(has_bare_cr_or_lf(input), expected, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            has_bare_cr_or_lf(input),
+            expected,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -53,26 +63,42 @@ fn dot_stuff_only_at_line_start() {
         (b"a\r.b\r\n", b"a\r.b\r\n"),
     ];
     for &(input, expected) in cases {
-        assert_eq!(dot_stuff(input), expected, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            dot_stuff(input),
+            expected,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
 #[test]
 fn strip_received_removes_folded_field() {
     let cases: &[(&[u8], Option<&[u8]>)] = &[
-        (b"Received: from x\r\nSubject: s\r\n\r\nbody\r\n", Some(b"Subject: s\r\n\r\nbody\r\n")),
+        (
+            b"Received: from x\r\nSubject: s\r\n\r\nbody\r\n",
+            Some(b"Subject: s\r\n\r\nbody\r\n"),
+        ),
         (
             b"Received: from x\r\n\tby y\r\n  for <a@b>; date\r\nSubject: s\r\n\r\nb\r\n",
             Some(b"Subject: s\r\n\r\nb\r\n"),
         ),
         (b"RECEIVED: upper case\r\n\r\nb\r\n", Some(b"\r\nb\r\n")),
         // The original message's own Received fields stay.
-        (b"Received: ours\r\nReceived: theirs\r\n\r\n", Some(b"Received: theirs\r\n\r\n")),
+        (
+            b"Received: ours\r\nReceived: theirs\r\n\r\n",
+            Some(b"Received: theirs\r\n\r\n"),
+        ),
         (b"Subject: no trace field\r\n\r\n", None),
         (b"Received: no line end", None),
     ];
     for &(input, expected) in cases {
-        assert_eq!(strip_received(input), expected, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            strip_received(input),
+            expected,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 

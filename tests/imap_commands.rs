@@ -47,7 +47,10 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let value = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        let value = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(ALPHABET[(value >> (18 - 6 * i) & 63) as usize]));
@@ -67,7 +70,12 @@ fn fetch_literal(imap: &mut ImapClient, item: &str) -> Vec<u8> {
         .untagged
         .iter()
         .find(|u| u.text.starts_with("* 1 FETCH"))
-        .unwrap_or_else(|| panic!("FETCH 1 ({item}) returned no FETCH response: {:?}", response.untagged));
+        .unwrap_or_else(|| {
+            panic!(
+                "FETCH 1 ({item}) returned no FETCH response: {:?}",
+                response.untagged
+            )
+        });
     fetch
         .literals
         .first()
@@ -84,7 +92,12 @@ fn fetch_text(imap: &mut ImapClient, items: &str) -> String {
         .iter()
         .find(|u| u.text.starts_with("* 1 FETCH"))
         .map(|u| u.text.clone())
-        .unwrap_or_else(|| panic!("FETCH 1 ({items}) returned no FETCH response: {:?}", response.untagged))
+        .unwrap_or_else(|| {
+            panic!(
+                "FETCH 1 ({items}) returned no FETCH response: {:?}",
+                response.untagged
+            )
+        })
 }
 
 fn assert_ok(response: &ImapResponse, context: &str) {
@@ -96,9 +109,21 @@ fn command_split_across_segments_parsed_whole() {
     // (case, writes sent SEGMENT_GAP_MS apart, tags that must complete OK)
     let cases: &[(&str, &[&[u8]], &[&str])] = &[
         ("noop split before crlf", &[b"s1 NOOP", b"\r\n"], &["s1"]),
-        ("noop split between cr and lf", &[b"s1 NOOP\r", b"\n"], &["s1"]),
-        ("login split inside the password", &[b"s1 LOGIN alice alice-pass", b"word\r\n"], &["s1"]),
-        ("full line then a partial one", &[b"s1 NOOP\r\ns2 NO", b"OP\r\n"], &["s1", "s2"]),
+        (
+            "noop split between cr and lf",
+            &[b"s1 NOOP\r", b"\n"],
+            &["s1"],
+        ),
+        (
+            "login split inside the password",
+            &[b"s1 LOGIN alice alice-pass", b"word\r\n"],
+            &["s1"],
+        ),
+        (
+            "full line then a partial one",
+            &[b"s1 NOOP\r\ns2 NO", b"OP\r\n"],
+            &["s1", "s2"],
+        ),
     ];
 
     let server = start_with_messages(0);
@@ -125,8 +150,16 @@ fn authenticate_plain_all_forms() {
     // (case, writes after the command line; an empty list means SASL-IR)
     let cases: &[(&str, bool, &[String])] = &[
         ("initial response on the command line", false, &[]),
-        ("response after continuation", true, &[format!("{token}\r\n")]),
-        ("response and crlf in two writes", true, &[token.clone(), "\r\n".to_owned()]),
+        (
+            "response after continuation",
+            true,
+            &[format!("{token}\r\n")],
+        ),
+        (
+            "response and crlf in two writes",
+            true,
+            &[token.clone(), "\r\n".to_owned()],
+        ),
     ];
 
     let server = start_with_messages(1);
@@ -136,7 +169,10 @@ fn authenticate_plain_all_forms() {
         if *continuation {
             imap.send_raw(format!("{tag} AUTHENTICATE PLAIN\r\n").as_bytes());
             let line = imap.read_line();
-            assert!(line.starts_with('+'), "{case}: expected a continuation request, got {line:?}");
+            assert!(
+                line.starts_with('+'),
+                "{case}: expected a continuation request, got {line:?}"
+            );
             for write in writes.iter() {
                 imap.send_raw(write.as_bytes());
                 thread::sleep(Duration::from_millis(SEGMENT_GAP_MS));
@@ -148,7 +184,11 @@ fn authenticate_plain_all_forms() {
         let response = imap.read_tagged(&tag);
         assert_ok(&response, case);
         let selected = imap.select("INBOX");
-        assert_eq!(selected.exists(), Some(1), "{case}: EXISTS after AUTHENTICATE");
+        assert_eq!(
+            selected.exists(),
+            Some(1),
+            "{case}: EXISTS after AUTHENTICATE"
+        );
     }
 }
 
@@ -158,11 +198,19 @@ fn wrong_password_rejected_then_login_works() {
     let mut imap = server.imap();
 
     let response = imap.command(&format!("LOGIN {USER} wrong-password"));
-    assert!(response.status.starts_with("NO"), "LOGIN with a wrong password: {}", response.status);
+    assert!(
+        response.status.starts_with("NO"),
+        "LOGIN with a wrong password: {}",
+        response.status
+    );
 
     let token = base64(format!("\0{USER}\0wrong-password").as_bytes());
     let response = imap.command(&format!("AUTHENTICATE PLAIN {token}"));
-    assert!(response.status.starts_with("NO"), "AUTHENTICATE with a wrong password: {}", response.status);
+    assert!(
+        response.status.starts_with("NO"),
+        "AUTHENTICATE with a wrong password: {}",
+        response.status
+    );
 
     imap.login(USER, PASSWORD);
 }
@@ -181,14 +229,20 @@ fn capability_list_and_logout() {
         .map(|u| u.text.clone())
         .unwrap_or_else(|| panic!("no CAPABILITY response: {:?}", response.untagged));
     for capability in ["IMAP4rev1", "AUTH=PLAIN"] {
-        assert!(capabilities.split(' ').any(|c| c == capability), "CAPABILITY lacks {capability}: {capabilities}");
+        assert!(
+            capabilities.split(' ').any(|c| c == capability),
+            "CAPABILITY lacks {capability}: {capabilities}"
+        );
     }
 
     imap.login(USER, PASSWORD);
     let response = imap.command("LIST \"\" \"*\"");
     assert_ok(&response, "LIST");
     assert!(
-        response.untagged.iter().any(|u| u.text.starts_with("* LIST") && u.text.contains("INBOX")),
+        response
+            .untagged
+            .iter()
+            .any(|u| u.text.starts_with("* LIST") && u.text.contains("INBOX")),
         "LIST lacks INBOX: {:?}",
         response.untagged
     );
@@ -196,7 +250,10 @@ fn capability_list_and_logout() {
     let response = imap.command("LOGOUT");
     assert_ok(&response, "LOGOUT");
     assert!(
-        response.untagged.iter().any(|u| u.text.starts_with("* BYE")),
+        response
+            .untagged
+            .iter()
+            .any(|u| u.text.starts_with("* BYE")),
         "LOGOUT without * BYE: {:?}",
         response.untagged
     );
@@ -217,10 +274,20 @@ fn fetch_items_match_maildir_file() {
     assert_eq!(full, stored, "BODY.PEEK[] differs from the Maildir file");
 
     let text = fetch_text(&mut imap, "FLAGS UID INTERNALDATE RFC822.SIZE");
-    assert!(text.contains(&format!("RFC822.SIZE {}", stored.len())), "RFC822.SIZE is not {}: {text}", stored.len());
-    assert!(text.contains("INTERNALDATE \""), "no quoted INTERNALDATE: {text}");
+    assert!(
+        text.contains(&format!("RFC822.SIZE {}", stored.len())),
+        "RFC822.SIZE is not {}: {text}",
+        stored.len()
+    );
+    assert!(
+        text.contains("INTERNALDATE \""),
+        "no quoted INTERNALDATE: {text}"
+    );
     assert!(text.contains("UID "), "no UID: {text}");
-    assert!(!text.contains("\\Seen"), "\\Seen set before any FETCH BODY[]: {text}");
+    assert!(
+        !text.contains("\\Seen"),
+        "\\Seen set before any FETCH BODY[]: {text}"
+    );
 
     // (item, expected bytes)
     let cases: &[(&str, &[u8])] = &[
@@ -229,7 +296,10 @@ fn fetch_items_match_maildir_file() {
         ("RFC822.HEADER", &stored[..header_len]),
         ("BODY.PEEK[]<0.10>", &stored[..10]),
         ("BODY.PEEK[]<5.1000000>", &stored[5..]),
-        ("BODY.PEEK[TEXT]<2.5>", &stored[header_len + 2..header_len + 7]),
+        (
+            "BODY.PEEK[TEXT]<2.5>",
+            &stored[header_len + 2..header_len + 7],
+        ),
     ];
     for &(item, expected) in cases {
         let literal = fetch_literal(&mut imap, item);
@@ -240,12 +310,18 @@ fn fetch_items_match_maildir_file() {
         );
     }
     let text = fetch_text(&mut imap, "FLAGS");
-    assert!(!text.contains("\\Seen"), "a PEEK or RFC822.HEADER fetch set \\Seen: {text}");
+    assert!(
+        !text.contains("\\Seen"),
+        "a PEEK or RFC822.HEADER fetch set \\Seen: {text}"
+    );
 
     let literal = fetch_literal(&mut imap, "RFC822");
     assert_eq!(literal, stored, "RFC822 differs from the Maildir file");
     let text = fetch_text(&mut imap, "FLAGS");
-    assert!(text.contains("\\Seen"), "FETCH RFC822 did not set \\Seen: {text}");
+    assert!(
+        text.contains("\\Seen"),
+        "FETCH RFC822 did not set \\Seen: {text}"
+    );
 }
 
 #[test]
@@ -255,18 +331,36 @@ fn examine_is_read_only() {
 
     let response = imap.command("EXAMINE INBOX");
     assert_ok(&response, "EXAMINE INBOX");
-    assert!(response.status.contains("[READ-ONLY]"), "EXAMINE status lacks [READ-ONLY]: {}", response.status);
+    assert!(
+        response.status.contains("[READ-ONLY]"),
+        "EXAMINE status lacks [READ-ONLY]: {}",
+        response.status
+    );
     assert_eq!(response.exists(), Some(1), "EXISTS after EXAMINE");
 
     let body = fetch_literal(&mut imap, "BODY[]");
-    assert!(common::strip_received(&body) == Some(MESSAGE), "BODY[] in EXAMINE: {}", common::preview(&body));
+    assert!(
+        common::strip_received(&body) == Some(MESSAGE),
+        "BODY[] in EXAMINE: {}",
+        common::preview(&body)
+    );
     let response = imap.command("STORE 1 +FLAGS (\\Deleted)");
-    assert!(response.status.starts_with("NO"), "STORE in a read-only mailbox: {}", response.status);
+    assert!(
+        response.status.starts_with("NO"),
+        "STORE in a read-only mailbox: {}",
+        response.status
+    );
 
     imap.select("INBOX");
     let text = fetch_text(&mut imap, "FLAGS");
-    assert!(!text.contains("\\Seen"), "FETCH BODY[] after EXAMINE set \\Seen: {text}");
-    assert!(!text.contains("\\Deleted"), "STORE after EXAMINE set \\Deleted: {text}");
+    assert!(
+        !text.contains("\\Seen"),
+        "FETCH BODY[] after EXAMINE set \\Seen: {text}"
+    );
+    assert!(
+        !text.contains("\\Deleted"),
+        "STORE after EXAMINE set \\Deleted: {text}"
+    );
 }
 
 #[test]
@@ -284,7 +378,10 @@ fn status_counts_unselected_mailbox() {
         .unwrap_or_else(|| panic!("no STATUS response: {:?}", response.untagged));
     assert!(status.contains("MESSAGES 2"), "STATUS MESSAGES: {status}");
     assert!(status.contains("UNSEEN 2"), "STATUS UNSEEN: {status}");
-    assert!(status.contains("UIDVALIDITY "), "STATUS UIDVALIDITY: {status}");
+    assert!(
+        status.contains("UIDVALIDITY "),
+        "STATUS UIDVALIDITY: {status}"
+    );
 
     let selected = imap.select("INBOX");
     let uids = imap.uids();
@@ -294,9 +391,14 @@ fn status_counts_unselected_mailbox() {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|digits| digits.parse().ok())
         .unwrap_or_else(|| panic!("no UIDNEXT number in {status}"));
-    assert!(uids.iter().all(|&uid| uid < uidnext), "UIDs {uids:?} not below STATUS UIDNEXT {uidnext}");
+    assert!(
+        uids.iter().all(|&uid| uid < uidnext),
+        "UIDs {uids:?} not below STATUS UIDNEXT {uidnext}"
+    );
     assert_eq!(
-        selected.response_code_number("UIDVALIDITY").map(|v| status.contains(&format!("UIDVALIDITY {v}"))),
+        selected
+            .response_code_number("UIDVALIDITY")
+            .map(|v| status.contains(&format!("UIDVALIDITY {v}"))),
         Some(true),
         "SELECT and STATUS disagree on UIDVALIDITY: {status}"
     );
@@ -313,14 +415,21 @@ fn uid_store_deleted_then_close_expunges() {
     let response = imap.command(&format!("UID STORE {} +FLAGS (\\Deleted)", uids[1]));
     assert_ok(&response, "UID STORE");
     assert!(
-        response.untagged.iter().any(|u| u.text.contains("FETCH") && u.text.contains("\\Deleted")),
+        response
+            .untagged
+            .iter()
+            .any(|u| u.text.contains("FETCH") && u.text.contains("\\Deleted")),
         "UID STORE returned no FETCH with \\Deleted: {:?}",
         response.untagged
     );
 
     let response = imap.command("UID SEARCH ALL");
     assert_ok(&response, "UID SEARCH ALL");
-    assert_eq!(response.search_numbers(), uids, "UID SEARCH ALL before CLOSE");
+    assert_eq!(
+        response.search_numbers(),
+        uids,
+        "UID SEARCH ALL before CLOSE"
+    );
 
     let response = imap.command("CLOSE");
     assert_ok(&response, "CLOSE");

@@ -33,8 +33,17 @@ fn smtplib_and_imaplib_round_trip() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("failed to run python3 {}: {e}; is python3 installed?", script.display()));
-    let output = wait_output(child, Duration::from_millis(SCRIPT_TIMEOUT_MS), "smtp_imap_roundtrip.py");
+        .unwrap_or_else(|e| {
+            panic!(
+                "failed to run python3 {}: {e}; is python3 installed?",
+                script.display()
+            )
+        });
+    let output = wait_output(
+        child,
+        Duration::from_millis(SCRIPT_TIMEOUT_MS),
+        "smtp_imap_roundtrip.py",
+    );
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -44,5 +53,8 @@ fn smtplib_and_imaplib_round_trip() {
         "smtp_imap_roundtrip.py exited with {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
-    assert!(stdout.contains("round trip passed"), "script did not report success:\n{stdout}");
+    assert!(
+        stdout.contains("round trip passed"),
+        "script did not report success:\n{stdout}"
+    );
 }

@@ -30,7 +30,12 @@ fn read_mailbox(server: &Server) -> (u64, Vec<u32>, Vec<Fetched>) {
     let selected = imap.select("INBOX");
     let uidvalidity = selected
         .response_code_number("UIDVALIDITY")
-        .unwrap_or_else(|| panic!("SELECT INBOX returned no UIDVALIDITY: {:?}", selected.untagged));
+        .unwrap_or_else(|| {
+            panic!(
+                "SELECT INBOX returned no UIDVALIDITY: {:?}",
+                selected.untagged
+            )
+        });
     let uids = imap.uids();
     let messages = imap.uid_fetch_bodies("1:*", "UID BODY.PEEK[]");
     imap.logout();
@@ -45,7 +50,11 @@ fn uids_and_uidvalidity_survive_restart() {
     }
 
     let (uidvalidity_before, uids_before, messages_before) = read_mailbox(&server);
-    assert_eq!(uids_before.len(), MESSAGE_COUNT, "UIDs before restart: {uids_before:?}");
+    assert_eq!(
+        uids_before.len(),
+        MESSAGE_COUNT,
+        "UIDs before restart: {uids_before:?}"
+    );
     assert!(
         uids_before.windows(2).all(|pair| pair[0] < pair[1]),
         "UIDs before restart are not strictly ascending: {uids_before:?}"
@@ -63,17 +72,32 @@ fn uids_and_uidvalidity_survive_restart() {
     server.restart();
 
     let (uidvalidity_after, uids_after, messages_after) = read_mailbox(&server);
-    assert_eq!(uidvalidity_after, uidvalidity_before, "UIDVALIDITY changed across restart");
+    assert_eq!(
+        uidvalidity_after, uidvalidity_before,
+        "UIDVALIDITY changed across restart"
+    );
     assert_eq!(uids_after, uids_before, "UIDs changed across restart");
     for (before, after) in messages_before.iter().zip(&messages_after) {
         assert_eq!(after.uid, before.uid, "FETCH order changed across restart");
-        assert_eq!(after.body, before.body, "message of UID {} changed across restart", before.uid);
+        assert_eq!(
+            after.body, before.body,
+            "message of UID {} changed across restart",
+            before.uid
+        );
     }
 
-    server.deliver("sender@localhost", &["alice@localhost"], &message(MESSAGE_COUNT));
+    server.deliver(
+        "sender@localhost",
+        &["alice@localhost"],
+        &message(MESSAGE_COUNT),
+    );
     let (_, uids_new, _) = read_mailbox(&server);
     let max_before = *uids_before.iter().max().expect("UIDs before restart");
-    assert_eq!(uids_new.len(), MESSAGE_COUNT + 1, "UIDs after a new delivery: {uids_new:?}");
+    assert_eq!(
+        uids_new.len(),
+        MESSAGE_COUNT + 1,
+        "UIDs after a new delivery: {uids_new:?}"
+    );
     assert!(
         uids_new[MESSAGE_COUNT] > max_before,
         "UID of a message delivered after restart ({}) is not above the UIDs before it ({max_before})",
@@ -120,8 +144,15 @@ fn sigterm_finishes_transaction_in_flight() {
     smtp.send_raw(b"second half\r\n.\r\n");
 
     let reply = smtp.read_reply();
-    assert_eq!(reply.code, 250, "end of data of the transaction in flight at SIGTERM: {reply}");
-    assert_eq!(server.maildir_count("alice"), 1, "message acknowledged during shutdown is not in the Maildir");
+    assert_eq!(
+        reply.code, 250,
+        "end of data of the transaction in flight at SIGTERM: {reply}"
+    );
+    assert_eq!(
+        server.maildir_count("alice"),
+        1,
+        "message acknowledged during shutdown is not in the Maildir"
+    );
 
     // After the transaction the server may close the session itself (421 or
     // a plain close), so QUIT is sent but its reply is not required.
@@ -130,5 +161,8 @@ fn sigterm_finishes_transaction_in_flight() {
     }
 
     let status = server.wait_exit();
-    assert!(status.success(), "ringmail serve exited with {status} after SIGTERM, expected status 0");
+    assert!(
+        status.success(),
+        "ringmail serve exited with {status} after SIGTERM, expected status 0"
+    );
 }

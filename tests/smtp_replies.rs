@@ -32,7 +32,10 @@ fn config() -> String {
 }
 
 fn start() -> Server {
-    Server::start_with_config(&[("alice", "alice-password"), ("bob", "bob-password")], Some(&config()))
+    Server::start_with_config(
+        &[("alice", "alice-password"), ("bob", "bob-password")],
+        Some(&config()),
+    )
 }
 
 /// Resets the session and runs a full transaction that must end in 250 and
@@ -43,9 +46,16 @@ fn assert_session_usable(server: &Server, smtp: &mut SmtpClient, context: &str) 
     let reply = smtp.command("RSET");
     assert_eq!(reply.code, 250, "{context}: RSET afterwards: {reply}");
     let reply = smtp.transaction(SENDER, &[ALICE], b"Subject: proof\r\n\r\nstill usable\r\n");
-    assert_eq!(reply.code, 250, "{context}: transaction afterwards: {reply}");
+    assert_eq!(
+        reply.code, 250,
+        "{context}: transaction afterwards: {reply}"
+    );
 
-    assert_eq!(server.maildir_count("alice"), before + 1, "{context}: message after 250 not in Maildir");
+    assert_eq!(
+        server.maildir_count("alice"),
+        before + 1,
+        "{context}: message after 250 not in Maildir"
+    );
 }
 
 #[test]
@@ -54,7 +64,10 @@ fn greeting_names_ringmail_esmtp() {
     let (mut smtp, greeting) = SmtpClient::connect(server.smtp_port);
 
     assert_eq!(greeting.code, 220, "greeting: {greeting}");
-    assert!(greeting.lines[0].contains("ESMTP Ringmail"), "greeting: {greeting}");
+    assert!(
+        greeting.lines[0].contains("ESMTP Ringmail"),
+        "greeting: {greeting}"
+    );
 
     smtp.quit();
 }
@@ -65,13 +78,24 @@ fn ehlo_advertises_required_extensions() {
     let mut smtp = server.smtp();
 
     let reply = smtp.ehlo("client.test");
-    let keywords: Vec<String> = reply.lines.iter().skip(1).map(|line| line.to_ascii_uppercase()).collect();
+    let keywords: Vec<String> = reply
+        .lines
+        .iter()
+        .skip(1)
+        .map(|line| line.to_ascii_uppercase())
+        .collect();
 
     for extension in ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"] {
-        assert!(keywords.iter().any(|k| k == extension), "EHLO lacks {extension}: {reply}");
+        assert!(
+            keywords.iter().any(|k| k == extension),
+            "EHLO lacks {extension}: {reply}"
+        );
     }
     let size = format!("SIZE {MESSAGE_SIZE_MAX}");
-    assert!(keywords.iter().any(|k| *k == size), "EHLO lacks {size}: {reply}");
+    assert!(
+        keywords.iter().any(|k| *k == size),
+        "EHLO lacks {size}: {reply}"
+    );
 }
 
 #[test]
@@ -97,16 +121,46 @@ fn bad_commands_get_exact_replies() {
     // (case, commands that must get 250 first, bad command, code, enhanced code)
     let cases: &[(&str, &[&str], &str, u16, &str)] = &[
         ("unknown command", &[], "FOO bar", 500, "5.5.1"),
-        ("mail from without brackets", &[], "MAIL FROM:bogus", 501, "5.5.4"),
-        ("command line over 512 octets", &[], &long_mail_from, 500, "5.5.2"),
+        (
+            "mail from without brackets",
+            &[],
+            "MAIL FROM:bogus",
+            501,
+            "5.5.4",
+        ),
+        (
+            "command line over 512 octets",
+            &[],
+            &long_mail_from,
+            500,
+            "5.5.2",
+        ),
         ("noop line of 5000 octets", &[], &long_noop, 500, "5.5.2"),
         ("declared size over maximum", &[], &size_over, 552, "5.3.4"),
-        ("rcpt before mail", &[], "RCPT TO:<alice@localhost>", 503, "5.5.1"),
+        (
+            "rcpt before mail",
+            &[],
+            "RCPT TO:<alice@localhost>",
+            503,
+            "5.5.1",
+        ),
         ("data before mail", &[], "DATA", 503, "5.5.1"),
         ("data before rcpt", &[mail], "DATA", 503, "5.5.1"),
         ("mail twice", &[mail], mail, 503, "5.5.1"),
-        ("rcpt to unknown local user", &[mail], "RCPT TO:<nobody@localhost>", 550, "5.1.1"),
-        ("rcpt to non-local domain", &[mail], "RCPT TO:<someone@example.org>", 554, "5.7.1"),
+        (
+            "rcpt to unknown local user",
+            &[mail],
+            "RCPT TO:<nobody@localhost>",
+            550,
+            "5.1.1",
+        ),
+        (
+            "rcpt to non-local domain",
+            &[mail],
+            "RCPT TO:<someone@example.org>",
+            554,
+            "5.7.1",
+        ),
     ];
 
     let server = start();
@@ -140,7 +194,11 @@ fn message_over_size_max_rejected_after_dot() {
 
     let reply = smtp.transaction(SENDER, &[ALICE], &message);
     reply.assert_status(552, "5.3.4", "message over size max");
-    assert_eq!(server.maildir_count("alice"), 0, "rejected message was stored");
+    assert_eq!(
+        server.maildir_count("alice"),
+        0,
+        "rejected message was stored"
+    );
 
     assert_session_usable(&server, &mut smtp, "message over size max");
 }
@@ -151,17 +209,28 @@ fn data_line_over_max_rejected_after_dot() {
     let mut smtp = server.smtp();
     smtp.ehlo("client.test");
 
-    let message = format!("Subject: long line\r\n\r\n{}\r\n", "z".repeat(DATA_LINE_MAX + 500));
+    let message = format!(
+        "Subject: long line\r\n\r\n{}\r\n",
+        "z".repeat(DATA_LINE_MAX + 500)
+    );
     let reply = smtp.transaction(SENDER, &[ALICE], message.as_bytes());
 
     // NOTE: the spec names the limit but not its reply, so this accepts any
     // permanent failure with an enhanced code.
-    assert_eq!(reply.code / 100, 5, "data line over max: expected a 5xx reply, got {reply}");
+    assert_eq!(
+        reply.code / 100,
+        5,
+        "data line over max: expected a 5xx reply, got {reply}"
+    );
     assert!(
         reply.enhanced().is_some_and(|code| code.starts_with("5.")),
         "data line over max: expected an enhanced 5.x.x code, got {reply}"
     );
-    assert_eq!(server.maildir_count("alice"), 0, "rejected message was stored");
+    assert_eq!(
+        server.maildir_count("alice"),
+        0,
+        "rejected message was stored"
+    );
 
     assert_session_usable(&server, &mut smtp, "data line over max");
 }
@@ -194,8 +263,12 @@ fn accepted_message_stored_exactly_after_received() {
     assert_eq!(files.len(), 1, "messages in new/ after one 250: {files:?}");
 
     let stored = std::fs::read(&files[0]).expect("read the stored message");
-    let body = strip_received(&stored)
-        .unwrap_or_else(|| panic!("stored message does not start with a Received header: {}", common::preview(&stored)));
+    let body = strip_received(&stored).unwrap_or_else(|| {
+        panic!(
+            "stored message does not start with a Received header: {}",
+            common::preview(&stored)
+        )
+    });
     assert_eq!(
         String::from_utf8_lossy(body),
         message,
@@ -212,7 +285,11 @@ fn pipelined_transaction_to_two_recipients() {
     smtp.send_raw(b"MAIL FROM:<sender@localhost>\r\nRCPT TO:<alice@localhost>\r\nRCPT TO:<bob@localhost>\r\nDATA\r\n");
     let replies: Vec<Reply> = (0..4).map(|_| smtp.read_reply()).collect();
     let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
-    assert_eq!(codes, [250, 250, 250, 354], "pipelined replies: {replies:?}");
+    assert_eq!(
+        codes,
+        [250, 250, 250, 354],
+        "pipelined replies: {replies:?}"
+    );
 
     let reply = smtp.send_data(b"Subject: pipelined\r\n\r\nhello both\r\n");
     assert_eq!(reply.code, 250, "end of data: {reply}");
@@ -225,8 +302,14 @@ fn bare_cr_or_lf_in_data_rejected() {
     let cases: &[(&str, &[u8])] = &[
         ("bare lf in body", b"Subject: bare lf\r\n\r\none\ntwo\r\n"),
         ("bare cr in body", b"Subject: bare cr\r\n\r\none\rtwo\r\n"),
-        ("bare lf in header", b"Subject: bare lf\nX-Other: 1\r\n\r\nbody\r\n"),
-        ("bare cr before crlf", b"Subject: cr cr lf\r\n\r\nbody\r\r\n"),
+        (
+            "bare lf in header",
+            b"Subject: bare lf\nX-Other: 1\r\n\r\nbody\r\n",
+        ),
+        (
+            "bare cr before crlf",
+            b"Subject: cr cr lf\r\n\r\nbody\r\r\n",
+        ),
     ];
 
     let server = start();
@@ -236,7 +319,11 @@ fn bare_cr_or_lf_in_data_rejected() {
 
         let reply = smtp.transaction(SENDER, &[ALICE], message);
         reply.assert_status(550, "5.5.2", case);
-        assert_eq!(server.maildir_count("alice"), 0, "{case}: rejected message was stored");
+        assert_eq!(
+            server.maildir_count("alice"),
+            0,
+            "{case}: rejected message was stored"
+        );
 
         assert_session_usable(&server, &mut smtp, case);
         for file in server.maildir_files("alice") {
@@ -293,7 +380,11 @@ fn smuggled_end_of_data_never_splits_message() {
             "{case}: server sent more than one reply to one DATA, first {reply}, then {}",
             common::preview(&extra)
         );
-        assert!(stored.len() <= 1, "{case}: {} messages stored from one DATA", stored.len());
+        assert!(
+            stored.len() <= 1,
+            "{case}: {} messages stored from one DATA",
+            stored.len()
+        );
 
         if has_bare_cr_or_lf(&data) {
             reply.assert_status(550, "5.5.2", case);
@@ -301,7 +392,10 @@ fn smuggled_end_of_data_never_splits_message() {
                 reply.text().to_ascii_lowercase().contains("bare"),
                 "{case}: reply does not say the data had a bare CR or LF: {reply}"
             );
-            assert!(stored.is_empty(), "{case}: message with bare CR or LF was stored");
+            assert!(
+                stored.is_empty(),
+                "{case}: message with bare CR or LF was stored"
+            );
         } else if reply.code == 250 {
             // Without bare CR or LF the whole text is one valid message, so
             // the smuggled commands must be inside it.
@@ -313,7 +407,11 @@ fn smuggled_end_of_data_never_splits_message() {
                 common::preview(&content)
             );
         } else {
-            assert_eq!(reply.code / 100, 5, "{case}: expected 250 or 5xx, got {reply}");
+            assert_eq!(
+                reply.code / 100,
+                5,
+                "{case}: expected 250 or 5xx, got {reply}"
+            );
             assert!(stored.is_empty(), "{case}: rejected message was stored");
         }
 
@@ -331,8 +429,16 @@ fn command_split_across_segments_parsed_whole() {
     let cases: &[(&str, &[&[u8]], &[u16])] = &[
         ("noop split before crlf", &[b"NOOP", b"\r\n"], &[250]),
         ("noop split between cr and lf", &[b"NOOP\r", b"\n"], &[250]),
-        ("mail from split inside the address", &[b"MAIL FROM:<sender@loc", b"alhost>\r\n"], &[250]),
-        ("full line then a partial one", &[b"RSET\r\nNO", b"OP\r\n"], &[250, 250]),
+        (
+            "mail from split inside the address",
+            &[b"MAIL FROM:<sender@loc", b"alhost>\r\n"],
+            &[250],
+        ),
+        (
+            "full line then a partial one",
+            &[b"RSET\r\nNO", b"OP\r\n"],
+            &[250, 250],
+        ),
     ];
 
     let server = start();
@@ -349,7 +455,11 @@ fn command_split_across_segments_parsed_whole() {
         let extra = smtp.unexpected_bytes(EXTRA_REPLY_WAIT_MS);
 
         assert_eq!(codes, expected, "{case}: replies {replies:?}");
-        assert!(extra.is_empty(), "{case}: extra replies {}", common::preview(&extra));
+        assert!(
+            extra.is_empty(),
+            "{case}: extra replies {}",
+            common::preview(&extra)
+        );
 
         assert_session_usable(&server, &mut smtp, case);
         smtp.quit();

@@ -13,7 +13,9 @@ fn swaks(args: &[&str]) -> String {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|error| panic!("failed to run swaks: {error}; is swaks installed? (tests/run installs it)"));
+        .unwrap_or_else(|error| {
+            panic!("failed to run swaks: {error}; is swaks installed? (tests/run installs it)")
+        });
     let transcript = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -30,17 +32,38 @@ fn swaks_plain_and_pipelined_sends() {
     let target = format!("127.0.0.1:{}", server.smtp_port);
 
     let transcript = swaks(&[
-        "--server", &target, "--from", "sender@localhost", "--to", "alice@localhost",
-        "--header", "Subject: from swaks", "--body", "plain send",
+        "--server",
+        &target,
+        "--from",
+        "sender@localhost",
+        "--to",
+        "alice@localhost",
+        "--header",
+        "Subject: from swaks",
+        "--body",
+        "plain send",
     ]);
-    assert!(transcript.contains("<-  250 2.0.0 Ok: delivered as"), "{transcript}");
+    assert!(
+        transcript.contains("<-  250 2.0.0 Ok: delivered as"),
+        "{transcript}"
+    );
 
     let transcript = swaks(&[
-        "--server", &target, "--pipeline", "--from", "sender@localhost",
-        "--to", "alice@localhost,bob@localhost", "--body", "pipelined send",
+        "--server",
+        &target,
+        "--pipeline",
+        "--from",
+        "sender@localhost",
+        "--to",
+        "alice@localhost,bob@localhost",
+        "--body",
+        "pipelined send",
     ]);
     assert!(transcript.contains("PIPELINING"), "{transcript}");
-    assert!(transcript.contains("250 2.0.0 Ok: delivered as"), "{transcript}");
+    assert!(
+        transcript.contains("250 2.0.0 Ok: delivered as"),
+        "{transcript}"
+    );
 
     assert_eq!(server.maildir_count("alice"), 2, "alice's messages");
     assert_eq!(server.maildir_count("bob"), 1, "bob's messages");

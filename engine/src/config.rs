@@ -188,7 +188,11 @@ impl Config {
         }
 
         if self.workers > 1024 {
-            return Err(invalid("workers", self.workers, "must be 0 (one per core) to 1024"));
+            return Err(invalid(
+                "workers",
+                self.workers,
+                "must be 0 (one per core) to 1024",
+            ));
         }
         if self.smtp.listen.is_empty() {
             return Err(invalid("smtp.listen", "[]", "needs at least one address"));
@@ -214,13 +218,25 @@ impl Config {
             return Err(invalid("smtp.recipients_max", 0, "must be at least 1"));
         }
         if self.smtp.command_timeout_secs == 0 || self.smtp.data_timeout_secs == 0 {
-            return Err(invalid("smtp.*_timeout_secs", 0, "timeouts must be at least 1 second"));
+            return Err(invalid(
+                "smtp.*_timeout_secs",
+                0,
+                "timeouts must be at least 1 second",
+            ));
         }
         if self.imap.idle_timeout_secs == 0 {
-            return Err(invalid("imap.idle_timeout_secs", 0, "must be at least 1 second"));
+            return Err(invalid(
+                "imap.idle_timeout_secs",
+                0,
+                "must be at least 1 second",
+            ));
         }
         if self.delivery.domains.is_empty() {
-            return Err(invalid("delivery.domains", "[]", "needs at least one local domain"));
+            return Err(invalid(
+                "delivery.domains",
+                "[]",
+                "needs at least one local domain",
+            ));
         }
         if self.delivery.recipient_delimiter.chars().count() > 1 {
             return Err(invalid(
@@ -353,7 +369,9 @@ mod tests {
 
     #[test]
     fn unknown_table_names_key() {
-        let error = Config::parse("[smpt]\nlisten = []\n").unwrap_err().to_string();
+        let error = Config::parse("[smpt]\nlisten = []\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("smpt"), "{error}");
         assert!(error.contains("line 1"), "{error}");
     }

@@ -55,7 +55,10 @@ impl Connection {
 
     /// Marks `len` bytes at the front of the input as consumed.
     pub fn consume(&mut self, len: usize) {
-        assert!(len <= self.input.len() - self.start, "consumed past the input");
+        assert!(
+            len <= self.input.len() - self.start,
+            "consumed past the input"
+        );
         self.start += len;
         if self.start == self.input.len() {
             self.input.clear();
@@ -94,7 +97,11 @@ impl Connection {
     /// Reads more input, waiting at most `timeout`. With `shutdown`, also
     /// returns when shutdown begins. After `TimedOut` or `Shutdown` the
     /// unconsumed input is gone and the session must close.
-    pub async fn fill(&mut self, timeout: Duration, shutdown: Option<&mut Shutdown>) -> io::Result<Fill> {
+    pub async fn fill(
+        &mut self,
+        timeout: Duration,
+        shutdown: Option<&mut Shutdown>,
+    ) -> io::Result<Fill> {
         self.compact();
         self.input.reserve(READ_CHUNK);
         let input = std::mem::take(&mut self.input);

@@ -23,7 +23,11 @@ pub enum RouteError {
 }
 
 /// Returns the local user that `recipient` is delivered to.
-pub fn route(config: &Config, users: &UserDb, recipient: &ForwardPath<'_>) -> Result<String, RouteError> {
+pub fn route(
+    config: &Config,
+    users: &UserDb,
+    recipient: &ForwardPath<'_>,
+) -> Result<String, RouteError> {
     let name = match recipient {
         ForwardPath::Postmaster => "postmaster".to_string(),
         ForwardPath::Mailbox(mailbox) => {
@@ -48,7 +52,10 @@ fn local_user_name(config: &Config, mailbox: &Mailbox<'_>) -> Option<String> {
 
     // A quoted local part names the same mailbox as its unquoted form when the
     // content needs no quoting; anything else cannot be a user name.
-    if let Some(inner) = local.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) {
+    if let Some(inner) = local
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
         local = inner;
     }
 

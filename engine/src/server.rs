@@ -114,7 +114,10 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
     std::fs::create_dir_all(data_dir).map_err(|error| {
         io::Error::new(
             error.kind(),
-            format!("cannot create data directory {}: {error}", data_dir.display()),
+            format!(
+                "cannot create data directory {}: {error}",
+                data_dir.display()
+            ),
         )
     })?;
     let users = UserDb::open(data_dir).map_err(io::Error::other)?;

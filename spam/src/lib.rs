@@ -43,7 +43,9 @@ impl std::fmt::Display for RuleError {
                 write!(formatter, "{count} rules exceed the maximum of {RULES_MAX}")
             }
             RuleError::EmptyPhrase { name } => write!(formatter, "rule {name} has an empty phrase"),
-            RuleError::Build(message) => write!(formatter, "cannot build rule automaton: {message}"),
+            RuleError::Build(message) => {
+                write!(formatter, "cannot build rule automaton: {message}")
+            }
         }
     }
 }
@@ -146,7 +148,14 @@ mod tests {
 
     #[test]
     fn empty_phrase_is_rejected() {
-        let error = RuleSet::compile(vec![rule("EMPTY", "", 1.0)]).err().unwrap();
-        assert_eq!(error, RuleError::EmptyPhrase { name: "EMPTY".to_string() });
+        let error = RuleSet::compile(vec![rule("EMPTY", "", 1.0)])
+            .err()
+            .unwrap();
+        assert_eq!(
+            error,
+            RuleError::EmptyPhrase {
+                name: "EMPTY".to_string()
+            }
+        );
     }
 }

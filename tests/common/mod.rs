@@ -92,7 +92,11 @@ pub fn run_ringmail(args: &[&str], stdin_text: Option<&str>, cwd: &Path) -> Outp
         .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    command.stdin(if stdin_text.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.stdin(if stdin_text.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
 
     let mut child = command
         .spawn()
@@ -108,7 +112,11 @@ pub fn run_ringmail(args: &[&str], stdin_text: Option<&str>, cwd: &Path) -> Outp
         }
     }
 
-    wait_output(child, Duration::from_millis(CLI_TIMEOUT_MS), &format!("ringmail {args:?}"))
+    wait_output(
+        child,
+        Duration::from_millis(CLI_TIMEOUT_MS),
+        &format!("ringmail {args:?}"),
+    )
 }
 
 /// Waits for `child` at most `timeout` and collects its output. On timeout it
@@ -400,8 +408,10 @@ impl Server {
         self.smtp_port = smtp_port;
         self.imap_port = imap_port;
 
-        let stdout = File::create(self.log_path(self.run_count, "stdout")).expect("create stdout log");
-        let stderr = File::create(self.log_path(self.run_count, "stderr")).expect("create stderr log");
+        let stdout =
+            File::create(self.log_path(self.run_count, "stdout")).expect("create stdout log");
+        let stderr =
+            File::create(self.log_path(self.run_count, "stderr")).expect("create stderr log");
         let data_dir = self.data_dir();
         let smtp_addr = format!("127.0.0.1:{smtp_port}");
         let imap_addr = format!("127.0.0.1:{imap_port}");
@@ -495,7 +505,12 @@ pub fn send_signal(child: &Child, signal: libc::c_int) {
     // SAFETY: kill(2) takes plain integers and touches no memory of ours; the
     // pid belongs to a child that has not been waited for, so it is not reused.
     let result = unsafe { libc::kill(pid, signal) };
-    assert_eq!(result, 0, "kill({pid}, {signal}) failed: {}", io::Error::last_os_error());
+    assert_eq!(
+        result,
+        0,
+        "kill({pid}, {signal}) failed: {}",
+        io::Error::last_os_error()
+    );
 }
 
 fn port_accepts(port: u16) -> bool {
@@ -581,13 +596,19 @@ pub fn strip_received(stored: &[u8]) -> Option<&[u8]> {
 
 /// Byte offset of the first `needle` in `haystack`.
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 /// Short printable preview of `bytes` for failure messages.
 pub fn preview(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(300)];
-    format!("{:?}{}", String::from_utf8_lossy(cut), if bytes.len() > 300 { "..." } else { "" })
+    format!(
+        "{:?}{}",
+        String::from_utf8_lossy(cut),
+        if bytes.len() > 300 { "..." } else { "" }
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -609,9 +630,9 @@ impl Reply {
         let parts: Vec<&str> = word.split('.').collect();
         let is_code = parts.len() == 3
             && matches!(parts[0], "2" | "4" | "5")
-            && parts[1..]
-                .iter()
-                .all(|part| !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit()));
+            && parts[1..].iter().all(|part| {
+                !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit())
+            });
         is_code.then_some(word)
     }
 
@@ -623,7 +644,11 @@ impl Reply {
     /// Asserts the reply code and enhanced status code, naming `context`.
     pub fn assert_status(&self, code: u16, enhanced: &str, context: &str) {
         assert_eq!(self.code, code, "{context}: reply code, reply was {self}");
-        assert_eq!(self.enhanced(), Some(enhanced), "{context}: enhanced status code, reply was {self}");
+        assert_eq!(
+            self.enhanced(),
+            Some(enhanced),
+            "{context}: enhanced status code, reply was {self}"
+        );
     }
 }
 
@@ -654,7 +679,9 @@ impl SmtpClient {
             .unwrap_or_else(|e| panic!("failed to connect to SMTP port {port}: {e}"));
         let timeout = Some(Duration::from_millis(IO_TIMEOUT_MS));
         stream.set_read_timeout(timeout).expect("set read timeout");
-        stream.set_write_timeout(timeout).expect("set write timeout");
+        stream
+            .set_write_timeout(timeout)
+            .expect("set write timeout");
         stream.set_nodelay(true).expect("set TCP_NODELAY");
 
         let writer = stream.try_clone().expect("clone the stream");
@@ -696,7 +723,8 @@ impl SmtpClient {
     /// Reads one whole reply, panicking on a closed connection, a timeout or a
     /// malformed line.
     pub fn read_reply(&mut self) -> Reply {
-        self.try_read_reply().unwrap_or_else(|e| panic!("failed to read an SMTP reply: {e}"))
+        self.try_read_reply()
+            .unwrap_or_else(|e| panic!("failed to read an SMTP reply: {e}"))
     }
 
     /// Reads one whole reply: lines `ddd-text` up to the line `ddd text`.
@@ -706,7 +734,12 @@ impl SmtpClient {
         loop {
             let line = read_crlf_line(&mut self.reader)?;
             let text = String::from_utf8_lossy(&line).into_owned();
-            let invalid = || io::Error::new(io::ErrorKind::InvalidData, format!("invalid reply line {text:?}"));
+            let invalid = || {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("invalid reply line {text:?}"),
+                )
+            };
 
             if text.len() < 3 || !text.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
                 return Err(invalid());
@@ -719,7 +752,12 @@ impl SmtpClient {
             let separator = text.as_bytes().get(3).copied();
             lines.push(text.get(4..).unwrap_or("").to_owned());
             match separator {
-                None | Some(b' ') => return Ok(Reply { code: line_code, lines }),
+                None | Some(b' ') => {
+                    return Ok(Reply {
+                        code: line_code,
+                        lines,
+                    })
+                }
                 Some(b'-') if lines.len() < REPLY_LINES_MAX => {}
                 Some(b'-') => {
                     return Err(io::Error::new(
@@ -736,7 +774,10 @@ impl SmtpClient {
     /// can prove that no extra reply (a smuggled transaction's) is pending.
     pub fn unexpected_bytes(&mut self, wait_ms: u64) -> Vec<u8> {
         let timeout = Some(Duration::from_millis(wait_ms));
-        self.reader.get_ref().set_read_timeout(timeout).expect("set read timeout");
+        self.reader
+            .get_ref()
+            .set_read_timeout(timeout)
+            .expect("set read timeout");
 
         let mut bytes = self.reader.buffer().to_vec();
         self.reader.consume(bytes.len());
@@ -745,13 +786,23 @@ impl SmtpClient {
             match self.reader.get_mut().read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
                 Err(e) => panic!("failed to read pending bytes: {e}"),
             }
         }
 
         let timeout = Some(Duration::from_millis(IO_TIMEOUT_MS));
-        self.reader.get_ref().set_read_timeout(timeout).expect("set read timeout");
+        self.reader
+            .get_ref()
+            .set_read_timeout(timeout)
+            .expect("set read timeout");
         bytes
     }
 
@@ -800,12 +851,18 @@ fn read_crlf_line(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<u8>> {
     let limit = u64::try_from(RESPONSE_LINE_LEN_MAX).expect("limit fits u64");
     let count = reader.by_ref().take(limit).read_until(b'\n', &mut line)?;
     if count == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by the server"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed by the server",
+        ));
     }
     if !line.ends_with(b"\r\n") {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("line does not end in CRLF within {RESPONSE_LINE_LEN_MAX} bytes: {}", preview(&line)),
+            format!(
+                "line does not end in CRLF within {RESPONSE_LINE_LEN_MAX} bytes: {}",
+                preview(&line)
+            ),
         ));
     }
     line.truncate(line.len() - 2);
@@ -843,7 +900,10 @@ impl ImapResponse {
         self.untagged
             .iter()
             .filter_map(|u| u.text.strip_prefix("* SEARCH"))
-            .flat_map(|rest| rest.split_whitespace().map(|n| n.parse::<u32>().expect("SEARCH number")))
+            .flat_map(|rest| {
+                rest.split_whitespace()
+                    .map(|n| n.parse::<u32>().expect("SEARCH number"))
+            })
             .collect()
     }
 
@@ -852,7 +912,10 @@ impl ImapResponse {
         let marker = format!("[{code} ");
         self.untagged.iter().find_map(|u| {
             let start = u.text.find(&marker)? + marker.len();
-            let digits: String = u.text[start..].chars().take_while(char::is_ascii_digit).collect();
+            let digits: String = u.text[start..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             digits.parse().ok()
         })
     }
@@ -890,12 +953,15 @@ impl ImapClient {
             .unwrap_or_else(|e| panic!("failed to connect to IMAP port {port}: {e}"));
         let timeout = Some(Duration::from_millis(IO_TIMEOUT_MS));
         stream.set_read_timeout(timeout).expect("set read timeout");
-        stream.set_write_timeout(timeout).expect("set write timeout");
+        stream
+            .set_write_timeout(timeout)
+            .expect("set write timeout");
         stream.set_nodelay(true).expect("set TCP_NODELAY");
 
         let writer = stream.try_clone().expect("clone the stream");
         let mut reader = BufReader::new(stream);
-        let greeting = read_crlf_line(&mut reader).unwrap_or_else(|e| panic!("failed to read the IMAP greeting: {e}"));
+        let greeting = read_crlf_line(&mut reader)
+            .unwrap_or_else(|e| panic!("failed to read the IMAP greeting: {e}"));
         let greeting = String::from_utf8_lossy(&greeting).into_owned();
         assert!(greeting.starts_with("* OK"), "IMAP greeting: {greeting:?}");
 
@@ -919,7 +985,10 @@ impl ImapClient {
     /// should fail fast without it.
     pub fn set_read_timeout_ms(&mut self, timeout_ms: u64) {
         let timeout = Some(Duration::from_millis(timeout_ms));
-        self.reader.get_ref().set_read_timeout(timeout).expect("set read timeout");
+        self.reader
+            .get_ref()
+            .set_read_timeout(timeout)
+            .expect("set read timeout");
     }
 
     /// Returns a fresh tag for a command the test sends itself with `send_raw`.
@@ -938,7 +1007,8 @@ impl ImapClient {
     /// Reads one response line without its CRLF, such as a `+ ` continuation
     /// request.
     pub fn read_line(&mut self) -> String {
-        let line = read_crlf_line(&mut self.reader).unwrap_or_else(|e| panic!("failed to read an IMAP line: {e}"));
+        let line = read_crlf_line(&mut self.reader)
+            .unwrap_or_else(|e| panic!("failed to read an IMAP line: {e}"));
         String::from_utf8_lossy(&line).into_owned()
     }
 
@@ -948,8 +1018,13 @@ impl ImapClient {
         let mut untagged = Vec::new();
         loop {
             let unit = self.read_unit().unwrap_or_else(|e| {
-                let seen: Vec<&str> = untagged.iter().map(|u: &Untagged| u.text.as_str()).collect();
-                panic!("failed to read the response tagged {tag}: {e}; responses before it: {seen:?}")
+                let seen: Vec<&str> = untagged
+                    .iter()
+                    .map(|u: &Untagged| u.text.as_str())
+                    .collect();
+                panic!(
+                    "failed to read the response tagged {tag}: {e}; responses before it: {seen:?}"
+                )
             });
             if let Some(status) = unit.text.strip_prefix(&prefix) {
                 return ImapResponse {
@@ -1057,6 +1132,9 @@ fn literal_len_at_end(line: &str) -> Option<usize> {
 /// Value of the `UID n` item in a FETCH response's text.
 fn fetch_uid(text: &str) -> Option<u32> {
     let start = text.find("UID ")? + 4;
-    let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }

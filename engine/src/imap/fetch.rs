@@ -74,7 +74,9 @@ pub fn write_fetch(
         separator(out);
         out.extend_from_slice(format!("UID {}", item.uid).as_bytes());
     }
-    let has_flags = attributes.iter().any(|a| matches!(a, FetchAttribute::Flags));
+    let has_flags = attributes
+        .iter()
+        .any(|a| matches!(a, FetchAttribute::Flags));
     if include_flags && !has_flags {
         separator(out);
         out.extend_from_slice(b"FLAGS ");

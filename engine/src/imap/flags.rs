@@ -100,7 +100,9 @@ impl FlagSet {
 
     /// Returns whether the set contains `keyword`, ignoring case.
     pub fn has_keyword(&self, keyword: &str) -> bool {
-        self.keywords.iter().any(|known| known.eq_ignore_ascii_case(keyword))
+        self.keywords
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(keyword))
     }
 
     /// Appends the parenthesized flag list, with `\Recent` when `recent`.

@@ -117,7 +117,11 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Days since the epoch of a search date.
 fn days(date: &Date) -> i64 {
-    days_from_civil(i64::from(date.year), u32::from(date.month), u32::from(date.day))
+    days_from_civil(
+        i64::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    )
 }
 
 /// Days since the epoch of a Unix time, in UTC.
@@ -189,9 +193,15 @@ mod tests {
     #[test]
     fn date_header_parses_with_and_without_weekday() {
         let expected = days_from_civil(2002, 8, 22);
-        assert_eq!(parse_date_day("Thu, 22 Aug 2002 12:36:23 +0100"), Some(expected));
+        assert_eq!(
+            parse_date_day("Thu, 22 Aug 2002 12:36:23 +0100"),
+            Some(expected)
+        );
         assert_eq!(parse_date_day("22 Aug 2002 12:36:23 -0400"), Some(expected));
-        assert_eq!(parse_date_day("Thu, 22 Aug 02 12:36:23 GMT"), Some(expected));
+        assert_eq!(
+            parse_date_day("Thu, 22 Aug 02 12:36:23 GMT"),
+            Some(expected)
+        );
         assert_eq!(parse_date_day("garbage"), None);
         assert_eq!(parse_date_day("Thu, 42 Aug 2002"), None);
     }

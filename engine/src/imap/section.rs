@@ -150,7 +150,10 @@ Content-Type: text/html\r\n\r\n<p>second</p>\r\n--XX--\r\nepilogue\r\n";
     fn multipart_parts_are_numbered_from_one() {
         let first = find_part(MULTIPART, &[1]).unwrap();
         assert_eq!(&MULTIPART[first.body], b"first");
-        assert_eq!(&MULTIPART[first.header], b"Content-Type: text/plain\r\n\r\n");
+        assert_eq!(
+            &MULTIPART[first.header],
+            b"Content-Type: text/plain\r\n\r\n"
+        );
         let second = find_part(MULTIPART, &[2]).unwrap();
         assert_eq!(&MULTIPART[second.body], b"<p>second</p>");
         assert!(find_part(MULTIPART, &[3]).is_none());
@@ -166,7 +169,8 @@ Content-Type: text/html\r\n\r\n<p>second</p>\r\n--XX--\r\nepilogue\r\n";
 
     #[test]
     fn multipart_without_close_delimiter_keeps_closed_parts() {
-        let message = b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\none\r\n--B\r\n\r\ntwo";
+        let message =
+            b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\none\r\n--B\r\n\r\ntwo";
         let first = find_part(message, &[1]).unwrap();
         assert_eq!(&message[first.body], b"one");
     }

@@ -32,7 +32,9 @@ pub struct Worker {
 
 /// Returns the number of cores this process may run on.
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Starts `workers` threads, each pinned to a core and running `body` on its

@@ -52,7 +52,11 @@ pub fn received_header(out: &mut Vec<u8>, trace: &Trace<'_>) {
     if let Some(recipient) = trace.single_recipient {
         let _ = write!(header, "\r\n\tfor <{}>", sanitize(recipient));
     }
-    let _ = write!(header, ";\r\n\t{}\r\n", crate::time::rfc5322_date(trace.unix_secs));
+    let _ = write!(
+        header,
+        ";\r\n\t{}\r\n",
+        crate::time::rfc5322_date(trace.unix_secs)
+    );
     out.extend_from_slice(header.as_bytes());
 }
 

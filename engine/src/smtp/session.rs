@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use ringmail_protocols::smtp::{
-    self, Command, DataLimits, DataOutcome, DataReceiver, EnhancedStatus, LineOutcome,
-    LineReader, MailParameters, Reply, ReversePath,
+    self, Command, DataLimits, DataOutcome, DataReceiver, EnhancedStatus, LineOutcome, LineReader,
+    MailParameters, Reply, ReversePath,
 };
 
 use super::received::{self, Trace};
@@ -82,7 +82,12 @@ fn status(class: u8, subject: u16, detail: u16) -> Option<EnhancedStatus> {
 }
 
 impl Session {
-    fn new(connection: Connection, peer: SocketAddr, shared: Arc<Shared>, shutdown: Shutdown) -> Self {
+    fn new(
+        connection: Connection,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+        shutdown: Shutdown,
+    ) -> Self {
         Session {
             connection,
             peer,
@@ -146,12 +151,18 @@ impl Session {
             Fill::Data => Ok(true),
             Fill::Closed => Ok(false),
             Fill::TimedOut => {
-                let text = format!("{} timeout exceeded, closing connection", self.shared.hostname);
+                let text = format!(
+                    "{} timeout exceeded, closing connection",
+                    self.shared.hostname
+                );
                 self.reply(Reply::new(421, status(4, 4, 2), text));
                 Ok(false)
             }
             Fill::Shutdown => {
-                let text = format!("{} service shutting down, closing connection", self.shared.hostname);
+                let text = format!(
+                    "{} service shutting down, closing connection",
+                    self.shared.hostname
+                );
                 self.reply(Reply::new(421, status(4, 3, 2), text));
                 Ok(false)
             }
@@ -169,7 +180,10 @@ impl Session {
                 }
                 LineOutcome::TooLong { consumed } => {
                     self.connection.consume(consumed);
-                    let text = format!("command line too long, max {} octets", smtp::COMMAND_LINE_MAX);
+                    let text = format!(
+                        "command line too long, max {} octets",
+                        smtp::COMMAND_LINE_MAX
+                    );
                     self.reply(Reply::new(500, status(5, 5, 2), text));
                 }
                 LineOutcome::Line { line, consumed } => {
@@ -177,13 +191,16 @@ impl Session {
                     // needs only where they outlive this call.
                     let next = match smtp::parse_command(line) {
                         Ok(command) => {
-                            let outcome = handle_command(&mut SessionState {
-                                peer: self.peer,
-                                shared: &self.shared,
-                                helo: &mut self.helo,
-                                extended: &mut self.extended,
-                                transaction: &mut self.transaction,
-                            }, command);
+                            let outcome = handle_command(
+                                &mut SessionState {
+                                    peer: self.peer,
+                                    shared: &self.shared,
+                                    helo: &mut self.helo,
+                                    extended: &mut self.extended,
+                                    transaction: &mut self.transaction,
+                                },
+                                command,
+                            );
                             let extended = self.extended;
                             let (_, output) = self.connection.split();
                             outcome.reply.write_to(output, extended);
@@ -344,7 +361,11 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn reply(code: u16, enhanced: Option<EnhancedStatus>, text: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+    fn reply(
+        code: u16,
+        enhanced: Option<EnhancedStatus>,
+        text: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Self {
         Outcome {
             reply: Reply::new(code, enhanced, text),
             next: Next::Command,
@@ -396,18 +417,16 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             parameters,
         } => mail_from(state, reverse_path, parameters),
         Command::RcptTo { forward_path, .. } => rcpt_to(state, forward_path),
-        Command::Data => {
-            match state.transaction {
-                None => Outcome::out_of_order("need MAIL command first"),
-                Some(transaction) if transaction.recipients.is_empty() => {
-                    Outcome::out_of_order("need RCPT command first")
-                }
-                Some(_) => Outcome {
-                    reply: Reply::new(354, None, "End data with <CR><LF>.<CR><LF>"),
-                    next: Next::Data,
-                },
+        Command::Data => match state.transaction {
+            None => Outcome::out_of_order("need MAIL command first"),
+            Some(transaction) if transaction.recipients.is_empty() => {
+                Outcome::out_of_order("need RCPT command first")
             }
-        }
+            Some(_) => Outcome {
+                reply: Reply::new(354, None, "End data with <CR><LF>.<CR><LF>"),
+                next: Next::Data,
+            },
+        },
         Command::Rset => {
             *state.transaction = None;
             Outcome::reply(250, status(2, 0, 0), "Ok")
@@ -436,7 +455,11 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
     }
 }
 
-fn mail_from(state: &mut SessionState<'_>, reverse_path: ReversePath<'_>, parameters: MailParameters) -> Outcome {
+fn mail_from(
+    state: &mut SessionState<'_>,
+    reverse_path: ReversePath<'_>,
+    parameters: MailParameters,
+) -> Outcome {
     if state.helo.is_none() {
         return Outcome::out_of_order("send EHLO or HELO first");
     }
@@ -501,7 +524,11 @@ fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) ->
         ),
         Err(RouteError::Temporary(error)) => {
             tracing::error!(peer = %state.peer, %error, "user database unreadable");
-            Outcome::reply(451, status(4, 3, 0), "temporary lookup failure, try again later")
+            Outcome::reply(
+                451,
+                status(4, 3, 0),
+                "temporary lookup failure, try again later",
+            )
         }
     }
 }
