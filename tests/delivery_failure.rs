@@ -2,8 +2,8 @@
 //! the client gets 451 4.3.0, nothing is left in any `new/`, and the session
 //! goes on.
 //!
-//! The full-disk case mounts a 256 KiB tmpfs over one user's mail directory,
-//! which needs root; as another user that test prints why it did not run.
+//! The full-disk case mounts a 256 KiB tmpfs over one user's mail directory.
+//! That needs root, so as another user the test prints why it did not run.
 
 mod common;
 
@@ -20,7 +20,7 @@ fn small_message(subject: &str) -> Vec<u8> {
     format!("Subject: {subject}\r\n\r\nshort body\r\n").into_bytes()
 }
 
-/// A message larger than the tmpfs, so its write fails with ENOSPC.
+/// Builds a message larger than the tmpfs, so its write fails with ENOSPC.
 fn large_message() -> Vec<u8> {
     let mut message = b"Subject: too large for the disk\r\n\r\n".to_vec();
     let line = [b'x'; 76];

@@ -10,7 +10,7 @@ use ringmail_protocols::message;
 use super::flags::FlagSet;
 use super::section;
 
-/// One message as FETCH sees it.
+/// One message with the index fields that FETCH reports.
 pub struct FetchItem<'a> {
     pub sequence: u32,
     pub uid: u32,
@@ -49,8 +49,8 @@ pub fn needs_message(attributes: &[FetchAttribute<'_>]) -> bool {
     })
 }
 
-/// Appends `* N FETCH (...)` for `item`. `message` holds the file's bytes
-/// when [`needs_message`] said so. `include_uid` adds UID for UID FETCH, and
+/// Appends `* N FETCH (...)` for `item`. `message` contains the file's bytes
+/// when [`needs_message`] returned true. `include_uid` adds UID for UID FETCH, and
 /// `include_flags` adds FLAGS when the fetch changed them.
 pub fn write_fetch(
     out: &mut Vec<u8>,
@@ -133,8 +133,8 @@ pub fn write_fetch(
     out.extend_from_slice(b")\r\n");
 }
 
-/// Appends `BODY[section]<origin> {N}\r\n...` (the response never says
-/// BODY.PEEK).
+/// Appends `BODY[section]<origin> {N}\r\n...` (the response never
+/// contains BODY.PEEK).
 fn write_body_section(
     out: &mut Vec<u8>,
     message: &[u8],

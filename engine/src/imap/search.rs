@@ -11,7 +11,7 @@ use ringmail_protocols::imap::{Date, SearchKey};
 use super::flags::FlagSet;
 use super::section;
 
-/// What a search key is evaluated against: one message of the mailbox.
+/// One message of the mailbox, as a search key is evaluated against it.
 pub struct Candidate<'a> {
     pub sequence: u32,
     pub uid: u32,
@@ -140,7 +140,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// The day of the message's Date header, ignoring its time and zone as
+/// Returns the day of the message's Date header, ignoring its time and zone as
 /// RFC 3501 says the SENT* keys do.
 fn sent_day(candidate: &mut Candidate<'_>) -> Option<i64> {
     let message = candidate.message()?;

@@ -1,7 +1,7 @@
 //! The SMTP receiver: sessions that drive `ringmail_protocols::smtp` over a
 //! socket and deliver accepted messages into local Maildirs.
 //!
-//! The parser knows RFC 5321; this module decides policy: which recipients
+//! The parser implements RFC 5321, and this module decides policy: which recipients
 //! are accepted, the limits, the Received header and when a reply may say 250.
 
 mod received;

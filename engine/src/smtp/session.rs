@@ -50,7 +50,7 @@ struct Transaction {
     recipients: Vec<Recipient>,
 }
 
-/// What the command loop does after a command.
+/// Next step of the command loop after a command.
 enum Next {
     /// Handle the next command.
     Command,
