@@ -17,8 +17,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::cli::{
-    check_range, resolve_target, usage, UsageError, CONNECTIONS_MAX, DURATION_SECS_MAX,
-    WORKERS_MAX,
+    check_range, resolve_target, usage, UsageError, CONNECTIONS_MAX, DURATION_SECS_MAX, WORKERS_MAX,
 };
 
 /// Maximum number of sessions in one run; like the SMTP mode's message
@@ -127,7 +126,11 @@ impl Mix {
     /// Applies `NAME=PERCENT[,NAME=PERCENT...]` on top of this mix. Names must
     /// be steps of the protocol and percentages from 0 to 100.
     pub fn apply_overrides(&mut self, text: &str) -> Result<(), UsageError> {
-        for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        for item in text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
             let Some((name, percent)) = item.split_once('=') else {
                 return Err(usage(format!(
                     "invalid --mix item {item:?}: expected NAME=PERCENT"
@@ -283,7 +286,8 @@ pub fn read_users(path: &Path) -> Result<Vec<Credentials>, UsageError> {
         )));
     }
     let text = std::fs::read_to_string(path).map_err(cannot_read)?;
-    parse_users(&text).map_err(|error| usage(format!("invalid --users {}: {error}", path.display())))
+    parse_users(&text)
+        .map_err(|error| usage(format!("invalid --users {}: {error}", path.display())))
 }
 
 /// Parses the text of a users file. Errors name the 1-based line number.

@@ -27,7 +27,13 @@ fn defaults_with_one_user() {
 #[test]
 fn pop3_mix_override() {
     let plan = plan(&[
-        "--user", "a", "--pass", "p", "--pop3", "--mix", "retr=0, commit=100",
+        "--user",
+        "a",
+        "--pass",
+        "p",
+        "--pop3",
+        "--mix",
+        "retr=0, commit=100",
     ])
     .unwrap();
     assert_eq!(plan.protocol, Protocol::Pop3);

@@ -158,11 +158,13 @@ struct Ringmail {
 }
 
 impl Ringmail {
-    fn start(user: &str, messages: &[String]) -> Ringmail {
+    fn start(users: &[&str], messages: &[String]) -> Ringmail {
         let data = tempfile::tempdir().expect("create data dir");
-        add_ringmail_user(data.path(), user);
-        let maildir = data.path().join("mail").join(user).join("Maildir");
-        fill_maildir(&maildir, messages);
+        for user in users {
+            add_ringmail_user(data.path(), user);
+            let maildir = data.path().join("mail").join(user).join("Maildir");
+            fill_maildir(&maildir, messages);
+        }
 
         let log = data.path().join("server.log");
         let imap = free_loopback_addr();
@@ -220,12 +222,62 @@ fn add_ringmail_user(data: &Path, user: &str) {
     );
 }
 
-#[test]
-fn imap_run_counts_every_command_and_keeps_foreign_mail() {
+/// Messages of one mailbox before a run: foreign ones and three from the
+/// SMTP load mode, none of which an IMAP run may delete.
+fn mailbox_before_run() -> Vec<String> {
     let mut messages: Vec<String> = (0..FOREIGN_MESSAGES).map(foreign_message).collect();
     messages.extend((0..3).map(smtp_loadgen_message));
-    let mut server = Ringmail::start("alice", &messages);
+    messages
+}
+
+/// Asserts that `maildir` still holds every message of [`mailbox_before_run`]
+/// and returns the messages that a loadgen APPEND created.
+fn assert_mail_kept(maildir: &Path) -> Vec<String> {
+    let remaining = maildir_messages(maildir);
+    let foreign: HashSet<&str> = remaining
+        .iter()
+        .filter_map(|message| header_value(message, "Message-ID:"))
+        .filter(|id| id.starts_with("<foreign-"))
+        .collect();
+    assert_eq!(
+        foreign.len(),
+        FOREIGN_MESSAGES,
+        "foreign messages kept in {}",
+        maildir.display()
+    );
+
+    let smtp_kept = remaining
+        .iter()
+        .filter(|message| {
+            header_value(message, "X-Loadgen-Id:").is_some_and(|id| id.starts_with("smtp-"))
+        })
+        .count();
+    assert_eq!(
+        smtp_kept,
+        3,
+        "messages of the SMTP mode kept in {}",
+        maildir.display()
+    );
+
+    remaining
+        .into_iter()
+        .filter(|message| header_value(message, "X-Loadgen-Source:") == Some("imap-append"))
+        .collect()
+}
+
+#[test]
+fn imap_run_counts_every_command_and_keeps_foreign_mail() {
+    // One user per connection: sessions on one mailbox run one after the
+    // other, so no command can fail on a message another session expunged.
+    let users = ["alice", "bob", "carol", "dave"];
+    let mut server = Ringmail::start(&users, &mailbox_before_run());
     let out_dir = tempfile::tempdir().expect("create output dir");
+    let users_file = out_dir.path().join("users.txt");
+    let lines: Vec<String> = users
+        .iter()
+        .map(|user| format!("{user}:{PASSWORD}\n"))
+        .collect();
+    std::fs::write(&users_file, lines.concat()).expect("write users file");
     let json = out_dir.path().join("report.json");
     let target = server.imap.to_string();
 
@@ -234,10 +286,8 @@ fn imap_run_counts_every_command_and_keeps_foreign_mail() {
         "imap",
         "--target",
         &target,
-        "--user",
-        "alice",
-        "--pass",
-        PASSWORD,
+        "--users",
+        users_file.to_str().unwrap(),
         "--connections",
         "4",
         "--sessions",
@@ -284,39 +334,60 @@ fn imap_run_counts_every_command_and_keeps_foreign_mail() {
     }
 
     stop(&mut server.child);
-    let remaining = maildir_messages(&server.maildir("alice"));
-    let foreign: HashSet<&str> = remaining
-        .iter()
-        .filter_map(|message| header_value(message, "Message-ID:"))
-        .filter(|id| id.starts_with("<foreign-"))
-        .collect();
-    assert_eq!(foreign.len(), FOREIGN_MESSAGES, "foreign messages kept");
-    let smtp_kept = remaining
-        .iter()
-        .filter(|message| header_value(message, "X-Loadgen-Id:").is_some_and(|id| id.starts_with("smtp-")))
-        .count();
-    assert_eq!(smtp_kept, 3, "messages of the SMTP mode kept");
-
-    let appended: Vec<&String> = remaining
-        .iter()
-        .filter(|message| header_value(message, "X-Loadgen-Source:") == Some("imap-append"))
-        .collect();
+    let run_id = report["run_id"].as_str().expect("run_id");
+    let mut appended_left = 0;
+    for user in users {
+        for message in assert_mail_kept(&server.maildir(user)) {
+            let id = header_value(&message, "X-Loadgen-Id:").expect("appended message has an id");
+            assert!(id.starts_with(&format!("{run_id}-imap-")), "{id}");
+            appended_left += 1;
+        }
+    }
     let expunged = command_count(&report, "EXPUNGE");
     assert_eq!(
-        appended.len() as u64,
+        appended_left,
         20 - expunged,
         "appended messages left after {expunged} expunges"
     );
-    let run_id = report["run_id"].as_str().expect("run_id");
-    for message in appended {
-        let id = header_value(message, "X-Loadgen-Id:").expect("appended message has an id");
-        assert!(id.starts_with(&format!("{run_id}-imap-")), "{id}");
-    }
+}
+
+#[test]
+fn imap_sessions_sharing_a_mailbox_keep_foreign_mail() {
+    // Sessions on one mailbox race: a FETCH or STORE may get NO for a
+    // message that another session expunged, so only session errors and
+    // the mailbox contents are checked here.
+    let mut server = Ringmail::start(&["erin"], &mailbox_before_run());
+    let target = server.imap.to_string();
+
+    let output = loadgen(&[
+        "imap",
+        "--target",
+        &target,
+        "--user",
+        "erin",
+        "--pass",
+        PASSWORD,
+        "--connections",
+        "6",
+        "--sessions",
+        "30",
+    ]);
+    let stdout = stdout_of(&output);
+    assert!(
+        output.status.success(),
+        "exit status {:?}: {stdout}",
+        output.status
+    );
+    assert!(stdout.contains("sessions completed: 30\n"), "{stdout}");
+    assert!(stdout.contains("session errors: 0\n"), "{stdout}");
+
+    stop(&mut server.child);
+    assert_mail_kept(&server.maildir("erin"));
 }
 
 #[test]
 fn imap_wrong_password_is_a_session_error() {
-    let mut server = Ringmail::start("bob", &[]);
+    let mut server = Ringmail::start(&["bob"], &[]);
     let target = server.imap.to_string();
 
     let output = loadgen(&[
@@ -455,7 +526,11 @@ fn dovecot_config(root: &Path, pop3: SocketAddr) -> String {
         // Without root, Dovecot cannot switch users or chroot, so every
         // process runs as the running user.
         let user = String::from_utf8_lossy(
-            &Command::new("id").arg("-un").output().expect("run id").stdout,
+            &Command::new("id")
+                .arg("-un")
+                .output()
+                .expect("run id")
+                .stdout,
         )
         .trim()
         .to_string();
@@ -525,7 +600,9 @@ fn pop3_run_deletes_only_loadgen_messages() {
         let remaining = maildir_messages(&dovecot.maildir(user));
         let foreign = remaining
             .iter()
-            .filter(|message| header_value(message, "Message-ID:").is_some_and(|id| id.starts_with("<foreign-")))
+            .filter(|message| {
+                header_value(message, "Message-ID:").is_some_and(|id| id.starts_with("<foreign-"))
+            })
             .count();
         assert_eq!(foreign, FOREIGN_MESSAGES, "foreign messages of {user} kept");
         loadgen_left += remaining
@@ -551,10 +628,48 @@ fn pop3_run_deletes_only_loadgen_messages() {
 fn imap_bad_arguments_exit_2() {
     let cases: &[&[&str]] = &[
         &["imap", "--target", "127.0.0.1:1", "--user", "a"],
-        &["imap", "--target", "127.0.0.1:1", "--user", "a", "--pass", "p", "--connections", "0"],
-        &["imap", "--target", "127.0.0.1:1", "--user", "a", "--pass", "p", "--mix", "nope=5"],
-        &["imap", "--target", "127.0.0.1:1", "--user", "a", "--pass", "p", "--sessions", "5", "--duration", "5"],
-        &["imap", "--target", "127.0.0.1:1", "--users", "/nonexistent/users.txt"],
+        &[
+            "imap",
+            "--target",
+            "127.0.0.1:1",
+            "--user",
+            "a",
+            "--pass",
+            "p",
+            "--connections",
+            "0",
+        ],
+        &[
+            "imap",
+            "--target",
+            "127.0.0.1:1",
+            "--user",
+            "a",
+            "--pass",
+            "p",
+            "--mix",
+            "nope=5",
+        ],
+        &[
+            "imap",
+            "--target",
+            "127.0.0.1:1",
+            "--user",
+            "a",
+            "--pass",
+            "p",
+            "--sessions",
+            "5",
+            "--duration",
+            "5",
+        ],
+        &[
+            "imap",
+            "--target",
+            "127.0.0.1:1",
+            "--users",
+            "/nonexistent/users.txt",
+        ],
         &["imap", "--target", "no-port", "--user", "a", "--pass", "p"],
         &["imap", "--user", "a", "--pass", "p"],
     ];

@@ -26,6 +26,11 @@ pub struct Collected {
     pub literal_bytes: u64,
     /// Whether a literal contained [`APPEND_MARKER`], ignoring ASCII case.
     pub marker_seen: bool,
+    /// Untagged responses with at least one literal, such as a FETCH of a
+    /// header section. Flag updates that other sessions cause have none.
+    pub literal_responses: u32,
+    /// Of those, the ones with a literal that contained [`APPEND_MARKER`].
+    pub marker_responses: u32,
 }
 
 /// The final response of a command and what came before it.
@@ -215,12 +220,18 @@ impl ImapClient {
         collected: &mut Collected,
     ) -> Option<(Status, String)> {
         let input = self.connection.buffered();
+        let mut marked = false;
         for literal in &response.literals {
             let data = &input[literal.clone()];
             collected.literal_bytes += data.len() as u64;
-            if contains_ignore_case(data, APPEND_MARKER.as_bytes()) {
-                collected.marker_seen = true;
-            }
+            marked |= contains_ignore_case(data, APPEND_MARKER.as_bytes());
+        }
+        if !response.literals.is_empty() {
+            collected.literal_responses += 1;
+        }
+        if marked {
+            collected.marker_seen = true;
+            collected.marker_responses += 1;
         }
 
         match &response.kind {

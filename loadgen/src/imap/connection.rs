@@ -146,7 +146,10 @@ impl Connection {
 
     /// Marks the first `len` buffered bytes as consumed.
     pub fn consume(&mut self, len: usize) {
-        debug_assert!(len <= self.input.len() - self.start, "consume past the input");
+        debug_assert!(
+            len <= self.input.len() - self.start,
+            "consume past the input"
+        );
         self.start = (self.start + len).min(self.input.len());
     }
 

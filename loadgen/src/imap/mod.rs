@@ -174,7 +174,10 @@ async fn run_worker(shared: Arc<RunShared>, index: usize) -> io::Result<()> {
     let plan = &shared.plan;
     let mut tasks = Vec::new();
     for connection in (index..plan.connections).step_by(plan.workers) {
-        tasks.push(runtime::spawn(run_connection(Arc::clone(&shared), connection)));
+        tasks.push(runtime::spawn(run_connection(
+            Arc::clone(&shared),
+            connection,
+        )));
     }
 
     let mut stats = MailboxStats::new();

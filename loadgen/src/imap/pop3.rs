@@ -49,7 +49,11 @@ const LOADGEN_ID_FIELD: &[u8] = b"X-Loadgen-Id:";
 pub enum StatusLine {
     /// `+OK` (`ok` true) or `-ERR`, with the text after it, and the octets
     /// the line occupies.
-    Complete { ok: bool, text: String, len: usize },
+    Complete {
+        ok: bool,
+        text: String,
+        len: usize,
+    },
     NeedMore,
 }
 

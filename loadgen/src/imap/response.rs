@@ -102,7 +102,10 @@ impl fmt::Display for ResponseError {
                 "literal of {len} octets, more than the maximum of {LITERAL_LEN_MAX}"
             ),
             ResponseError::TooManyLiterals => {
-                write!(f, "more than the maximum of {LITERALS_MAX} literals in one response")
+                write!(
+                    f,
+                    "more than the maximum of {LITERALS_MAX} literals in one response"
+                )
             }
             ResponseError::Malformed { line } => write!(f, "malformed response {line:?}"),
         }
@@ -144,7 +147,9 @@ pub fn read_response(input: &[u8]) -> Result<ResponseOutcome, ResponseError> {
         let line = &input[line_start..line_end];
         let header = trailing_literal_header(line)?;
         if first_line.is_none() {
-            let text_end = header.as_ref().map_or(line_end, |header| line_start + header.start);
+            let text_end = header
+                .as_ref()
+                .map_or(line_end, |header| line_start + header.start);
             first_line = Some(line_start..text_end);
         }
 
@@ -194,7 +199,8 @@ fn trailing_literal_header(line: &[u8]) -> Result<Option<LiteralHeader>, Respons
     // Digits saturate instead of overflowing, so a huge header is reported
     // with a value above the limit rather than wrapping to a small one.
     let len = digits.iter().fold(0u64, |len, &digit| {
-        len.saturating_mul(10).saturating_add(u64::from(digit - b'0'))
+        len.saturating_mul(10)
+            .saturating_add(u64::from(digit - b'0'))
     });
     if len > LITERAL_LEN_MAX as u64 {
         return Err(ResponseError::LiteralTooLong { len });
@@ -227,7 +233,10 @@ fn classify(input: &[u8], first: Range<usize>) -> Result<Kind, ResponseError> {
         });
     }
 
-    let space = line.iter().position(|&byte| byte == b' ').ok_or_else(malformed)?;
+    let space = line
+        .iter()
+        .position(|&byte| byte == b' ')
+        .ok_or_else(malformed)?;
     if space == 0 {
         return Err(malformed());
     }
@@ -275,7 +284,9 @@ pub fn numbered(rest: &[u8]) -> Option<(u32, String)> {
 /// Returns the numbers of a `SEARCH n n ...` untagged text, or `None` when
 /// the text is not a SEARCH response.
 pub fn search_numbers(rest: &[u8]) -> Option<Vec<u32>> {
-    let mut words = rest.split(|&byte| byte == b' ').filter(|word| !word.is_empty());
+    let mut words = rest
+        .split(|&byte| byte == b' ')
+        .filter(|word| !word.is_empty());
     if !words.next()?.eq_ignore_ascii_case(b"SEARCH") {
         return None;
     }

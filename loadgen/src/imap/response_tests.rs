@@ -109,7 +109,13 @@ fn many_empty_literals_are_rejected() {
 
 #[test]
 fn malformed_tagged_lines_are_errors() {
-    let cases: &[&[u8]] = &[b"\r\n", b"a1\r\n", b"a1 MAYBE done\r\n", b" OK x\r\n", b"a1 BYE x\r\n"];
+    let cases: &[&[u8]] = &[
+        b"\r\n",
+        b"a1\r\n",
+        b"a1 MAYBE done\r\n",
+        b" OK x\r\n",
+        b"a1 BYE x\r\n",
+    ];
     for input in cases {
         assert!(
             matches!(read_response(input), Err(ResponseError::Malformed { .. })),
@@ -123,7 +129,10 @@ fn search_and_capability_helpers() {
     assert_eq!(search_numbers(b"SEARCH 2 5 9"), Some(vec![2, 5, 9]));
     assert_eq!(search_numbers(b"SEARCH"), Some(vec![]));
     assert_eq!(search_numbers(b"3 EXISTS"), None);
-    assert!(has_capability(b"[CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] hi", "uidplus"));
+    assert!(has_capability(
+        b"[CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] hi",
+        "uidplus"
+    ));
     assert!(!has_capability(b"CAPABILITY IMAP4rev1 LITERAL+", "UIDPLUS"));
     assert!(!has_capability(b"OK ready", "IMAP4rev1"));
 }

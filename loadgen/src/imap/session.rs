@@ -239,14 +239,31 @@ async fn expunge_one(
     stats: &mut MailboxStats,
 ) -> Result<(), SessionError> {
     let search = format!("UID SEARCH HEADER {} imap-append", marker_field());
-    let found = timed(client, stats, "SEARCH", search.as_bytes(), "SEARCH response").await?;
+    let found = timed(
+        client,
+        stats,
+        "SEARCH",
+        search.as_bytes(),
+        "SEARCH response",
+    )
+    .await?;
     let Some(&uid) = found.collected.search.choose(context.rng) else {
         stats.record_skip("expunge: no appended message");
         return Ok(());
     };
 
-    let fetch = format!("UID FETCH {uid} (BODY.PEEK[HEADER.FIELDS ({})])", marker_field());
-    let header = timed(client, stats, "FETCH HEADER", fetch.as_bytes(), "FETCH response").await?;
+    let fetch = format!(
+        "UID FETCH {uid} (BODY.PEEK[HEADER.FIELDS ({})])",
+        marker_field()
+    );
+    let header = timed(
+        client,
+        stats,
+        "FETCH HEADER",
+        fetch.as_bytes(),
+        "FETCH response",
+    )
+    .await?;
     if !header.collected.marker_seen {
         // Another session expunged it meanwhile, or the server's search
         // matched a message without the marker: leave it alone.
@@ -259,20 +276,25 @@ async fn expunge_one(
 
     if client.has_capability("UIDPLUS") {
         let expunge = format!("UID EXPUNGE {uid}");
-        timed(client, stats, "EXPUNGE", expunge.as_bytes(), "EXPUNGE response").await?;
+        timed(
+            client,
+            stats,
+            "EXPUNGE",
+            expunge.as_bytes(),
+            "EXPUNGE response",
+        )
+        .await?;
         return Ok(());
     }
 
     // Without UIDPLUS, EXPUNGE removes every message with \Deleted, so it
-    // runs only when no message without the marker has \Deleted.
-    // NOTE: another client can set \Deleted between this SEARCH and the
+    // runs only when every message with \Deleted carries the marker. The
+    // SEARCH finds candidates without it, and their headers are read again,
+    // because a search may match a message that another session just
+    // expunged. Messages that are gone return no FETCH response.
+    // NOTE: another client can set \Deleted between these checks and the
     // EXPUNGE; only UID EXPUNGE closes that window.
-    let foreign = format!(
-        "UID SEARCH DELETED NOT HEADER {} imap-append",
-        marker_field()
-    );
-    let foreign = timed(client, stats, "SEARCH", foreign.as_bytes(), "SEARCH response").await?;
-    if !foreign.is_ok() || !foreign.collected.search.is_empty() {
+    if has_foreign_deleted(client, stats).await? {
         let undo = format!("UID STORE {uid} -FLAGS.SILENT (\\Deleted)");
         timed(client, stats, "STORE", undo.as_bytes(), "STORE response").await?;
         stats.record_skip("expunge: other messages marked deleted");
@@ -280,6 +302,51 @@ async fn expunge_one(
     }
     timed(client, stats, "EXPUNGE", b"EXPUNGE", "EXPUNGE response").await?;
     Ok(())
+}
+
+/// Returns whether a message without [`APPEND_MARKER`] has \Deleted, or
+/// whether that could not be checked.
+async fn has_foreign_deleted(
+    client: &mut ImapClient,
+    stats: &mut MailboxStats,
+) -> Result<bool, SessionError> {
+    let search = format!(
+        "UID SEARCH DELETED NOT HEADER {} imap-append",
+        marker_field()
+    );
+    let found = timed(
+        client,
+        stats,
+        "SEARCH",
+        search.as_bytes(),
+        "SEARCH response",
+    )
+    .await?;
+    if !found.is_ok() {
+        return Ok(true);
+    }
+    if found.collected.search.is_empty() {
+        return Ok(false);
+    }
+
+    let uids: Vec<String> = found.collected.search.iter().map(u32::to_string).collect();
+    let fetch = format!(
+        "UID FETCH {} (BODY.PEEK[HEADER.FIELDS ({})])",
+        uids.join(","),
+        marker_field()
+    );
+    let headers = timed(
+        client,
+        stats,
+        "FETCH HEADER",
+        fetch.as_bytes(),
+        "FETCH response",
+    )
+    .await?;
+    Ok(
+        !headers.is_ok()
+            || headers.collected.literal_responses > headers.collected.marker_responses,
+    )
 }
 
 /// Returns the field name of [`APPEND_MARKER`].

@@ -65,7 +65,10 @@ impl MailboxStats {
 
     /// Records one command `name` that got its final response after `latency`.
     pub fn record_command(&mut self, name: &'static str, ok: bool, latency: Duration) {
-        let figures = self.commands.entry(name).or_insert_with(CommandFigures::new);
+        let figures = self
+            .commands
+            .entry(name)
+            .or_insert_with(CommandFigures::new);
         figures.count += 1;
         if !ok {
             figures.errors += 1;
@@ -77,7 +80,9 @@ impl MailboxStats {
     /// `message` if it is the first of its kind.
     pub fn record_session_error(&mut self, kind: &'static str, message: impl FnOnce() -> String) {
         *self.session_errors.entry(kind).or_insert(0) += 1;
-        self.session_error_examples.entry(kind).or_insert_with(message);
+        self.session_error_examples
+            .entry(kind)
+            .or_insert_with(message);
     }
 
     /// Counts one skipped step, for `reason`.
@@ -88,7 +93,10 @@ impl MailboxStats {
     /// Adds `other`'s figures to these.
     pub fn merge(&mut self, other: &MailboxStats) {
         for (&name, figures) in &other.commands {
-            let mine = self.commands.entry(name).or_insert_with(CommandFigures::new);
+            let mine = self
+                .commands
+                .entry(name)
+                .or_insert_with(CommandFigures::new);
             mine.count += figures.count;
             mine.errors += figures.errors;
             // Every histogram comes from `latency_histogram`, so both share
@@ -284,7 +292,15 @@ impl MailboxReport {
         let _ = writeln!(
             text,
             "{:<14} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "command", "count", "errors", "per s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"
+            "command",
+            "count",
+            "errors",
+            "per s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms"
         );
         for (name, command) in &self.commands {
             let latency = &command.latency_ms;
