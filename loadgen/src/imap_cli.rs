@@ -2,7 +2,7 @@
 //!
 //! [`ImapArgs`] is what clap parses. [`ImapArgs::validate`] turns it into an
 //! [`ImapPlan`] that the run trusts, or returns a [`UsageError`] that the
-//! binary prints on one line before exiting with status 2. [`Mix`] holds the
+//! binary prints on one line before exiting with status 2. [`Mix`] contains the
 //! percentage of sessions that run each optional step, per protocol, and
 //! `--mix` overrides it.
 //!
@@ -41,7 +41,7 @@ pub const USER_LEN_MAX: usize = 256;
 /// octets (RFC 2449), so longer passwords only work over IMAP.
 pub const PASSWORD_LEN_MAX: usize = 1024;
 
-/// Which protocol the sessions speak.
+/// Protocol that the sessions speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Imap,
@@ -75,11 +75,14 @@ pub enum SessionAmount {
 
 /// Percentage of sessions (0 to 100) that run each optional step.
 ///
-/// IMAP steps, in session order after LOGIN and SELECT INBOX:
-/// `fetch` (`FETCH 1:* FLAGS`), `body` (BODY.PEEK[] of a few random
-/// messages), `store` (+FLAGS or -FLAGS \Seen or \Flagged on random
-/// messages), `append` (one generated message) and `expunge` (one message
-/// that a loadgen APPEND created). POP3 steps after USER, PASS and STAT:
+/// IMAP steps run in this order after LOGIN and SELECT INBOX:
+/// - `fetch`: `FETCH 1:* FLAGS`.
+/// - `body`: BODY.PEEK[] of a few random messages.
+/// - `store`: +FLAGS or -FLAGS \Seen or \Flagged on random messages.
+/// - `append`: one generated message.
+/// - `expunge`: one message that a loadgen APPEND created.
+///
+/// POP3 steps after USER, PASS and STAT:
 /// `uidl`, `retr` (a few random messages), `dele` (one loadgen message) and
 /// `commit` (QUIT keeps the deletion; otherwise RSET undoes it first).
 #[derive(Debug, Clone, PartialEq, Eq)]

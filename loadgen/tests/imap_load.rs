@@ -78,7 +78,7 @@ fn stop(child: &mut Child) {
     }
 }
 
-/// A foreign message: a Message-ID and no loadgen header.
+/// Builds a foreign message: a Message-ID and no loadgen header.
 fn foreign_message(index: usize) -> String {
     format!(
         "From: <someone@example.org>\r\nTo: <user@localhost>\r\n\
@@ -87,7 +87,7 @@ fn foreign_message(index: usize) -> String {
     )
 }
 
-/// A message as `ringmail-loadgen smtp` writes it: an X-Loadgen-Id header.
+/// Builds a message as `ringmail-loadgen smtp` writes it, with an X-Loadgen-Id header.
 fn smtp_loadgen_message(index: usize) -> String {
     format!(
         "From: <loadgen@localhost>\r\nTo: <user@localhost>\r\n\
@@ -149,8 +149,8 @@ fn command_count(report: &serde_json::Value, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no count for {name} in {report}"))
 }
 
-/// A `ringmail serve` child process with one user whose inbox holds
-/// foreign messages and messages from the SMTP load mode.
+/// A `ringmail serve` child process whose users' inboxes start with the
+/// same messages.
 struct Ringmail {
     child: Child,
     data: tempfile::TempDir,
@@ -230,7 +230,7 @@ fn mailbox_before_run() -> Vec<String> {
     messages
 }
 
-/// Asserts that `maildir` still holds every message of [`mailbox_before_run`]
+/// Asserts that `maildir` still contains every message of [`mailbox_before_run`]
 /// and returns the messages that a loadgen APPEND created.
 fn assert_mail_kept(maildir: &Path) -> Vec<String> {
     let remaining = maildir_messages(maildir);
@@ -266,7 +266,7 @@ fn assert_mail_kept(maildir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn imap_run_counts_every_command_and_keeps_foreign_mail() {
+fn imap_run_counts_all_commands() {
     // One user per connection: sessions on one mailbox run one after the
     // other, so no command can fail on a message another session expunged.
     let users = ["alice", "bob", "carol", "dave"];
@@ -498,7 +498,7 @@ fn current_ids() -> (u32, u32) {
     (id("-u"), id("-g"))
 }
 
-/// A Dovecot configuration that listens for POP3 on `pop3` only, keeps every
+/// Returns a Dovecot configuration that listens for POP3 on `pop3` only, keeps every
 /// file under `root`, and uses no TLS and no DNS (`hostname` is set, so
 /// Dovecot does not resolve its own name).
 fn dovecot_config(root: &Path, pop3: SocketAddr) -> String {

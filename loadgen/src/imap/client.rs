@@ -15,7 +15,7 @@ use super::connection::{Connection, SessionError};
 use super::response::{self, read_response, Kind, Response, ResponseOutcome, Status};
 use super::APPEND_MARKER;
 
-/// What the untagged responses of one command carried.
+/// Data from the untagged responses of one command.
 #[derive(Debug, Default)]
 pub struct Collected {
     /// Numbers of the SEARCH responses.

@@ -14,7 +14,7 @@
 //!
 //! # Which messages a run deletes
 //!
-//! A run deletes only messages that a loadgen wrote, and tells them apart by
+//! A run deletes only messages that a loadgen wrote, and identifies them by
 //! their header, never by position:
 //!
 //! - IMAP expunges only messages that a loadgen APPEND created. Each carries
@@ -104,7 +104,7 @@ impl RunShared {
     }
 }
 
-/// What one session needs besides the shared state.
+/// Inputs of one session besides the shared state.
 pub struct SessionContext<'a> {
     pub shared: &'a RunShared,
     pub credentials: &'a Credentials,

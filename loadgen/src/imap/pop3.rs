@@ -44,7 +44,7 @@ pub const MULTILINE_LEN_MAX: usize = 64 * 1024 * 1024;
 /// The header field that marks a message written by a loadgen.
 const LOADGEN_ID_FIELD: &[u8] = b"X-Loadgen-Id:";
 
-/// Where a status line ends, or why it is invalid.
+/// Outcome of reading a status line: the whole line, or a request for more bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StatusLine {
     /// `+OK` (`ok` true) or `-ERR`, with the text after it, and the octets

@@ -21,7 +21,7 @@ use std::fmt;
 use std::ops::Range;
 
 /// Maximum octets of response text outside literals (64 KiB): a `FETCH 1:*
-/// FLAGS` answers with one response per message, so no single response needs
+/// FLAGS` returns one response per message, so no single response needs
 /// more than a line of flags, and a SEARCH result of some thousand numbers fits.
 pub const TEXT_LEN_MAX: usize = 64 * 1024;
 
@@ -44,7 +44,7 @@ pub enum Status {
     Bye,
 }
 
-/// What the first response of the buffer is.
+/// The kind of the first response in the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// `+ text`: the server waits for literal data.
@@ -305,7 +305,7 @@ pub fn has_capability(text: &[u8], capability: &str) -> bool {
         return false;
     };
     text[start..]
-        .split(|c: char| c == ' ' || c == ']')
+        .split([' ', ']'])
         .any(|word| word == capability.to_ascii_uppercase())
 }
 

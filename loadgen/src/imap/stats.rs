@@ -2,9 +2,9 @@
 //! the [`MailboxReport`] made from them.
 //!
 //! Each connection task keeps its own [`MailboxStats`] and records every
-//! command under its name (`LOGIN`, `FETCH FLAGS`, `RETR`, ...): a count, the
-//! number that failed (IMAP NO or BAD, POP3 -ERR) and the latency from
-//! sending the command to its final response. Workers merge their tasks'
+//! command under its name (`LOGIN`, `FETCH FLAGS`, `RETR`, ...). A name gets
+//! a count, the number that failed (IMAP NO or BAD, POP3 -ERR) and the
+//! latency from sending the command to its final response. Workers merge their tasks'
 //! figures and the run merges the workers', as the SMTP mode does with
 //! [`crate::stats::Stats`], and with the same histogram bounds.
 
