@@ -63,6 +63,9 @@ pub enum Command {
     /// Send messages over SMTP on N connections, each sending the next message
     /// as soon as the previous one got its final reply.
     Smtp(SmtpArgs),
+    /// Run IMAP sessions (or POP3 with --pop3) in a loop on N connections:
+    /// login, read, flag, append and expunge, as imaptest does.
+    Imap(crate::imap_cli::ImapArgs),
 }
 
 /// Arguments of `ringmail-loadgen smtp`, as parsed.
@@ -231,11 +234,11 @@ impl SmtpArgs {
     }
 }
 
-fn usage(message: impl Into<String>) -> UsageError {
+pub(crate) fn usage(message: impl Into<String>) -> UsageError {
     UsageError(message.into())
 }
 
-fn check_range<T>(option: &str, value: T, min: T, max: T) -> Result<T, UsageError>
+pub(crate) fn check_range<T>(option: &str, value: T, min: T, max: T) -> Result<T, UsageError>
 where
     T: PartialOrd + fmt::Display + Copy,
 {
@@ -252,7 +255,7 @@ fn parse_template(option: &str, text: &str) -> Result<Template, UsageError> {
         .map_err(|error: TemplateError| usage(format!("invalid {option} {text:?}: {error}")))
 }
 
-fn resolve_target(target: &str) -> Result<SocketAddr, UsageError> {
+pub(crate) fn resolve_target(target: &str) -> Result<SocketAddr, UsageError> {
     let mut addrs = target.to_socket_addrs().map_err(|error| {
         usage(format!(
             "invalid --target {target:?}: {error}; expected HOST:PORT"

@@ -1,8 +1,9 @@
 //! `ringmail-loadgen`: the command-line entry point of the load generator.
 //!
 //! Prints the figures of the run on stdout as plain text, and as JSON to the
-//! `--json` file. Exit status: 0 when at least one message was accepted, 1
-//! when none was or the run failed, 2 for invalid arguments.
+//! `--json` file. Exit status: 0 when at least one message was accepted (or,
+//! for `imap`, one session completed), 1 when none was or the run failed, 2
+//! for invalid arguments.
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Smtp(args) => run_smtp(args),
+        Command::Imap(args) => run_imap(args),
     }
 }
 
@@ -48,6 +50,33 @@ fn run_smtp(args: SmtpArgs) -> ExitCode {
 
     if report.accepted == 0 {
         return fail(EXIT_FAILURE, &"no message was accepted");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs the IMAP or POP3 load. Exit status 1 when no session completed.
+fn run_imap(args: ringmail_loadgen::imap_cli::ImapArgs) -> ExitCode {
+    let plan = match args.validate() {
+        Ok(plan) => plan,
+        Err(error) => return fail(EXIT_USAGE, &error),
+    };
+
+    let report = match ringmail_loadgen::imap::run(&plan) {
+        Ok(report) => report,
+        Err(error) => return fail(EXIT_FAILURE, &error),
+    };
+    print!("{}", report.to_text());
+
+    if let Some(path) = &plan.json {
+        let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+        if let Err(error) = std::fs::write(path, json + "\n") {
+            let message = format!("cannot write JSON report {}: {error}", path.display());
+            return fail(EXIT_FAILURE, &message);
+        }
+    }
+
+    if report.sessions_completed == 0 {
+        return fail(EXIT_FAILURE, &"no session completed");
     }
     ExitCode::SUCCESS
 }
