@@ -114,6 +114,7 @@ impl Core {
         let sets_seen = fetch::sets_seen(attributes) && !selected.read_only;
         let needs_message = fetch::needs_message(attributes);
         let mut failed = 0usize;
+        let mut expunged_elsewhere = 0usize;
         for index in indexes {
             let State::Selected { selected, .. } = &mut self.state else {
                 unreachable!("state is Selected for the whole FETCH");
@@ -132,8 +133,12 @@ impl Core {
                 match mailbox.read_message(index) {
                     Ok(message) => Some(message),
                     Err(error) => {
-                        tracing::warn!(uid = mailbox.entry(index).uid, %error, "cannot read message");
-                        failed += 1;
+                        if error.kind() == io::ErrorKind::NotFound {
+                            expunged_elsewhere += 1;
+                        } else {
+                            tracing::warn!(uid = mailbox.entry(index).uid, %error, "cannot read message");
+                            failed += 1;
+                        }
                         continue;
                     }
                 }
@@ -164,6 +169,14 @@ impl Core {
 
         if failed > 0 {
             self.tagged(tag, "NO", "some messages could not be fetched");
+        } else if expunged_elsewhere > 0 {
+            // RFC 9051 section 7.1: the messages were expunged by another
+            // session; this session learns of it at its next NOOP or command.
+            self.tagged(
+                tag,
+                "NO",
+                "[EXPUNGEISSUED] some messages were expunged by another session",
+            );
         } else {
             self.tagged(tag, "OK", "FETCH completed");
         }
@@ -197,13 +210,18 @@ impl Core {
         };
 
         let mut failed = 0usize;
+        let mut expunged_elsewhere = 0usize;
         for index in indexes {
             let mailbox = &mut selected.mailbox;
             let mut updated = FlagSet::from_store(&mailbox.entry(index).flags);
             updated.apply(kind, flags);
             if let Err(error) = mailbox.set_flags(index, updated.to_store()) {
-                tracing::warn!(uid = mailbox.entry(index).uid, %error, "cannot store flags");
-                failed += 1;
+                if error.kind() == io::ErrorKind::NotFound {
+                    expunged_elsewhere += 1;
+                } else {
+                    tracing::warn!(uid = mailbox.entry(index).uid, %error, "cannot store flags");
+                    failed += 1;
+                }
                 continue;
             }
             if !silent {
@@ -221,6 +239,12 @@ impl Core {
         }
         if failed > 0 {
             self.tagged(tag, "NO", "some flags could not be stored");
+        } else if expunged_elsewhere > 0 {
+            self.tagged(
+                tag,
+                "NO",
+                "[EXPUNGEISSUED] some messages were expunged by another session",
+            );
         } else {
             self.tagged(tag, "OK", "STORE completed");
         }
