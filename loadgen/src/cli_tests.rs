@@ -17,7 +17,10 @@ fn defaults_match_help() {
     assert_eq!(plan.target, "127.0.0.1:2525".parse().unwrap());
     assert_eq!(plan.connections, 10);
     assert_eq!(plan.amount, Amount::Messages(1000));
-    assert_eq!(plan.body_len, 4096);
+    assert!(matches!(
+        plan.modes.content,
+        crate::content::Content::Fixed { body_len: 4096 }
+    ));
     assert_eq!(plan.rcpts, 1);
     assert_eq!(plan.per_connection, 100);
     assert!(!plan.pipelining);
