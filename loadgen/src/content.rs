@@ -193,9 +193,15 @@ mod tests {
 
     #[test]
     fn uniform_len_repeats_for_same_seed() {
-        let first: Vec<usize> = (0..50).map(|seq| uniform_body_len(0, 9999, 42, seq)).collect();
-        let again: Vec<usize> = (0..50).map(|seq| uniform_body_len(0, 9999, 42, seq)).collect();
-        let other: Vec<usize> = (0..50).map(|seq| uniform_body_len(0, 9999, 43, seq)).collect();
+        let first: Vec<usize> = (0..50)
+            .map(|seq| uniform_body_len(0, 9999, 42, seq))
+            .collect();
+        let again: Vec<usize> = (0..50)
+            .map(|seq| uniform_body_len(0, 9999, 42, seq))
+            .collect();
+        let other: Vec<usize> = (0..50)
+            .map(|seq| uniform_body_len(0, 9999, 43, seq))
+            .collect();
         assert_eq!(first, again);
         assert_ne!(first, other);
     }

@@ -81,9 +81,7 @@ impl Progress {
             } else {
                 0.0
             };
-            bar.set_message(format!(
-                "sent {sent}, accepted {accepted}, {rate:.1} msg/s"
-            ));
+            bar.set_message(format!("sent {sent}, accepted {accepted}, {rate:.1} msg/s"));
             bar.tick();
             std::thread::sleep(REFRESH_INTERVAL);
         }

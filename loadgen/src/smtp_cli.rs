@@ -171,8 +171,7 @@ fn content(
     }
     if body_len == 1 {
         return Err(UsageError(
-            "invalid --size 1: a non-empty body ends with CRLF, so use 0 or at least 2"
-                .to_string(),
+            "invalid --size 1: a non-empty body ends with CRLF, so use 0 or at least 2".to_string(),
         ));
     }
     Ok(Content::Fixed { body_len })

@@ -118,10 +118,9 @@ impl fmt::Display for SessionError {
                 f,
                 "server does not advertise PIPELINING; run without --pipelining"
             ),
-            SessionError::NoChunking => write!(
-                f,
-                "server does not advertise CHUNKING; run without --bdat"
-            ),
+            SessionError::NoChunking => {
+                write!(f, "server does not advertise CHUNKING; run without --bdat")
+            }
             SessionError::NoStartTls => write!(
                 f,
                 "server does not advertise STARTTLS; run without --starttls"

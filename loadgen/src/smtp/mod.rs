@@ -187,12 +187,13 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
         None => None,
     };
 
-    let tls_config = match plan.modes.starttls {
-        true => Some(crate::tls::client_config().map_err(|error| {
-            io::Error::other(format!("cannot set up the tls client: {error}"))
-        })?),
-        false => None,
-    };
+    let tls_config =
+        match plan.modes.starttls {
+            true => Some(crate::tls::client_config().map_err(|error| {
+                io::Error::other(format!("cannot set up the tls client: {error}"))
+            })?),
+            false => None,
+        };
 
     let run_id = RunId::random();
     let factory = MessageFactory::new(
@@ -317,7 +318,8 @@ async fn run_connection(shared: Arc<RunShared>) -> Stats {
         }
 
         let sent_before = stats.sent;
-        let Err(error) = session::run_session(&shared, &mut stats, &mut acks, &mut source, &mut pending).await
+        let Err(error) =
+            session::run_session(&shared, &mut stats, &mut acks, &mut source, &mut pending).await
         else {
             failures = 0;
             continue;
@@ -325,7 +327,10 @@ async fn run_connection(shared: Arc<RunShared>) -> Stats {
 
         stats.record_connection_error(error.kind(), || error.to_string());
         if error.is_fatal() {
+            // Every later session would fail the same way, including this
+            // task's retry of its pending message.
             shared.stopped.store(true, Ordering::Relaxed);
+            break;
         }
         if stats.sent > sent_before {
             failures = 0;

@@ -143,8 +143,7 @@ async fn open(shared: &RunShared, stats: &mut Stats) -> Result<Client, SessionEr
     if shared.plan.pipelining && !has_extension(client.last_reply(), "PIPELINING") {
         return Err(SessionError::NoPipelining);
     }
-    if shared.plan.modes.bdat_chunk_len.is_some()
-        && !has_extension(client.last_reply(), "CHUNKING")
+    if shared.plan.modes.bdat_chunk_len.is_some() && !has_extension(client.last_reply(), "CHUNKING")
     {
         return Err(SessionError::NoChunking);
     }
