@@ -1,5 +1,5 @@
-//! What each message of a run contains, and the per-connection buffers that
-//! hold it while it is sent.
+//! Message content of a run, and the per-connection buffers that contain
+//! each message while it is sent.
 //!
 //! [`Content`] is the run's choice: one fixed body size, a body size drawn
 //! per message from a uniform distribution, or the files of a [`Corpus`].
@@ -58,7 +58,7 @@ impl Content {
     }
 }
 
-/// How the message data is framed on the wire.
+/// Framing of the message data on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// After DATA: dot-stuffed, ending with the `.` line.
@@ -67,7 +67,7 @@ pub enum Framing {
     Bdat,
 }
 
-/// Where the body of the prepared message is.
+/// Location of the prepared message's body.
 enum Body {
     /// A body shared by many messages.
     Shared(Arc<[u8]>),
@@ -185,7 +185,8 @@ mod tests {
         for (min, max) in [(0, 0), (0, 5), (2, 2), (100, 200), (2, 10_000)] {
             for seq in 0..500 {
                 let len = uniform_body_len(min, max, 7, seq);
-                assert!(len >= min && len <= max, "{len} outside {min}..={max}");
+                assert!(len >= min, "{len} below {min}");
+                assert!(len <= max, "{len} above {max}");
                 assert_ne!(len, 1, "a body of 1 octet cannot end with CRLF");
             }
         }

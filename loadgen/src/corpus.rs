@@ -1,10 +1,11 @@
 //! A corpus of real messages for `--corpus DIR`, loaded once per run.
 //!
 //! [`Corpus::load`] walks DIR recursively, takes every file whose name ends
-//! in `.eml` (any case), sorts them by path and prepares each as a
-//! [`CorpusMessage`]: line ends normalized to CRLF (bare LF and bare CR each
-//! become CRLF, and a last line without one gets one), and a dot-stuffed copy
-//! with the terminating `.` line, so that sending costs no per-message work.
+//! in `.eml` (any case) and sorts them by path. It prepares each as a
+//! [`CorpusMessage`] with CRLF line ends: bare LF and bare CR each become
+//! CRLF, and a last line without a line end gets one. A dot-stuffed copy
+//! with the terminating `.` line is made too, so sending costs no
+//! per-message work.
 //! Message `seq` of a run is file `seq mod count`.
 //!
 //! Limits, so that a wrong directory cannot exhaust memory or loop:
@@ -58,7 +59,7 @@ pub struct Corpus {
 pub enum CorpusError {
     /// A directory or file could not be read.
     Io { path: PathBuf, error: io::Error },
-    /// The directory holds no .eml file.
+    /// The directory contains no .eml file.
     Empty,
     /// More files than [`CORPUS_FILES_MAX`].
     TooManyFiles,

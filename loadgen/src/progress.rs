@@ -1,6 +1,6 @@
 //! A one-line live progress display (sent, accepted, msg/s) for a terminal.
 //!
-//! [`Progress`] holds two counters that the connection tasks bump. It is
+//! [`Progress`] contains two counters that the connection tasks bump. It is
 //! enabled only when stdout is a terminal, so runs whose output is piped or
 //! captured (scripts, tests) print nothing but the report, and their tasks
 //! skip the shared atomic counters. [`Progress::display`] starts a thread

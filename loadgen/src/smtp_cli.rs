@@ -77,7 +77,7 @@ pub struct SmtpModeArgs {
 pub struct SmtpModes {
     /// Open-loop rate in messages per second, or `None` for closed loop.
     pub rate: Option<f64>,
-    /// What each message contains.
+    /// Content of each message.
     pub content: Content,
     /// BDAT chunk size in octets, or `None` to send with DATA.
     pub bdat_chunk_len: Option<usize>,

@@ -245,7 +245,7 @@ pub struct Report {
     pub schedule: Option<Schedule>,
 }
 
-/// How an open-loop run kept to its schedule.
+/// Schedule figures of an open-loop run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Schedule {
     /// The `--rate`, in messages per second.

@@ -98,7 +98,7 @@ impl ServerCertVerifier for AcceptAnyServerCert {
     }
 }
 
-/// What [`TlsLayer::open`] found besides plaintext.
+/// State of the peer after [`TlsLayer::open`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerState {
     /// The connection stays open.

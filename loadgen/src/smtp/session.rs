@@ -109,6 +109,9 @@ async fn wait_for_schedule(claim: Claim, stats: &mut Stats) -> Instant {
         return Instant::now();
     };
 
+    // NOTE: the connection idles until the scheduled time. At low rates a
+    // server's idle timeout may close it first; the message then fails as a
+    // session error and is not retried.
     let now = Instant::now();
     if scheduled > now {
         runtime::sleep(scheduled - now).await;
@@ -135,8 +138,8 @@ async fn open(shared: &RunShared, stats: &mut Stats) -> Result<Client, SessionEr
     ehlo(&mut client).await?;
     if let Some(config) = &shared.tls_config {
         start_tls(shared, &mut client, config).await?;
-        // RFC 3207 section 4.2: the client discards what it learned before
-        // TLS and asks again.
+        // RFC 3207 section 4.2: the client discards the extensions it got
+        // before TLS and sends EHLO again.
         ehlo(&mut client).await?;
     }
 
@@ -376,7 +379,7 @@ async fn send_data(client: &mut Client, source: &MessageSource) -> Result<(), Se
     client.flush("reply after data").await
 }
 
-/// How a BDAT transfer ended.
+/// End of a BDAT transfer.
 enum BdatEnd {
     /// The reply to `BDAT n LAST`.
     Final(u16),
