@@ -348,10 +348,20 @@ struct Received {
 }
 
 /// Capabilities of a test server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct TestServerOptions {
     chunking: bool,
     starttls: bool,
+    /// Index of the BDAT chunk of each message to reject with 552; later
+    /// chunks of that transaction get 503 until RSET.
+    reject_chunk: Option<usize>,
+}
+
+/// What a test server saw: the messages it accepted and the RSET count.
+#[derive(Debug, Default)]
+struct TestLog {
+    messages: Vec<Received>,
+    rsets: usize,
 }
 
 trait Stream: Read + Write + Send {}
@@ -420,10 +430,10 @@ impl TestConnection {
 /// Starts a test SMTP server on a free loopback port and returns its
 /// address and the messages it receives. It serves connections one at a
 /// time on a thread that lives until the test process exits.
-fn start_test_server(options: TestServerOptions) -> (SocketAddr, Arc<Mutex<Vec<Received>>>) {
+fn start_test_server(options: TestServerOptions) -> (SocketAddr, Arc<Mutex<TestLog>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
     let addr = listener.local_addr().expect("test server address");
-    let received = Arc::new(Mutex::new(Vec::new()));
+    let received = Arc::new(Mutex::new(TestLog::default()));
     let tls_config = options.starttls.then(server_tls_config);
 
     let thread_received = Arc::clone(&received);
@@ -467,11 +477,12 @@ fn serve(
     mut connection: TestConnection,
     options: TestServerOptions,
     tls_config: Option<Arc<rustls::ServerConfig>>,
-    received: &Mutex<Vec<Received>>,
+    received: &Mutex<TestLog>,
 ) {
     connection.reply("220 test.localhost ESMTP\r\n");
     let mut current = Received::default();
     let mut chunking_data = Vec::new();
+    let mut transaction_failed = false;
 
     while let Some(line) = connection.read_line() {
         let upper = line.to_ascii_uppercase();
@@ -493,7 +504,15 @@ fn serve(
             connection.reply("220 go ahead\r\n");
             assert!(connection.input.is_empty(), "no plaintext after STARTTLS");
             connection = upgrade(connection, config);
-        } else if upper.starts_with("MAIL") || upper.starts_with("RCPT") || upper == "RSET" {
+        } else if upper.starts_with("MAIL") || upper == "RSET" {
+            if upper == "RSET" {
+                received.lock().unwrap().rsets += 1;
+            }
+            current = Received::default();
+            chunking_data.clear();
+            transaction_failed = false;
+            connection.reply("250 ok\r\n");
+        } else if upper.starts_with("RCPT") {
             connection.reply("250 ok\r\n");
         } else if upper == "DATA" {
             connection.reply("354 go on\r\n");
@@ -502,7 +521,11 @@ fn serve(
             };
             current.data = data;
             current.over_tls = connection.over_tls;
-            received.lock().unwrap().push(std::mem::take(&mut current));
+            received
+                .lock()
+                .unwrap()
+                .messages
+                .push(std::mem::take(&mut current));
             connection.reply("250 queued\r\n");
         } else if let Some(arguments) = upper.strip_prefix("BDAT ") {
             let mut words = arguments.split(' ');
@@ -514,12 +537,25 @@ fn serve(
             let Some(chunk) = connection.read_exact(len) else {
                 return;
             };
+            if transaction_failed {
+                connection.reply("503 transaction failed, send RSET\r\n");
+                continue;
+            }
+            if options.reject_chunk == Some(current.chunks.len()) {
+                transaction_failed = true;
+                connection.reply("552 chunk rejected\r\n");
+                continue;
+            }
             chunking_data.extend_from_slice(&chunk);
             current.chunks.push((len, last));
             if last {
                 current.data = std::mem::take(&mut chunking_data);
                 current.over_tls = connection.over_tls;
-                received.lock().unwrap().push(std::mem::take(&mut current));
+                received
+                    .lock()
+                    .unwrap()
+                    .messages
+                    .push(std::mem::take(&mut current));
                 connection.reply("250 message queued\r\n");
             } else {
                 connection.reply(&format!("250 {len} octets received\r\n"));
@@ -566,7 +602,7 @@ fn upgrade(connection: TestConnection, config: Arc<rustls::ServerConfig>) -> Tes
 fn bdat_chunks_have_right_sizes_and_last() {
     let (addr, received) = start_test_server(TestServerOptions {
         chunking: true,
-        starttls: false,
+        ..TestServerOptions::default()
     });
     let target = addr.to_string();
 
@@ -591,38 +627,120 @@ fn bdat_chunks_have_right_sizes_and_last() {
         "{stdout}"
     );
 
-    let received = received.lock().unwrap();
+    let received = &received.lock().unwrap().messages;
     assert_eq!(received.len(), 3);
+    assert_chunks(received, 1000, 2500);
     for message in received.iter() {
-        let total: usize = message.chunks.iter().map(|(len, _)| len).sum();
-        assert_eq!(total, message.data.len());
-        let (last, earlier) = message.chunks.split_last().expect("at least one chunk");
-        assert!(last.1, "the last chunk is LAST: {:?}", message.chunks);
-        assert!(last.0 >= 1, "{:?}", message.chunks);
-        assert!(last.0 <= 1000, "{:?}", message.chunks);
-        for (len, is_last) in earlier {
-            assert_eq!(*len, 1000, "{:?}", message.chunks);
-            assert!(
-                !is_last,
-                "only the last chunk is LAST: {:?}",
-                message.chunks
-            );
-        }
         let text = String::from_utf8_lossy(&message.data);
         assert!(text.contains("X-Loadgen-Id: "), "{text}");
         // BDAT carries the body unstuffed: the generated body's dot lines
         // arrive with one dot.
         assert!(text.contains("\r\n."), "{text}");
         assert!(!text.contains("\r\n.."), "{text}");
-        assert_eq!(body_of(&message.data).len(), 2500);
     }
+}
+
+/// Checks the chunks of each message: all `chunk_len` but the last, which
+/// alone is LAST, and together the message whose body is `body_len` octets.
+fn assert_chunks(messages: &[Received], chunk_len: usize, body_len: usize) {
+    for message in messages {
+        let total: usize = message.chunks.iter().map(|(len, _)| len).sum();
+        assert_eq!(total, message.data.len());
+        let (last, earlier) = message.chunks.split_last().expect("at least one chunk");
+        assert!(last.1, "the last chunk is LAST: {:?}", message.chunks);
+        assert!(last.0 >= 1, "{:?}", message.chunks);
+        assert!(last.0 <= chunk_len, "{:?}", message.chunks);
+        for (len, is_last) in earlier {
+            assert_eq!(*len, chunk_len, "{:?}", message.chunks);
+            assert!(
+                !is_last,
+                "only the last chunk is LAST: {:?}",
+                message.chunks
+            );
+        }
+        assert_eq!(body_of(&message.data).len(), body_len);
+    }
+}
+
+#[test]
+fn bdat_pipelined_chunks_arrive_in_order() {
+    let (addr, received) = start_test_server(TestServerOptions {
+        chunking: true,
+        ..TestServerOptions::default()
+    });
+    let target = addr.to_string();
+
+    // 5000 octets in chunks of 100 is more than 50 chunks per message, more
+    // than the 32 the client sends ahead of their replies.
+    let output = loadgen(&[
+        "smtp",
+        "--target",
+        &target,
+        "--connections",
+        "1",
+        "--messages",
+        "3",
+        "--pipelining",
+        "--bdat",
+        "--chunk-size",
+        "100",
+        "--size",
+        "5000",
+    ]);
+    let stdout = assert_success(&output);
+    assert!(stdout.contains("accepted: 3\n"), "{stdout}");
+
+    let log = received.lock().unwrap();
+    assert_eq!(log.messages.len(), 3);
+    assert!(log.messages[0].chunks.len() > 50);
+    assert_chunks(&log.messages, 100, 5000);
+    assert_eq!(log.rsets, 0);
+}
+
+#[test]
+fn bdat_rejected_chunk_resets_transaction() {
+    let (addr, received) = start_test_server(TestServerOptions {
+        chunking: true,
+        reject_chunk: Some(1),
+        ..TestServerOptions::default()
+    });
+    let target = addr.to_string();
+
+    for pipelining in [false, true] {
+        let mut args = vec![
+            "smtp",
+            "--target",
+            &target,
+            "--connections",
+            "1",
+            "--messages",
+            "2",
+            "--bdat",
+            "--chunk-size",
+            "1000",
+            "--size",
+            "2500",
+        ];
+        if pipelining {
+            args.push("--pipelining");
+        }
+        let output = loadgen(&args);
+        let stdout = stdout_of(&output);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("rejected: 2\n  552: 2\n"), "{stdout}");
+        assert!(stdout.contains("connection errors: 0\n"), "{stdout}");
+    }
+
+    let log = received.lock().unwrap();
+    assert!(log.messages.is_empty());
+    assert_eq!(log.rsets, 4, "one RSET per rejected message");
 }
 
 #[test]
 fn bdat_corpus_sends_whole_message_as_last() {
     let (addr, received) = start_test_server(TestServerOptions {
         chunking: true,
-        starttls: false,
+        ..TestServerOptions::default()
     });
     let corpus = tempfile::tempdir().expect("create corpus dir");
     std::fs::write(corpus.path().join("one.eml"), CORPUS_FILES[1].1).expect("write corpus file");
@@ -642,7 +760,7 @@ fn bdat_corpus_sends_whole_message_as_last() {
     ]);
     assert_success(&output);
 
-    let received = received.lock().unwrap();
+    let received = &received.lock().unwrap().messages;
     assert_eq!(received.len(), 1);
     let message = &received[0];
     assert_eq!(message.chunks, vec![(message.data.len(), true)]);
@@ -652,8 +770,7 @@ fn bdat_corpus_sends_whole_message_as_last() {
 #[test]
 fn bdat_without_chunking_fails() {
     let (addr, received) = start_test_server(TestServerOptions {
-        chunking: false,
-        starttls: false,
+        ..TestServerOptions::default()
     });
     let target = addr.to_string();
 
@@ -674,7 +791,7 @@ fn bdat_without_chunking_fails() {
         stdout.contains("server does not advertise CHUNKING"),
         "{stdout}"
     );
-    assert!(received.lock().unwrap().is_empty());
+    assert!(received.lock().unwrap().messages.is_empty());
 }
 
 #[test]
@@ -682,6 +799,7 @@ fn starttls_message_arrives_over_tls() {
     let (addr, received) = start_test_server(TestServerOptions {
         chunking: true,
         starttls: true,
+        ..TestServerOptions::default()
     });
     let target = addr.to_string();
 
@@ -707,7 +825,7 @@ fn starttls_message_arrives_over_tls() {
         assert!(stdout.contains("starttls on"), "{stdout}");
     }
 
-    let received = received.lock().unwrap();
+    let received = &received.lock().unwrap().messages;
     assert_eq!(received.len(), 4);
     for message in received.iter() {
         assert!(message.over_tls, "message received over TLS");
@@ -718,8 +836,7 @@ fn starttls_message_arrives_over_tls() {
 #[test]
 fn starttls_not_advertised_fails() {
     let (addr, _received) = start_test_server(TestServerOptions {
-        chunking: false,
-        starttls: false,
+        ..TestServerOptions::default()
     });
     let target = addr.to_string();
 

@@ -6,7 +6,9 @@
 //! reply. With pipelining (RFC 2920), MAIL, the RCPTs and DATA go out in one
 //! write and their replies are read after. With `--bdat` (RFC 3030), DATA
 //! is left out and the message goes in `BDAT n` chunks of `--chunk-size`
-//! octets, each waiting for its reply, the last one marked `LAST`. Either way, the message ends with one
+//! octets, the last one marked `LAST`. Each chunk waits for its reply,
+//! unless pipelining is on, in which case up to [`BDAT_IN_FLIGHT_MAX`]
+//! chunks are sent ahead. Either way, the message ends with one
 //! code that the stats count. When the server took the envelope, that is the
 //! final reply after the data. Otherwise it is the first negative reply: to
 //! MAIL, to the first RCPT when no RCPT was accepted, or to DATA. A rejected transaction
@@ -35,6 +37,12 @@ const EHLO_DOMAIN: &str = "loadgen.localhost";
 /// into the connection's output buffer in pieces this large, so a connection
 /// never buffers a whole large message.
 pub const WRITE_CHUNK_LEN: usize = 64 * 1024;
+
+/// Maximum BDAT chunks sent ahead of their replies with `--pipelining`
+/// (RFC 3030 section 4.2 allows pipelining BDAT). The bound keeps unread
+/// replies, about 30 octets each, far below a socket buffer, so the server
+/// never blocks on writing replies while the client still writes chunks.
+pub const BDAT_IN_FLIGHT_MAX: usize = 32;
 
 /// Reply code with which a server announces that it closes the connection.
 const SERVICE_CLOSING: u16 = 421;
@@ -219,6 +227,10 @@ async fn send_message(
         None => Framing::Data,
     };
     let with_data = framing == Framing::Data;
+    let bdat_in_flight_max = match shared.plan.pipelining {
+        true => BDAT_IN_FLIGHT_MAX,
+        false => 1,
+    };
 
     let envelope = if shared.plan.pipelining {
         send_envelope_pipelined(shared, client, seq, stats, with_data).await?
@@ -231,7 +243,7 @@ async fn send_message(
 
     let message_len = source.prepare(&shared.plan.modes.content, &shared.factory, seq, framing);
     let code = match bdat_chunk_len {
-        Some(chunk_len) => match send_bdat(client, source, chunk_len).await? {
+        Some(chunk_len) => match send_bdat(client, source, chunk_len, bdat_in_flight_max).await? {
             BdatEnd::Final(code) => code,
             BdatEnd::Rejected(code) => return end_rejected(client, code, started, stats).await,
         },
@@ -388,15 +400,23 @@ enum BdatEnd {
 }
 
 /// Sends the prepared message in `BDAT n` chunks of `chunk_len` octets, the
-/// last one `BDAT n LAST`, each followed by its reply. An empty message is
-/// one `BDAT 0 LAST`.
+/// last one `BDAT n LAST`. An empty message is one `BDAT 0 LAST`.
+///
+/// Stepwise (`in_flight_max` 1), each chunk waits for its reply. Pipelined,
+/// up to `in_flight_max` chunks go out before their replies are read. After
+/// a negative reply to a chunk before the last, no further chunk is sent and
+/// the replies still due are read, so the session can go on with RSET.
 async fn send_bdat(
     client: &mut Client,
     source: &MessageSource,
     chunk_len: usize,
+    in_flight_max: usize,
 ) -> Result<BdatEnd, SessionError> {
+    debug_assert!(in_flight_max >= 1, "at least one chunk is in flight");
     let len = source.head().len() + source.body().len();
+    let mut replies = BdatReplies::default();
     let mut offset = 0;
+
     loop {
         let end = len.min(offset + chunk_len);
         let last = end == len;
@@ -406,16 +426,56 @@ async fn send_bdat(
         };
         client.output().extend_from_slice(command.as_bytes());
         send_range(client, source, offset..end, "BDAT reply").await?;
-        client.flush("BDAT reply").await?;
-
-        let code = client.read_reply("BDAT reply").await?;
+        replies.unanswered += 1;
         if last {
-            return Ok(BdatEnd::Final(code));
+            replies.last_sent = true;
+            break;
         }
-        if !is_positive(code) {
-            return Ok(BdatEnd::Rejected(code));
+
+        if replies.unanswered == in_flight_max {
+            client.flush("BDAT reply").await?;
+            replies.read_one(client).await?;
+            if replies.first_rejection.is_some() {
+                break;
+            }
         }
         offset = end;
+    }
+
+    client.flush("BDAT reply").await?;
+    while replies.unanswered > 0 {
+        replies.read_one(client).await?;
+    }
+    match replies.first_rejection {
+        Some(code) => Ok(BdatEnd::Rejected(code)),
+        None => Ok(BdatEnd::Final(replies.last_code)),
+    }
+}
+
+/// Replies to the BDAT commands of one message.
+#[derive(Default)]
+struct BdatReplies {
+    /// Chunks sent whose reply has not been read.
+    unanswered: usize,
+    /// Whether `BDAT n LAST` was sent.
+    last_sent: bool,
+    /// The first negative reply to a chunk before the last.
+    first_rejection: Option<u16>,
+    /// The reply read last; after the reply to LAST, the final reply.
+    last_code: u16,
+}
+
+impl BdatReplies {
+    /// Reads the reply to the oldest unanswered chunk.
+    async fn read_one(&mut self, client: &mut Client) -> Result<(), SessionError> {
+        let code = client.read_reply("BDAT reply").await?;
+        self.unanswered -= 1;
+        self.last_code = code;
+        let is_final = self.last_sent && self.unanswered == 0;
+        if !is_final && !is_positive(code) {
+            self.first_rejection.get_or_insert(code);
+        }
+        Ok(())
     }
 }
 
