@@ -31,8 +31,9 @@ pub const MESSAGES_MAX: u64 = 1_000_000_000;
 pub const DURATION_SECS_MAX: u64 = 86_400;
 
 /// Maximum body size in octets (64 MiB), above the 25 MiB default message
-/// size limit of Ringmail so that the server's limit can be tested. The body
-/// is held once in memory and shared by every connection.
+/// size limit of Ringmail so that the server's limit can be tested. A
+/// `--size` body is held once in memory and shared by every connection. A
+/// `--size-dist` body is generated per message in each connection's buffers.
 pub const BODY_LEN_MAX: usize = 64 * 1024 * 1024;
 
 /// Maximum recipients per message. RFC 5321 section 4.5.3.1.8 requires

@@ -122,6 +122,9 @@ impl MessageSource {
                 self.head.len() + factory.body_len()
             }
             Content::Uniform { min, max, seed } => {
+                // NOTE: each connection keeps two body buffers of up to MAX
+                // octets, so many connections with a large MAX need
+                // connections * 2 * MAX of memory.
                 factory.write_header(seq, ringmail_engine::time::unix_now(), &mut self.head);
                 let body_len = uniform_body_len(*min, *max, *seed, seq);
                 self.scratch = generate_body(body_len);

@@ -132,7 +132,7 @@ fn content(
     seed: Option<u64>,
     corpus: Option<PathBuf>,
 ) -> Result<Content, UsageError> {
-    let given: Vec<&str> = [
+    let content_options: Vec<&str> = [
         size.map(|_| "--size"),
         size_dist.as_ref().map(|_| "--size-dist"),
         corpus.as_ref().map(|_| "--corpus"),
@@ -140,10 +140,10 @@ fn content(
     .into_iter()
     .flatten()
     .collect();
-    if given.len() > 1 {
+    if content_options.len() > 1 {
         return Err(UsageError(format!(
             "invalid options {}: use only one of --size, --size-dist and --corpus",
-            given.join(" and ")
+            content_options.join(" and ")
         )));
     }
     if seed.is_some() && size_dist.is_none() {

@@ -158,6 +158,7 @@ impl Stats {
         self.message_us
             .add(&other.message_us)
             .expect("histograms share their bounds");
+
         self.session_us
             .add(&other.session_us)
             .expect("histograms share their bounds");

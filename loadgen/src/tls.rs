@@ -146,11 +146,11 @@ impl TlsLayer {
         while offset < plain.len() {
             // rustls takes plaintext up to its buffer limit, so drain the
             // records after each write to make room for the rest.
-            let taken = self.connection.writer().write(&plain[offset..])?;
-            offset += taken;
+            let accepted_len = self.connection.writer().write(&plain[offset..])?;
+            offset += accepted_len;
             let had_records = self.connection.wants_write();
             self.take_records(wire)?;
-            if taken == 0 && !had_records {
+            if accepted_len == 0 && !had_records {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
                     "tls connection takes no more plaintext",

@@ -355,6 +355,9 @@ struct TestServerOptions {
     /// Index of the BDAT chunk of each message to reject with 552; later
     /// chunks of that transaction get 503 until RSET.
     reject_chunk: Option<usize>,
+    /// Send a plaintext reply right behind the 220 to STARTTLS, as an
+    /// attacker in the path would.
+    inject_after_starttls: bool,
 }
 
 /// What a test server saw: the messages it accepted and the RSET count.
@@ -501,9 +504,16 @@ fn serve(
                 connection.reply("502 not supported\r\n");
                 continue;
             };
-            connection.reply("220 go ahead\r\n");
+            if options.inject_after_starttls {
+                connection.reply("220 go ahead\r\n250 injected\r\n");
+            } else {
+                connection.reply("220 go ahead\r\n");
+            }
             assert!(connection.input.is_empty(), "no plaintext after STARTTLS");
-            connection = upgrade(connection, config);
+            let Some(upgraded) = upgrade(connection, config) else {
+                return;
+            };
+            connection = upgraded;
         } else if upper.starts_with("MAIL") || upper == "RSET" {
             if upper == "RSET" {
                 received.lock().unwrap().rsets += 1;
@@ -569,8 +579,12 @@ fn serve(
     }
 }
 
-/// Runs the server side of the TLS handshake and wraps the connection.
-fn upgrade(connection: TestConnection, config: Arc<rustls::ServerConfig>) -> TestConnection {
+/// Runs the server side of the TLS handshake and wraps the connection, or
+/// returns `None` when the handshake failed.
+fn upgrade(
+    connection: TestConnection,
+    config: Arc<rustls::ServerConfig>,
+) -> Option<TestConnection> {
     struct Plain(Box<dyn Stream>);
     impl Read for Plain {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -589,13 +603,13 @@ fn upgrade(connection: TestConnection, config: Arc<rustls::ServerConfig>) -> Tes
     let mut tls = rustls::ServerConnection::new(config).expect("server tls connection");
     let mut plain = Plain(connection.stream);
     while tls.is_handshaking() {
-        tls.complete_io(&mut plain).expect("tls handshake");
+        tls.complete_io(&mut plain).ok()?;
     }
-    TestConnection {
+    Some(TestConnection {
         stream: Box::new(rustls::StreamOwned::new(tls, plain)),
         input: Vec::new(),
         over_tls: true,
-    }
+    })
 }
 
 #[test]
@@ -831,6 +845,32 @@ fn starttls_message_arrives_over_tls() {
         assert!(message.over_tls, "message received over TLS");
         assert_eq!(body_of(&message.data).len(), 40000);
     }
+}
+
+#[test]
+fn starttls_plaintext_after_220_is_rejected() {
+    let (addr, received) = start_test_server(TestServerOptions {
+        starttls: true,
+        inject_after_starttls: true,
+        ..TestServerOptions::default()
+    });
+    let target = addr.to_string();
+
+    let output = loadgen(&[
+        "smtp",
+        "--target",
+        &target,
+        "--connections",
+        "1",
+        "--messages",
+        "1",
+        "--starttls",
+    ]);
+    let stdout = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("messages sent: 0\n"), "{stdout}");
+    assert!(stdout.contains("  tls: 5 (first: "), "{stdout}");
+    assert!(received.lock().unwrap().messages.is_empty());
 }
 
 #[test]

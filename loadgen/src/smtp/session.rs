@@ -39,9 +39,10 @@ const EHLO_DOMAIN: &str = "loadgen.localhost";
 pub const WRITE_CHUNK_LEN: usize = 64 * 1024;
 
 /// Maximum BDAT chunks sent ahead of their replies with `--pipelining`
-/// (RFC 3030 section 4.2 allows pipelining BDAT). The bound keeps unread
-/// replies, about 30 octets each, far below a socket buffer, so the server
-/// never blocks on writing replies while the client still writes chunks.
+/// (RFC 3030 lets a client pipeline BDAT). 32 unread replies of
+/// about 30 octets are under 1 KiB, far below a default socket send buffer,
+/// so the server does not block on writing replies while the client still
+/// writes chunks.
 pub const BDAT_IN_FLIGHT_MAX: usize = 32;
 
 /// Reply code with which a server announces that it closes the connection.
