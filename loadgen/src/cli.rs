@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::message::{Template, TemplateError};
+use crate::smtp_cli::{SmtpModeArgs, SmtpModes};
 
 /// Maximum number of concurrent connections. Each has a socket and up to
 /// [`crate::smtp::WRITE_CHUNK_LEN`] of buffers, and Linux's default ephemeral
@@ -30,8 +31,9 @@ pub const MESSAGES_MAX: u64 = 1_000_000_000;
 pub const DURATION_SECS_MAX: u64 = 86_400;
 
 /// Maximum body size in octets (64 MiB), above the 25 MiB default message
-/// size limit of Ringmail so that the server's limit can be tested. The body
-/// is held once in memory and shared by every connection.
+/// size limit of Ringmail so that the server's limit can be tested. A
+/// `--size` body is held once in memory and shared by every connection. A
+/// `--size-dist` body is generated per message in each connection's buffers.
 pub const BODY_LEN_MAX: usize = 64 * 1024 * 1024;
 
 /// Maximum recipients per message. RFC 5321 section 4.5.3.1.8 requires
@@ -50,7 +52,7 @@ pub const WORKERS_MAX: usize = 1024;
 #[command(
     name = "ringmail-loadgen",
     version,
-    about = "Closed-loop load generator for mail servers"
+    about = "Load generator for mail servers"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -61,7 +63,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send messages over SMTP on N connections, each sending the next message
-    /// as soon as the previous one got its final reply.
+    /// as soon as the previous one got its final reply, or at a fixed --rate.
     Smtp(SmtpArgs),
     /// Run IMAP sessions (or POP3 with --pop3) in a loop on N connections:
     /// login, read, flag, append and expunge, as imaptest does.
@@ -87,9 +89,10 @@ pub struct SmtpArgs {
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
 
-    /// Body size of each message in octets, before dot stuffing; headers come on top.
-    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
-    pub size: usize,
+    /// Body size of each message in octets, before dot stuffing; headers
+    /// come on top (default 4096). Excludes --size-dist and --corpus.
+    #[arg(long, value_name = "BYTES")]
+    pub size: Option<usize>,
 
     /// Recipients per message (default: the number of --to addresses).
     #[arg(long, value_name = "K")]
@@ -125,6 +128,9 @@ pub struct SmtpArgs {
     /// one per line.
     #[arg(long, value_name = "FILE")]
     pub ack_log: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub modes: SmtpModeArgs,
 }
 
 /// How much a run sends.
@@ -142,7 +148,6 @@ pub struct SmtpPlan {
     pub target: SocketAddr,
     pub connections: usize,
     pub amount: Amount,
-    pub body_len: usize,
     pub rcpts: usize,
     pub per_connection: u64,
     pub pipelining: bool,
@@ -151,6 +156,7 @@ pub struct SmtpPlan {
     pub workers: usize,
     pub json: Option<PathBuf>,
     pub ack_log: Option<PathBuf>,
+    pub modes: SmtpModes,
 }
 
 /// An invalid argument, with the option it concerns and the value seen.
@@ -173,12 +179,6 @@ impl SmtpArgs {
     pub fn validate(self) -> Result<SmtpPlan, UsageError> {
         let connections = check_range("--connections", self.connections, 1, CONNECTIONS_MAX)?;
         let amount = self.amount()?;
-        let body_len = check_range("--size", self.size, 0, BODY_LEN_MAX)?;
-        if body_len == 1 {
-            return Err(usage(
-                "invalid --size 1: a non-empty body ends with CRLF, so use 0 or at least 2",
-            ));
-        }
         let per_connection = check_range("--per-connection", self.per_connection, 1, MESSAGES_MAX)?;
         let workers = match self.workers {
             Some(workers) => check_range("--workers", workers, 1, WORKERS_MAX)?,
@@ -203,7 +203,6 @@ impl SmtpArgs {
             target: resolve_target(&self.target)?,
             connections,
             amount,
-            body_len,
             rcpts,
             per_connection,
             pipelining: self.pipelining,
@@ -212,6 +211,7 @@ impl SmtpArgs {
             workers: workers.min(connections),
             json: self.json,
             ack_log: self.ack_log,
+            modes: self.modes.validate(self.size)?,
         })
     }
 

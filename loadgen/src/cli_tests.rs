@@ -18,7 +18,10 @@ fn defaults_match_help() {
     assert_eq!(plan.target, "127.0.0.1:2525".parse().unwrap());
     assert_eq!(plan.connections, 10);
     assert_eq!(plan.amount, Amount::Messages(1000));
-    assert_eq!(plan.body_len, 4096);
+    assert!(matches!(
+        plan.modes.content,
+        crate::content::Content::Fixed { body_len: 4096 }
+    ));
     assert_eq!(plan.rcpts, 1);
     assert_eq!(plan.per_connection, 100);
     assert!(!plan.pipelining);
@@ -106,4 +109,72 @@ fn messages_and_duration_conflict() {
         "5",
     ]);
     assert!(result.is_err());
+}
+
+#[test]
+fn mode_defaults_are_closed_loop_data() {
+    let plan = plan(&[]).unwrap();
+    assert_eq!(plan.modes.rate, None);
+    assert_eq!(plan.modes.bdat_chunk_len, None);
+    assert!(!plan.modes.starttls);
+}
+
+#[test]
+fn bdat_chunk_size_defaults_to_64_kib() {
+    let plan = plan(&["--bdat"]).unwrap();
+    assert_eq!(plan.modes.bdat_chunk_len, Some(65536));
+    let plan = self::plan(&["--bdat", "--chunk-size", "100"]).unwrap();
+    assert_eq!(plan.modes.bdat_chunk_len, Some(100));
+}
+
+#[test]
+fn size_dist_keeps_given_seed() {
+    let plan = plan(&[
+        "--size-dist",
+        "uniform:0-100",
+        "--seed",
+        "9",
+        "--rate",
+        "2.5",
+    ])
+    .unwrap();
+    assert!(matches!(
+        plan.modes.content,
+        crate::content::Content::Uniform {
+            min: 0,
+            max: 100,
+            seed: 9
+        }
+    ));
+    assert_eq!(plan.modes.rate, Some(2.5));
+}
+
+#[test]
+fn invalid_mode_table() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--size", "5", "--size-dist", "uniform:2-4"],
+            "invalid options --size and --size-dist",
+        ),
+        (&["--size-dist", "uniform:2"], "expected uniform:MIN-MAX"),
+        (&["--size-dist", "uniform:x-4"], "MIN is not a number"),
+        (
+            &["--size-dist", "uniform:2-67108865"],
+            "MAX must be at most 67108864",
+        ),
+        (&["--rate=-1"], "invalid --rate -1"),
+        (&["--rate", "NaN"], "invalid --rate NaN"),
+        (
+            &["--bdat", "--chunk-size", "67108865"],
+            "invalid --chunk-size 67108865",
+        ),
+        (
+            &["--corpus", "/nonexistent/loadgen-corpus"],
+            "invalid --corpus /nonexistent/loadgen-corpus: cannot read",
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = plan(args).expect_err("invalid arguments");
+        assert!(error.0.contains(expected), "args {args:?}: {}", error.0);
+    }
 }

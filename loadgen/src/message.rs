@@ -155,6 +155,8 @@ pub struct MessageFactory {
     to: Vec<Template>,
     rcpts: usize,
     body_len: usize,
+    /// The body before dot stuffing, for BDAT.
+    body: Arc<[u8]>,
     /// The body after dot stuffing, with the terminating `.` line.
     stuffed_body: Arc<[u8]>,
 }
@@ -188,6 +190,7 @@ impl MessageFactory {
             to,
             rcpts,
             body_len,
+            body: body.into(),
             stuffed_body: stuffed.into(),
         }
     }
@@ -252,6 +255,16 @@ impl MessageFactory {
     /// Returns the body after dot stuffing, ending with the `.` line.
     pub fn stuffed_body(&self) -> &[u8] {
         &self.stuffed_body
+    }
+
+    /// Returns a shared handle to the body before dot stuffing.
+    pub fn body_shared(&self) -> Arc<[u8]> {
+        Arc::clone(&self.body)
+    }
+
+    /// Returns a shared handle to the body after dot stuffing.
+    pub fn stuffed_body_shared(&self) -> Arc<[u8]> {
+        Arc::clone(&self.stuffed_body)
     }
 
     /// Returns the body length before dot stuffing, in octets.

@@ -45,8 +45,15 @@ pub struct Stats {
     pub connection_error_examples: BTreeMap<&'static str, String>,
     /// TCP connect until the greeting arrived, in microseconds.
     pub connect_us: Histogram<u64>,
-    /// MAIL sent until the transaction's final reply, in microseconds.
+    /// MAIL sent (or, with `--rate`, the message's scheduled time) until the
+    /// transaction's final reply, in microseconds.
     pub message_us: Histogram<u64>,
+    /// TCP connect until the reply to QUIT, in microseconds. Sessions that
+    /// end without a QUIT reply are not recorded.
+    pub session_us: Histogram<u64>,
+    /// With `--rate`: how late each message started against its scheduled
+    /// time, in microseconds. Values under 1 µs are recorded as 1 µs.
+    pub lag_us: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -69,7 +76,19 @@ impl Stats {
             connection_error_examples: BTreeMap::new(),
             connect_us: latency_histogram(),
             message_us: latency_histogram(),
+            session_us: latency_histogram(),
+            lag_us: latency_histogram(),
         }
+    }
+
+    /// Records the time from connect to the reply to QUIT.
+    pub fn record_session(&mut self, latency: Duration) {
+        self.session_us.saturating_record(micros(latency));
+    }
+
+    /// Records how late a message started against its schedule.
+    pub fn record_lag(&mut self, lag: Duration) {
+        self.lag_us.saturating_record(micros(lag));
     }
 
     /// Records the time from connect to greeting.
@@ -139,6 +158,13 @@ impl Stats {
         self.message_us
             .add(&other.message_us)
             .expect("histograms share their bounds");
+
+        self.session_us
+            .add(&other.session_us)
+            .expect("histograms share their bounds");
+        self.lag_us
+            .add(&other.lag_us)
+            .expect("histograms share their bounds");
     }
 }
 
@@ -189,7 +215,13 @@ pub struct Report {
     pub connections: usize,
     pub workers: usize,
     pub pipelining: bool,
+    /// Body size of generated messages with a fixed size, else 0.
     pub body_bytes: usize,
+    /// The content option: `fixed N`, `uniform MIN-MAX seed S` or `corpus of N files`.
+    pub content: String,
+    /// BDAT chunk size in octets, or null when messages go with DATA.
+    pub bdat_chunk_bytes: Option<usize>,
+    pub starttls: bool,
     pub rcpts: usize,
     pub messages_sent: u64,
     pub accepted: u64,
@@ -209,6 +241,21 @@ pub struct Report {
     pub mb_per_sec: f64,
     pub connect_ms: Percentiles,
     pub message_ms: Percentiles,
+    pub session_ms: Percentiles,
+    /// Open-loop figures, present with `--rate`.
+    pub schedule: Option<Schedule>,
+}
+
+/// Schedule figures of an open-loop run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schedule {
+    /// The `--rate`, in messages per second.
+    pub target_rate: f64,
+    /// Messages started per second of the run.
+    pub achieved_rate: f64,
+    /// How late messages started against their scheduled times; `max` is
+    /// how far behind the run fell at worst.
+    pub lag_ms: Percentiles,
 }
 
 /// Run settings that the report repeats next to the figures.
@@ -220,7 +267,12 @@ pub struct RunInfo {
     pub workers: usize,
     pub pipelining: bool,
     pub body_bytes: usize,
+    pub content: String,
+    pub bdat_chunk_bytes: Option<usize>,
+    pub starttls: bool,
     pub rcpts: usize,
+    /// The `--rate` of an open-loop run.
+    pub rate: Option<f64>,
 }
 
 impl Report {
@@ -242,6 +294,9 @@ impl Report {
             workers: info.workers,
             pipelining: info.pipelining,
             body_bytes: info.body_bytes,
+            content: info.content,
+            bdat_chunk_bytes: info.bdat_chunk_bytes,
+            starttls: info.starttls,
             rcpts: info.rcpts,
             messages_sent: stats.sent,
             accepted: stats.accepted,
@@ -272,6 +327,12 @@ impl Report {
             mb_per_sec: per_sec(stats.accepted_bytes as f64 / 1e6),
             connect_ms: Percentiles::from_histogram(&stats.connect_us),
             message_ms: Percentiles::from_histogram(&stats.message_us),
+            session_ms: Percentiles::from_histogram(&stats.session_us),
+            schedule: info.rate.map(|target_rate| Schedule {
+                target_rate,
+                achieved_rate: per_sec(stats.sent as f64),
+                lag_ms: Percentiles::from_histogram(&stats.lag_us),
+            }),
         }
     }
 
@@ -298,6 +359,16 @@ impl Report {
             text,
             "target: {}, {} connections on {} workers, pipelining {pipelining}, {} body bytes, {} rcpts",
             self.target, self.connections, self.workers, self.body_bytes, self.rcpts
+        );
+        let data = match self.bdat_chunk_bytes {
+            Some(chunk) => format!("BDAT in chunks of {chunk}"),
+            None => "DATA".to_string(),
+        };
+        let starttls = if self.starttls { "on" } else { "off" };
+        let _ = writeln!(
+            text,
+            "content: {}, sent with {data}, starttls {starttls}",
+            self.content
         );
     }
 
@@ -333,13 +404,28 @@ impl Report {
             "throughput: {:.1} msg/s, {:.3} MB/s",
             self.msgs_per_sec, self.mb_per_sec
         );
+        if let Some(schedule) = &self.schedule {
+            let _ = writeln!(
+                text,
+                "rate: target {:.1} msg/s, achieved {:.1} msg/s, max lag {:.3} ms",
+                schedule.target_rate, schedule.achieved_rate, schedule.lag_ms.max
+            );
+        }
 
         let _ = writeln!(
             text,
             "latency ms  {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
             "count", "p50", "p90", "p99", "p99.9", "max"
         );
-        for (name, percentiles) in [("connect", &self.connect_ms), ("message", &self.message_ms)] {
+        let mut rows = vec![
+            ("connect", &self.connect_ms),
+            ("message", &self.message_ms),
+            ("session", &self.session_ms),
+        ];
+        if let Some(schedule) = &self.schedule {
+            rows.push(("lag", &schedule.lag_ms));
+        }
+        for (name, percentiles) in rows {
             let _ = writeln!(
                 text,
                 "{name:<10}  {:>10} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",

@@ -8,7 +8,11 @@ fn info() -> RunInfo {
         workers: 1,
         pipelining: false,
         body_bytes: 100,
+        content: "fixed 100".into(),
+        bdat_chunk_bytes: None,
+        starttls: false,
         rcpts: 1,
+        rate: None,
     }
 }
 
@@ -97,4 +101,39 @@ fn report_of_empty_run_has_zero_rates() {
     let report = Report::new(info(), &Stats::new(), Duration::ZERO);
     assert_eq!(report.msgs_per_sec, 0.0);
     assert_eq!(report.message_ms.count, 0);
+}
+
+#[test]
+fn open_loop_report_has_lag_and_session() {
+    let mut stats = Stats::new();
+    stats.sent = 10;
+    stats.record_message(250, 100, Duration::from_millis(2));
+    stats.record_lag(Duration::from_millis(7));
+    stats.record_lag(Duration::from_micros(10));
+    stats.record_session(Duration::from_millis(30));
+    let mut info = info();
+    info.rate = Some(5.0);
+
+    let report = Report::new(info, &stats, Duration::from_secs(2));
+    let text = report.to_text();
+    assert!(
+        text.contains("rate: target 5.0 msg/s, achieved 5.0 msg/s, max lag 7.00"),
+        "{text}"
+    );
+    assert!(text.contains("\nsession "), "{text}");
+    assert!(text.contains("\nlag "), "{text}");
+
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["schedule"]["target_rate"], 5.0);
+    assert_eq!(json["schedule"]["lag_ms"]["count"], 2);
+    assert_eq!(json["session_ms"]["count"], 1);
+}
+
+#[test]
+fn closed_loop_report_has_no_schedule() {
+    let report = Report::new(info(), &Stats::new(), Duration::from_secs(1));
+    assert!(report.schedule.is_none());
+    assert!(!report.to_text().contains("rate: target"));
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert!(json["schedule"].is_null());
 }

@@ -1,4 +1,4 @@
-//! `ringmail-loadgen smtp`: closed-loop SMTP load on io_uring workers.
+//! `ringmail-loadgen smtp`: closed-loop or open-loop SMTP load on io_uring workers.
 //!
 //! [`run`] starts `--workers` threads with the engine's runtime, one io_uring
 //! each, and spreads the `--connections` over them round-robin. Each
@@ -8,6 +8,14 @@
 //! Then it quits and reconnects, until the run's messages are all claimed or
 //! its duration has passed. Sequence numbers come from one shared atomic counter, so every
 //! message id `RUN-SEQ` is unique across workers.
+//!
+//! With `--rate R` the run is open-loop: message `SEQ` is scheduled at
+//! `start + SEQ / R`. A free connection claims the next sequence number and
+//! waits for its scheduled time. The message's latency counts from that
+//! time, not from when MAIL went out, so a stalled server that leaves every
+//! connection busy shows up in the percentiles instead of slowing the
+//! schedule (no coordinated omission). How late each message started is
+//! recorded as its lag.
 //!
 //! A connection task gives up after [`SESSION_FAILURES_MAX`] sessions in a row
 //! fail without sending a message, so a server that is down ends the run
@@ -33,7 +41,9 @@ pub use client::{SessionError, CONNECT_TIMEOUT, IO_TIMEOUT};
 pub use session::WRITE_CHUNK_LEN;
 
 use crate::cli::{Amount, SmtpPlan};
+use crate::content::MessageSource;
 use crate::message::{MessageFactory, RunId};
+use crate::progress::Progress;
 use crate::stats::{Report, RunInfo, Stats};
 
 /// Sessions in a row that may fail without sending a message before a
@@ -47,10 +57,23 @@ pub const RECONNECT_DELAY: Duration = Duration::from_millis(100);
 /// Bytes of ack log lines a connection task buffers before appending them.
 pub const ACK_BUFFER_LEN: usize = 64 * 1024;
 
+/// A message claimed by a connection: its sequence number and, in an
+/// open-loop run, the time it is scheduled to start.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    pub seq: u64,
+    pub scheduled: Option<Instant>,
+}
+
 /// State that every connection task of a run shares.
 pub struct RunShared {
     plan: SmtpPlan,
     factory: MessageFactory,
+    /// Start of the run, from which an open-loop schedule counts.
+    started: Instant,
+    /// The client configuration for `--starttls`, shared by every session.
+    tls_config: Option<Arc<rustls::ClientConfig>>,
+    progress: Arc<Progress>,
     next_seq: AtomicU64,
     /// End of a `--duration` run.
     deadline: Option<Instant>,
@@ -62,9 +85,10 @@ pub struct RunShared {
 }
 
 impl RunShared {
-    /// Claims the sequence number of the next message, or returns `None`
-    /// when the run has sent enough.
-    fn claim(&self) -> Option<u64> {
+    /// Claims the next message, or returns `None` when the run has sent
+    /// enough. In an open-loop run, a message scheduled after the end of a
+    /// `--duration` run is not claimed.
+    fn claim(&self) -> Option<Claim> {
         if self.stopped.load(Ordering::Relaxed) {
             return None;
         }
@@ -75,10 +99,26 @@ impl RunShared {
         }
 
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        match self.plan.amount {
-            Amount::Messages(total) if seq >= total => None,
-            _ => Some(seq),
+        if let Amount::Messages(total) = self.plan.amount {
+            if seq >= total {
+                return None;
+            }
         }
+
+        let Some(rate) = self.plan.modes.rate else {
+            return Some(Claim {
+                seq,
+                scheduled: None,
+            });
+        };
+        let scheduled = self.started + Duration::from_secs_f64(seq as f64 / rate);
+        if self.deadline.is_some_and(|deadline| scheduled >= deadline) {
+            return None;
+        }
+        Some(Claim {
+            seq,
+            scheduled: Some(scheduled),
+        })
     }
 }
 
@@ -147,18 +187,30 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
         None => None,
     };
 
+    let tls_config =
+        match plan.modes.starttls {
+            true => Some(crate::tls::client_config().map_err(|error| {
+                io::Error::other(format!("cannot set up the tls client: {error}"))
+            })?),
+            false => None,
+        };
+
     let run_id = RunId::random();
     let factory = MessageFactory::new(
         run_id.clone(),
         plan.from.clone(),
         plan.to.clone(),
         plan.rcpts,
-        plan.body_len,
+        plan.modes.content.shared_body_len(),
     );
+    let progress = Arc::new(Progress::for_stdout());
     let started = Instant::now();
     let shared = Arc::new(RunShared {
         plan: plan.clone(),
         factory,
+        started,
+        tls_config,
+        progress: Arc::clone(&progress),
         next_seq: AtomicU64::new(0),
         deadline: match plan.amount {
             Amount::Duration(duration) => Some(started + duration),
@@ -170,11 +222,14 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
         worker_stats: Mutex::new(Vec::with_capacity(plan.workers)),
     });
 
+    let display = progress.display();
     let worker_shared = Arc::clone(&shared);
-    runtime::run_workers(plan.workers, move |worker| {
+    let result = runtime::run_workers(plan.workers, move |worker| {
         run_worker(Arc::clone(&worker_shared), worker.index)
-    })?;
+    });
     let elapsed = started.elapsed();
+    display.finish();
+    result?;
 
     if let Some(error) = shared
         .ack_error
@@ -208,8 +263,12 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
         connections: plan.connections,
         workers: plan.workers,
         pipelining: plan.pipelining,
-        body_bytes: plan.body_len,
+        body_bytes: plan.modes.content.shared_body_len(),
+        content: plan.modes.content.describe(),
+        bdat_chunk_bytes: plan.modes.bdat_chunk_len,
+        starttls: plan.modes.starttls,
         rcpts: plan.rcpts,
+        rate: plan.modes.rate,
     };
     Ok(Report::new(info, &stats, elapsed))
 }
@@ -246,6 +305,7 @@ async fn run_worker(shared: Arc<RunShared>, index: usize) -> io::Result<()> {
 async fn run_connection(shared: Arc<RunShared>) -> Stats {
     let mut stats = Stats::new();
     let mut acks = AckBuffer::new();
+    let mut source = MessageSource::new();
     let mut pending = None;
     let mut failures = 0;
 
@@ -258,7 +318,8 @@ async fn run_connection(shared: Arc<RunShared>) -> Stats {
         }
 
         let sent_before = stats.sent;
-        let Err(error) = session::run_session(&shared, &mut stats, &mut acks, &mut pending).await
+        let Err(error) =
+            session::run_session(&shared, &mut stats, &mut acks, &mut source, &mut pending).await
         else {
             failures = 0;
             continue;
@@ -266,7 +327,10 @@ async fn run_connection(shared: Arc<RunShared>) -> Stats {
 
         stats.record_connection_error(error.kind(), || error.to_string());
         if error.is_fatal() {
+            // Every later session would fail the same way, including this
+            // task's retry of its pending message.
             shared.stopped.store(true, Ordering::Relaxed);
+            break;
         }
         if stats.sent > sent_before {
             failures = 0;
