@@ -114,7 +114,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("ringmail: {}", failure.message);
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "ringmail: {}", failure.message);
             ExitCode::from(failure.status)
         }
     }
@@ -125,9 +126,34 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+/// Standard error for log events, where a failed write (a closed pipe when
+/// `tee` died with the same Ctrl-C) drops the event instead of panicking.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// Prints a line on standard output; a closed pipe is ignored, because the
+/// output is informational and must not turn into a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -137,7 +163,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config {
             command: ConfigCommand::Example,
         } => {
-            print!("{}", config::EXAMPLE);
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(config::EXAMPLE.as_bytes());
             Ok(())
         }
     }
@@ -184,8 +211,8 @@ fn create_postmaster_on_first_start(data: &Path) -> Result<(), Failure> {
     let password = users::generate_password();
     db.add("postmaster", &password)
         .map_err(|error| Failure::runtime(error.to_string()))?;
-    println!("ringmail: created user postmaster with password {password}");
-    println!("ringmail: this password is shown only once; change it with `ringmail user passwd postmaster`");
+    say!("ringmail: created user postmaster with password {password}");
+    say!("ringmail: this password is shown only once; change it with `ringmail user passwd postmaster`");
     Ok(())
 }
 
@@ -212,7 +239,7 @@ fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
             let password = read_password(password_stdin)?;
             db.add(&name, &password)
                 .map_err(|error| Failure::runtime(error.to_string()))?;
-            println!("ringmail: added user {name}");
+            say!("ringmail: added user {name}");
         }
         UserCommand::Passwd {
             name,
@@ -227,14 +254,14 @@ fn user(data: &Path, command: UserCommand) -> Result<(), Failure> {
             let password = read_password(password_stdin)?;
             db.set_password(&name, &password)
                 .map_err(|error| Failure::runtime(error.to_string()))?;
-            println!("ringmail: changed the password of {name}");
+            say!("ringmail: changed the password of {name}");
         }
         UserCommand::List => {
             for name in db
                 .list()
                 .map_err(|error| Failure::runtime(error.to_string()))?
             {
-                println!("{name}");
+                say!("{name}");
             }
         }
     }
