@@ -63,6 +63,10 @@ pub enum Command {
     /// Send messages over SMTP on N connections, each sending the next message
     /// as soon as the previous one got its final reply.
     Smtp(SmtpArgs),
+    /// Accept SMTP mail as fast as possible and store none of it.
+    Sink(crate::sink_cli::SinkArgs),
+    /// Check that every acknowledged message was delivered exactly once.
+    Verify(crate::sink_cli::VerifyArgs),
 }
 
 /// Arguments of `ringmail-loadgen smtp`, as parsed.

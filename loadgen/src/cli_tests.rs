@@ -8,6 +8,7 @@ fn plan(args: &[&str]) -> Result<SmtpPlan, UsageError> {
     let cli = Cli::try_parse_from(argv).expect("arguments parse");
     match cli.command {
         Command::Smtp(args) => args.validate(),
+        other => panic!("parsed as {other:?}"),
     }
 }
 
@@ -82,7 +83,9 @@ fn invalid_argument_table() {
 #[test]
 fn target_without_port_rejected() {
     let cli = Cli::try_parse_from(["ringmail-loadgen", "smtp", "--target", "127.0.0.1"]).unwrap();
-    let Command::Smtp(args) = cli.command;
+    let Command::Smtp(args) = cli.command else {
+        panic!("not parsed as smtp");
+    };
     let error = args.validate().expect_err("target needs a port");
     assert!(
         error.0.starts_with("invalid --target \"127.0.0.1\""),
