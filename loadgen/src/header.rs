@@ -4,8 +4,8 @@
 //! [`HeaderCollector`] keeps the first octets of a message that arrives in
 //! pieces, until the blank line that ends the header. [`find_loadgen_id`]
 //! returns the field's value from a header block. Lines may end in CRLF (as
-//! on the wire) or LF (as in most Maildir files), and a folded value is
-//! joined.
+//! on the wire) or LF (as in most Maildir files). A value folded onto the
+//! next line is read from that line.
 //!
 //! Limits: only the first [`HEADER_SCAN_LEN_MAX`] octets are searched, so a
 //! message with a huge header costs a bounded copy. An id longer than
@@ -116,9 +116,9 @@ pub fn find_loadgen_id(message: &[u8]) -> Option<&[u8]> {
         }
 
         let value = line[FIELD_NAME.len()..].trim_ascii();
-        // A folded value continues on lines that start with a space or tab.
-        // The loadgen's ids never fold, so a folded one is taken as its
-        // first line only when the rest is empty.
+        // An empty value followed by a continuation line (space or tab
+        // first) was folded, so the id is on that line. The loadgen never
+        // folds its ids, so only this one shape is handled.
         let folded = lines
             .peek()
             .is_some_and(|next| next.starts_with(b" ") || next.starts_with(b"\t"));
