@@ -68,6 +68,10 @@ pub enum Command {
     /// Run IMAP sessions (or POP3 with --pop3) in a loop on N connections:
     /// login, read, flag, append and expunge, as imaptest does.
     Imap(crate::imap_cli::ImapArgs),
+    /// Accept SMTP mail as fast as possible and store none of it.
+    Sink(crate::sink_cli::SinkArgs),
+    /// Check that every acknowledged message was delivered exactly once.
+    Verify(crate::sink_cli::VerifyArgs),
 }
 
 /// Arguments of `ringmail-loadgen smtp`, as parsed.

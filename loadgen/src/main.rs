@@ -15,16 +15,18 @@ use ringmail_loadgen::smtp;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit status for a run that failed or in which no message was accepted.
-const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_FAILURE: u8 = 1;
 
 /// Exit status for invalid arguments, the same as clap's parse errors.
-const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Smtp(args) => run_smtp(args),
         Command::Imap(args) => run_imap(args),
+        Command::Sink(args) => sink_commands::run_sink(args),
+        Command::Verify(args) => sink_commands::run_verify(args),
     }
 }
 
@@ -54,6 +56,8 @@ fn run_smtp(args: SmtpArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+mod sink_commands;
+
 /// Runs the IMAP or POP3 load. Exit status 1 when no session completed.
 fn run_imap(args: ringmail_loadgen::imap_cli::ImapArgs) -> ExitCode {
     let plan = match args.validate() {
@@ -81,7 +85,7 @@ fn run_imap(args: ringmail_loadgen::imap_cli::ImapArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn fail(status: u8, message: &dyn std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(status: u8, message: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("ringmail-loadgen: {message}");
     ExitCode::from(status)
 }
