@@ -78,6 +78,7 @@ pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
 
     // Bind every worker's sockets before any worker starts, so that a busy
     // port fails the start instead of a worker later.
+    check_addresses_free(&shared.config)?;
     let mut bound: Vec<Vec<(Service, std::net::TcpListener)>> = Vec::with_capacity(workers);
     for _ in 0..workers {
         bound.push(bind_all(&shared.config)?);
@@ -129,6 +130,34 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
         users,
         store,
     })
+}
+
+/// Fails when another process already listens on one of the addresses.
+///
+/// SO_REUSEPORT lets any socket of the same user join a port, so a second
+/// `ringmail serve` would silently share connections (and split mail between
+/// two data directories). A probe socket bound without SO_REUSEPORT gets
+/// EADDRINUSE in that case. The probe closes before the workers bind.
+/// NOTE: a process that binds between the probe and the workers still gets in.
+fn check_addresses_free(config: &Config) -> io::Result<()> {
+    for addr in config.smtp.listen.iter().chain(&config.imap.listen) {
+        let probe = socket2::Socket::new(
+            socket2::Domain::for_address(*addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        probe.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            probe.set_only_v6(true)?;
+        }
+        probe.bind(&(*addr).into()).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot listen on {addr}: {error} (is another server running?)"),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Binds one socket per listen address for one worker.
@@ -248,7 +277,13 @@ async fn accept_loop(
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.started() => return,
+            _ = shutdown.started() => {
+                // Refuse new connections at once: the socket would otherwise
+                // stay open (and complete handshakes nobody answers) until the
+                // ring finishes cancelling the accept.
+                listener.stop_accepting();
+                return;
+            }
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,

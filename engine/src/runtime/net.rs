@@ -47,6 +47,18 @@ impl TcpListener {
         self.inner.local_addr()
     }
 
+    /// Stops the socket from taking new connections: pending and future
+    /// connection attempts are refused, while accepted streams stay open.
+    pub fn stop_accepting(&self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor belongs to this listener and stays open for
+        // the call; shutdown on a listening socket has no memory effects.
+        let result = unsafe { libc::shutdown(self.inner.as_raw_fd(), libc::SHUT_RDWR) };
+        if result != 0 {
+            tracing::debug!(error = %io::Error::last_os_error(), "shutdown of listener failed");
+        }
+    }
+
     /// Waits for the next connection.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = self.inner.accept().await?;
