@@ -267,7 +267,7 @@ fn fetch_items_match_maildir_file() {
 
     let files = server.maildir_files(USER);
     assert_eq!(files.len(), 1, "Maildir files: {files:?}");
-    let stored = std::fs::read(&files[0]).expect("read the Maildir file");
+    let stored = common::read_stored(&files[0]);
     let header_len = find(&stored, b"\r\n\r\n").expect("stored message has an empty line") + 4;
 
     let full = fetch_literal(&mut imap, "BODY.PEEK[]");

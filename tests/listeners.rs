@@ -18,13 +18,28 @@ fn second_server_on_busy_port_fails() {
     let imap = format!("127.0.0.1:{}", server.imap_port);
 
     let output = run_ringmail(
-        &["serve", "--data", data.to_str().unwrap(), "--smtp", &smtp, "--imap", &imap],
+        &[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--smtp",
+            &smtp,
+            "--imap",
+            &imap,
+        ],
         None,
         other.path(),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "second server exit status\n{stderr}");
-    assert!(stderr.contains(&format!("cannot listen on {smtp}")), "{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "second server exit status\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("cannot listen on {smtp}")),
+        "{stderr}"
+    );
     assert!(stderr.contains("Address already in use"), "{stderr}");
 
     // The first server still takes mail.
@@ -39,7 +54,9 @@ fn stopping_server_refuses_new_connections() {
     // A transaction in progress keeps the server in its grace period.
     let (mut client, _) = SmtpClient::connect(server.smtp_port);
     client.ehlo("client.test");
-    client.command("MAIL FROM:<sender@localhost>").assert_status(250, "2.1.0", "MAIL");
+    client
+        .command("MAIL FROM:<sender@localhost>")
+        .assert_status(250, "2.1.0", "MAIL");
     server.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(500));
 
@@ -48,10 +65,16 @@ fn stopping_server_refuses_new_connections() {
         Duration::from_secs(3),
     );
     let error = attempt.expect_err("a new connection during shutdown must be refused");
-    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused, "{error}");
+    assert_eq!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{error}"
+    );
 
     // The open transaction still completes.
-    client.command("RCPT TO:<alice@localhost>").assert_status(250, "2.1.5", "RCPT");
+    client
+        .command("RCPT TO:<alice@localhost>")
+        .assert_status(250, "2.1.5", "RCPT");
     let reply = client.command("DATA");
     assert_eq!(reply.code, 354, "DATA during shutdown");
     let reply = client.send_data(b"Subject: during shutdown\r\n\r\nbody\r\n");

@@ -262,7 +262,7 @@ fn accepted_message_stored_exactly_after_received() {
         .collect();
     assert_eq!(files.len(), 1, "messages in new/ after one 250: {files:?}");
 
-    let stored = std::fs::read(&files[0]).expect("read the stored message");
+    let stored = common::read_stored(&files[0]);
     let body = strip_received(&stored).unwrap_or_else(|| {
         panic!(
             "stored message does not start with a Received header: {}",
@@ -400,7 +400,7 @@ fn smuggled_end_of_data_never_splits_message() {
             // Without bare CR or LF the whole text is one valid message, so
             // the smuggled commands must be inside it.
             assert_eq!(stored.len(), 1, "{case}: 250 but no message stored");
-            let content = std::fs::read(&stored[0]).expect("read the stored message");
+            let content = common::read_stored(&stored[0]);
             assert!(
                 common::find(&content, b"\r\nMAIL FROM:<sender@localhost>\r\n").is_some(),
                 "{case}: smuggled commands are not part of the stored message: {}",

@@ -71,7 +71,7 @@ fn swaks_plain_and_pipelined_sends() {
     let bodies: Vec<Vec<u8>> = server
         .maildir_files("alice")
         .iter()
-        .map(|path| std::fs::read(path).unwrap())
+        .map(|path| common::read_stored(path))
         .collect();
     let found = bodies.iter().any(|stored| {
         let message = strip_received(stored).expect("stored copy starts with Received");

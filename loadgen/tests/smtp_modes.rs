@@ -146,7 +146,16 @@ fn stored_by_seq(dir: &Path) -> BTreeMap<u64, Vec<u8>> {
     let mut messages = BTreeMap::new();
     for entry in std::fs::read_dir(dir).expect("read Maildir new/") {
         let path = entry.expect("directory entry").path();
-        let message = std::fs::read(&path).expect("read message");
+        // Maildir files hold LF line ends; the comparisons use the CRLF form
+        // that was sent.
+        let stored = std::fs::read(&path).expect("read message");
+        let mut message = Vec::with_capacity(stored.len() + stored.len() / 20);
+        for &byte in &stored {
+            if byte == b'\n' {
+                message.push(b'\r');
+            }
+            message.push(byte);
+        }
         let text = String::from_utf8_lossy(&message);
         let id = text
             .lines()

@@ -549,6 +549,28 @@ pub fn lf_to_crlf(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Reads a stored Maildir file, checks that its line ends are LF (the
+/// Maildir convention that mutt and Dovecot expect), and returns it with
+/// CRLF line ends, the form it was sent and is served in.
+pub fn read_stored(path: &Path) -> Vec<u8> {
+    let stored = fs::read(path)
+        .unwrap_or_else(|e| panic!("failed to read stored message {}: {e}", path.display()));
+    assert!(
+        find(&stored, b"\r\n").is_none(),
+        "stored message {} has CRLF line ends: {}",
+        path.display(),
+        preview(&stored)
+    );
+    let mut message = Vec::with_capacity(stored.len() + stored.len() / 20);
+    for &byte in &stored {
+        if byte == b'\n' {
+            message.push(b'\r');
+        }
+        message.push(byte);
+    }
+    message
+}
+
 /// True when `message` contains a CR not followed by LF or an LF not preceded
 /// by CR, the two inputs that SMTP smuggling relies on.
 pub fn has_bare_cr_or_lf(message: &[u8]) -> bool {

@@ -61,9 +61,10 @@ pub async fn deliver(targets: &[Delivery], message: Rc<[u8]>) -> io::Result<Vec<
     }
     let buf = SharedBuf::new(message);
     let size = buf.as_bytes().len() as u64;
+    let virtual_size = super::line_ends::crlf_len(buf.as_bytes());
     let copies: Vec<Copy> = targets
         .iter()
-        .map(|target| plan_copy(target, size))
+        .map(|target| plan_copy(target, size, virtual_size))
         .collect();
 
     write_all_tmp(&copies, &buf).await?;
@@ -73,8 +74,8 @@ pub async fn deliver(targets: &[Delivery], message: Rc<[u8]>) -> io::Result<Vec<
     Ok(copies.into_iter().map(|copy| copy.new_path).collect())
 }
 
-fn plan_copy(target: &Delivery, size: u64) -> Copy {
-    let name = unique_name(size);
+fn plan_copy(target: &Delivery, size: u64, virtual_size: u64) -> Copy {
+    let name = unique_name(size, virtual_size);
     let new_dir = target.maildir.join("new");
     Copy {
         tmp_path: target.maildir.join("tmp").join(&name),
@@ -216,27 +217,29 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 }
 
 /// Returns a new Maildir unique name in Dovecot's form,
-/// `<secs>.M<usecs>P<pid>Q<counter>.<hostname>,S=<size>`, where `size` is the
-/// message size in bytes.
+/// `<secs>.M<usecs>P<pid>Q<counter>.<hostname>,S=<size>,W=<virtual_size>`,
+/// where `size` is the file size in bytes and `virtual_size` the size with
+/// CRLF line ends.
 ///
 /// The process id and a process-wide counter make names from one host unique
 /// even within one microsecond. In the host name, '/' and ':' are written as
 /// `\057` and `\072`, as the Maildir specification recommends, because '/' separates
 /// paths and ':' starts the info part.
-pub fn unique_name(size: u64) -> String {
+pub fn unique_name(size: u64, virtual_size: u64) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let counter = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     format!(
-        "{}.M{}P{}Q{}.{},S={}",
+        "{}.M{}P{}Q{}.{},S={},W={}",
         now.as_secs(),
         now.subsec_micros(),
         std::process::id(),
         counter,
         hostname(),
-        size
+        size,
+        virtual_size
     )
 }
 

@@ -36,6 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::deliver::unique_name;
 use super::durable::{sync_dir, FileLock};
+use super::line_ends;
 use super::uidlist::{self, Loaded, UidList, UIDLIST_FILE_NAME, UIDLIST_LOCK_NAME};
 
 /// Maximum number of message files scanned in one folder.
@@ -240,7 +241,7 @@ impl Subdir {
 pub struct MessageEntry {
     pub uid: u32,
     pub flags: Flags,
-    /// File size in bytes.
+    /// Size in bytes with CRLF line ends, as IMAP reports it (RFC822.SIZE).
     pub size: u64,
     /// IMAP INTERNALDATE as unix seconds: the file's modification time.
     pub internal_date: i64,
@@ -374,15 +375,21 @@ impl Mailbox {
 
     /// Reads the whole file of message `index`, finding it again by its unique
     /// name if another program renamed it.
+    ///
+    /// The file's LF line ends come back as CRLF, the form IMAP serves.
     pub fn read_message(&self, index: usize) -> io::Result<Vec<u8>> {
         let entry = self.checked_entry(index)?;
-        match read_bounded(&self.path.join(entry.relative_path())) {
+        let stored = match read_bounded(&self.path.join(entry.relative_path())) {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let (subdir, file_name) = self.find_or_not_found(entry)?;
                 read_bounded(&self.path.join(subdir.name()).join(file_name))
             }
             result => result,
-        }
+        }?;
+        Ok(match line_ends::to_crlf(&stored) {
+            std::borrow::Cow::Borrowed(_) => stored,
+            std::borrow::Cow::Owned(message) => message,
+        })
     }
 
     /// Changes the flags of message `index` by renaming its file into `cur/`
@@ -624,13 +631,14 @@ pub fn append_message(
     flags: &Flags,
     internal_date: Option<i64>,
 ) -> io::Result<u32> {
-    let unique = unique_name(message.len() as u64);
+    let stored = line_ends::to_lf(message);
+    let unique = unique_name(stored.len() as u64, line_ends::crlf_len(&stored));
     let tmp_path = path.join("tmp").join(&unique);
     let cur_path = path
         .join("cur")
         .join(format!("{unique}:2,{}", flags.maildir_info()));
 
-    let written = write_tmp_file(&tmp_path, message, internal_date)
+    let written = write_tmp_file(&tmp_path, &stored, internal_date)
         .and_then(|()| std::fs::rename(&tmp_path, &cur_path));
     if let Err(error) = written {
         let _ = remove_if_present(&tmp_path);
@@ -990,7 +998,7 @@ fn load_entry(path: &Path, file: SyncedFile) -> io::Result<Option<MessageEntry>>
     Ok(Some(MessageEntry {
         uid: file.uid,
         flags,
-        size: metadata.len(),
+        size: message_size(path, subdir, &file_name, &metadata)?,
         internal_date,
         unique: file.unique,
         file_name,
@@ -1026,6 +1034,25 @@ fn merge_info_letters(flags: &Flags, other: &str) -> String {
     letters.sort_unstable();
     letters.dedup();
     letters.into_iter().collect()
+}
+
+/// Returns the message's size with CRLF line ends: from the `,W=` field of
+/// its name when present, else by reading the file (mail delivered by other
+/// programs), or the file size when it has vanished meanwhile.
+fn message_size(
+    path: &Path,
+    subdir: Subdir,
+    file_name: &str,
+    metadata: &std::fs::Metadata,
+) -> io::Result<u64> {
+    if let Some(size) = line_ends::virtual_size_from_name(file_name) {
+        return Ok(size);
+    }
+    match read_bounded(&path.join(subdir.name()).join(file_name)) {
+        Ok(stored) => Ok(line_ends::crlf_len(&stored)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(metadata.len()),
+        Err(error) => Err(error),
+    }
 }
 
 fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {

@@ -17,6 +17,7 @@
 
 mod deliver;
 pub(crate) mod durable;
+pub mod line_ends;
 pub mod mailbox;
 mod uidlist;
 

@@ -319,7 +319,9 @@ impl Session {
         }
 
         let size = message.len();
-        match mailstore::deliver(&targets, Rc::from(message)).await {
+        // Maildir files hold LF line ends; the message arrived with CRLF.
+        let stored = Rc::from(mailstore::line_ends::to_lf(&message));
+        match mailstore::deliver(&targets, stored).await {
             Ok(_) => {
                 tracing::info!(
                     peer = %self.peer,

@@ -35,9 +35,20 @@ fn deliver_lands_in_new_byte_for_byte() {
     assert!(files_in(&targets[0].maildir.join("tmp")).is_empty());
     let name = paths[0].file_name().unwrap().to_str().unwrap();
     assert!(
-        name.ends_with(&format!(",S={}", message.len())),
+        name.ends_with(&format!(",S={0},W={0}", message.len())),
         "name {name}"
     );
+}
+
+#[test]
+fn deliver_names_lf_file_with_crlf_size() {
+    let (_dir, _store, targets) = store_with(&["alice"]);
+    let stored: Rc<[u8]> = Rc::from(&b"Subject: hi\n\nbody\n"[..]);
+
+    let paths = block_on(deliver(&targets, stored.clone())).unwrap();
+
+    let name = paths[0].file_name().unwrap().to_str().unwrap();
+    assert!(name.ends_with(",S=18,W=21"), "name {name}");
 }
 
 #[test]
@@ -152,10 +163,10 @@ fn deliver_too_many_targets_rejected() {
 
 #[test]
 fn unique_names_differ_and_have_dovecot_shape() {
-    let a = unique_name(42);
-    let b = unique_name(42);
+    let a = unique_name(42, 44);
+    let b = unique_name(42, 44);
     assert_ne!(a, b);
-    assert!(a.ends_with(",S=42"), "{a}");
+    assert!(a.ends_with(",S=42,W=44"), "{a}");
     let (secs, rest) = a.split_once('.').unwrap();
     assert!(secs.parse::<u64>().is_ok(), "{a}");
     assert!(rest.starts_with('M'), "{a}");

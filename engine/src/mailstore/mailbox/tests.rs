@@ -474,3 +474,38 @@ fn delivery_order_key_sorts_by_time() {
         ]
     );
 }
+
+#[test]
+fn lf_file_from_other_agent_reads_as_crlf() {
+    let (_dir, maildir) = temp_maildir();
+    put_new(&maildir, 1_700_000_100, "1", b"Subject: lf\n\nbody\n");
+
+    let mailbox = Mailbox::open(&maildir, true).unwrap();
+    assert_eq!(mailbox.entry(0).size, 21);
+    assert_eq!(
+        mailbox.read_message(0).unwrap(),
+        b"Subject: lf\r\n\r\nbody\r\n"
+    );
+}
+
+#[test]
+fn append_stores_lf_and_names_crlf_size() {
+    let (_dir, maildir) = temp_maildir();
+    let message = b"Subject: appended\r\n\r\nbody\r\n";
+
+    let uid = append_message(&maildir, message, &Flags::new(), None).unwrap();
+
+    let names = cur_names(&maildir);
+    assert_eq!(names.len(), 1);
+    assert!(
+        names[0].contains(&format!(",S={},W={}", message.len() - 3, message.len())),
+        "{}",
+        names[0]
+    );
+    let stored = std::fs::read(maildir.join("cur").join(&names[0])).unwrap();
+    assert_eq!(stored, b"Subject: appended\n\nbody\n");
+    let mailbox = Mailbox::open(&maildir, true).unwrap();
+    assert_eq!(mailbox.entry(0).uid, uid);
+    assert_eq!(mailbox.entry(0).size, message.len() as u64);
+    assert_eq!(mailbox.read_message(0).unwrap(), message);
+}

@@ -1,0 +1,109 @@
+//! Line ends on disk and on the wire.
+//!
+//! Maildir files hold LF line ends, as Postfix's and Dovecot's deliveries
+//! write them and as mutt expects. SMTP and IMAP carry CRLF. Messages are
+//! converted to LF when stored and back to CRLF when read, and the CRLF size
+//! (what IMAP reports as RFC822.SIZE) is kept in the file name as `,W=<size>`,
+//! the field Dovecot uses for the same purpose, so listing a folder needs no
+//! file reads.
+
+use std::borrow::Cow;
+
+/// Returns `message` with every CRLF replaced by LF. A CR that is not
+/// followed by LF is kept.
+///
+/// NOTE: a CR right before a CRLF (`\r\r\n`) reads back as one CRLF. SMTP
+/// never stores it (a bare CR is rejected), but an IMAP APPEND can.
+pub fn to_lf(message: &[u8]) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = memchr::memmem::find(rest, b"\r\n") {
+        stored.extend_from_slice(&rest[..at]);
+        stored.push(b'\n');
+        rest = &rest[at + 2..];
+    }
+    stored.extend_from_slice(rest);
+    stored
+}
+
+/// Returns `stored` with every LF that has no CR before it replaced by
+/// CRLF. Borrows when there is nothing to change.
+pub fn to_crlf(stored: &[u8]) -> Cow<'_, [u8]> {
+    if bare_lf_count(stored) == 0 {
+        return Cow::Borrowed(stored);
+    }
+    let mut message = Vec::with_capacity(stored.len() + stored.len() / 32);
+    let mut start = 0;
+    for at in memchr::memchr_iter(b'\n', stored) {
+        if at > 0 && stored[at - 1] == b'\r' {
+            continue;
+        }
+        message.extend_from_slice(&stored[start..at]);
+        message.extend_from_slice(b"\r\n");
+        start = at + 1;
+    }
+    message.extend_from_slice(&stored[start..]);
+    Cow::Owned(message)
+}
+
+/// Returns the size of `stored` once its line ends are CRLF.
+pub fn crlf_len(stored: &[u8]) -> u64 {
+    (stored.len() + bare_lf_count(stored)) as u64
+}
+
+fn bare_lf_count(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes)
+        .filter(|&at| at == 0 || bytes[at - 1] != b'\r')
+        .count()
+}
+
+/// Reads the `,W=<size>` field from a Maildir file name, if present.
+pub fn virtual_size_from_name(file_name: &str) -> Option<u64> {
+    let base = file_name.split(":2,").next().unwrap_or(file_name);
+    base.split(',')
+        .skip(1)
+        .find_map(|field| field.strip_prefix("W="))
+        .and_then(|digits| digits.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_of_crlf_message() {
+        let message = b"Subject: a\r\n\r\nline\r\n.dot\r\n";
+        let stored = to_lf(message);
+        assert_eq!(stored, b"Subject: a\n\nline\n.dot\n");
+        assert_eq!(to_crlf(&stored).as_ref(), message);
+        assert_eq!(crlf_len(&stored), message.len() as u64);
+    }
+
+    #[test]
+    fn lone_cr_is_kept_both_ways() {
+        let message = b"a\rb\r\n";
+        let stored = to_lf(message);
+        assert_eq!(stored, b"a\rb\n");
+        assert_eq!(to_crlf(&stored).as_ref(), message);
+    }
+
+    #[test]
+    fn crlf_file_from_elsewhere_reads_unchanged() {
+        let stored = b"Subject: a\r\n\r\nbody\r\n";
+        assert!(matches!(to_crlf(stored), Cow::Borrowed(_)));
+        assert_eq!(crlf_len(stored), stored.len() as u64);
+    }
+
+    #[test]
+    fn virtual_size_field_is_found() {
+        let cases = [
+            ("1.M2P3Q4.host,S=10,W=12:2,S", Some(12)),
+            ("1.M2P3Q4.host,S=10,W=12", Some(12)),
+            ("1.M2P3Q4.host,S=10:2,", None),
+            ("1.M2P3Q4.host,W=x:2,", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(virtual_size_from_name(name), expected, "{name}");
+        }
+    }
+}
