@@ -278,9 +278,9 @@ async fn accept_loop(
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.started() => {
-                // Refuse new connections at once: the socket would otherwise
-                // stay open (and complete handshakes nobody answers) until the
-                // ring finishes cancelling the accept.
+                // Refuse new connections at once. Otherwise the socket stays
+                // open, and completes handshakes that get no greeting, until
+                // the ring finishes cancelling the accept.
                 listener.stop_accepting();
                 return;
             }

@@ -2,10 +2,10 @@
 //!
 //! Maildir files hold LF line ends, as Postfix's and Dovecot's deliveries
 //! write them and as mutt expects. SMTP and IMAP carry CRLF. Messages are
-//! converted to LF when stored and back to CRLF when read, and the CRLF size
-//! (what IMAP reports as RFC822.SIZE) is kept in the file name as `,W=<size>`,
-//! the field Dovecot uses for the same purpose, so listing a folder needs no
-//! file reads.
+//! converted to LF when stored and back to CRLF when read. The CRLF size (what
+//! IMAP reports as RFC822.SIZE) is kept in the file name as `,W=<size>`, the
+//! field Dovecot uses for the same purpose, so listing a folder needs no file
+//! reads.
 
 use std::borrow::Cow;
 
