@@ -105,7 +105,7 @@ pub fn run_ringmail(args: &[&str], stdin_text: Option<&str>, cwd: &Path) -> Outp
         let mut stdin = child.stdin.take().expect("stdin is piped");
         match stdin.write_all(text.as_bytes()) {
             // A command that fails before reading stdin (an unknown user, say)
-            // closes the pipe first, and its exit status tells the test more.
+            // closes the pipe first, and its exit status is the more useful check.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             Err(e) => panic!("failed to write stdin of ringmail {args:?}: {e}"),
             Ok(()) => {}

@@ -70,9 +70,9 @@ const STOP_POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub struct SinkCounts {
     pub connections: u64,
     pub accepted: u64,
-    /// Messages answered with the injected 451.
+    /// Messages that got the injected 451 reply.
     pub temporary: u64,
-    /// Messages answered with the injected 554.
+    /// Messages that got the injected 554 reply.
     pub permanent: u64,
     /// Messages rejected for bare CR or LF, or for their size.
     pub rejected: u64,

@@ -35,7 +35,7 @@ pub const ERRORS_MAX: u32 = 20;
 /// Digits of the longest BDAT size, `u64::MAX`.
 const BDAT_SIZE_DIGITS_MAX: usize = 20;
 
-/// What one [`SinkSession::step`] did.
+/// Outcome of one [`SinkSession::step`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Consumed `consumed` octets and needs more input to go on.
@@ -51,7 +51,7 @@ pub enum Step {
     Close { consumed: usize },
 }
 
-/// How the I/O layer answers the end of a message.
+/// Reply that the I/O layer chose for the end of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Accept,
@@ -63,7 +63,7 @@ pub enum Verdict {
     LimitReached,
 }
 
-/// Where the session is in the byte stream.
+/// Position of the session in the byte stream.
 #[derive(Debug)]
 enum Mode {
     Command,
@@ -358,7 +358,7 @@ impl SinkSession {
         if let Some(error) = &self.bdat_error {
             // Every chunk of a failed message gets the error; the message
             // ends at LAST. A transaction without MAIL or RCPT has no
-            // message, so each of its chunks stands alone.
+            // message, so each of its chunks is handled alone.
             error.write_to(out, self.enhanced);
             let has_message = self.mail && self.rcpts > 0;
             if last || !has_message {
