@@ -23,6 +23,20 @@ pub const DATA_LINE_MAX_DEFAULT: usize = 65536;
 /// requires at least 100).
 pub const RECIPIENTS_MAX_DEFAULT: usize = 100;
 
+/// Default maximum messages in one SMTP connection. Each accepted MAIL
+/// counts, so a MAIL/RSET loop is bounded too.
+pub const MESSAGES_PER_CONNECTION_MAX_DEFAULT: u32 = 1000;
+
+/// Default maximum open SMTP connections across all workers.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 10_000;
+
+/// Default maximum open SMTP connections from one client IP.
+pub const CONNECTIONS_PER_IP_MAX_DEFAULT: u32 = 100;
+
+/// Largest allowed `smtp.greet_pause_ms`. A longer pause keeps a connection
+/// slot busy for little gain, and impatient clients give up on the greeting.
+pub const GREET_PAUSE_MS_MAX: u64 = 60_000;
+
 /// Root of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -58,6 +72,16 @@ pub struct SmtpConfig {
     pub command_timeout_secs: u64,
     /// Seconds to wait for each block of DATA (RFC 5321 section 4.5.3.2.5: 3 minutes).
     pub data_timeout_secs: u64,
+    /// Maximum accepted MAIL commands in one connection; the next MAIL gets a
+    /// 421 and the connection closes.
+    pub messages_per_connection_max: u32,
+    /// Maximum open SMTP connections across all workers.
+    pub connections_max: usize,
+    /// Maximum open SMTP connections from one client IP.
+    pub connections_per_ip_max: u32,
+    /// Milliseconds to wait before the greeting. A client that sends anything
+    /// before the greeting is rejected with 554, also when this is 0.
+    pub greet_pause_ms: u64,
 }
 
 /// `[imap]`: the IMAP server.
@@ -106,6 +130,10 @@ impl Default for SmtpConfig {
             recipients_max: RECIPIENTS_MAX_DEFAULT,
             command_timeout_secs: 300,
             data_timeout_secs: 180,
+            messages_per_connection_max: MESSAGES_PER_CONNECTION_MAX_DEFAULT,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+            connections_per_ip_max: CONNECTIONS_PER_IP_MAX_DEFAULT,
+            greet_pause_ms: 0,
         }
     }
 }
@@ -224,6 +252,7 @@ impl Config {
                 "timeouts must be at least 1 second",
             ));
         }
+        self.validate_smtp_connection_limits()?;
         if self.imap.idle_timeout_secs == 0 {
             return Err(invalid(
                 "imap.idle_timeout_secs",
@@ -244,6 +273,47 @@ impl Config {
                 &self.delivery.recipient_delimiter,
                 "must be one character or empty",
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks the SMTP per-connection and connection-count limits.
+    fn validate_smtp_connection_limits(&self) -> Result<(), ConfigError> {
+        let smtp = &self.smtp;
+        let checks = [
+            (
+                "smtp.messages_per_connection_max",
+                u64::from(smtp.messages_per_connection_max),
+                1..=1_000_000,
+                "must be 1 to 1000000",
+            ),
+            (
+                "smtp.connections_max",
+                smtp.connections_max as u64,
+                1..=1_000_000,
+                "must be 1 to 1000000",
+            ),
+            (
+                "smtp.connections_per_ip_max",
+                u64::from(smtp.connections_per_ip_max),
+                1..=1_000_000,
+                "must be 1 to 1000000",
+            ),
+            (
+                "smtp.greet_pause_ms",
+                smtp.greet_pause_ms,
+                0..=GREET_PAUSE_MS_MAX,
+                "must be 0 to 60000 milliseconds",
+            ),
+        ];
+        for (key, value, range, reason) in checks {
+            if !range.contains(&value) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: value.to_string(),
+                    reason,
+                });
+            }
         }
         Ok(())
     }
@@ -320,6 +390,16 @@ recipients_max = 100
 # Seconds to wait for the next command, and for each block of DATA.
 command_timeout_secs = 300
 data_timeout_secs = 180
+# Maximum MAIL commands in one connection; the next one gets a 421 and the
+# connection closes, so the client must reconnect.
+messages_per_connection_max = 1000
+# Maximum open SMTP connections, on all workers together and from one
+# client IP. A connection over either limit gets a 421 and is closed.
+connections_max = 10000
+connections_per_ip_max = 100
+# Milliseconds to wait before sending the greeting. A client that sends
+# anything before the greeting gets a 554 and is closed (checked also at 0).
+greet_pause_ms = 0
 
 [imap]
 # Addresses the IMAP server listens on.
@@ -351,6 +431,36 @@ mod tests {
         assert_eq!(parsed.smtp.message_size_max, defaults.smtp.message_size_max);
         assert_eq!(parsed.smtp.data_line_max, defaults.smtp.data_line_max);
         assert_eq!(parsed.delivery.domains, defaults.delivery.domains);
+        assert_eq!(
+            parsed.smtp.messages_per_connection_max,
+            defaults.smtp.messages_per_connection_max
+        );
+        assert_eq!(parsed.smtp.connections_max, defaults.smtp.connections_max);
+        assert_eq!(
+            parsed.smtp.connections_per_ip_max,
+            defaults.smtp.connections_per_ip_max
+        );
+        assert_eq!(parsed.smtp.greet_pause_ms, defaults.smtp.greet_pause_ms);
+    }
+
+    #[test]
+    fn connection_limit_out_of_range_is_rejected() {
+        let cases = [
+            (
+                "messages_per_connection_max = 0",
+                "smtp.messages_per_connection_max",
+            ),
+            ("connections_max = 0", "smtp.connections_max"),
+            ("connections_max = 1000001", "smtp.connections_max"),
+            ("connections_per_ip_max = 0", "smtp.connections_per_ip_max"),
+            ("greet_pause_ms = 60001", "smtp.greet_pause_ms"),
+        ];
+        for (line, key) in cases {
+            let error = Config::parse(&format!("[smtp]\n{line}\n"))
+                .expect_err(line)
+                .to_string();
+            assert!(error.contains(key), "{line}: {error}");
+        }
     }
 
     #[test]

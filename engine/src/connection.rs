@@ -150,6 +150,12 @@ impl Connection {
         }
     }
 
+    /// Returns whether the peer sent bytes not yet read from the socket,
+    /// without blocking. Bytes already in the input buffer do not count.
+    pub fn has_pending_input(&self) -> io::Result<bool> {
+        self.stream.has_pending_input()
+    }
+
     /// Closes the write half so the peer sees end of stream after the last reply.
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown_write();

@@ -24,9 +24,11 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::mailstore::MailStore;
 use crate::runtime::{self, net, Worker};
+use crate::smtp::limits::{self, ConnectionCounter, ConnectionPermit};
 use crate::users::UserDb;
 
-/// State shared read-only by every worker.
+/// State shared by every worker: read-only, except for the SMTP connection
+/// counts.
 pub struct Shared {
     /// The validated configuration.
     pub config: Config,
@@ -36,6 +38,8 @@ pub struct Shared {
     pub users: UserDb,
     /// The Maildir store.
     pub store: MailStore,
+    /// Open SMTP connections, in total and per client IP.
+    pub smtp_connections: Arc<ConnectionCounter>,
 }
 
 /// A protocol served on a listener.
@@ -124,11 +128,16 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
     let users = UserDb::open(data_dir).map_err(io::Error::other)?;
     let store = MailStore::open(data_dir)?;
     let hostname = config.resolved_hostname();
+    let smtp_connections = Arc::new(ConnectionCounter::new(
+        config.smtp.connections_max,
+        config.smtp.connections_per_ip_max,
+    ));
     Ok(Shared {
         config,
         hostname,
         users,
         store,
+        smtp_connections,
     })
 }
 
@@ -295,12 +304,36 @@ async fn accept_loop(
             }
         };
         let guard = sessions.enter();
+        let permit = match admit(service, &shared, peer) {
+            Ok(permit) => permit,
+            Err(rejection) => {
+                runtime::spawn(async move {
+                    let _guard = guard;
+                    limits::reject_connection(stream, peer, rejection).await;
+                });
+                continue;
+            }
+        };
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         runtime::spawn(async move {
             let _guard = guard;
+            let _permit = permit;
             run_session(service, stream, peer, shared, shutdown).await;
         });
+    }
+}
+
+/// Counts a new SMTP connection against the connection limits. IMAP
+/// connections are not limited here and get no permit.
+fn admit(
+    service: Service,
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+) -> Result<Option<ConnectionPermit>, limits::Rejection> {
+    match service {
+        Service::Smtp => shared.smtp_connections.admit(peer.ip()).map(Some),
+        Service::Imap => Ok(None),
     }
 }
 

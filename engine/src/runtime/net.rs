@@ -103,6 +103,40 @@ impl TcpStream {
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.inner.shutdown(std::net::Shutdown::Write)
     }
+
+    /// Returns whether the peer sent bytes that no read has taken yet,
+    /// without blocking and without consuming them. End of stream counts
+    /// as no input.
+    pub fn has_pending_input(&self) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+
+        let fd = self.inner.as_raw_fd();
+        debug_assert!(fd >= 0, "stream has an open descriptor");
+        let mut byte = 0u8;
+        // SAFETY: the descriptor belongs to this stream and stays open for the
+        // call. recv writes at most 1 byte into `byte`, which is valid and
+        // writable for that length. MSG_PEEK leaves the data queued, and
+        // MSG_DONTWAIT makes the call return EAGAIN instead of blocking.
+        let received = unsafe {
+            libc::recv(
+                fd,
+                std::ptr::addr_of_mut!(byte).cast::<libc::c_void>(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if received > 0 {
+            return Ok(true);
+        }
+        if received == 0 {
+            return Ok(false);
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
+            _ => Err(error),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +169,46 @@ mod tests {
         });
         writer.join().unwrap();
         assert_eq!(received, b"first second");
+    }
+
+    #[test]
+    fn pending_input_is_seen_without_consuming_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sent_sender, sent_receiver) = std::sync::mpsc::channel::<()>();
+        let (checked_sender, checked_receiver) = std::sync::mpsc::channel::<()>();
+        let writer = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            checked_receiver.recv().unwrap();
+            peer.write_all(b"EHLO early\r\n").unwrap();
+            sent_sender.send(()).unwrap();
+            checked_receiver.recv().unwrap();
+        });
+
+        let (silent, pending, received) = crate::runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let silent = stream.has_pending_input().unwrap();
+            checked_sender.send(()).unwrap();
+            sent_receiver.recv().unwrap();
+            // The bytes are on loopback once write_all returned, but give the
+            // kernel a moment to queue them on the receiving socket.
+            let mut pending = false;
+            for _ in 0..100 {
+                pending = stream.has_pending_input().unwrap();
+                if pending {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let (result, buf) = stream.read(Vec::with_capacity(64)).await;
+            result.unwrap();
+            checked_sender.send(()).unwrap();
+            (silent, pending, buf)
+        });
+        writer.join().unwrap();
+
+        assert!(!silent, "silent peer reported as pending input");
+        assert!(pending, "sent bytes not reported as pending input");
+        assert_eq!(received, b"EHLO early\r\n", "peek consumed the bytes");
     }
 }

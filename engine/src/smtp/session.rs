@@ -10,12 +10,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ringmail_protocols::smtp::{
     self, Command, DataLimits, DataOutcome, DataReceiver, EnhancedStatus, LineOutcome, LineReader,
     MailParameters, Reply, ReversePath,
 };
 
+use super::limits;
 use super::received::{self, Trace};
 use crate::connection::{Connection, Fill};
 use crate::mailstore::{self, Delivery};
@@ -71,6 +73,9 @@ struct Session {
     /// Whether the client greeted with EHLO (extensions and enhanced codes).
     extended: bool,
     transaction: Option<Transaction>,
+    /// MAIL commands accepted so far, checked against
+    /// `messages_per_connection_max`.
+    mail_count: u32,
 }
 
 fn status(class: u8, subject: u16, detail: u16) -> Option<EnhancedStatus> {
@@ -97,6 +102,7 @@ impl Session {
             helo: None,
             extended: false,
             transaction: None,
+            mail_count: 0,
         }
     }
 
@@ -109,6 +115,9 @@ impl Session {
 
     async fn run(&mut self) -> io::Result<()> {
         tracing::debug!(peer = %self.peer, "smtp session opened");
+        if self.reject_early_talker().await? {
+            return Ok(());
+        }
         let greeting = format!("{} ESMTP Ringmail", self.shared.hostname);
         Reply::new(220, None, greeting).write_to(self.connection.output(), false);
         self.connection.flush().await?;
@@ -134,6 +143,20 @@ impl Session {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits `greet_pause_ms`, then sends a 554 and returns true when the
+    /// client sent bytes before the greeting (RFC 5321 section 4.3.1).
+    async fn reject_early_talker(&mut self) -> io::Result<bool> {
+        let greet_pause = Duration::from_millis(self.shared.config.smtp.greet_pause_ms);
+        if !limits::client_talked_first(&self.connection, greet_pause, &mut self.shutdown).await? {
+            return Ok(false);
+        }
+
+        tracing::info!(peer = %self.peer, "smtp client talked before the greeting, closing");
+        limits::talked_first_reply().write_to(self.connection.output(), true);
+        self.connection.flush().await?;
+        Ok(true)
     }
 
     /// Waits for more command input. Returns false when the session must end
@@ -198,6 +221,7 @@ impl Session {
                                     helo: &mut self.helo,
                                     extended: &mut self.extended,
                                     transaction: &mut self.transaction,
+                                    mail_count: &mut self.mail_count,
                                 },
                                 command,
                             );
@@ -354,6 +378,7 @@ struct SessionState<'s> {
     helo: &'s mut Option<String>,
     extended: &'s mut bool,
     transaction: &'s mut Option<Transaction>,
+    mail_count: &'s mut u32,
 }
 
 /// The reply to one command and what follows it.
@@ -468,6 +493,18 @@ fn mail_from(
     if state.transaction.is_some() {
         return Outcome::out_of_order("nested MAIL command");
     }
+    let messages_max = state.shared.config.smtp.messages_per_connection_max;
+    if *state.mail_count >= messages_max {
+        tracing::info!(peer = %state.peer, messages_per_connection_max = messages_max, "smtp connection reached its message limit, closing");
+        return Outcome {
+            reply: Reply::new(
+                421,
+                status(4, 7, 0),
+                "too many messages in this connection, reconnect",
+            ),
+            next: Next::Close,
+        };
+    }
 
     let size_max = state.shared.config.smtp.message_size_max as u64;
     if let Some(size) = parameters.size {
@@ -489,6 +526,7 @@ fn mail_from(
         reverse_path,
         recipients: Vec::new(),
     });
+    *state.mail_count += 1;
     Outcome::reply(250, status(2, 1, 0), "Ok")
 }
 
