@@ -23,6 +23,23 @@ pub const DATA_LINE_MAX_DEFAULT: usize = 65536;
 /// requires at least 100).
 pub const RECIPIENTS_MAX_DEFAULT: usize = 100;
 
+/// Default maximum Received fields a client may send: a message with more
+/// has likely looped. RFC 5321 section 6.3 advises a threshold of at least 100.
+pub const RECEIVED_MAX_DEFAULT: usize = 100;
+
+/// Largest accepted `received_max`. The header scan stops at
+/// `HEADER_SCAN_FIELDS_MAX` fields, and it must still see our own Received
+/// field and one more than the limit.
+const RECEIVED_MAX_LIMIT: usize = ringmail_protocols::message::HEADER_SCAN_FIELDS_MAX - 2;
+const _: () = assert!(
+    RECEIVED_MAX_LIMIT == 9998,
+    "update the received_max error text"
+);
+
+/// Default maximum header size a client may send, in octets: 1 MiB. Real
+/// headers are a few KiB, and the header scan reads at most this much.
+pub const HEADER_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
+
 /// Root of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -58,6 +75,12 @@ pub struct SmtpConfig {
     pub command_timeout_secs: u64,
     /// Seconds to wait for each block of DATA (RFC 5321 section 4.5.3.2.5: 3 minutes).
     pub data_timeout_secs: u64,
+    /// Maximum Received fields in a message as the client sent it, so the
+    /// one this server adds is not counted. More is rejected as a mail loop.
+    pub received_max: usize,
+    /// Maximum header size in octets as the client sent it, the empty line
+    /// after it excluded.
+    pub header_size_max: usize,
 }
 
 /// `[imap]`: the IMAP server.
@@ -106,6 +129,8 @@ impl Default for SmtpConfig {
             recipients_max: RECIPIENTS_MAX_DEFAULT,
             command_timeout_secs: 300,
             data_timeout_secs: 180,
+            received_max: RECEIVED_MAX_DEFAULT,
+            header_size_max: HEADER_SIZE_MAX_DEFAULT,
         }
     }
 }
@@ -224,6 +249,20 @@ impl Config {
                 "timeouts must be at least 1 second",
             ));
         }
+        if !(1..=RECEIVED_MAX_LIMIT).contains(&self.smtp.received_max) {
+            return Err(invalid(
+                "smtp.received_max",
+                self.smtp.received_max,
+                "must be 1 to 9998",
+            ));
+        }
+        if self.smtp.header_size_max < 1024 {
+            return Err(invalid(
+                "smtp.header_size_max",
+                self.smtp.header_size_max,
+                "must be at least 1024 octets",
+            ));
+        }
         if self.imap.idle_timeout_secs == 0 {
             return Err(invalid(
                 "imap.idle_timeout_secs",
@@ -320,6 +359,13 @@ recipients_max = 100
 # Seconds to wait for the next command, and for each block of DATA.
 command_timeout_secs = 300
 data_timeout_secs = 180
+# Maximum Received header fields in a message as the client sent it (the
+# one Ringmail adds is not counted). More is rejected with 554 5.4.6 as a
+# probable mail loop.
+received_max = 100
+# Maximum size in octets of a message's header as the client sent it.
+# A larger header is rejected with 552 5.3.4.
+header_size_max = 1048576
 
 [imap]
 # Addresses the IMAP server listens on.
