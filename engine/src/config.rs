@@ -440,4 +440,23 @@ mod tests {
         assert!(config.is_local_domain("LocalHost"));
         assert!(!config.is_local_domain("example.org"));
     }
+
+    #[test]
+    fn header_limits_example_and_range() {
+        let parsed = Config::parse(EXAMPLE).expect("example must parse");
+        assert_eq!(parsed.smtp.received_max, RECEIVED_MAX_DEFAULT);
+        assert_eq!(parsed.smtp.header_size_max, HEADER_SIZE_MAX_DEFAULT);
+
+        // (config text, key named in the error)
+        let cases = [
+            ("[smtp]\nreceived_max = 0\n", "smtp.received_max"),
+            ("[smtp]\nreceived_max = 9999\n", "smtp.received_max"),
+            ("[smtp]\nheader_size_max = 1023\n", "smtp.header_size_max"),
+        ];
+        for (text, key) in cases {
+            let error = Config::parse(text).unwrap_err().to_string();
+            assert!(error.contains(key), "{text:?}: {error}");
+        }
+        assert!(Config::parse("[smtp]\nreceived_max = 9998\n").is_ok());
+    }
 }
