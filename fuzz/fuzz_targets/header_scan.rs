@@ -20,10 +20,12 @@ fuzz_target!(|data: &[u8]| {
             .into_iter()
             .flatten()
         {
-            assert!(range.start <= range.end && range.end <= data.len());
+            assert!(range.start <= range.end);
+            assert!(range.end <= data.len());
         }
         if let Some(body_start) = fast.body_start {
-            assert!(fast.header_len < body_start && body_start <= data.len());
+            assert!(fast.header_len < body_start);
+            assert!(body_start <= data.len());
         }
     }
 });

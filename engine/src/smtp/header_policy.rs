@@ -30,7 +30,7 @@ pub struct HeaderLimits {
     pub header_size_max: usize,
 }
 
-/// Why a message's header is rejected.
+/// The reason a message's header is rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderRejection {
     /// More Received fields than `received_max`: the count the client sent.

@@ -13,9 +13,10 @@
 //! same fields. A CR anywhere else is an ordinary byte. The header ends at the
 //! first empty line. A line that starts with SP or HTAB is a fold
 //! (RFC 5322 section 2.2.3) and continues the field before it. Any other line
-//! is a field when it has a colon and the name before it, with trailing SP and
-//! HTAB removed, is one or more printable ASCII characters other than space
-//! (RFC 5322 `ftext`, plus the obsolete whitespace before the colon). A line
+//! is a field when it has a colon and a valid name before it. A valid name is
+//! one or more printable ASCII characters other than space (RFC 5322
+//! `ftext`), and SP or HTAB between it and the colon is dropped, as the
+//! obsolete syntax allows. A line
 //! that is neither a fold nor a field is counted as malformed and skipped,
 //! together with its folds.
 //!
@@ -27,12 +28,12 @@
 
 use std::ops::Range;
 
-/// Default maximum header size scanned, in octets: 1 MiB. Real headers are a
-/// few KiB, and a long mailing-list trace stays far below this.
+/// Default maximum header size scanned, in octets: 1 MiB. Typical headers
+/// are a few KiB, so this leaves room for long mailing-list traces.
 pub const HEADER_SCAN_SIZE_MAX: usize = 1024 * 1024;
 
-/// Default maximum number of header fields scanned. Real messages carry tens
-/// of fields, and a mail loop of the default 100 hops stays far below this.
+/// Default maximum number of header fields scanned. Typical messages have
+/// tens of fields, and a mail loop of 100 hops adds about 100 more.
 pub const HEADER_SCAN_FIELDS_MAX: usize = 10_000;
 
 /// Bounds of one scan.
@@ -53,7 +54,7 @@ impl Default for ScanLimits {
     }
 }
 
-/// How the scan of a header stopped.
+/// The reason a header scan stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderEnd {
     /// An empty line ends the header, and the body follows it.
@@ -69,7 +70,7 @@ pub enum HeaderEnd {
 /// Result of a header scan, as counts and ranges into the scanned message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderScan {
-    /// How the scan stopped.
+    /// The reason the scan stopped.
     pub end: HeaderEnd,
     /// Header size in octets: the offset of the empty line, the message
     /// length, or on a limit the offset of the first line not scanned.

@@ -49,10 +49,21 @@ fn to_lf(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// One row of `header_ends_table`: input, end, header_len, body_start,
+/// fields, folds, malformed.
+type EndRow = (
+    &'static [u8],
+    HeaderEnd,
+    usize,
+    Option<usize>,
+    usize,
+    usize,
+    usize,
+);
+
 #[test]
 fn header_ends_table() {
-    // (input, end, header_len, body_start, fields, folds, malformed)
-    let cases: &[(&[u8], HeaderEnd, usize, Option<usize>, usize, usize, usize)] = &[
+    let cases: &[EndRow] = &[
         (b"", HeaderEnd::EndOfMessage, 0, None, 0, 0, 0),
         (b"\r\n", HeaderEnd::BlankLine, 0, Some(2), 0, 0, 0),
         (b"\n", HeaderEnd::BlankLine, 0, Some(1), 0, 0, 0),
@@ -252,7 +263,8 @@ fn ten_thousand_received_lines() {
 
 #[test]
 fn fold_at_window_end() {
-    // The fold's LF is the last byte the window holds, and the next line is cut off.
+    // Each window size cuts the message at a different byte, so some cut the
+    // fold and others the line after it. Only the whole 16-octet header fits.
     let message = b"A: 1\r\n 2\r\nB: 3\r\n\r\n";
     for header_size_max in 0..message.len() + 2 {
         let limits = ScanLimits {
@@ -384,7 +396,7 @@ proptest! {
     }
 }
 
-/// The corpus cache that `tests/corpus/fetch.py` fills.
+/// Returns the corpus cache directory that `tests/corpus/fetch.py` fills.
 fn corpus_dir() -> PathBuf {
     match std::env::var_os("RINGMAIL_CORPUS_DIR") {
         Some(dir) => PathBuf::from(dir),
