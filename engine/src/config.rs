@@ -36,6 +36,22 @@ pub const CONNECTIONS_PER_IP_MAX_DEFAULT: u32 = 100;
 /// Largest allowed `smtp.greet_pause_ms`. A longer pause keeps a connection
 /// slot busy for little gain, and impatient clients give up on the greeting.
 pub const GREET_PAUSE_MS_MAX: u64 = 60_000;
+/// Default maximum Received fields a client may send: a message with more
+/// has likely looped. RFC 5321 section 6.3 advises a threshold of at least 100.
+pub const RECEIVED_MAX_DEFAULT: usize = 100;
+
+/// Largest accepted `received_max`. The header scan stops at
+/// `HEADER_SCAN_FIELDS_MAX` fields, and it must still see our own Received
+/// field and one more than the limit.
+const RECEIVED_MAX_LIMIT: usize = ringmail_protocols::message::HEADER_SCAN_FIELDS_MAX - 2;
+const _: () = assert!(
+    RECEIVED_MAX_LIMIT == 9998,
+    "update the received_max error text"
+);
+
+/// Default maximum header size a client may send, in octets: 1 MiB. Real
+/// headers are a few KiB, and the header scan reads at most this much.
+pub const HEADER_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
 
 /// Root of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +98,12 @@ pub struct SmtpConfig {
     /// Milliseconds to wait before the greeting. A client that sends anything
     /// before the greeting is rejected with 554, also when this is 0.
     pub greet_pause_ms: u64,
+    /// Maximum Received fields in a message as the client sent it, so the
+    /// one this server adds is not counted. More is rejected as a mail loop.
+    pub received_max: usize,
+    /// Maximum header size in octets as the client sent it, the empty line
+    /// after it excluded.
+    pub header_size_max: usize,
 }
 
 /// `[imap]`: the IMAP server.
@@ -134,6 +156,8 @@ impl Default for SmtpConfig {
             connections_max: CONNECTIONS_MAX_DEFAULT,
             connections_per_ip_max: CONNECTIONS_PER_IP_MAX_DEFAULT,
             greet_pause_ms: 0,
+            received_max: RECEIVED_MAX_DEFAULT,
+            header_size_max: HEADER_SIZE_MAX_DEFAULT,
         }
     }
 }
@@ -253,6 +277,20 @@ impl Config {
             ));
         }
         self.validate_smtp_connection_limits()?;
+        if !(1..=RECEIVED_MAX_LIMIT).contains(&self.smtp.received_max) {
+            return Err(invalid(
+                "smtp.received_max",
+                self.smtp.received_max,
+                "must be 1 to 9998",
+            ));
+        }
+        if self.smtp.header_size_max < 1024 {
+            return Err(invalid(
+                "smtp.header_size_max",
+                self.smtp.header_size_max,
+                "must be at least 1024 octets",
+            ));
+        }
         if self.imap.idle_timeout_secs == 0 {
             return Err(invalid(
                 "imap.idle_timeout_secs",
@@ -400,6 +438,13 @@ connections_per_ip_max = 100
 # Milliseconds to wait before sending the greeting. A client that sends
 # anything before the greeting gets a 554 and is closed (checked also at 0).
 greet_pause_ms = 0
+# Maximum Received header fields in a message as the client sent it (the
+# one Ringmail adds is not counted). More is rejected with 554 5.4.6 as a
+# probable mail loop.
+received_max = 100
+# Maximum size in octets of a message's header as the client sent it.
+# A larger header is rejected with 552 5.3.4.
+header_size_max = 1048576
 
 [imap]
 # Addresses the IMAP server listens on.
@@ -503,5 +548,24 @@ mod tests {
         let config = Config::default();
         assert!(config.is_local_domain("LocalHost"));
         assert!(!config.is_local_domain("example.org"));
+    }
+
+    #[test]
+    fn header_limits_example_and_range() {
+        let parsed = Config::parse(EXAMPLE).expect("example must parse");
+        assert_eq!(parsed.smtp.received_max, RECEIVED_MAX_DEFAULT);
+        assert_eq!(parsed.smtp.header_size_max, HEADER_SIZE_MAX_DEFAULT);
+
+        // (config text, key named in the error)
+        let cases = [
+            ("[smtp]\nreceived_max = 0\n", "smtp.received_max"),
+            ("[smtp]\nreceived_max = 9999\n", "smtp.received_max"),
+            ("[smtp]\nheader_size_max = 1023\n", "smtp.header_size_max"),
+        ];
+        for (text, key) in cases {
+            let error = Config::parse(text).unwrap_err().to_string();
+            assert!(error.contains(key), "{text:?}: {error}");
+        }
+        assert!(Config::parse("[smtp]\nreceived_max = 9998\n").is_ok());
     }
 }

@@ -17,6 +17,7 @@ use ringmail_protocols::smtp::{
     MailParameters, Reply, ReversePath,
 };
 
+use super::header_policy::{check_header, HeaderLimits};
 use super::limits;
 use super::received::{self, Trace};
 use crate::connection::{Connection, Fill};
@@ -258,6 +259,7 @@ impl Session {
         let queue_id = received::new_queue_id();
         let mut message = Vec::with_capacity(8192);
         self.write_received_header(&mut message, &queue_id);
+        let trace_len = message.len();
 
         let result = loop {
             let (input, _) = self.connection.split();
@@ -289,7 +291,19 @@ impl Session {
 
         let transaction = self.transaction.take();
         let reply = match (result, transaction) {
-            (Ok(()), Some(transaction)) => self.deliver(&queue_id, transaction, message).await,
+            (Ok(()), Some(transaction)) => {
+                let limits = HeaderLimits {
+                    received_max: config.smtp.received_max,
+                    header_size_max: config.smtp.header_size_max,
+                };
+                match check_header(&message, trace_len, limits) {
+                    Ok(_) => self.deliver(&queue_id, transaction, message).await,
+                    Err(rejection) => {
+                        tracing::info!(peer = %self.peer, queue_id, %rejection, "message rejected");
+                        rejection.reply()
+                    }
+                }
+            }
             (Err(error), _) => {
                 tracing::info!(peer = %self.peer, queue_id, %error, "message rejected");
                 error.reply()

@@ -6,6 +6,9 @@
 //!   and IMAP part numbering (`find_part`).
 //! - `address`: address lists with groups, for ENVELOPE.
 //! - `imap`: `write_envelope` and `write_body_structure`.
+//! - `scan`: the end-of-data header scan for SMTP policy (`scan_header`),
+//!   which has its own limits (`ScanLimits`) and reports them instead of
+//!   going on.
 //!
 //! Nothing here does I/O, and the tests and the fuzz target check that no
 //! input makes it panic. The limits below bound the work and the memory that
@@ -17,6 +20,7 @@ mod address;
 mod header;
 mod imap;
 mod mime;
+mod scan;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +30,10 @@ pub use header::{body_start, field_value, fields, unfold, Field, Fields};
 pub use imap::{write_body_structure, write_envelope};
 pub use mime::{
     find_part, parse, parse_content_type, Content, ContentType, Disposition, Param, Part,
+};
+pub use scan::{
+    scan_header, scan_header_scalar, HeaderEnd, HeaderScan, ScanLimits, HEADER_SCAN_FIELDS_MAX,
+    HEADER_SCAN_SIZE_MAX,
 };
 
 /// The deepest nesting of multipart and message/rfc822 entities that is
