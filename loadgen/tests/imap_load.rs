@@ -7,41 +7,25 @@
 //! `$CARGO_TARGET_DIR/debug`, or else in the workspace's `target/debug`.
 //! Dovecot comes from Debian's `dovecot-pop3d`, which tests/run installs.
 
+mod common;
+
+use common::{free_loopback_addr, loadgen, ringmail_binary, stdout_of};
+
 use std::collections::HashSet;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// Time allowed for a server to start listening, or to exit after SIGTERM.
 const SERVER_WAIT: Duration = Duration::from_secs(30);
 
-const LOADGEN: &str = env!("CARGO_BIN_EXE_ringmail-loadgen");
-
 const PASSWORD: &str = "load-test-password";
 
 /// Messages placed in the mailbox before a run that the loadgen must not delete.
 const FOREIGN_MESSAGES: usize = 5;
-
-fn ringmail_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ringmail");
-    assert!(
-        binary.is_file(),
-        "{} not found; build it first with `cargo build -p ringmail`",
-        binary.display()
-    );
-    binary
-}
-
-fn free_loopback_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local address")
-}
 
 fn wait_for_listener(addr: SocketAddr, child: &mut Child, log: &Path) {
     let started = Instant::now();
@@ -125,17 +109,6 @@ fn header_value<'a>(message: &'a str, field: &str) -> Option<&'a str> {
         .take_while(|line| !line.is_empty())
         .find_map(|line| line.strip_prefix(field))
         .map(str::trim)
-}
-
-fn loadgen(args: &[&str]) -> Output {
-    Command::new(LOADGEN)
-        .args(args)
-        .output()
-        .expect("run ringmail-loadgen")
-}
-
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

@@ -6,9 +6,13 @@
 //! `cargo build -p ringmail` first. It is looked up in
 //! `$CARGO_TARGET_DIR/debug`, or else in the workspace's `target/debug`.
 
+mod common;
+
+use common::{free_loopback_addr, loadgen, ringmail_binary, stdout_of, LOADGEN};
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
@@ -16,13 +20,6 @@ use std::time::{Duration, Instant};
 
 /// Time allowed for a server to listen, or to exit after SIGTERM.
 const SERVER_WAIT: Duration = Duration::from_secs(20);
-
-const LOADGEN: &str = env!("CARGO_BIN_EXE_ringmail-loadgen");
-
-fn free_loopback_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local address")
-}
 
 fn wait_for_listener(addr: SocketAddr) {
     let started = Instant::now();
@@ -102,17 +99,6 @@ impl Drop for Sink {
             let _ = child.wait();
         }
     }
-}
-
-fn loadgen(args: &[&str]) -> Output {
-    Command::new(LOADGEN)
-        .args(args)
-        .output()
-        .expect("run ringmail-loadgen")
-}
-
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
 }
 
 fn path_str(path: &Path) -> &str {
@@ -390,19 +376,6 @@ fn max_messages_stops_the_sink() {
     let report = String::from_utf8(output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(0), "{report}");
     assert!(report.contains("messages accepted: 20\n"), "{report}");
-}
-
-fn ringmail_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ringmail");
-    assert!(
-        binary.is_file(),
-        "{} not found; build it first with `cargo build -p ringmail`",
-        binary.display()
-    );
-    binary
 }
 
 /// Starts `ringmail serve` with user `postmaster` and returns it with its

@@ -7,127 +7,20 @@
 //! `cargo build -p ringmail` first. It is looked up in
 //! `$CARGO_TARGET_DIR/debug`, or else in the workspace's `target/debug`.
 
+mod common;
+
+use common::{loadgen, stdout_of, Server};
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Output;
 use std::sync::{Arc, Mutex};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
-
-/// Time allowed for the server to start listening, or to exit after SIGTERM.
-const SERVER_WAIT: Duration = Duration::from_secs(30);
+use std::time::Duration;
 
 /// Maximum line length the test servers read before they drop a client.
 const TEST_LINE_MAX: usize = 4096;
-
-const LOADGEN: &str = env!("CARGO_BIN_EXE_ringmail-loadgen");
-
-fn ringmail_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ringmail");
-    assert!(
-        binary.is_file(),
-        "{} not found; build it first with `cargo build -p ringmail`",
-        binary.display()
-    );
-    binary
-}
-
-fn free_loopback_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local address")
-}
-
-/// A `ringmail serve` child process with its own data directory.
-struct Server {
-    child: Child,
-    data: tempfile::TempDir,
-    smtp: SocketAddr,
-}
-
-impl Server {
-    fn start(users: &[&str]) -> Server {
-        let data = tempfile::tempdir().expect("create data dir");
-        for user in users {
-            add_user(data.path(), user);
-        }
-
-        let smtp = free_loopback_addr();
-        let imap = free_loopback_addr();
-        let child = Command::new(ringmail_binary())
-            .arg("serve")
-            .arg("--data")
-            .arg(data.path())
-            .arg("--smtp")
-            .arg(smtp.to_string())
-            .arg("--imap")
-            .arg(imap.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ringmail serve");
-        let server = Server { child, data, smtp };
-
-        let started = Instant::now();
-        while TcpStream::connect(smtp).is_err() {
-            assert!(
-                started.elapsed() < SERVER_WAIT,
-                "server did not listen on {smtp}"
-            );
-            sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn inbox_new(&self, user: &str) -> PathBuf {
-        self.data.path().join("mail").join(user).join("Maildir/new")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn add_user(data: &Path, user: &str) {
-    let mut child = Command::new(ringmail_binary())
-        .args(["user", "add", user, "--password-stdin", "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ringmail user add");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(b"load-test-password\n")
-        .expect("write password");
-    let output = child.wait_with_output().expect("wait for user add");
-    assert!(
-        output.status.success(),
-        "user add {user}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn loadgen(args: &[&str]) -> Output {
-    Command::new(LOADGEN)
-        .args(args)
-        .output()
-        .expect("run ringmail-loadgen")
-}
-
-fn stdout_of(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
 
 fn assert_success(output: &Output) -> String {
     let stdout = stdout_of(output);
