@@ -17,9 +17,12 @@
 //! NOTE: the file reads and the lock block the calling thread, and every
 //! verification runs Argon2 (tens of milliseconds) on it too.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -104,6 +107,33 @@ pub struct UserDb {
     lock_path: PathBuf,
 }
 
+/// Identity of one version of the users file: inode, size and modification
+/// time in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified_nanos: i128,
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            inode: metadata.ino(),
+            len: metadata.len(),
+            modified_nanos: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+        }
+    }
+}
+
+thread_local! {
+    /// Parsed users files by path, with the stamp of the version parsed.
+    static RECORD_CACHE: RefCell<HashMap<PathBuf, (FileStamp, Rc<Vec<UserRecord>>)>> =
+        RefCell::new(HashMap::new());
+}
+
 /// One parsed line of the users file.
 struct UserRecord {
     name: String,
@@ -136,7 +166,7 @@ impl UserDb {
         let hash = hash_password(password)?;
 
         let _lock = FileLock::acquire(&self.lock_path)?;
-        let mut records = self.read_records()?;
+        let mut records = self.read_records_uncached()?;
         if records.iter().any(|record| record.name == name) {
             return Err(UserError::Exists(name.to_owned()));
         }
@@ -153,7 +183,7 @@ impl UserDb {
         let hash = hash_password(password)?;
 
         let _lock = FileLock::acquire(&self.lock_path)?;
-        let mut records = self.read_records()?;
+        let mut records = self.read_records_uncached()?;
         let record = records
             .iter_mut()
             .find(|record| record.name == name)
@@ -166,8 +196,8 @@ impl UserDb {
     pub fn list(&self) -> Result<Vec<String>, UserError> {
         let mut names: Vec<String> = self
             .read_records()?
-            .into_iter()
-            .map(|record| record.name)
+            .iter()
+            .map(|record| record.name.clone())
             .collect();
         names.sort();
         Ok(names)
@@ -200,7 +230,43 @@ impl UserDb {
         Ok(self.read_records()?.is_empty())
     }
 
-    fn read_records(&self) -> Result<Vec<UserRecord>, UserError> {
+    /// Returns the users file's records, parsed again only when the file
+    /// changed since this thread last read it. Every write replaces the file
+    /// by rename, so its inode, size or modification time changes; a `stat`
+    /// per lookup then replaces a read and parse per RCPT or login. The cache
+    /// is per thread, so workers share no lock for it.
+    fn read_records(&self) -> Result<Rc<Vec<UserRecord>>, UserError> {
+        let stamp = match std::fs::metadata(&self.path) {
+            Ok(metadata) => Some(FileStamp::of(&metadata)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error.into()),
+        };
+        let Some(stamp) = stamp else {
+            return Ok(Rc::new(Vec::new()));
+        };
+
+        let cached = RECORD_CACHE.with(|cache| {
+            cache
+                .borrow()
+                .get(&self.path)
+                .filter(|(cached_stamp, _)| *cached_stamp == stamp)
+                .map(|(_, records)| records.clone())
+        });
+        if let Some(records) = cached {
+            return Ok(records);
+        }
+
+        let records = Rc::new(self.read_records_uncached()?);
+        RECORD_CACHE.with(|cache| {
+            cache
+                .borrow_mut()
+                .insert(self.path.clone(), (stamp, records.clone()))
+        });
+        Ok(records)
+    }
+
+    /// Reads and parses the users file, for read-modify-write under the lock.
+    fn read_records_uncached(&self) -> Result<Vec<UserRecord>, UserError> {
         let text = match read_bounded(&self.path) {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -176,3 +176,22 @@ fn error_text_names_value() {
         "invalid user name \"Bad\": name has a character outside lowercase a-z, 0-9, '.', '_' and '-'"
     );
 }
+
+#[test]
+fn cached_lookup_sees_later_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = UserDb::open(dir.path()).unwrap();
+    db.add("alice", "first-password").unwrap();
+    assert!(db.exists("alice").unwrap());
+    assert!(!db.exists("bob").unwrap());
+
+    // A second handle plays `ringmail user add` run from another process.
+    let other = UserDb::open(dir.path()).unwrap();
+    other.add("bob", "second-password").unwrap();
+    assert!(db.exists("bob").unwrap(), "cache kept the old file");
+    assert_eq!(db.list().unwrap(), vec!["alice", "bob"]);
+
+    other.set_password("alice", "new-password").unwrap();
+    assert!(db.verify("alice", "new-password").unwrap());
+    assert!(!db.verify("alice", "first-password").unwrap());
+}
