@@ -1,7 +1,7 @@
 //! `ringmail`: the command-line entry point of the Ringmail mail engine.
 //!
 //! Every subcommand takes `--data DIR` (default `./ringmail-data`), the
-//! directory that holds the user database and the mailboxes. Exit status: 0
+//! directory that contains the user database and the mailboxes. Exit status: 0
 //! on success, 1 when the operation failed, 2 for invalid usage or
 //! configuration.
 

@@ -16,7 +16,7 @@ pub const MESSAGE_SIZE_MAX_DEFAULT: usize = 25 * 1024 * 1024;
 
 /// Default maximum length of one DATA line, CRLF excluded. RFC 5322 sets 998,
 /// but real mail (HTML spam, long base64 lines) exceeds it, and Postfix
-/// accepts such lines too; the receiver still holds a bound.
+/// accepts such lines too. The receiver still enforces a bound.
 pub const DATA_LINE_MAX_DEFAULT: usize = 65536;
 
 /// Default maximum recipients of one message (RFC 5321 section 4.5.3.1.8

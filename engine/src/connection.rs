@@ -156,7 +156,7 @@ impl Connection {
         self.stream.has_pending_input()
     }
 
-    /// Closes the write half so the peer sees end of stream after the last reply.
+    /// Closes the write half so the peer reads end of stream after the last reply.
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown_write();
     }

@@ -11,7 +11,7 @@ use ringmail_protocols::smtp::{ForwardPath, Mailbox};
 use crate::config::Config;
 use crate::users::UserDb;
 
-/// Why a recipient was not accepted.
+/// Reason a recipient was not accepted.
 #[derive(Debug)]
 pub enum RouteError {
     /// The domain is local but no such user exists (550 5.1.1).

@@ -224,7 +224,7 @@ pub struct VerifyArgs {
     pub sink_log: Option<PathBuf>,
 }
 
-/// Where the verifier finds the delivered ids.
+/// Source of the delivered ids that the verifier reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
     Maildirs(Vec<PathBuf>),

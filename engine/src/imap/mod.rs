@@ -1,7 +1,7 @@
 //! The IMAP4rev1 server: sessions that drive `ringmail_protocols::imap` over
 //! a socket and serve the Maildir store.
 //!
-//! The parser knows RFC 3501's grammar; this module holds the session states
+//! The parser implements RFC 3501's grammar, and this module contains the session states
 //! (not authenticated, authenticated, selected), authentication, and the
 //! mapping from FETCH, STORE and SEARCH to the mailbox index.
 

@@ -99,7 +99,7 @@ impl TcpStream {
         self.inner.write_all(buf).await
     }
 
-    /// Shuts down the write half, so the peer sees end of stream.
+    /// Shuts down the write half, so the peer reads end of stream.
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.inner.shutdown(std::net::Shutdown::Write)
     }

@@ -2,7 +2,7 @@
 //! socket and deliver accepted messages into local Maildirs.
 //!
 //! The parser implements RFC 5321, and this module decides policy: which recipients
-//! are accepted, the limits, the Received header and when a reply may say 250.
+//! are accepted, the limits, the Received header and when a reply may be 250.
 
 mod header_policy;
 pub mod limits;

@@ -3,7 +3,7 @@
 //! The loop parses each complete command in the input buffer (commands
 //! borrow the buffer), runs it, and sends the replies in one write. Large
 //! FETCH replies go out in pieces of [`OUTPUT_FLUSH_LEN`] so a session never
-//! holds a whole mailbox in memory. Literals get their "+" continuation once
+//! keeps a whole mailbox in memory. Literals get their "+" continuation once
 //! each. AUTHENTICATE and IDLE read further lines after their command.
 
 use std::io;
@@ -190,8 +190,8 @@ impl Session {
                     self.continued_literal = None;
                     if error.closes_connection() {
                         // The client is already sending a non-synchronizing
-                        // literal that will not be read: its bytes cannot be
-                        // told apart from commands, so the session ends.
+                        // literal that will not be read. Its bytes cannot be
+                        // distinguished from commands, so the session ends.
                         self.core
                             .out
                             .extend_from_slice(b"* BYE literal rejected, closing connection\r\n");
