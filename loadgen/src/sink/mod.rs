@@ -43,7 +43,7 @@ use crate::sink_cli::SinkPlan;
 pub const READ_LEN: usize = 64 * 1024;
 
 /// Time a session may stay silent before it is closed. RFC 5321 section
-/// 4.5.3.2.7 asks servers to wait at least 5 minutes for a command.
+/// 4.5.3.2.7 requires servers to wait at least 5 minutes for a command.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Time allowed for writing the replies of one read.
