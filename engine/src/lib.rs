@@ -5,6 +5,7 @@
 //! in `ringmail-protocols` and do no I/O.
 
 pub mod config;
+pub mod envelope;
 pub mod connection;
 pub mod imap;
 pub mod mailstore;
