@@ -5,8 +5,8 @@
 //! in `ringmail-protocols` and do no I/O.
 
 pub mod config;
-pub mod envelope;
 pub mod connection;
+pub mod envelope;
 pub mod imap;
 pub mod mailstore;
 pub mod router;

@@ -346,7 +346,16 @@ async fn run_session(
     shutdown: Shutdown,
 ) {
     let result = match service {
-        Service::Smtp => crate::smtp::run_session(stream, peer, shared, shutdown).await,
+        Service::Smtp => {
+            crate::smtp::run_session(
+                stream,
+                peer,
+                crate::smtp::SmtpService::Relay,
+                shared,
+                shutdown,
+            )
+            .await
+        }
         Service::Imap => crate::imap::run_session(stream, peer, shared, shutdown).await,
     };
     if let Err(error) = result {

@@ -11,3 +11,13 @@ mod session;
 
 pub use received::{new_queue_id, received_header};
 pub use session::run_session;
+
+/// What an SMTP listener is for, which decides the session's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpService {
+    /// Mail exchange (port 25): accepts mail for local domains from anyone.
+    Relay,
+    /// Message submission (RFC 6409, ports 587 and 465): clients
+    /// authenticate and may then send to any domain.
+    Submission,
+}

@@ -20,6 +20,7 @@ use ringmail_protocols::smtp::{
 use super::header_policy::{check_header, HeaderLimits};
 use super::limits;
 use super::received::{self, Trace};
+use super::SmtpService;
 use crate::connection::{Connection, Fill};
 use crate::mailstore::{self, Delivery};
 use crate::router::{self, RouteError};
@@ -30,10 +31,12 @@ use crate::server::{Shared, Shutdown};
 pub async fn run_session(
     stream: crate::runtime::net::TcpStream,
     peer: SocketAddr,
+    service: SmtpService,
     shared: Arc<Shared>,
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let mut session = Session::new(Connection::new(stream), peer, shared, shutdown);
+    session.service = service;
     let result = session.run().await;
     session.connection.shutdown_write();
     result
@@ -66,6 +69,11 @@ enum Next {
 struct Session {
     connection: Connection,
     peer: SocketAddr,
+    /// The listener's purpose: relay (port 25) or submission.
+    service: SmtpService,
+    /// Whether the connection is encrypted (after STARTTLS, or on an
+    /// implicit-TLS listener).
+    tls: bool,
     shared: Arc<Shared>,
     shutdown: Shutdown,
     lines: LineReader,
@@ -97,6 +105,8 @@ impl Session {
         Session {
             connection,
             peer,
+            service: SmtpService::Relay,
+            tls: false,
             shared,
             shutdown,
             lines: LineReader::new(smtp::COMMAND_LINE_MAX),
