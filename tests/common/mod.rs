@@ -18,6 +18,8 @@
 
 #![allow(dead_code)]
 
+pub mod postfix;
+
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -513,7 +515,7 @@ pub fn send_signal(child: &Child, signal: libc::c_int) {
     );
 }
 
-fn port_accepts(port: u16) -> bool {
+pub fn port_accepts(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
