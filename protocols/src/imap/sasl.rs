@@ -19,11 +19,9 @@ pub fn decode_sasl_plain(decoded: &[u8]) -> Result<SaslPlainParts<'_>, ParseErro
         SaslError::InvalidMessage { reason } => ParseError::InvalidSaslPlain { reason },
         // The PLAIN decoder returns only InvalidMessage; the other kinds come
         // from the base64 layer, which the IMAP session handles itself.
-        SaslError::LineTooLong { .. } | SaslError::InvalidBase64 => {
-            ParseError::InvalidSaslPlain {
-                reason: "invalid message",
-            }
-        }
+        SaslError::LineTooLong { .. } | SaslError::InvalidBase64 => ParseError::InvalidSaslPlain {
+            reason: "invalid message",
+        },
     })
 }
 

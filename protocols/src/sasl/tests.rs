@@ -51,7 +51,10 @@ fn response_line_table() {
     let cases: &[(&[u8], Result<Response, SaslError>)] = &[
         (b"*", Ok(Response::Cancel)),
         (b"=", Ok(Response::Data(Vec::new()))),
-        (b"AHRpbQB0YW5zdGFhZg==", Ok(Response::Data(b"\0tim\0tanstaaf".to_vec()))),
+        (
+            b"AHRpbQB0YW5zdGFhZg==",
+            Ok(Response::Data(b"\0tim\0tanstaaf".to_vec())),
+        ),
         (b"VXNlcm5hbWU6", Ok(Response::Data(b"Username:".to_vec()))),
         (b"not base64!", Err(SaslError::InvalidBase64)),
         (b"AHRpbQ", Err(SaslError::InvalidBase64)),
