@@ -102,11 +102,13 @@ pub fn check_auth_command(
     if !context.extended {
         return Err(out_of_order("send EHLO first"));
     }
-    if context.auth_user.is_some() {
-        return Err(out_of_order("already authenticated"));
-    }
+    // On submission a transaction implies AUTH, so the transaction check
+    // comes first to give the more precise reason.
     if context.in_transaction {
         return Err(out_of_order("AUTH not allowed during a mail transaction"));
+    }
+    if context.auth_user.is_some() {
+        return Err(out_of_order("already authenticated"));
     }
     if !auth_offered(context.service, context.tls, context.peer, config) {
         return Err(Reply::new(
