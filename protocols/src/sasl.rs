@@ -10,16 +10,16 @@
 //! part borrows the caller's buffer, and every error is a [`SaslError`]
 //! with a lowercase reason.
 //!
-//! Limits: [`SASL_LINE_MAX`] bounds a response line, because RFC 4954
-//! section 4 lets a server cap it at 12288 octets, and that cap bounds the
-//! base64 decode. [`SASL_PLAIN_FIELD_LEN_MAX`] bounds each identity and the
+//! Limits: [`SASL_LINE_MAX`] bounds a response line and so the base64
+//! decode. RFC 4954 section 4 names 12288 octets as a line limit sufficient
+//! for deployed mechanisms, and a longer line fails AUTH with 500 5.5.6. [`SASL_PLAIN_FIELD_LEN_MAX`] bounds each identity and the
 //! password, so a caller that copies or hashes a part does bounded work.
 
 use base64::Engine as _;
 use memchr::memchr;
 
 /// The maximum length of one SASL response line in octets, line end
-/// included. RFC 4954 section 4 sets 12288 as the limit a server must accept.
+/// included: the 12288 that RFC 4954 section 4 names as sufficient.
 pub const SASL_LINE_MAX: usize = 12288;
 
 /// The maximum length of an authzid, authcid, user name or password, in
@@ -69,7 +69,7 @@ impl Mechanism {
     }
 }
 
-/// Why a SASL response was rejected.
+/// Reason a SASL response was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaslError {
     /// The response line is longer than [`SASL_LINE_MAX`].

@@ -113,10 +113,14 @@ fn failure_table_flood_evicts_oldest() {
 
 #[test]
 fn auth_offer_table() {
-    let mut allow = SubmissionConfig::default();
-    allow.allow_plaintext_auth_loopback = true;
-    let mut deny = SubmissionConfig::default();
-    deny.allow_plaintext_auth_loopback = false;
+    let allow = SubmissionConfig {
+        allow_plaintext_auth_loopback: true,
+        ..SubmissionConfig::default()
+    };
+    let deny = SubmissionConfig {
+        allow_plaintext_auth_loopback: false,
+        ..SubmissionConfig::default()
+    };
 
     // (service, tls, peer, config, offered)
     let cases = [

@@ -97,10 +97,13 @@ fn login_challenges_decode_to_prompts() {
     }
 }
 
+/// A LOGIN field and the expected result: the field, or the error reason.
+type LoginFieldCase<'a> = (&'a [u8], Result<&'a [u8], &'static str>);
+
 #[test]
 fn login_field_table() {
     let long = vec![b'u'; SASL_PLAIN_FIELD_LEN_MAX + 1];
-    let cases: &[(&[u8], Result<&[u8], &str>)] = &[
+    let cases: &[LoginFieldCase<'_>] = &[
         (b"alice", Ok(b"alice")),
         (b"", Err("empty login field")),
         (b"al\0ice", Err("nul inside login field")),

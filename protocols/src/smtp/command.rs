@@ -236,7 +236,8 @@ fn required_argument(argument: Option<&str>) -> Result<&str, CommandError> {
 /// The mechanism must have the RFC 4422 shape (letters, digits, `-` and
 /// `_`, at most [`SASL_MECHANISM_LEN_MAX`]) in any case. The initial response
 /// is returned as sent: whether it is valid base64 is checked when the
-/// engine decodes it, so that the reply can be 501 5.5.2 as RFC 4954 asks.
+/// engine decodes it, so that the reply can be the 501 5.5.2 that RFC 4954
+/// section 4 requires.
 fn parse_auth(argument: Option<&str>) -> Result<Command<'_>, CommandError> {
     let argument = argument.map(|argument| argument.trim_start_matches(' '));
     let argument = argument
@@ -703,6 +704,15 @@ fn parse_mail_parameter(
             return Err(syntax("duplicate SMTPUTF8 parameter"));
         }
         parameters.smtputf8 = true;
+        return Ok(());
+    }
+
+    // RFC 4954 section 5: a server that offers AUTH must accept the AUTH
+    // parameter even from a client that did not authenticate. Ringmail does
+    // not relay with AUTH, so it may treat every value as `AUTH=<>` and
+    // drop it.
+    if keyword.eq_ignore_ascii_case("AUTH") {
+        value.ok_or(syntax("AUTH needs a value"))?;
         return Ok(());
     }
 

@@ -102,6 +102,17 @@ fn auth_commands() {
 }
 
 #[test]
+fn mail_auth_parameter_accepted_and_dropped() {
+    accepts! {
+        "MAIL FROM:<a@example.org> AUTH=<>" => mail(mailbox("a", "example.org")),
+        "MAIL FROM:<a@example.org> auth=a+2Bb@example.org" => mail(mailbox("a", "example.org")),
+    }
+    rejects! {
+        "MAIL FROM:<a@example.org> AUTH" => syntax("AUTH needs a value"),
+    }
+}
+
+#[test]
 fn auth_malformed_arguments() {
     rejects! {
         "AUTH" => syntax("missing mechanism"),
