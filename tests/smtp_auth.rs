@@ -1,7 +1,7 @@
 //! End-to-end tests of SMTP AUTH and the submission policy against the
-//! built binary: swaks and Python's smtplib as real clients, and a raw
-//! client for the error paths (order, cancel, bad base64, overlong lines,
-//! sender ownership, the failure delay and the relay port).
+//! built binary. swaks and Python's smtplib are the real clients. A raw
+//! client covers the error paths: command order, cancel, bad base64,
+//! overlong lines, sender ownership, the failure delay and the relay port.
 
 mod common;
 
@@ -30,8 +30,9 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// A server with a submission listener; `extra` is more `[submission]`
-/// keys. The failure delay starts at 200 ms unless `extra` sets it.
+/// Starts a server with a submission listener and returns it with the
+/// submission port. `extra` adds `[submission]` keys, and the failure
+/// delay starts at 200 ms unless `extra` sets it.
 fn start_submission(extra: &str) -> (Server, u16) {
     let port = free_port();
     let mut config = format!(
@@ -386,4 +387,26 @@ fn plaintext_auth_off_gets_538() {
     client
         .command(&format!("AUTH PLAIN {PLAIN_ALICE}"))
         .assert_status(538, "5.7.11", "AUTH without TLS");
+}
+
+#[test]
+fn pipelined_auth_plain_then_mail() {
+    // RFC 4954 lets PLAIN with an initial response sit inside a pipelined
+    // group, so the MAIL after it must see the authenticated session.
+    let (_server, port) = start_submission("");
+    let mut client = connect(port);
+    client.ehlo("client.example");
+    client.send_raw(
+        format!("AUTH PLAIN {PLAIN_ALICE}\r\nMAIL FROM:<alice@localhost>\r\nRCPT TO:<bob@localhost>\r\n")
+            .as_bytes(),
+    );
+    client
+        .read_reply()
+        .assert_status(235, "2.7.0", "pipelined AUTH");
+    client
+        .read_reply()
+        .assert_status(250, "2.1.0", "pipelined MAIL");
+    client
+        .read_reply()
+        .assert_status(250, "2.1.5", "pipelined RCPT");
 }

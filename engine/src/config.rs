@@ -67,8 +67,9 @@ pub const AUTH_FAILURE_WINDOW_SECS_DEFAULT: u64 = 900;
 /// Default maximum failed AUTH commands in one connection before it closes.
 pub const AUTH_FAILURES_PER_CONNECTION_MAX_DEFAULT: u32 = 3;
 
-/// Largest allowed `submission.auth_failure_delay_max_ms`. A longer delay
-/// holds a connection slot for little gain, and clients time out.
+/// Largest allowed `submission.auth_failure_delay_base_ms` and
+/// `auth_failure_delay_max_ms`. A longer delay keeps a connection slot busy
+/// for little gain, and clients time out.
 pub const AUTH_FAILURE_DELAY_MS_LIMIT: u64 = 60_000;
 
 /// Root of the configuration file.

@@ -73,7 +73,7 @@ pub fn auth_offered(
     tls || (config.allow_plaintext_auth_loopback && peer.to_canonical().is_loopback())
 }
 
-/// What [`check_auth_command`] needs to know about the session.
+/// The session state that [`check_auth_command`] reads.
 pub struct AuthContext<'a> {
     pub service: SmtpService,
     pub tls: bool,
@@ -248,7 +248,7 @@ fn evict_oldest(entries: &mut HashMap<IpAddr, FailureRecord>) {
     }
 }
 
-/// How an AUTH exchange ended.
+/// Result of an AUTH exchange.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AuthOutcome {
     /// The credentials are valid; the session is now this user's.

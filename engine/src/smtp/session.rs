@@ -450,7 +450,7 @@ impl Session {
             // TODO(spool): remote recipients go to the spool. Until the spool
             // exists, a message with any remote recipient is refused with a
             // temporary error, so that no recipient is silently dropped.
-            tracing::info!(peer = %self.peer, queue_id, remote_recipients = remote_count, "message with remote recipients refused, no spool yet");
+            tracing::info!(peer = %self.peer, queue_id, remote_recipients = remote_count, "message with remote recipients rejected, no spool yet");
             return Reply::new(
                 451,
                 status(4, 3, 0),
@@ -744,8 +744,8 @@ fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) ->
         smtp::ForwardPath::Postmaster => "postmaster".to_string(),
         smtp::ForwardPath::Mailbox(mailbox) => format!("{}@{}", mailbox.local_part, mailbox.domain),
     };
-    // Only an authenticated client may relay; on the relay port nobody can
-    // authenticate, so that port never relays.
+    // Only an authenticated client may relay. The relay port rejects AUTH,
+    // so it never relays.
     let relay = match state.auth_user {
         Some(_) => Relay::Permitted,
         None => Relay::Denied,
