@@ -53,6 +53,25 @@ const _: () = assert!(
 /// headers are a few KiB, and the header scan reads at most this much.
 pub const HEADER_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
 
+/// Default delay before the 535 reply to the second failed AUTH from one
+/// client IP; each further failure doubles it.
+pub const AUTH_FAILURE_DELAY_BASE_MS_DEFAULT: u64 = 500;
+
+/// Default cap on the AUTH failure delay.
+pub const AUTH_FAILURE_DELAY_MAX_MS_DEFAULT: u64 = 8000;
+
+/// Default seconds after its last failure that a client IP's failure count
+/// is forgotten.
+pub const AUTH_FAILURE_WINDOW_SECS_DEFAULT: u64 = 900;
+
+/// Default maximum failed AUTH commands in one connection before it closes.
+pub const AUTH_FAILURES_PER_CONNECTION_MAX_DEFAULT: u32 = 3;
+
+/// Largest allowed `submission.auth_failure_delay_base_ms` and
+/// `auth_failure_delay_max_ms`. A longer delay keeps a connection slot busy
+/// for little gain, and clients time out.
+pub const AUTH_FAILURE_DELAY_MS_LIMIT: u64 = 60_000;
+
 /// Root of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -68,6 +87,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// The IMAP server.
     pub imap: ImapConfig,
+    /// Message submission: AUTH and the sender policy.
+    pub submission: SubmissionConfig,
     /// Local delivery.
     pub delivery: DeliveryConfig,
 }
@@ -106,6 +127,31 @@ pub struct SmtpConfig {
     pub header_size_max: usize,
 }
 
+/// `[submission]`: the message submission listeners (RFC 6409), AUTH and
+/// the policy for authenticated senders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionConfig {
+    /// Addresses to listen on for submission. Empty disables submission.
+    pub listen: Vec<SocketAddr>,
+    /// Offer AUTH without TLS to clients on a loopback address, whose
+    /// traffic does not leave the host.
+    pub allow_plaintext_auth_loopback: bool,
+    /// Require MAIL FROM to be one of the authenticated user's addresses.
+    pub sender_must_match: bool,
+    /// Delay in milliseconds before the 535 reply to the second failed AUTH
+    /// from one client IP. Each further failure doubles it.
+    pub auth_failure_delay_base_ms: u64,
+    /// Cap on that delay in milliseconds.
+    pub auth_failure_delay_max_ms: u64,
+    /// Seconds after its last failure that a client IP's failure count is
+    /// forgotten.
+    pub auth_failure_window_secs: u64,
+    /// Failed AUTH commands allowed in one connection. The failure that
+    /// reaches it gets a 421 and the connection closes.
+    pub auth_failures_per_connection_max: u32,
+}
+
 /// `[imap]`: the IMAP server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -138,7 +184,22 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             smtp: SmtpConfig::default(),
             imap: ImapConfig::default(),
+            submission: SubmissionConfig::default(),
             delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+impl Default for SubmissionConfig {
+    fn default() -> Self {
+        SubmissionConfig {
+            listen: Vec::new(),
+            allow_plaintext_auth_loopback: true,
+            sender_must_match: true,
+            auth_failure_delay_base_ms: AUTH_FAILURE_DELAY_BASE_MS_DEFAULT,
+            auth_failure_delay_max_ms: AUTH_FAILURE_DELAY_MAX_MS_DEFAULT,
+            auth_failure_window_secs: AUTH_FAILURE_WINDOW_SECS_DEFAULT,
+            auth_failures_per_connection_max: AUTH_FAILURES_PER_CONNECTION_MAX_DEFAULT,
         }
     }
 }
@@ -277,6 +338,7 @@ impl Config {
             ));
         }
         self.validate_smtp_connection_limits()?;
+        self.validate_submission()?;
         if !(1..=RECEIVED_MAX_LIMIT).contains(&self.smtp.received_max) {
             return Err(invalid(
                 "smtp.received_max",
@@ -342,6 +404,47 @@ impl Config {
                 smtp.greet_pause_ms,
                 0..=GREET_PAUSE_MS_MAX,
                 "must be 0 to 60000 milliseconds",
+            ),
+        ];
+        for (key, value, range, reason) in checks {
+            if !range.contains(&value) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: value.to_string(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the `[submission]` AUTH failure settings.
+    fn validate_submission(&self) -> Result<(), ConfigError> {
+        let submission = &self.submission;
+        let checks = [
+            (
+                "submission.auth_failure_delay_base_ms",
+                submission.auth_failure_delay_base_ms,
+                0..=AUTH_FAILURE_DELAY_MS_LIMIT,
+                "must be 0 to 60000 milliseconds",
+            ),
+            (
+                "submission.auth_failure_delay_max_ms",
+                submission.auth_failure_delay_max_ms,
+                0..=AUTH_FAILURE_DELAY_MS_LIMIT,
+                "must be 0 to 60000 milliseconds",
+            ),
+            (
+                "submission.auth_failure_window_secs",
+                submission.auth_failure_window_secs,
+                1..=86_400,
+                "must be 1 to 86400 seconds",
+            ),
+            (
+                "submission.auth_failures_per_connection_max",
+                u64::from(submission.auth_failures_per_connection_max),
+                1..=100,
+                "must be 1 to 100",
             ),
         ];
         for (key, value, range, reason) in checks {
@@ -455,6 +558,27 @@ idle_timeout_secs = 1800
 # so keep the listeners on loopback).
 allow_plaintext_auth = true
 
+[submission]
+# Addresses the message submission listener (RFC 6409) listens on. Clients
+# must authenticate with AUTH before MAIL. Empty disables submission.
+listen = []
+# Offer AUTH PLAIN and LOGIN without TLS to clients on a loopback address.
+# Other clients get AUTH only after TLS.
+allow_plaintext_auth_loopback = true
+# Reject MAIL FROM addresses that are not the authenticated user's own
+# (user@ or user+tag@ any local domain) with 553 5.7.1.
+sender_must_match = true
+# Failed AUTH from one client IP: the first gets its 535 at once, the second
+# after auth_failure_delay_base_ms, and each further one waits twice as long,
+# up to auth_failure_delay_max_ms. The count is forgotten
+# auth_failure_window_secs after the last failure.
+auth_failure_delay_base_ms = 500
+auth_failure_delay_max_ms = 8000
+auth_failure_window_secs = 900
+# Failed AUTH commands allowed in one connection; the one that reaches this
+# count gets a 421 and the connection closes.
+auth_failures_per_connection_max = 3
+
 [delivery]
 # Domains whose recipients are local users.
 domains = ["localhost"]
@@ -502,6 +626,47 @@ mod tests {
         ];
         for (line, key) in cases {
             let error = Config::parse(&format!("[smtp]\n{line}\n"))
+                .expect_err(line)
+                .to_string();
+            assert!(error.contains(key), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn submission_example_and_range() {
+        let parsed = Config::parse(EXAMPLE).expect("example must parse");
+        let defaults = SubmissionConfig::default();
+        assert_eq!(parsed.submission.listen, defaults.listen);
+        assert_eq!(
+            parsed.submission.auth_failure_delay_max_ms,
+            AUTH_FAILURE_DELAY_MAX_MS_DEFAULT
+        );
+        assert_eq!(
+            parsed.submission.auth_failure_window_secs,
+            defaults.auth_failure_window_secs
+        );
+
+        // (config line, key named in the error)
+        let cases = [
+            (
+                "auth_failure_delay_max_ms = 60001",
+                "submission.auth_failure_delay_max_ms",
+            ),
+            (
+                "auth_failure_delay_base_ms = 60001",
+                "submission.auth_failure_delay_base_ms",
+            ),
+            (
+                "auth_failure_window_secs = 0",
+                "submission.auth_failure_window_secs",
+            ),
+            (
+                "auth_failures_per_connection_max = 0",
+                "submission.auth_failures_per_connection_max",
+            ),
+        ];
+        for (line, key) in cases {
+            let error = Config::parse(&format!("[submission]\n{line}\n"))
                 .expect_err(line)
                 .to_string();
             assert!(error.contains(key), "{line}: {error}");

@@ -2,13 +2,15 @@
 //!
 //! A recipient in a local domain maps to the user named by its local part,
 //! lowercased, with any subaddress after the delimiter removed
-//! (`Alice+lists@localhost` goes to `alice`). Every other domain is remote,
-//! and Ringmail does not relay yet, so remote recipients are denied: there is
-//! no open relay.
+//! (`Alice+lists@localhost` goes to `alice`). Every other domain is remote.
+//! [`route`] denies remote recipients, so there is no open relay, and
+//! [`route_recipient`] accepts them only when the caller says that this
+//! client may relay (an authenticated submission client).
 
 use ringmail_protocols::smtp::{ForwardPath, Mailbox};
 
 use crate::config::Config;
+use crate::envelope::Destination;
 use crate::users::UserDb;
 
 /// Reason a recipient was not accepted.
@@ -45,9 +47,35 @@ pub fn route(
     }
 }
 
+/// Whether the client may send to non-local domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relay {
+    /// Remote recipients are rejected with [`RouteError::RelayDenied`].
+    Denied,
+    /// Remote recipients are accepted as [`Destination::Remote`]; the
+    /// session decides this, for example after AUTH.
+    Permitted,
+}
+
+/// Returns where `recipient` goes: a local user, or another server when
+/// `relay` permits it.
+pub fn route_recipient(
+    config: &Config,
+    users: &UserDb,
+    recipient: &ForwardPath<'_>,
+    relay: Relay,
+) -> Result<Destination, RouteError> {
+    if let ForwardPath::Mailbox(mailbox) = recipient {
+        if relay == Relay::Permitted && !config.is_local_domain(mailbox.domain) {
+            return Ok(Destination::Remote);
+        }
+    }
+    route(config, users, recipient).map(|user| Destination::Local { user })
+}
+
 /// Returns the user name that a local mailbox's local part names, or `None`
 /// when it cannot be a user name.
-fn local_user_name(config: &Config, mailbox: &Mailbox<'_>) -> Option<String> {
+pub(crate) fn local_user_name(config: &Config, mailbox: &Mailbox<'_>) -> Option<String> {
     let mut local = mailbox.local_part;
 
     // A quoted local part names the same mailbox as its unquoted form when the

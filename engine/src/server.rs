@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::mailstore::MailStore;
 use crate::runtime::{self, net, Worker};
+use crate::smtp::auth::AuthFailures;
 use crate::smtp::limits::{self, ConnectionCounter, ConnectionPermit};
 use crate::users::UserDb;
 
@@ -40,6 +41,8 @@ pub struct Shared {
     pub store: MailStore,
     /// Open SMTP connections, in total and per client IP.
     pub smtp_connections: Arc<ConnectionCounter>,
+    /// Failed SMTP AUTH counts per client IP.
+    pub auth_failures: AuthFailures,
 }
 
 /// A protocol served on a listener.
@@ -47,6 +50,8 @@ pub struct Shared {
 pub enum Service {
     /// SMTP receiver.
     Smtp,
+    /// SMTP message submission (RFC 6409), with AUTH.
+    Submission,
     /// IMAP server.
     Imap,
 }
@@ -89,6 +94,7 @@ pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
     }
     for (service, addrs) in [
         (Service::Smtp, &shared.config.smtp.listen),
+        (Service::Submission, &shared.config.submission.listen),
         (Service::Imap, &shared.config.imap.listen),
     ] {
         for addr in addrs {
@@ -138,6 +144,7 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
         users,
         store,
         smtp_connections,
+        auth_failures: AuthFailures::new(),
     })
 }
 
@@ -149,7 +156,13 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
 /// EADDRINUSE in that case. The probe closes before the workers bind.
 /// NOTE: a process that binds between the probe and the workers still gets in.
 fn check_addresses_free(config: &Config) -> io::Result<()> {
-    for addr in config.smtp.listen.iter().chain(&config.imap.listen) {
+    let addrs = config
+        .smtp
+        .listen
+        .iter()
+        .chain(&config.submission.listen)
+        .chain(&config.imap.listen);
+    for addr in addrs {
         let probe = socket2::Socket::new(
             socket2::Domain::for_address(*addr),
             socket2::Type::STREAM,
@@ -174,6 +187,7 @@ fn bind_all(config: &Config) -> io::Result<Vec<(Service, std::net::TcpListener)>
     let mut listeners = Vec::new();
     let services = [
         (Service::Smtp, &config.smtp.listen),
+        (Service::Submission, &config.submission.listen),
         (Service::Imap, &config.imap.listen),
     ];
     for (service, addrs) in services {
@@ -324,7 +338,7 @@ async fn accept_loop(
     }
 }
 
-/// Counts a new SMTP connection against the connection limits. IMAP
+/// Counts a new SMTP or submission connection against the connection limits. IMAP
 /// connections are not limited here and get no permit.
 fn admit(
     service: Service,
@@ -332,7 +346,7 @@ fn admit(
     peer: SocketAddr,
 ) -> Result<Option<ConnectionPermit>, limits::Rejection> {
     match service {
-        Service::Smtp => shared.smtp_connections.admit(peer.ip()).map(Some),
+        Service::Smtp | Service::Submission => shared.smtp_connections.admit(peer.ip()).map(Some),
         Service::Imap => Ok(None),
     }
 }
@@ -351,6 +365,16 @@ async fn run_session(
                 stream,
                 peer,
                 crate::smtp::SmtpService::Relay,
+                shared,
+                shutdown,
+            )
+            .await
+        }
+        Service::Submission => {
+            crate::smtp::run_session(
+                stream,
+                peer,
+                crate::smtp::SmtpService::Submission,
                 shared,
                 shutdown,
             )

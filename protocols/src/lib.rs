@@ -8,4 +8,5 @@
 
 pub mod imap;
 pub mod message;
+pub mod sasl;
 pub mod smtp;

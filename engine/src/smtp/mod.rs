@@ -2,8 +2,10 @@
 //! socket and deliver accepted messages into local Maildirs.
 //!
 //! The parser implements RFC 5321, and this module decides policy: which recipients
-//! are accepted, the limits, the Received header and when a reply may be 250.
+//! are accepted, the limits, AUTH and the submission rules (`auth`), the
+//! Received header and when a reply may be 250.
 
+pub mod auth;
 mod header_policy;
 pub mod limits;
 mod received;

@@ -5,6 +5,10 @@
 //! sends the collected replies in one write before reading again. During DATA
 //! the receiver consumes the buffer directly; the reply to the final dot is
 //! written only after every copy of the message is durable in its Maildir.
+//!
+//! AUTH is the one command whose handling waits on the network and on the
+//! user database, so the command loop hands it back to `run` as
+//! `Next::Auth`, and `auth::authenticate` runs the exchange there.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,13 +21,15 @@ use ringmail_protocols::smtp::{
     MailParameters, Reply, ReversePath,
 };
 
+use super::auth::{self, AuthContext, AuthOutcome, Exchange};
 use super::header_policy::{check_header, HeaderLimits};
 use super::limits;
 use super::received::{self, Trace};
 use super::SmtpService;
 use crate::connection::{Connection, Fill};
+use crate::envelope::Destination;
 use crate::mailstore::{self, Delivery};
-use crate::router::{self, RouteError};
+use crate::router::{self, Relay, RouteError};
 use crate::server::{Shared, Shutdown};
 
 /// Runs one SMTP session on `stream` until QUIT, end of stream, a timeout or
@@ -46,8 +52,8 @@ pub async fn run_session(
 struct Recipient {
     /// The address as the client gave it, for the Received header.
     address: String,
-    /// The local user it is delivered to.
-    user: String,
+    /// The local user it is delivered to, or another server.
+    destination: Destination,
 }
 
 /// The envelope of the transaction in progress.
@@ -64,6 +70,15 @@ enum Next {
     Data,
     /// Close the session after sending the replies.
     Close,
+    /// AUTH was accepted for this mechanism: run the SASL exchange.
+    Auth(AuthStart),
+}
+
+/// An AUTH command that passed the order and policy checks.
+struct AuthStart {
+    mechanism: ringmail_protocols::sasl::Mechanism,
+    /// The base64 initial response from the AUTH line, if any.
+    initial_response: Option<String>,
 }
 
 struct Session {
@@ -85,6 +100,11 @@ struct Session {
     /// MAIL commands accepted so far, checked against
     /// `messages_per_connection_max`.
     mail_count: u32,
+    /// The user that authenticated with AUTH.
+    auth_user: Option<String>,
+    /// Failed AUTH commands so far, checked against
+    /// `auth_failures_per_connection_max`.
+    auth_failures: u32,
 }
 
 fn status(class: u8, subject: u16, detail: u16) -> Option<EnhancedStatus> {
@@ -114,6 +134,8 @@ impl Session {
             extended: false,
             transaction: None,
             mail_count: 0,
+            auth_user: None,
+            auth_failures: 0,
         }
     }
 
@@ -146,12 +168,64 @@ impl Session {
                     }
                     continue;
                 }
+                Next::Auth(start) => {
+                    if !self.authenticate(start).await? {
+                        self.connection.flush().await?;
+                        return Ok(());
+                    }
+                    continue;
+                }
             }
 
             self.connection.flush().await?;
             if !self.read_commands().await? {
                 self.connection.flush().await?;
                 return Ok(());
+            }
+        }
+    }
+
+    /// Runs an AUTH exchange and queues its final reply. Returns false when
+    /// the session must close.
+    async fn authenticate(&mut self, start: AuthStart) -> io::Result<bool> {
+        let mut exchange = Exchange {
+            connection: &mut self.connection,
+            peer: self.peer,
+            shared: &self.shared,
+            extended: self.extended,
+            failures: &mut self.auth_failures,
+        };
+        let outcome =
+            auth::authenticate(&mut exchange, start.mechanism, start.initial_response).await?;
+        match outcome {
+            AuthOutcome::Authenticated(user) => {
+                self.auth_user = Some(user);
+                Ok(true)
+            }
+            AuthOutcome::NotAuthenticated => Ok(true),
+            AuthOutcome::Close => Ok(false),
+        }
+    }
+
+    /// Checks an AUTH command against the session state and returns the
+    /// exchange to run, or queues the reply that rejects it.
+    fn start_auth(&mut self, mechanism: &str, initial_response: Option<&str>) -> Next {
+        let context = AuthContext {
+            service: self.service,
+            tls: self.tls,
+            peer: self.peer.ip(),
+            extended: self.extended,
+            auth_user: self.auth_user.as_deref(),
+            in_transaction: self.transaction.is_some(),
+        };
+        match auth::check_auth_command(&context, &self.shared.config.submission, mechanism) {
+            Ok(mechanism) => Next::Auth(AuthStart {
+                mechanism,
+                initial_response: initial_response.map(str::to_string),
+            }),
+            Err(reply) => {
+                self.reply(reply);
+                Next::Command
             }
         }
     }
@@ -224,10 +298,25 @@ impl Session {
                     // The command borrows the input; copy the few fields it
                     // needs only where they outlive this call.
                     let next = match smtp::parse_command(line) {
+                        Ok(Command::Auth {
+                            mechanism,
+                            initial_response,
+                        }) => {
+                            let (mechanism, initial_response) =
+                                (mechanism.to_string(), initial_response.map(str::to_string));
+                            self.connection.consume(consumed);
+                            match self.start_auth(&mechanism, initial_response.as_deref()) {
+                                Next::Command => continue,
+                                other => return other,
+                            }
+                        }
                         Ok(command) => {
                             let outcome = handle_command(
                                 &mut SessionState {
                                     peer: self.peer,
+                                    service: self.service,
+                                    tls: self.tls,
+                                    auth_user: self.auth_user.as_deref(),
                                     shared: &self.shared,
                                     helo: &mut self.helo,
                                     extended: &mut self.extended,
@@ -340,7 +429,7 @@ impl Session {
                 helo: self.helo.as_deref().unwrap_or("unknown"),
                 peer: self.peer,
                 hostname: &self.shared.hostname,
-                protocol: if self.extended { "ESMTP" } else { "SMTP" },
+                protocol: received_protocol(self.extended, self.tls, self.auth_user.is_some()),
                 queue_id,
                 single_recipient,
                 unix_secs: crate::time::unix_now(),
@@ -352,17 +441,37 @@ impl Session {
     /// 250 only when every copy is durable, 451 when any write failed (and
     /// then no copy is left behind).
     async fn deliver(&self, queue_id: &str, transaction: Transaction, message: Vec<u8>) -> Reply {
+        let remote_count = transaction
+            .recipients
+            .iter()
+            .filter(|recipient| recipient.destination == Destination::Remote)
+            .count();
+        if remote_count > 0 {
+            // TODO(spool): remote recipients go to the spool. Until the spool
+            // exists, a message with any remote recipient is refused with a
+            // temporary error, so that no recipient is silently dropped.
+            tracing::info!(peer = %self.peer, queue_id, remote_recipients = remote_count, "message with remote recipients rejected, no spool yet");
+            return Reply::new(
+                451,
+                status(4, 3, 0),
+                "relaying to remote recipients is not available yet; try again later",
+            );
+        }
+
         let store = &self.shared.store;
         let mut targets: Vec<Delivery> = Vec::with_capacity(transaction.recipients.len());
         let mut users: Vec<&str> = Vec::with_capacity(transaction.recipients.len());
         for recipient in &transaction.recipients {
-            if users.contains(&recipient.user.as_str()) {
+            let Destination::Local { user } = &recipient.destination else {
+                continue;
+            };
+            if users.contains(&user.as_str()) {
                 continue;
             }
-            users.push(&recipient.user);
-            match store.ensure_maildir(&recipient.user) {
+            users.push(user);
+            match store.ensure_maildir(user) {
                 Ok(maildir) => targets.push(Delivery { maildir }),
-                Err(error) => return self.delivery_failed(queue_id, &recipient.user, &error),
+                Err(error) => return self.delivery_failed(queue_id, user, &error),
             }
         }
 
@@ -395,9 +504,25 @@ impl Session {
     }
 }
 
+/// Returns the RFC 3848 protocol name for the Received header: ESMTP with
+/// S for TLS and A for AUTH, or SMTP after HELO.
+fn received_protocol(extended: bool, tls: bool, authenticated: bool) -> &'static str {
+    match (extended, tls, authenticated) {
+        (false, _, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (true, true, false) => "ESMTPS",
+        (true, false, true) => "ESMTPA",
+        (true, true, true) => "ESMTPSA",
+    }
+}
+
 /// The parts of a session that command handling reads and changes.
 struct SessionState<'s> {
     peer: SocketAddr,
+    service: SmtpService,
+    tls: bool,
+    /// The user that authenticated with AUTH.
+    auth_user: Option<&'s str>,
     shared: &'s Shared,
     helo: &'s mut Option<String>,
     extended: &'s mut bool,
@@ -437,14 +562,18 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             *state.transaction = None;
             let size = format!("SIZE {}", state.shared.config.smtp.message_size_max);
             let greeting = format!("{} greets {domain}", state.shared.hostname);
-            let lines = [
+            let mut lines = vec![
                 greeting.as_str(),
                 "PIPELINING",
                 size.as_str(),
                 "8BITMIME",
                 "ENHANCEDSTATUSCODES",
-                "HELP",
             ];
+            let submission = &state.shared.config.submission;
+            if auth::auth_offered(state.service, state.tls, state.peer.ip(), submission) {
+                lines.push(auth::EHLO_AUTH_LINE);
+            }
+            lines.push("HELP");
             let mut text = String::new();
             for (index, line) in lines.iter().enumerate() {
                 if index > 0 {
@@ -498,6 +627,9 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             "cannot VRFY user, but will accept message and attempt delivery",
         ),
         Command::Expn { .. } => Outcome::reply(502, status(5, 5, 1), "EXPN is disabled"),
+        // The command loop runs AUTH itself (see `Session::start_auth`), so
+        // this arm only keeps the match total.
+        Command::Auth { .. } => Outcome::out_of_order("AUTH is not accepted here"),
         Command::NotImplemented { verb } => Outcome::reply(
             502,
             status(5, 5, 1),
@@ -530,6 +662,10 @@ fn mail_from(
         };
     }
 
+    if let Some(rejection) = check_submission_sender(state, &reverse_path) {
+        return rejection;
+    }
+
     let size_max = state.shared.config.smtp.message_size_max as u64;
     if let Some(size) = parameters.size {
         if size > size_max {
@@ -554,6 +690,43 @@ fn mail_from(
     Outcome::reply(250, status(2, 1, 0), "Ok")
 }
 
+/// Applies the submission rules to MAIL FROM: AUTH first, no null path, and
+/// with `sender_must_match` only the user's own addresses. Returns the
+/// rejection, or `None` when MAIL may go on.
+fn check_submission_sender(
+    state: &SessionState<'_>,
+    reverse_path: &ReversePath<'_>,
+) -> Option<Outcome> {
+    if state.service != SmtpService::Submission {
+        return None;
+    }
+    let Some(user) = state.auth_user else {
+        return Some(Outcome::reply(
+            530,
+            status(5, 7, 0),
+            "Authentication required",
+        ));
+    };
+    if *reverse_path == ReversePath::Null {
+        return Some(Outcome::reply(
+            553,
+            status(5, 7, 1),
+            "null sender not allowed on submission",
+        ));
+    }
+
+    let config = &state.shared.config;
+    if config.submission.sender_must_match && !auth::sender_owned_by(config, user, reverse_path) {
+        tracing::info!(peer = %state.peer, user, "smtp sender address not owned by the authenticated user");
+        return Some(Outcome::reply(
+            553,
+            status(5, 7, 1),
+            format!("sender address not owned by user {user}"),
+        ));
+    }
+    None
+}
+
 fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) -> Outcome {
     let Some(transaction) = state.transaction.as_mut() else {
         return Outcome::out_of_order("need MAIL command first");
@@ -571,9 +744,23 @@ fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) ->
         smtp::ForwardPath::Postmaster => "postmaster".to_string(),
         smtp::ForwardPath::Mailbox(mailbox) => format!("{}@{}", mailbox.local_part, mailbox.domain),
     };
-    match router::route(&state.shared.config, &state.shared.users, &forward_path) {
-        Ok(user) => {
-            transaction.recipients.push(Recipient { address, user });
+    // Only an authenticated client may relay. The relay port rejects AUTH,
+    // so it never relays.
+    let relay = match state.auth_user {
+        Some(_) => Relay::Permitted,
+        None => Relay::Denied,
+    };
+    match router::route_recipient(
+        &state.shared.config,
+        &state.shared.users,
+        &forward_path,
+        relay,
+    ) {
+        Ok(destination) => {
+            transaction.recipients.push(Recipient {
+                address,
+                destination,
+            });
             Outcome::reply(250, status(2, 1, 5), "Ok")
         }
         Err(RouteError::UnknownUser) => Outcome::reply(

@@ -61,8 +61,15 @@ pub enum Command<'a> {
     Expn {
         argument: &'a str,
     },
+    /// AUTH (RFC 4954): the SASL mechanism name as sent, and the initial
+    /// response as sent, still base64. `=` stands for an empty initial
+    /// response, and the engine decodes it like any other response.
+    Auth {
+        mechanism: &'a str,
+        initial_response: Option<&'a str>,
+    },
     /// Verbs known to SMTP that this server does not implement yet
-    /// (STARTTLS, AUTH, BDAT, ETRN, TURN...): the engine replies 502 5.5.1.
+    /// (STARTTLS, BDAT, ETRN, TURN...): the engine replies 502 5.5.1.
     NotImplemented {
         verb: &'a str,
     },
@@ -133,7 +140,6 @@ pub struct RcptParameters<'a> {
 /// does not implement, so the engine can reply 502 instead of 500.
 const NOT_IMPLEMENTED_VERBS: &[&[u8]] = &[
     b"STARTTLS",
-    b"AUTH",
     b"BDAT",
     b"ETRN",
     b"TURN",
@@ -143,6 +149,9 @@ const NOT_IMPLEMENTED_VERBS: &[&[u8]] = &[
     b"SOML",
     b"SAML",
 ];
+
+/// RFC 4422 section 3.1: a mechanism name is 1 to 20 characters.
+pub const SASL_MECHANISM_LEN_MAX: usize = 20;
 
 /// Length of the longest verb, STARTTLS.
 const VERB_LEN_MAX: usize = 8;
@@ -195,6 +204,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, CommandError> {
         b"EXPN" => Ok(Command::Expn {
             argument: required_argument(argument)?,
         }),
+        b"AUTH" => parse_auth(argument),
         upper if NOT_IMPLEMENTED_VERBS.contains(&upper) => Ok(Command::NotImplemented { verb }),
         _ => Err(CommandError::Unrecognized),
     }
@@ -219,6 +229,43 @@ fn required_argument(argument: Option<&str>) -> Result<&str, CommandError> {
         Some(argument) if !argument.is_empty() => Ok(argument),
         _ => Err(syntax("missing argument")),
     }
+}
+
+/// Parses `AUTH mechanism [initial-response]` (RFC 4954 section 4).
+///
+/// The mechanism must have the RFC 4422 shape (letters, digits, `-` and
+/// `_`, at most [`SASL_MECHANISM_LEN_MAX`]) in any case. The initial response
+/// is returned as sent: whether it is valid base64 is checked when the
+/// engine decodes it, so that the reply can be the 501 5.5.2 that RFC 4954
+/// section 4 requires.
+fn parse_auth(argument: Option<&str>) -> Result<Command<'_>, CommandError> {
+    let argument = argument.map(|argument| argument.trim_start_matches(' '));
+    let argument = argument
+        .filter(|argument| !argument.is_empty())
+        .ok_or(syntax("missing mechanism"))?;
+
+    let mut words = argument.split(' ').filter(|word| !word.is_empty());
+    let mechanism = words.next().ok_or(syntax("missing mechanism"))?;
+    let initial_response = words.next();
+    if words.next().is_some() {
+        return Err(syntax("unexpected text after initial response"));
+    }
+
+    let shape_ok = mechanism.len() <= SASL_MECHANISM_LEN_MAX
+        && mechanism
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if !shape_ok {
+        return Err(syntax("invalid mechanism name"));
+    }
+    if initial_response.is_some_and(|response| response.contains('\t')) {
+        return Err(syntax("tab in initial response"));
+    }
+
+    Ok(Command::Auth {
+        mechanism,
+        initial_response,
+    })
 }
 
 /// Parses the EHLO or HELO argument: one word, a domain or address literal.
@@ -657,6 +704,15 @@ fn parse_mail_parameter(
             return Err(syntax("duplicate SMTPUTF8 parameter"));
         }
         parameters.smtputf8 = true;
+        return Ok(());
+    }
+
+    // RFC 4954 section 5: a server that offers AUTH must accept the AUTH
+    // parameter even from a client that did not authenticate. Ringmail does
+    // not relay with AUTH, so it may treat every value as `AUTH=<>` and
+    // drop it.
+    if keyword.eq_ignore_ascii_case("AUTH") {
+        value.ok_or(syntax("AUTH needs a value"))?;
         return Ok(());
     }
 

@@ -74,10 +74,53 @@ fn hello_commands() {
 fn not_implemented_verbs_keep_spelling() {
     accepts! {
         "STARTTLS" => Command::NotImplemented { verb: "STARTTLS" },
-        "auth PLAIN AGFiYwBkZWY=" => Command::NotImplemented { verb: "auth" },
         "BDAT 100 LAST" => Command::NotImplemented { verb: "BDAT" },
         "ETRN example.org" => Command::NotImplemented { verb: "ETRN" },
         "TURN" => Command::NotImplemented { verb: "TURN" },
+    }
+}
+
+fn auth<'a>(mechanism: &'a str, initial_response: Option<&'a str>) -> Command<'a> {
+    Command::Auth {
+        mechanism,
+        initial_response,
+    }
+}
+
+#[test]
+fn auth_commands() {
+    accepts! {
+        "AUTH PLAIN" => auth("PLAIN", None),
+        "auth plain AGFiYwBkZWY=" => auth("plain", Some("AGFiYwBkZWY=")),
+        "AUTH PLAIN =" => auth("PLAIN", Some("=")),
+        "AUTH LOGIN" => auth("LOGIN", None),
+        "AUTH  LOGIN  dXNlcg==  " => auth("LOGIN", Some("dXNlcg==")),
+        "AUTH CRAM-MD5" => auth("CRAM-MD5", None),
+        "AUTH SCRAM_SHA_1" => auth("SCRAM_SHA_1", None),
+        "AUTH ABCDEFGHIJKLMNOPQRST" => auth("ABCDEFGHIJKLMNOPQRST", None),
+    }
+}
+
+#[test]
+fn mail_auth_parameter_accepted_and_dropped() {
+    accepts! {
+        "MAIL FROM:<a@example.org> AUTH=<>" => mail(mailbox("a", "example.org")),
+        "MAIL FROM:<a@example.org> auth=a+2Bb@example.org" => mail(mailbox("a", "example.org")),
+    }
+    rejects! {
+        "MAIL FROM:<a@example.org> AUTH" => syntax("AUTH needs a value"),
+    }
+}
+
+#[test]
+fn auth_malformed_arguments() {
+    rejects! {
+        "AUTH" => syntax("missing mechanism"),
+        "AUTH " => syntax("missing mechanism"),
+        "AUTH PLAIN abc def" => syntax("unexpected text after initial response"),
+        "AUTH PL*AIN" => syntax("invalid mechanism name"),
+        "AUTH ABCDEFGHIJKLMNOPQRSTU" => syntax("invalid mechanism name"),
+        "AUTH PLAIN a\tb" => syntax("tab in initial response"),
     }
 }
 

@@ -13,7 +13,7 @@ pub mod reply;
 
 pub use command::{
     parse_command, Body, Command, ForwardPath, MailParameters, Mailbox, RcptParameters,
-    ReversePath, DOMAIN_MAX, LOCAL_PART_MAX, PARAMETER_COUNT_MAX, PATH_MAX,
+    ReversePath, DOMAIN_MAX, LOCAL_PART_MAX, PARAMETER_COUNT_MAX, PATH_MAX, SASL_MECHANISM_LEN_MAX,
 };
 pub use data::{dot_stuff, DataError, DataLimits, DataOutcome, DataReceiver, TEXT_LINE_LEN_MAX};
 pub use line::{LineOutcome, LineReader, COMMAND_LINE_MAX};
