@@ -532,6 +532,17 @@ domains = ["localhost"]
 # Subaddress separator: alice+lists@localhost is delivered to alice.
 # Empty disables subaddressing.
 recipient_delimiter = "+"
+
+[spool]
+# Bytes preallocated for each spool segment file (64 KiB to 1 GiB). A
+# message larger than this gets a segment of its own.
+segment_size = 67108864
+# Seconds before the first retry of a failed delivery; each retry waits twice
+# as long as the one before, up to retry_max_secs.
+retry_min_secs = 60
+retry_max_secs = 3600
+# Seconds after which an undeliverable message is due to bounce (5 days).
+bounce_after_secs = 432000
 "#;
 
 #[cfg(test)]
@@ -557,6 +568,32 @@ mod tests {
             defaults.smtp.connections_per_ip_max
         );
         assert_eq!(parsed.smtp.greet_pause_ms, defaults.smtp.greet_pause_ms);
+        assert_eq!(parsed.spool.segment_size, defaults.spool.segment_size);
+        assert_eq!(parsed.spool.retry_min_secs, defaults.spool.retry_min_secs);
+        assert_eq!(parsed.spool.retry_max_secs, defaults.spool.retry_max_secs);
+        assert_eq!(
+            parsed.spool.bounce_after_secs,
+            defaults.spool.bounce_after_secs
+        );
+    }
+
+    #[test]
+    fn spool_values_out_of_range_are_rejected() {
+        let cases = [
+            ("segment_size = 1024", "spool.segment_size"),
+            ("segment_size = 2147483648", "spool.segment_size"),
+            ("retry_min_secs = 0", "spool.retry_max_secs"),
+            ("retry_min_secs = 7200", "spool.retry_max_secs"),
+            (
+                "retry_min_secs = 10\nretry_max_secs = 20\nbounce_after_secs = 5",
+                "spool.bounce_after_secs",
+            ),
+        ];
+        for (line, key) in cases {
+            let text = format!("[spool]\n{line}\n");
+            let error = Config::parse(&text).expect_err(line).to_string();
+            assert!(error.contains(key), "{line}: {error}");
+        }
     }
 
     #[test]

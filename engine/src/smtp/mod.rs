@@ -4,6 +4,7 @@
 //! The parser implements RFC 5321, and this module decides policy: which recipients
 //! are accepted, the limits, the Received header and when a reply may be 250.
 
+mod deferred;
 mod header_policy;
 pub mod limits;
 mod received;

@@ -342,6 +342,16 @@ impl Spool {
         self.runner_wake.notify_one();
     }
 
+    /// Counts a delivery attempt made outside the queue runner (the session's
+    /// in-line Maildir delivery) and schedules the next one after the first
+    /// retry delay instead of at once.
+    pub fn count_failed_attempt(&self, id: RecordId) {
+        if let Some(message) = self.queue.borrow_mut().get_mut(&id) {
+            message.attempts += 1;
+            message.next_attempt = Instant::now() + self.retry_delay(message.attempts);
+        }
+    }
+
     /// Writes a done mark for each of `recipients` of message `id` into its
     /// segment's done file and fdatasyncs it.
     pub async fn mark_done(&self, id: RecordId, recipients: &[u32]) -> io::Result<()> {
