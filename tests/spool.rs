@@ -124,6 +124,24 @@ fn kill_after_queued_replies_loses_nothing() {
     kill_hard(&mut server);
     let segments_before = segment_files(&server.data_dir());
 
+    let data_dir = server.data_dir();
+    let listing = common::run_ringmail(
+        &["queue", "list", "--data", data_dir.to_str().unwrap()],
+        None,
+        server.dir(),
+    );
+    let listing_text = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.status.success(), "queue list: {listing:?}");
+    assert!(
+        listing_text.contains(&format!("{count} queued message(s)")),
+        "queue list:\n{listing_text}"
+    );
+    assert_eq!(
+        listing_text.matches("to alice@localhost (pending, local)").count(),
+        count,
+        "queue list:\n{listing_text}"
+    );
+
     fs::remove_file(&fault).unwrap();
     server.start_again();
     assert!(

@@ -20,6 +20,7 @@
 //! whose write completed before a sync started is released by that sync, so
 //! N concurrent appends cost about one sync per batch, not N.
 
+mod listing;
 pub mod record;
 pub mod recovery;
 mod runner;
@@ -43,6 +44,7 @@ use crate::envelope::Envelope;
 use crate::runtime;
 use segment::{ActiveSegment, DoneFile};
 
+pub use listing::{format_queue, list_queue};
 pub use recovery::{recover, Recovered, RecoveryStats, WorkerRecovery};
 pub use runner::run_queue;
 
