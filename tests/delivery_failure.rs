@@ -1,7 +1,7 @@
-//! End-to-end tests of a failed Maildir delivery: the message goes to the
-//! spool, the client gets `250 2.0.0 Ok: queued as <id>`, no partial copy is
-//! left in any `new/`, the session goes on, and the queue runner delivers the
-//! message once the Maildir works again.
+//! End-to-end tests of a failed Maildir delivery. The message goes to the
+//! spool and the client gets `250 2.0.0 Ok: queued as <id>`. No partial copy
+//! is left in any `new/`, the session goes on, and the queue runner delivers
+//! the message once the Maildir works again.
 //!
 //! The full-disk case mounts a 256 KiB tmpfs over one user's mail directory.
 //! That needs root, so as another user the test prints why it did not run.
@@ -76,7 +76,9 @@ impl Drop for Mount {
 fn full_disk_defers_to_spool_and_leaves_nothing() {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("full_disk_defers_to_spool_and_leaves_nothing: not run, mounting a tmpfs needs root");
+        eprintln!(
+            "full_disk_defers_to_spool_and_leaves_nothing: not run, mounting a tmpfs needs root"
+        );
         return;
     }
     let server = Server::start(&[("alice", "alice-password")]);
@@ -153,12 +155,20 @@ fn broken_maildir_defers_and_delivers_each_recipient_once() {
 
     // The queue runner delivers alice's copy; bob's waits for a retry.
     let alice_new = server.maildir("alice").join("new");
-    assert!(wait_file_count(&alice_new, 1), "alice new/: {:?}", files_in(&alice_new));
+    assert!(
+        wait_file_count(&alice_new, 1),
+        "alice new/: {:?}",
+        files_in(&alice_new)
+    );
     assert_eq!(files_in(&bob.join("new")), Vec::<String>::new(), "bob new/");
 
     fs::remove_file(bob.join("tmp")).unwrap();
     fs::create_dir(bob.join("tmp")).unwrap();
-    assert!(wait_file_count(&bob.join("new"), 1), "bob new/: {:?}", files_in(&bob.join("new")));
+    assert!(
+        wait_file_count(&bob.join("new"), 1),
+        "bob new/: {:?}",
+        files_in(&bob.join("new"))
+    );
     assert_eq!(files_in(&alice_new).len(), 1, "alice got no second copy");
 
     let reply = client.transaction(

@@ -43,7 +43,10 @@ fn send_spooled(server: &Server, count: usize) {
     for index in 0..count {
         let reply = client.transaction("sender@localhost", &["alice@localhost"], &message(index));
         reply.assert_status(250, "2.0.0", &format!("message {index}"));
-        assert!(reply.text().contains("queued as"), "message {index}: {reply}");
+        assert!(
+            reply.text().contains("queued as"),
+            "message {index}: {reply}"
+        );
     }
 }
 
@@ -137,7 +140,9 @@ fn kill_after_queued_replies_loses_nothing() {
         "queue list:\n{listing_text}"
     );
     assert_eq!(
-        listing_text.matches("to alice@localhost (pending, local)").count(),
+        listing_text
+            .matches("to alice@localhost (pending, local)")
+            .count(),
         count,
         "queue list:\n{listing_text}"
     );
@@ -155,7 +160,11 @@ fn kill_after_queued_replies_loses_nothing() {
 
     let counts = subject_counts(&server);
     let duplicates: usize = counts.values().map(|seen| seen - 1).sum();
-    assert_eq!(counts.len(), count, "distinct messages delivered: {counts:?}");
+    assert_eq!(
+        counts.len(),
+        count,
+        "distinct messages delivered: {counts:?}"
+    );
     assert_eq!(duplicates, 0, "duplicates: {counts:?}");
 
     // The first run's segments are finished, so the runner deletes them.
@@ -185,7 +194,7 @@ fn torn_segment_tail_is_discarded_and_logged() {
     send_spooled(&server, count);
     kill_hard(&mut server);
 
-    // Cut the segment that holds the messages in the middle of its last record.
+    // Cut the segment with the messages in the middle of its last record.
     let segment = segment_files(&server.data_dir())
         .into_iter()
         .find(|path| fs::read(path).unwrap().iter().any(|byte| *byte != 0))
@@ -215,6 +224,9 @@ fn torn_segment_tail_is_discarded_and_logged() {
 
     let counts = subject_counts(&server);
     let expected: BTreeMap<usize, usize> = (0..count - 1).map(|index| (index, 1)).collect();
-    assert_eq!(counts, expected, "the torn last message is the only one missing");
+    assert_eq!(
+        counts, expected,
+        "the torn last message is the only one missing"
+    );
     server.stop();
 }

@@ -137,8 +137,8 @@ pub struct DeliveryConfig {
 /// one rolls (create, preallocate, directory sync) less often.
 pub const SPOOL_SEGMENT_SIZE_DEFAULT: u64 = 64 << 20;
 
-/// Smallest allowed `spool.segment_size`: 64 KiB, so a segment holds more
-/// than one typical message.
+/// Smallest allowed `spool.segment_size`: 64 KiB, so a segment has room for
+/// more than one typical message.
 pub const SPOOL_SEGMENT_SIZE_MIN: u64 = 64 << 10;
 
 /// Largest allowed `spool.segment_size`: 1 GiB, the largest record payload the
@@ -372,8 +372,12 @@ impl Config {
         if spool.retry_min_secs == 0 || spool.retry_max_secs < spool.retry_min_secs {
             return Err(ConfigError::Invalid {
                 key: "spool.retry_max_secs",
-                value: format!("{} (retry_min_secs {})", spool.retry_max_secs, spool.retry_min_secs),
-                reason: "retry_min_secs must be at least 1 and retry_max_secs at least retry_min_secs",
+                value: format!(
+                    "{} (retry_min_secs {})",
+                    spool.retry_max_secs, spool.retry_min_secs
+                ),
+                reason:
+                    "retry_min_secs must be at least 1 and retry_max_secs at least retry_min_secs",
             });
         }
         if spool.bounce_after_secs < spool.retry_min_secs {

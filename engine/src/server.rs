@@ -126,7 +126,7 @@ pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Where a worker's spool lives and what recovery handed to it.
+/// The spool directory and the recovered queue that one worker starts with.
 struct WorkerSpool {
     dir: PathBuf,
     recovered: spool::WorkerRecovery,

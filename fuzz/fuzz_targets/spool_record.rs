@@ -1,6 +1,7 @@
-//! Fuzz target: the spool record decoder and the segment scan must never
-//! panic, must report record lengths inside the input, and every message
-//! record they accept must encode back to the same bytes.
+//! Fuzz target for the spool record decoder and the segment scan. On any
+//! bytes the target asserts that neither panics, that record lengths stay
+//! inside the input, and that every accepted record encodes back to the same
+//! bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

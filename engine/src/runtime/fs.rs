@@ -113,7 +113,8 @@ impl File {
 
     /// Reserves disk blocks for the first `len` bytes of the file and extends
     /// its size to `len` when shorter (fallocate with mode 0), so later writes
-    /// inside that range cannot fail for lack of space.
+    /// inside that range need no new blocks. Copy-on-write file systems may
+    /// still allocate on write.
     pub async fn allocate(&self, len: u64) -> io::Result<()> {
         self.inner.fallocate(0, len, 0).await
     }

@@ -1,7 +1,7 @@
-//! Deferred local delivery: when writing an accepted message into a Maildir
-//! fails, [`spool_failed_delivery`] appends it to the worker's spool so the
-//! queue runner retries it, and returns the 250 reply that the session may
-//! send once the spool append is durable.
+//! Deferred local delivery. When writing an accepted message into a Maildir
+//! fails, [`spool_failed_delivery`] appends it to the worker's spool, where
+//! the queue runner retries it. Once the append is durable it returns the 250
+//! reply for the session to send.
 //!
 //! Without a spool on this worker, or when the append fails too, it returns
 //! `None` and the session answers 451 as before, so the client retries.
@@ -26,7 +26,10 @@ pub(super) struct FailedDelivery<'a> {
 /// Appends the message to this worker's spool and returns
 /// `250 2.0.0 Ok: queued as <id>` once the append is synced, or `None` when
 /// there is no spool or the append failed.
-pub(super) async fn spool_failed_delivery(failed: FailedDelivery<'_>, message: &[u8]) -> Option<Reply> {
+pub(super) async fn spool_failed_delivery(
+    failed: FailedDelivery<'_>,
+    message: &[u8],
+) -> Option<Reply> {
     let spool = spool::current()?;
     let envelope = Envelope {
         queue_id: failed.queue_id.to_string(),

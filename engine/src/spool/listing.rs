@@ -95,7 +95,14 @@ mod tests {
 
     #[test]
     fn age_units_by_range() {
-        let cases = [(0, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"), (86_400, "1d")];
+        let cases = [
+            (0, "0s"),
+            (59, "59s"),
+            (60, "1m"),
+            (3599, "59m"),
+            (3600, "1h"),
+            (86_400, "1d"),
+        ];
         for (secs, expected) in cases {
             assert_eq!(format_age(secs), expected, "{secs} seconds");
         }

@@ -6,8 +6,8 @@
 //! [`recovery`] (the scan at start), the queue runner ([`run_queue`]) and the
 //! segment file operations.
 //!
-//! Layout: `<data>/spool/w<worker>/<seq:016x>.seg` holds message records;
-//! beside it `<seq:016x>.done` holds the done marks of that segment's
+//! Layout: `<data>/spool/w<worker>/<seq:016x>.seg` contains message records.
+//! Beside it, `<seq:016x>.done` contains the done marks of that segment's
 //! messages, one per finished recipient. Done marks live in a file per
 //! segment, not in the tail of the log, so that deleting a finished segment
 //! deletes its marks with it and no mark ever points into another segment:
@@ -262,6 +262,7 @@ impl Spool {
             // The record may be half written: stop appending to this segment.
             segment.failed.set(true);
             segment.tail.set(segment.size);
+            self.release(segment.id);
             return Err(error);
         }
 
@@ -274,10 +275,14 @@ impl Spool {
             }
         }
         self.commit_wake.notify_one();
-        let synced = receiver
-            .await
-            .map_err(|_| io::Error::other("spool committer stopped before the sync"))?;
-        synced.map_err(|(kind, text)| io::Error::new(kind, text))?;
+        let synced = match receiver.await {
+            Ok(synced) => synced.map_err(|(kind, text)| io::Error::new(kind, text)),
+            Err(_) => Err(io::Error::other("spool committer stopped before the sync")),
+        };
+        if let Err(error) = synced {
+            self.release(segment.id);
+            return Err(error);
+        }
 
         let id = RecordId {
             segment: segment.id,
@@ -310,12 +315,20 @@ impl Spool {
         let size = self.config.segment_size.max(len);
         let segment = Rc::new(segment::create_segment(&self.spool_dir, next, size).await?);
         self.live.borrow_mut().entry(next).or_insert(0);
-        tracing::debug!(worker = self.worker, seq = next.seq, size, "spool segment started");
+        tracing::debug!(
+            worker = self.worker,
+            seq = next.seq,
+            size,
+            "spool segment started"
+        );
         *self.active.borrow_mut() = segment;
         self.try_reserve(len)
             .ok_or_else(|| io::Error::other("new spool segment has no room for the record"))
     }
 
+    /// Reserves `len` bytes in the active segment if they fit. The reserved
+    /// record counts as live from here on, so the segment cannot be recycled
+    /// while the append is still writing or waiting for its sync.
     fn try_reserve(&self, len: u64) -> Option<(Rc<ActiveSegment>, u64)> {
         let active = self.active.borrow();
         let offset = active.tail.get();
@@ -323,10 +336,26 @@ impl Spool {
             return None;
         }
         active.tail.set(offset + len);
+        *self.live.borrow_mut().entry(active.id).or_insert(0) += 1;
         Some((active.clone(), offset))
     }
 
-    fn add_to_queue(&self, id: RecordId, envelope: &Envelope, offset: u64, len: u64, message_len: u64) {
+    /// Drops the live count of a record that was reserved in `segment` but
+    /// not acknowledged, or whose recipients are all done.
+    fn release(&self, segment: SegmentId) {
+        if let Some(count) = self.live.borrow_mut().get_mut(&segment) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    fn add_to_queue(
+        &self,
+        id: RecordId,
+        envelope: &Envelope,
+        offset: u64,
+        len: u64,
+        message_len: u64,
+    ) {
         let message_offset = offset + len - record::TRAILER_LEN as u64 - message_len;
         let queued = QueuedMessage {
             id,
@@ -340,7 +369,6 @@ impl Spool {
             bounce_logged: false,
         };
         self.queue.borrow_mut().insert(id, queued);
-        *self.live.borrow_mut().entry(id.segment).or_insert(0) += 1;
         self.runner_wake.notify_one();
     }
 
@@ -379,11 +407,8 @@ impl Spool {
 
     /// Removes message `id` from the queue after all its recipients are done.
     fn finish(&self, id: RecordId) {
-        if self.queue.borrow_mut().remove(&id).is_none() {
-            return;
-        }
-        if let Some(count) = self.live.borrow_mut().get_mut(&id.segment) {
-            *count = count.saturating_sub(1);
+        if self.queue.borrow_mut().remove(&id).is_some() {
+            self.release(id.segment);
         }
     }
 
@@ -403,7 +428,12 @@ impl Spool {
             self.done_files.borrow_mut().remove(segment);
             segment::delete_segment(&self.spool_dir, *segment).await?;
             self.live.borrow_mut().remove(segment);
-            tracing::info!(worker = self.worker, segment_worker = segment.worker, seq = segment.seq, "spool segment recycled");
+            tracing::info!(
+                worker = self.worker,
+                segment_worker = segment.worker,
+                seq = segment.seq,
+                "spool segment recycled"
+            );
             let mut counters = self.counters.get();
             counters.segments_recycled += 1;
             self.counters.set(counters);
@@ -469,7 +499,10 @@ async fn run_committer(spool: Weak<Spool>, wake: Rc<Notify>) {
         let mut result: SyncResult = Ok(());
         for file in &batch.files {
             if file.failed.get() {
-                result = Err((io::ErrorKind::Other, "spool segment failed an earlier fdatasync".to_string()));
+                result = Err((
+                    io::ErrorKind::Other,
+                    "spool segment failed an earlier fdatasync".to_string(),
+                ));
                 break;
             }
             if let Err(error) = file.file.sync_data().await {

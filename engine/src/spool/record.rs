@@ -21,9 +21,9 @@
 //!
 //! Every length field is checked against a named maximum before any
 //! allocation, so a corrupt length costs an error, never a huge buffer. The
-//! decoder tells a record that is cut short ([`Decoded::NeedMore`]) from one
-//! whose bytes are wrong ([`Decoded::Corrupt`]), and reports whether a corrupt
-//! record's header is sane enough to skip it by its length.
+//! decoder separates a record that is cut short ([`Decoded::NeedMore`]) from
+//! one whose bytes are wrong ([`Decoded::Corrupt`]). For a corrupt record it
+//! also reports whether the header is sane enough to skip it by its length.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -99,7 +99,7 @@ pub enum Decoded<'a> {
     Corrupt(Corruption),
 }
 
-/// Why a record is invalid, and how far to skip when the header was sane.
+/// The reason a record is invalid, and the skip length when the header was sane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Corruption {
     pub reason: String,
@@ -305,7 +305,12 @@ pub fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Enc
         Some(DsnReturn::Headers) => 2,
     });
     put_optional_str(out, "envid", envelope.envid.as_deref(), NAME_LEN_MAX)?;
-    put_optional_str(out, "auth user", envelope.auth_user.as_deref(), NAME_LEN_MAX)?;
+    put_optional_str(
+        out,
+        "auth user",
+        envelope.auth_user.as_deref(),
+        NAME_LEN_MAX,
+    )?;
     put_peer(out, envelope.peer);
     put_str(out, "helo name", &envelope.helo, NAME_LEN_MAX)?;
     out.extend_from_slice(&envelope.received_unix_secs.to_le_bytes());
@@ -386,6 +391,7 @@ pub fn decode_envelope(input: &[u8]) -> Result<Envelope, String> {
     let mut reader = Reader { input };
     let queue_id = reader.string("queue id", NAME_LEN_MAX)?;
     let reverse_path = reader.string("reverse path", ADDRESS_LEN_MAX)?;
+
     let count = reader.u32()? as usize;
     if count > RECIPIENTS_MAX {
         return Err(format!(
@@ -401,6 +407,7 @@ pub fn decode_envelope(input: &[u8]) -> Result<Envelope, String> {
     for _ in 0..count {
         recipients.push(reader.recipient()?);
     }
+
     let body = match reader.u8()? {
         0 => BodyType::SevenBit,
         1 => BodyType::EightBitMime,
@@ -422,6 +429,7 @@ pub fn decode_envelope(input: &[u8]) -> Result<Envelope, String> {
     let peer = reader.peer()?;
     let helo = reader.string("helo name", NAME_LEN_MAX)?;
     let received_unix_secs = reader.u64()?;
+
     if !reader.input.is_empty() {
         return Err(format!(
             "{} unexpected bytes after the envelope",

@@ -3,9 +3,9 @@
 //! worker, in a [`Recovered`].
 //!
 //! It runs before any listener accepts, with plain blocking reads, because
-//! nothing else touches the spool then. A worker directory whose number is not
-//! below the current worker count (the count went down since the last run) is
-//! adopted by worker `number % workers`; its files stay where they are.
+//! nothing else touches the spool then. When the worker count went down since
+//! the last run, a directory `w<N>` with N at or above the count is adopted
+//! by worker `N % workers`. Its files stay where they are.
 //!
 //! What counts as committed: a record that decodes with a valid checksum. A
 //! record cut short or with a bad checksum at the end of the written part is a
@@ -20,7 +20,7 @@ use std::io;
 use std::path::Path;
 use std::time::Instant;
 
-use super::record::{self, Decoded, Record, DoneMark};
+use super::record::{self, Decoded, DoneMark, Record};
 use super::{done_path, QueuedMessage, RecordId, SegmentId};
 
 /// Maximum segments scanned in one worker directory. Far above what a
@@ -28,7 +28,7 @@ use super::{done_path, QueuedMessage, RecordId, SegmentId};
 /// more means a directory that is not a spool.
 pub const SEGMENTS_PER_WORKER_MAX: usize = 1_000_000;
 
-/// What recovery found, per worker.
+/// The result of recovery: each worker's share and the counts.
 #[derive(Debug, Default)]
 pub struct Recovered {
     /// Index `w` is what worker `w` takes over.
@@ -36,7 +36,7 @@ pub struct Recovered {
     pub stats: RecoveryStats,
 }
 
-/// What one worker takes over.
+/// The queued messages and segments that one worker takes over.
 #[derive(Debug, Default)]
 pub struct WorkerRecovery {
     /// Messages with at least one recipient not done.
@@ -101,7 +101,12 @@ pub fn recover(spool_dir: &Path, workers: usize) -> io::Result<Recovered> {
         }
         for seq in segments {
             let id = SegmentId { worker, seq };
-            recover_segment(spool_dir, id, &mut recovered.workers[owner], &mut recovered.stats)?;
+            recover_segment(
+                spool_dir,
+                id,
+                &mut recovered.workers[owner],
+                &mut recovered.stats,
+            )?;
         }
     }
     Ok(recovered)
@@ -195,7 +200,10 @@ fn recover_segment(
         stats.queued += 1;
         let message_len = message.len() as u64;
         worker.queued.push(QueuedMessage {
-            id: RecordId { segment: id, offset },
+            id: RecordId {
+                segment: id,
+                offset,
+            },
             envelope,
             message_offset: offset + (len - record::TRAILER_LEN) as u64 - message_len,
             message_len,

@@ -4,7 +4,7 @@
 //! one call per user, so one broken mailbox does not hold back the others.
 //! Each delivered recipient gets a done mark only after its copy is durable,
 //! so a crash between the two delivers that recipient again (an in-flight
-//! duplicate), never loses it. Remote recipients wait for relay support and
+//! duplicate) instead of losing it. Remote recipients wait for relay support and
 //! stay queued on the same retry schedule.
 //!
 //! A message that still has recipients left is retried after
@@ -77,7 +77,11 @@ async fn attempt(spool: &Spool, store: &MailStore, message: &QueuedMessage) -> V
         match deliver_to_user(store, &user, bytes.clone()).await {
             Ok(()) => match spool.mark_done(message.id, &indexes).await {
                 Ok(()) => {
-                    tracing::info!(queue_id = message.envelope.queue_id, user, "spooled message delivered");
+                    tracing::info!(
+                        queue_id = message.envelope.queue_id,
+                        user,
+                        "spooled message delivered"
+                    );
                     delivered.extend(indexes);
                 }
                 Err(error) => {
@@ -134,7 +138,11 @@ async fn read_message(spool: &Spool, message: &QueuedMessage) -> io::Result<Vec<
         if buf.len() == before {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("spool segment {} ends inside record {}", path.display(), message.id),
+                format!(
+                    "spool segment {} ends inside record {}",
+                    path.display(),
+                    message.id
+                ),
             ));
         }
     }
@@ -190,7 +198,16 @@ fn schedule_retry(spool: &Spool, message: &mut QueuedMessage) {
         message.bounce_logged = true;
         // TODO: send a DSN bounce and mark the recipients done; bounces come
         // with relay support. Until then the message is retried for ever.
-        tracing::warn!(queue_id = message.envelope.queue_id, age_secs, "spooled message is past bounce_after_secs, bounce not implemented yet");
+        tracing::warn!(
+            queue_id = message.envelope.queue_id,
+            age_secs,
+            "spooled message is past bounce_after_secs, bounce not implemented yet"
+        );
     }
-    tracing::debug!(queue_id = message.envelope.queue_id, attempts = message.attempts, delay_secs = delay.as_secs(), "spooled message scheduled for retry");
+    tracing::debug!(
+        queue_id = message.envelope.queue_id,
+        attempts = message.attempts,
+        delay_secs = delay.as_secs(),
+        "spooled message scheduled for retry"
+    );
 }

@@ -47,7 +47,11 @@ pub fn create_dirs(spool_dir: &Path, worker: u32) -> io::Result<()> {
 
 /// Creates segment `id` with `size` bytes preallocated and makes its
 /// directory entry durable.
-pub async fn create_segment(spool_dir: &Path, id: SegmentId, size: u64) -> io::Result<ActiveSegment> {
+pub async fn create_segment(
+    spool_dir: &Path,
+    id: SegmentId,
+    size: u64,
+) -> io::Result<ActiveSegment> {
     let path = segment_path(spool_dir, id);
     let file = File::create_new(&path).await.map_err(|error| {
         io::Error::new(
@@ -58,7 +62,10 @@ pub async fn create_segment(spool_dir: &Path, id: SegmentId, size: u64) -> io::R
     file.allocate(size).await.map_err(|error| {
         io::Error::new(
             error.kind(),
-            format!("cannot preallocate {size} bytes for spool segment {}: {error}", path.display()),
+            format!(
+                "cannot preallocate {size} bytes for spool segment {}: {error}",
+                path.display()
+            ),
         )
     })?;
     fs::sync_dir(&worker_dir(spool_dir, id.worker)).await?;

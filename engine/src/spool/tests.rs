@@ -196,7 +196,11 @@ fn torn_tail_is_discarded_and_counted() {
     // before the cut.
     let cut_len = (half - last.offset as usize) as u64;
     assert!(recovered.stats.torn_bytes > 0);
-    assert!(recovered.stats.torn_bytes <= cut_len, "{} > {cut_len}", recovered.stats.torn_bytes);
+    assert!(
+        recovered.stats.torn_bytes <= cut_len,
+        "{} > {cut_len}",
+        recovered.stats.torn_bytes
+    );
     assert_eq!(recovered.stats.corrupt_records, 0);
 }
 
@@ -243,7 +247,11 @@ fn recipient_done_marks_survive_restart() {
     let spool_dir = dir.path().join("spool");
     let sent = envelope(
         "Q1",
-        vec![recipient(Some("bob")), recipient(None), recipient(Some("carol"))],
+        vec![
+            recipient(Some("bob")),
+            recipient(None),
+            recipient(Some("carol")),
+        ],
     );
 
     block_on(async {
@@ -289,7 +297,10 @@ fn runner_delivers_local_and_keeps_remote_queued() {
         .unwrap()
         .unwrap()
         .path();
-    assert_eq!(std::fs::read(delivered).unwrap(), b"Subject: test 1\n\nbody 1\n");
+    assert_eq!(
+        std::fs::read(delivered).unwrap(),
+        b"Subject: test 1\n\nbody 1\n"
+    );
 
     let recovered = recover(&spool_dir, 1).unwrap();
     assert_eq!(recovered.stats.queued, 1);
@@ -329,7 +340,14 @@ fn retry_delay_doubles_up_to_max() {
         retry_max_secs: 3600,
         ..SpoolConfig::default()
     };
-    let cases = [(1, 60), (2, 120), (3, 240), (6, 1920), (7, 3600), (40, 3600)];
+    let cases = [
+        (1, 60),
+        (2, 120),
+        (3, 240),
+        (6, 1920),
+        (7, 3600),
+        (40, 3600),
+    ];
     for (attempts, secs) in cases {
         assert_eq!(
             retry_delay(&config, attempts),
@@ -360,7 +378,11 @@ fn finished_segments_are_recycled() {
 
         let after = segment_files(&spool_dir, 0);
         assert_eq!(recycled, before.len() - 1);
-        assert_eq!(after, [before.last().unwrap().clone()], "only the active segment stays");
+        assert_eq!(
+            after,
+            [before.last().unwrap().clone()],
+            "only the active segment stays"
+        );
         assert_eq!(spool.counters().segments_recycled, recycled as u64);
         let mut done_files: Vec<String> = std::fs::read_dir(worker_dir(&spool_dir, 0))
             .unwrap()
@@ -369,7 +391,11 @@ fn finished_segments_are_recycled() {
             .collect();
         done_files.sort();
         let active_done = before.last().unwrap().replace(".seg", ".done");
-        assert_eq!(done_files, [active_done], "only the active segment keeps its marks");
+        assert_eq!(
+            done_files,
+            [active_done],
+            "only the active segment keeps its marks"
+        );
     });
 
     assert_eq!(maildir_new_count(dir.path(), "bob"), 100);

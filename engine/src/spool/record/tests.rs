@@ -82,7 +82,11 @@ fn flipped_payload_bit_is_checksum_mismatch_with_skip() {
     let Decoded::Corrupt(corruption) = decode(&bytes) else {
         panic!("expected corrupt");
     };
-    assert!(corruption.reason.contains("checksum"), "{}", corruption.reason);
+    assert!(
+        corruption.reason.contains("checksum"),
+        "{}",
+        corruption.reason
+    );
     assert_eq!(corruption.skip_len, Some(bytes.len()));
 }
 
@@ -105,7 +109,11 @@ fn insane_headers_are_corrupt_without_skip() {
         bytes[*index] = *value;
         match decode(&bytes) {
             Decoded::Corrupt(corruption) => {
-                assert_eq!(corruption.skip_len, None, "case {name}: {}", corruption.reason)
+                assert_eq!(
+                    corruption.skip_len, None,
+                    "case {name}: {}",
+                    corruption.reason
+                )
             }
             other => panic!("case {name}: expected corrupt, got {other:?}"),
         }
@@ -119,7 +127,11 @@ fn payload_length_over_max_is_corrupt() {
     let Decoded::Corrupt(corruption) = decode(&bytes) else {
         panic!("expected corrupt");
     };
-    assert!(corruption.reason.contains("exceeds the maximum"), "{}", corruption.reason);
+    assert!(
+        corruption.reason.contains("exceeds the maximum"),
+        "{}",
+        corruption.reason
+    );
 }
 
 #[test]
@@ -127,12 +139,18 @@ fn oversized_fields_fail_to_encode() {
     let mut long_queue_id = sample_envelope();
     long_queue_id.queue_id = "q".repeat(NAME_LEN_MAX + 1);
     let error = encode_message(&long_queue_id, b"").unwrap_err();
-    assert!(error.to_string().contains("queue id of 1025 bytes"), "{error}");
+    assert!(
+        error.to_string().contains("queue id of 1025 bytes"),
+        "{error}"
+    );
 
     let mut long_address = sample_envelope();
     long_address.recipients[0].address = "a".repeat(ADDRESS_LEN_MAX + 1);
     let error = encode_message(&long_address, b"").unwrap_err();
-    assert!(error.to_string().contains("recipient of 1025 bytes"), "{error}");
+    assert!(
+        error.to_string().contains("recipient of 1025 bytes"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -208,11 +226,21 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         (peer(), text(NAME_LEN_MAX), any::<u64>()),
     )
         .prop_map(
-            |((queue_id, reverse_path), recipients, (body, smtputf8, requiretls, ret), (envid, auth_user), (peer, helo, received_unix_secs))| Envelope {
+            |(
+                (queue_id, reverse_path),
+                recipients,
+                (body, smtputf8, requiretls, ret),
+                (envid, auth_user),
+                (peer, helo, received_unix_secs),
+            )| Envelope {
                 queue_id,
                 reverse_path,
                 recipients,
-                body: [BodyType::SevenBit, BodyType::EightBitMime, BodyType::BinaryMime][body as usize],
+                body: [
+                    BodyType::SevenBit,
+                    BodyType::EightBitMime,
+                    BodyType::BinaryMime,
+                ][body as usize],
                 smtputf8,
                 requiretls,
                 ret: [None, Some(DsnReturn::Full), Some(DsnReturn::Headers)][ret as usize],
