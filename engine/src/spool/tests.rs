@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::rc::Rc;
@@ -424,4 +425,43 @@ fn orphan_worker_directory_is_adopted() {
     assert_eq!(recovered.workers[1].queued[0].id.segment.worker, 3);
     // Worker 1's own directory does not exist yet, so it starts at 0.
     assert_eq!(recovered.workers[1].next_seq, 0);
+}
+
+#[test]
+fn segment_with_append_in_flight_is_not_recycled() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+
+    block_on(async {
+        let spool = open(&spool_dir, 4096).await;
+        let first = envelope("QFIRST", vec![recipient(Some("bob"))]);
+        let first_message = message(1);
+        let mut pending = std::pin::pin!(spool.append(&first, &first_message));
+        // One poll reserves the record in segment 0 and submits its write.
+        std::future::poll_fn(|cx| {
+            assert!(pending.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+
+        // A record larger than the segment rolls to segment 1, so segment 0 is
+        // no longer active while the first append still waits.
+        let large = vec![b'x'; 8192];
+        spool
+            .append(&envelope("QLARGE", vec![recipient(Some("bob"))]), &large)
+            .await
+            .unwrap();
+        assert_eq!(spool.recycle().await.unwrap(), 0);
+
+        let id = pending.await.unwrap();
+        assert_eq!(id.segment.seq, 0);
+    });
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    let queue_ids: Vec<&str> = recovered.workers[0]
+        .queued
+        .iter()
+        .map(|queued| queued.envelope.queue_id.as_str())
+        .collect();
+    assert_eq!(queue_ids, ["QFIRST", "QLARGE"]);
 }
