@@ -140,7 +140,7 @@ fn concurrent_appends_share_fdatasyncs() {
 }
 
 #[test]
-fn full_segment_rolls_and_large_record_gets_own_segment() {
+fn segment_roll_and_oversized_record() {
     let dir = tempfile::tempdir().unwrap();
     let spool_dir = dir.path().join("spool");
     let segment_size = 4096;
