@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Inspect the spool: messages accepted but not yet delivered.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -77,6 +82,15 @@ enum UserCommand {
         password_stdin: bool,
     },
     /// List users, one per line.
+    List,
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// List queued messages: queue id, age, size in bytes, sender, and each
+    /// recipient with its state. Reads the spool files, so it works with the
+    /// server running or stopped; the retry schedule is kept in the server's
+    /// memory and not shown.
     List,
 }
 
@@ -160,6 +174,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve { config, smtp, imap } => serve(&cli.data, config.as_deref(), smtp, imap),
         Command::User { command } => user(&cli.data, command),
+        Command::Queue {
+            command: QueueCommand::List,
+        } => queue_list(&cli.data),
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -213,6 +230,23 @@ fn create_postmaster_on_first_start(data: &Path) -> Result<(), Failure> {
         .map_err(|error| Failure::runtime(error.to_string()))?;
     say!("ringmail: created user postmaster with password {password}");
     say!("ringmail: this password is shown only once; change it with `ringmail user passwd postmaster`");
+    Ok(())
+}
+
+fn queue_list(data: &Path) -> Result<(), Failure> {
+    let spool_dir = data.join("spool");
+    let queued = ringmail_engine::spool::list_queue(&spool_dir).map_err(|error| {
+        Failure::runtime(format!(
+            "cannot read the spool in {}: {error}",
+            spool_dir.display()
+        ))
+    })?;
+    let now = u64::try_from(ringmail_engine::time::unix_now()).unwrap_or(0);
+    let text = ringmail_engine::spool::format_queue(&queued, now);
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
     Ok(())
 }
 

@@ -20,7 +20,8 @@ const SCRIPT_TIMEOUT_MS: u64 = 60_000;
 fn net_smtp_sends_in_bdat_chunks() {
     let server = Server::start(&[("alice", "secret")]);
 
-    let mut message = b"From: perl@example.org\r\nTo: alice@localhost\r\nSubject: chunked\r\n\r\n".to_vec();
+    let mut message =
+        b"From: perl@example.org\r\nTo: alice@localhost\r\nSubject: chunked\r\n\r\n".to_vec();
     for line in 0..200 {
         message.extend_from_slice(format!("line {line}: the quick brown fox\r\n").as_bytes());
     }
@@ -40,7 +41,11 @@ fn net_smtp_sends_in_bdat_chunks() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("failed to run perl {}: {e}", script.display()));
-    let output = wait_output(child, Duration::from_millis(SCRIPT_TIMEOUT_MS), "bdat_send.pl");
+    let output = wait_output(
+        child,
+        Duration::from_millis(SCRIPT_TIMEOUT_MS),
+        "bdat_send.pl",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -48,11 +53,18 @@ fn net_smtp_sends_in_bdat_chunks() {
         "bdat_send.pl exited with {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
-    assert!(stdout.contains("sent in 7 chunks: 250"), "stdout:\n{stdout}");
+    assert!(
+        stdout.contains("sent in 7 chunks: 250"),
+        "stdout:\n{stdout}"
+    );
 
     let files = server.maildir_files("alice");
     assert_eq!(files.len(), 1, "alice's Maildir: {files:?}");
     let stored = read_stored(&files[0]);
     let body = strip_received(&stored).expect("stored message starts with a Received header");
-    assert_eq!(body, message.as_slice(), "stored message differs from the one sent");
+    assert_eq!(
+        body,
+        message.as_slice(),
+        "stored message differs from the one sent"
+    );
 }

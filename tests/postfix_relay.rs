@@ -45,7 +45,12 @@ fn postfix_relays_into_ringmail_over_starttls() {
 
     let log = postfix
         .wait_log("status=sent", RELAY_TIMEOUT_MS)
-        .unwrap_or_else(|| panic!("postfix did not relay within {RELAY_TIMEOUT_MS} ms; log:\n{}", postfix.log()));
+        .unwrap_or_else(|| {
+            panic!(
+                "postfix did not relay within {RELAY_TIMEOUT_MS} ms; log:\n{}",
+                postfix.log()
+            )
+        });
     assert!(
         log.contains("TLS connection established to 127.0.0.1"),
         "postfix log shows no TLS session:\n{log}"
@@ -64,7 +69,8 @@ fn postfix_relays_into_ringmail_over_starttls() {
         "Ringmail's Received header does not show TLS:\n{received}"
     );
     assert!(
-        stored.contains("Subject: relayed by postfix") && stored.ends_with("Hello through Postfix.\r\n"),
+        stored.contains("Subject: relayed by postfix")
+            && stored.ends_with("Hello through Postfix.\r\n"),
         "stored message:\n{stored}"
     );
 }

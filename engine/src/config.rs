@@ -91,6 +91,8 @@ pub struct Config {
     pub submission: SubmissionConfig,
     /// Local delivery.
     pub delivery: DeliveryConfig,
+    /// The spool and its queue runner.
+    pub spool: SpoolConfig,
 }
 
 /// `[smtp]`: the SMTP receiver.
@@ -176,6 +178,46 @@ pub struct DeliveryConfig {
     pub recipient_delimiter: String,
 }
 
+/// Default spool segment size: 64 MiB. A segment is deleted only when every
+/// message in it is done, so a smaller segment frees disk sooner and a larger
+/// one rolls (create, preallocate, directory sync) less often.
+pub const SPOOL_SEGMENT_SIZE_DEFAULT: u64 = 64 << 20;
+
+/// Smallest allowed `spool.segment_size`: 64 KiB, so a segment has room for
+/// more than one typical message.
+pub const SPOOL_SEGMENT_SIZE_MIN: u64 = 64 << 10;
+
+/// Largest allowed `spool.segment_size`: 1 GiB, the largest record payload the
+/// spool format accepts.
+pub const SPOOL_SEGMENT_SIZE_MAX: u64 = 1 << 30;
+
+/// `[spool]`: the per-worker spool log and its queue runner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Bytes preallocated for each segment file. A message larger than this
+    /// gets a segment of its own.
+    pub segment_size: u64,
+    /// Seconds before the first retry of a failed delivery. Each later retry
+    /// waits twice as long as the one before, up to `retry_max_secs`.
+    pub retry_min_secs: u64,
+    /// Maximum seconds between two delivery attempts.
+    pub retry_max_secs: u64,
+    /// Seconds after which an undeliverable message is due to bounce.
+    pub bounce_after_secs: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            segment_size: SPOOL_SEGMENT_SIZE_DEFAULT,
+            retry_min_secs: 60,
+            retry_max_secs: 3600,
+            bounce_after_secs: 5 * 24 * 3600,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -186,6 +228,7 @@ impl Default for Config {
             imap: ImapConfig::default(),
             submission: SubmissionConfig::default(),
             delivery: DeliveryConfig::default(),
+            spool: SpoolConfig::default(),
         }
     }
 }
@@ -339,6 +382,7 @@ impl Config {
         }
         self.validate_smtp_connection_limits()?;
         self.validate_submission()?;
+        self.validate_spool()?;
         if !(1..=RECEIVED_MAX_LIMIT).contains(&self.smtp.received_max) {
             return Err(invalid(
                 "smtp.received_max",
@@ -373,6 +417,37 @@ impl Config {
                 &self.delivery.recipient_delimiter,
                 "must be one character or empty",
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks the `[spool]` sizes and retry times.
+    fn validate_spool(&self) -> Result<(), ConfigError> {
+        let spool = &self.spool;
+        if !(SPOOL_SEGMENT_SIZE_MIN..=SPOOL_SEGMENT_SIZE_MAX).contains(&spool.segment_size) {
+            return Err(ConfigError::Invalid {
+                key: "spool.segment_size",
+                value: spool.segment_size.to_string(),
+                reason: "must be 65536 to 1073741824 bytes",
+            });
+        }
+        if spool.retry_min_secs == 0 || spool.retry_max_secs < spool.retry_min_secs {
+            return Err(ConfigError::Invalid {
+                key: "spool.retry_max_secs",
+                value: format!(
+                    "{} (retry_min_secs {})",
+                    spool.retry_max_secs, spool.retry_min_secs
+                ),
+                reason:
+                    "retry_min_secs must be at least 1 and retry_max_secs at least retry_min_secs",
+            });
+        }
+        if spool.bounce_after_secs < spool.retry_min_secs {
+            return Err(ConfigError::Invalid {
+                key: "spool.bounce_after_secs",
+                value: spool.bounce_after_secs.to_string(),
+                reason: "must be at least retry_min_secs",
+            });
         }
         Ok(())
     }
@@ -585,6 +660,17 @@ domains = ["localhost"]
 # Subaddress separator: alice+lists@localhost is delivered to alice.
 # Empty disables subaddressing.
 recipient_delimiter = "+"
+
+[spool]
+# Bytes preallocated for each spool segment file (64 KiB to 1 GiB). A
+# message larger than this gets a segment of its own.
+segment_size = 67108864
+# Seconds before the first retry of a failed delivery; each retry waits twice
+# as long as the one before, up to retry_max_secs.
+retry_min_secs = 60
+retry_max_secs = 3600
+# Seconds after which an undeliverable message is due to bounce (5 days).
+bounce_after_secs = 432000
 "#;
 
 #[cfg(test)]
@@ -610,6 +696,32 @@ mod tests {
             defaults.smtp.connections_per_ip_max
         );
         assert_eq!(parsed.smtp.greet_pause_ms, defaults.smtp.greet_pause_ms);
+        assert_eq!(parsed.spool.segment_size, defaults.spool.segment_size);
+        assert_eq!(parsed.spool.retry_min_secs, defaults.spool.retry_min_secs);
+        assert_eq!(parsed.spool.retry_max_secs, defaults.spool.retry_max_secs);
+        assert_eq!(
+            parsed.spool.bounce_after_secs,
+            defaults.spool.bounce_after_secs
+        );
+    }
+
+    #[test]
+    fn spool_values_out_of_range_are_rejected() {
+        let cases = [
+            ("segment_size = 1024", "spool.segment_size"),
+            ("segment_size = 2147483648", "spool.segment_size"),
+            ("retry_min_secs = 0", "spool.retry_max_secs"),
+            ("retry_min_secs = 7200", "spool.retry_max_secs"),
+            (
+                "retry_min_secs = 10\nretry_max_secs = 20\nbounce_after_secs = 5",
+                "spool.bounce_after_secs",
+            ),
+        ];
+        for (line, key) in cases {
+            let text = format!("[spool]\n{line}\n");
+            let error = Config::parse(&text).expect_err(line).to_string();
+            assert!(error.contains(key), "{line}: {error}");
+        }
     }
 
     #[test]

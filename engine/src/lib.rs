@@ -13,5 +13,6 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod smtp;
+pub mod spool;
 pub mod time;
 pub mod users;

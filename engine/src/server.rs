@@ -26,6 +26,7 @@ use crate::mailstore::MailStore;
 use crate::runtime::{self, net, Worker};
 use crate::smtp::auth::AuthFailures;
 use crate::smtp::limits::{self, ConnectionCounter, ConnectionPermit};
+use crate::spool;
 use crate::users::UserDb;
 
 /// State shared by every worker: read-only, except for the SMTP connection
@@ -102,6 +103,11 @@ pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
         }
     }
 
+    // Recovery finishes before any worker starts, so no listener accepts
+    // while the spool is being read.
+    let spool_dir = data_dir.join("spool");
+    let recovered = recover_spool(&spool_dir, workers)?;
+
     let bound = Arc::new(std::sync::Mutex::new(bound));
     runtime::run_workers(workers, move |worker: Worker| {
         let shared = shared.clone();
@@ -110,14 +116,51 @@ pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
             .expect("listener list lock poisoned")
             .pop()
             .expect("one listener set per worker");
+        let spool = WorkerSpool {
+            dir: spool_dir.clone(),
+            recovered: recovered.lock().expect("spool recovery lock poisoned")[worker.index]
+                .take()
+                .unwrap_or_default(),
+        };
         let shutdown = Shutdown {
             receiver: stop_receiver.clone(),
         };
-        async move { run_worker(worker, shared, listeners, shutdown).await }
+        async move { run_worker(worker, shared, listeners, spool, shutdown).await }
     })?;
 
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The spool directory and the recovered queue that one worker starts with.
+struct WorkerSpool {
+    dir: PathBuf,
+    recovered: spool::WorkerRecovery,
+}
+
+/// Runs spool recovery for `workers` workers and logs what it found.
+fn recover_spool(
+    spool_dir: &Path,
+    workers: usize,
+) -> io::Result<Arc<std::sync::Mutex<Vec<Option<spool::WorkerRecovery>>>>> {
+    let recovered = spool::recover(spool_dir, workers).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("spool recovery in {} failed: {error}", spool_dir.display()),
+        )
+    })?;
+    let stats = recovered.stats;
+    tracing::info!(
+        segments = stats.segments,
+        messages = stats.messages,
+        queued = stats.queued,
+        torn_bytes = stats.torn_bytes,
+        corrupt_records = stats.corrupt_records,
+        adopted_dirs = stats.adopted_dirs,
+        "spool recovered"
+    );
+    let per_worker = recovered.workers.into_iter().map(Some).collect();
+    Ok(Arc::new(std::sync::Mutex::new(per_worker)))
 }
 
 /// Opens the user database and the mail store under `data_dir`.
@@ -254,10 +297,31 @@ async fn run_worker(
     worker: Worker,
     shared: Arc<Shared>,
     listeners: Vec<(Service, std::net::TcpListener)>,
+    spool: WorkerSpool,
     shutdown: Shutdown,
 ) -> io::Result<()> {
     tracing::debug!(worker = worker.index, core = ?worker.core, "worker started");
     let sessions = SessionCount::default();
+
+    // NOTE: a worker whose spool fails to open stops, while the others keep
+    // serving; the process exits with the error only once they all stop.
+    let worker_spool = spool::Spool::open(
+        &spool.dir,
+        worker.index as u32,
+        &shared.config.spool,
+        spool.recovered,
+    )
+    .await
+    .map_err(|error| {
+        tracing::error!(worker = worker.index, %error, "cannot open the spool");
+        error
+    })?;
+    spool::set_current(worker_spool.clone());
+    let queue_runner = runtime::spawn(spool::run_queue(
+        worker_spool,
+        shared.store.clone(),
+        shutdown.clone(),
+    ));
 
     let mut accept_tasks = Vec::new();
     for (service, listener) in listeners {
@@ -273,6 +337,7 @@ async fn run_worker(
     for task in accept_tasks {
         let _ = task.await;
     }
+    let _ = queue_runner.await;
 
     let grace = Duration::from_secs(shared.config.shutdown_grace_secs);
     let deadline = Instant::now() + grace;

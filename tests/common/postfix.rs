@@ -27,7 +27,9 @@ pub fn unavailable_reason() -> Option<String> {
         return Some("the private Postfix needs root".to_string());
     }
     if !Path::new("/usr/sbin/postfix").exists() {
-        return Some("Debian's postfix package is not installed (tests/run installs it)".to_string());
+        return Some(
+            "Debian's postfix package is not installed (tests/run installs it)".to_string(),
+        );
     }
     None
 }
@@ -58,8 +60,7 @@ impl Postfix {
         set_mode(root, 0o755);
 
         let (smtp_port, _) = free_port_pair();
-        fs::write(root.join("etc/main.cf"), main_cf(root, main_cf_extra))
-            .expect("write main.cf");
+        fs::write(root.join("etc/main.cf"), main_cf(root, main_cf_extra)).expect("write main.cf");
         fs::write(root.join("etc/master.cf"), master_cf(smtp_port)).expect("write master.cf");
 
         let postfix = Postfix { dir, smtp_port };

@@ -72,6 +72,18 @@ impl File {
         Ok(File { inner })
     }
 
+    /// Opens the file at `path` for writing, creating it with mode 0600 when
+    /// missing. Existing bytes are kept, so the caller writes at its own offsets.
+    pub async fn open_or_create(path: &Path) -> io::Result<Self> {
+        let inner = tokio_uring::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .await?;
+        Ok(File { inner })
+    }
+
     /// Opens an existing file for reading.
     pub async fn open(path: &Path) -> io::Result<Self> {
         let inner = tokio_uring::fs::File::open(path).await?;
@@ -97,6 +109,14 @@ impl File {
         let start = buf.len();
         let (result, slice) = self.inner.read_at(buf.slice(start..), pos).await;
         (result, slice.into_inner())
+    }
+
+    /// Reserves disk blocks for the first `len` bytes of the file and extends
+    /// its size to `len` when shorter (fallocate with mode 0), so later writes
+    /// inside that range need no new blocks. Copy-on-write file systems may
+    /// still allocate on write.
+    pub async fn allocate(&self, len: u64) -> io::Result<()> {
+        self.inner.fallocate(0, len, 0).await
     }
 
     /// Flushes the file's data, and the metadata needed to read it back, to

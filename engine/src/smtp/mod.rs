@@ -6,6 +6,7 @@
 //! Received header and when a reply may be 250.
 
 pub mod auth;
+mod deferred;
 mod header_policy;
 pub mod limits;
 mod received;

@@ -22,6 +22,7 @@ use ringmail_protocols::smtp::{
 };
 
 use super::auth::{self, AuthContext, AuthOutcome, Exchange};
+use super::deferred;
 use super::header_policy::{check_header, HeaderLimits};
 use super::limits;
 use super::received::{self, Trace};
@@ -471,7 +472,10 @@ impl Session {
             users.push(user);
             match store.ensure_maildir(user) {
                 Ok(maildir) => targets.push(Delivery { maildir }),
-                Err(error) => return self.delivery_failed(queue_id, user, &error),
+                Err(error) => {
+                    let failed = self.delivery_failed(queue_id, user, &error);
+                    return self.defer(queue_id, &transaction, &message, failed).await;
+                }
             }
         }
 
@@ -490,8 +494,41 @@ impl Session {
                 );
                 Reply::new(250, status(2, 0, 0), format!("Ok: delivered as {queue_id}"))
             }
-            Err(error) => self.delivery_failed(queue_id, &users.join(","), &error),
+            Err(error) => {
+                let failed = self.delivery_failed(queue_id, &users.join(","), &error);
+                self.defer(queue_id, &transaction, &message, failed).await
+            }
         }
+    }
+
+    /// Queues a message whose Maildir delivery failed in the worker's spool
+    /// and returns its 250, or returns `failed` (the 451) when that fails too.
+    async fn defer(
+        &self,
+        queue_id: &str,
+        transaction: &Transaction,
+        message: &[u8],
+        failed: Reply,
+    ) -> Reply {
+        let delivery = deferred::FailedDelivery {
+            queue_id,
+            reverse_path: &transaction.reverse_path,
+            recipients: transaction
+                .recipients
+                .iter()
+                .filter_map(|recipient| match &recipient.destination {
+                    Destination::Local { user } => {
+                        Some((recipient.address.as_str(), user.as_str()))
+                    }
+                    Destination::Remote => None,
+                })
+                .collect(),
+            peer: self.peer,
+            helo: self.helo.as_deref().unwrap_or("unknown"),
+        };
+        deferred::spool_failed_delivery(delivery, message)
+            .await
+            .unwrap_or(failed)
     }
 
     fn delivery_failed(&self, queue_id: &str, users: &str, error: &io::Error) -> Reply {

@@ -1,0 +1,528 @@
+//! The spool: each worker's append-only log of accepted messages that are not
+//! yet delivered, with group commit, recovery, recycling and a queue runner.
+//!
+//! Main types: [`Spool`] (one per worker, `Rc`, not `Send`), [`RecordId`] and
+//! [`QueuedMessage`]. Submodules: [`record`] (the byte format),
+//! [`recovery`] (the scan at start), the queue runner ([`run_queue`]) and the
+//! segment file operations.
+//!
+//! Layout: `<data>/spool/w<worker>/<seq:016x>.seg` contains message records.
+//! Beside it, `<seq:016x>.done` contains the done marks of that segment's
+//! messages, one per finished recipient. Done marks live in a file per
+//! segment, not in the tail of the log, so that deleting a finished segment
+//! deletes its marks with it and no mark ever points into another segment:
+//! segments can be recycled in any order, and a directory left by a worker
+//! that no longer exists is adopted as it is, without copying.
+//!
+//! Contract: [`Spool::append`] returns `Ok` only after an fdatasync that
+//! covers the record has completed, which is the condition for a 250 reply.
+//! A single committer task per worker issues the fdatasyncs; every append
+//! whose write completed before a sync started is released by that sync, so
+//! N concurrent appends cost about one sync per batch, not N.
+
+mod listing;
+pub mod record;
+pub mod recovery;
+mod runner;
+mod segment;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, Notify};
+
+use crate::config::SpoolConfig;
+use crate::envelope::Envelope;
+use crate::runtime;
+use segment::{ActiveSegment, DoneFile};
+
+pub use listing::{format_queue, list_queue};
+pub use recovery::{recover, Recovered, RecoveryStats, WorkerRecovery};
+pub use runner::run_queue;
+
+/// Identity of one segment file: the worker directory it sits in and its
+/// sequence number there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SegmentId {
+    pub worker: u32,
+    pub seq: u64,
+}
+
+/// Identity of one message record: its segment and byte offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId {
+    pub segment: SegmentId,
+    pub offset: u64,
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "w{}/{:016x}@{}",
+            self.segment.worker, self.segment.seq, self.offset
+        )
+    }
+}
+
+/// Returns the directory of worker `worker` under `spool_dir`.
+pub fn worker_dir(spool_dir: &Path, worker: u32) -> PathBuf {
+    spool_dir.join(format!("w{worker}"))
+}
+
+/// Returns the path of a segment's message log.
+pub fn segment_path(spool_dir: &Path, id: SegmentId) -> PathBuf {
+    worker_dir(spool_dir, id.worker).join(format!("{:016x}.seg", id.seq))
+}
+
+/// Returns the path of a segment's done marks.
+pub fn done_path(spool_dir: &Path, id: SegmentId) -> PathBuf {
+    worker_dir(spool_dir, id.worker).join(format!("{:016x}.done", id.seq))
+}
+
+/// One message in the queue: its envelope, where its bytes are, and the
+/// delivery state of each recipient.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub id: RecordId,
+    pub envelope: Envelope,
+    /// Offset of the message bytes in the segment file.
+    pub message_offset: u64,
+    /// Length of the message bytes.
+    pub message_len: u64,
+    /// Per recipient, in envelope order: whether it is done.
+    pub done: Vec<bool>,
+    /// Delivery attempts made since this process started.
+    pub attempts: u32,
+    /// When the queue runner tries next.
+    pub next_attempt: Instant,
+    /// Whether "remote delivery not available yet" was logged for it.
+    pub remote_logged: bool,
+    /// Whether "bounce due" was logged for it.
+    pub bounce_logged: bool,
+}
+
+impl QueuedMessage {
+    /// Returns whether every recipient is done.
+    pub fn is_done(&self) -> bool {
+        self.done.iter().all(|done| *done)
+    }
+}
+
+/// Counters that show how appends were batched into syncs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolCounters {
+    /// Records appended and acknowledged.
+    pub appends: u64,
+    /// fdatasync batches issued by the committer.
+    pub syncs: u64,
+    /// Segments deleted because every message in them was done.
+    pub segments_recycled: u64,
+}
+
+/// The outcome of one batch sync, sent to every append in the batch.
+type SyncResult = Result<(), (io::ErrorKind, String)>;
+
+/// The writes since the last sync and the appends waiting for it.
+#[derive(Default)]
+struct Batch {
+    waiters: Vec<oneshot::Sender<SyncResult>>,
+    files: Vec<Rc<ActiveSegment>>,
+}
+
+thread_local! {
+    /// The spool of the worker running on this thread.
+    static CURRENT: RefCell<Option<Rc<Spool>>> = const { RefCell::new(None) };
+}
+
+/// Makes `spool` the spool of the worker running on this thread.
+pub fn set_current(spool: Rc<Spool>) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(spool));
+}
+
+/// Returns the spool of the worker running on this thread, if it opened one.
+pub fn current() -> Option<Rc<Spool>> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// One worker's spool.
+pub struct Spool {
+    spool_dir: PathBuf,
+    worker: u32,
+    config: SpoolConfig,
+    /// The segment that appends go to.
+    active: RefCell<Rc<ActiveSegment>>,
+    /// Serializes segment rolls, so concurrent appends that find the active
+    /// segment full create one new segment, not several.
+    roll_lock: tokio::sync::Mutex<()>,
+    batch: RefCell<Batch>,
+    /// Wakes the committer when a write joins the batch.
+    commit_wake: Rc<Notify>,
+    counters: Cell<SpoolCounters>,
+    /// Undelivered messages, including those adopted at recovery.
+    queue: RefCell<BTreeMap<RecordId, QueuedMessage>>,
+    /// Messages not yet done, per segment; a segment at 0 that is not the
+    /// active one is deleted by [`Spool::recycle`].
+    live: RefCell<BTreeMap<SegmentId, usize>>,
+    /// Open done files, by segment.
+    done_files: RefCell<HashMap<SegmentId, Rc<DoneFile>>>,
+    /// Wakes the queue runner when a message is added.
+    runner_wake: Notify,
+}
+
+impl Spool {
+    /// Opens worker `worker`'s spool under `spool_dir`: creates its directory,
+    /// starts a new segment after the recovered ones, loads the recovered
+    /// queue and starts the committer task. Call it on the worker's runtime.
+    pub async fn open(
+        spool_dir: &Path,
+        worker: u32,
+        config: &SpoolConfig,
+        recovered: WorkerRecovery,
+    ) -> io::Result<Rc<Spool>> {
+        segment::create_dirs(spool_dir, worker)?;
+        let first = SegmentId {
+            worker,
+            seq: recovered.next_seq,
+        };
+        let active = segment::create_segment(spool_dir, first, config.segment_size).await?;
+
+        let mut live = BTreeMap::new();
+        for (segment, count) in recovered.segments {
+            live.insert(segment, count);
+        }
+        live.insert(first, 0);
+        let queue = recovered
+            .queued
+            .into_iter()
+            .map(|message| (message.id, message))
+            .collect();
+
+        let commit_wake = Rc::new(Notify::new());
+        let spool = Rc::new(Spool {
+            spool_dir: spool_dir.to_path_buf(),
+            worker,
+            config: config.clone(),
+            active: RefCell::new(Rc::new(active)),
+            roll_lock: tokio::sync::Mutex::new(()),
+            batch: RefCell::new(Batch::default()),
+            commit_wake: commit_wake.clone(),
+            counters: Cell::new(SpoolCounters::default()),
+            queue: RefCell::new(queue),
+            live: RefCell::new(live),
+            done_files: RefCell::new(HashMap::new()),
+            runner_wake: Notify::new(),
+        });
+        runtime::spawn(run_committer(Rc::downgrade(&spool), commit_wake));
+        Ok(spool)
+    }
+
+    /// Returns the worker index this spool belongs to.
+    pub fn worker(&self) -> u32 {
+        self.worker
+    }
+
+    /// Returns the spool configuration.
+    pub fn config(&self) -> &SpoolConfig {
+        &self.config
+    }
+
+    /// Returns the append, sync and recycle counters.
+    pub fn counters(&self) -> SpoolCounters {
+        self.counters.get()
+    }
+
+    /// Returns the number of messages in the queue.
+    pub fn queue_len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    /// Appends a message record, waits until an fdatasync covers it, adds it
+    /// to the queue and returns its id.
+    ///
+    /// An error means the message is not durable and must not be
+    /// acknowledged. The reserved bytes then stay zero or partly written, and
+    /// recovery skips them.
+    pub async fn append(&self, envelope: &Envelope, message: &[u8]) -> io::Result<RecordId> {
+        let bytes = record::encode_message(envelope, message)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let len = bytes.len() as u64;
+        let (segment, offset) = self.reserve(len).await?;
+
+        let (written, _) = segment.file.write_all_at(bytes, offset).await;
+        if let Err(error) = written {
+            // The record may be half written: stop appending to this segment.
+            segment.failed.set(true);
+            segment.tail.set(segment.size);
+            self.release(segment.id);
+            return Err(error);
+        }
+
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut batch = self.batch.borrow_mut();
+            batch.waiters.push(sender);
+            if !batch.files.iter().any(|file| Rc::ptr_eq(file, &segment)) {
+                batch.files.push(segment.clone());
+            }
+        }
+        self.commit_wake.notify_one();
+        let synced = match receiver.await {
+            Ok(synced) => synced.map_err(|(kind, text)| io::Error::new(kind, text)),
+            Err(_) => Err(io::Error::other("spool committer stopped before the sync")),
+        };
+        if let Err(error) = synced {
+            self.release(segment.id);
+            return Err(error);
+        }
+
+        let id = RecordId {
+            segment: segment.id,
+            offset,
+        };
+        self.add_to_queue(id, envelope, offset, len, message.len() as u64);
+        let mut counters = self.counters.get();
+        counters.appends += 1;
+        self.counters.set(counters);
+        Ok(id)
+    }
+
+    /// Reserves `len` bytes at the tail of the active segment, rolling to a
+    /// new segment when they do not fit. Returns the segment and the offset.
+    async fn reserve(&self, len: u64) -> io::Result<(Rc<ActiveSegment>, u64)> {
+        if let Some(reserved) = self.try_reserve(len) {
+            return Ok(reserved);
+        }
+        let _roll = self.roll_lock.lock().await;
+        // Another append may have rolled while this one waited for the lock.
+        if let Some(reserved) = self.try_reserve(len) {
+            return Ok(reserved);
+        }
+
+        let next = SegmentId {
+            worker: self.worker,
+            seq: self.active.borrow().id.seq + 1,
+        };
+        // A record larger than a segment gets a segment of exactly its size.
+        let size = self.config.segment_size.max(len);
+        let segment = Rc::new(segment::create_segment(&self.spool_dir, next, size).await?);
+        self.live.borrow_mut().entry(next).or_insert(0);
+        tracing::debug!(
+            worker = self.worker,
+            seq = next.seq,
+            size,
+            "spool segment started"
+        );
+        *self.active.borrow_mut() = segment;
+        self.try_reserve(len)
+            .ok_or_else(|| io::Error::other("new spool segment has no room for the record"))
+    }
+
+    /// Reserves `len` bytes in the active segment if they fit. The reserved
+    /// record counts as live from here on, so the segment cannot be recycled
+    /// while the append is still writing or waiting for its sync.
+    fn try_reserve(&self, len: u64) -> Option<(Rc<ActiveSegment>, u64)> {
+        let active = self.active.borrow();
+        let offset = active.tail.get();
+        if offset + len > active.size {
+            return None;
+        }
+        active.tail.set(offset + len);
+        *self.live.borrow_mut().entry(active.id).or_insert(0) += 1;
+        Some((active.clone(), offset))
+    }
+
+    /// Drops the live count of a record that was reserved in `segment` but
+    /// not acknowledged, or whose recipients are all done.
+    fn release(&self, segment: SegmentId) {
+        if let Some(count) = self.live.borrow_mut().get_mut(&segment) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    fn add_to_queue(
+        &self,
+        id: RecordId,
+        envelope: &Envelope,
+        offset: u64,
+        len: u64,
+        message_len: u64,
+    ) {
+        let message_offset = offset + len - record::TRAILER_LEN as u64 - message_len;
+        let queued = QueuedMessage {
+            id,
+            envelope: envelope.clone(),
+            message_offset,
+            message_len,
+            done: vec![false; envelope.recipients.len()],
+            attempts: 0,
+            next_attempt: Instant::now(),
+            remote_logged: false,
+            bounce_logged: false,
+        };
+        self.queue.borrow_mut().insert(id, queued);
+        self.runner_wake.notify_one();
+    }
+
+    /// Counts a delivery attempt made outside the queue runner (the session's
+    /// in-line Maildir delivery) and schedules the next one after the first
+    /// retry delay instead of at once.
+    pub fn count_failed_attempt(&self, id: RecordId) {
+        if let Some(message) = self.queue.borrow_mut().get_mut(&id) {
+            message.attempts += 1;
+            message.next_attempt = Instant::now() + self.retry_delay(message.attempts);
+        }
+    }
+
+    /// Writes a done mark for each of `recipients` of message `id` into its
+    /// segment's done file and fdatasyncs it.
+    pub async fn mark_done(&self, id: RecordId, recipients: &[u32]) -> io::Result<()> {
+        let done_file = self.done_file(id.segment).await?;
+        let mut bytes = Vec::with_capacity(recipients.len() * record::record_len(12));
+        for recipient in recipients {
+            bytes.extend_from_slice(&record::encode_done(record::DoneMark {
+                offset: id.offset,
+                recipient: *recipient,
+            }));
+        }
+        done_file.append_and_sync(bytes).await
+    }
+
+    async fn done_file(&self, segment: SegmentId) -> io::Result<Rc<DoneFile>> {
+        if let Some(file) = self.done_files.borrow().get(&segment) {
+            return Ok(file.clone());
+        }
+        let file = Rc::new(DoneFile::open(&self.spool_dir, segment).await?);
+        self.done_files.borrow_mut().insert(segment, file.clone());
+        Ok(file)
+    }
+
+    /// Removes message `id` from the queue after all its recipients are done.
+    fn finish(&self, id: RecordId) {
+        if self.queue.borrow_mut().remove(&id).is_some() {
+            self.release(id.segment);
+        }
+    }
+
+    /// Deletes every segment, other than the active one, whose messages are
+    /// all done, with its done file. Returns how many were deleted.
+    pub async fn recycle(&self) -> io::Result<usize> {
+        let active = self.active.borrow().id;
+        let finished: Vec<SegmentId> = self
+            .live
+            .borrow()
+            .iter()
+            .filter(|(segment, count)| **count == 0 && **segment != active)
+            .map(|(segment, _)| *segment)
+            .collect();
+
+        for segment in &finished {
+            self.done_files.borrow_mut().remove(segment);
+            segment::delete_segment(&self.spool_dir, *segment).await?;
+            self.live.borrow_mut().remove(segment);
+            tracing::info!(
+                worker = self.worker,
+                segment_worker = segment.worker,
+                seq = segment.seq,
+                "spool segment recycled"
+            );
+            let mut counters = self.counters.get();
+            counters.segments_recycled += 1;
+            self.counters.set(counters);
+        }
+        Ok(finished.len())
+    }
+
+    /// Returns the ids of queued messages due at `now`.
+    fn due(&self, now: Instant) -> Vec<RecordId> {
+        self.queue
+            .borrow()
+            .values()
+            .filter(|message| message.next_attempt <= now)
+            .map(|message| message.id)
+            .collect()
+    }
+
+    /// Returns the earliest next attempt in the queue.
+    fn next_attempt(&self) -> Option<Instant> {
+        self.queue
+            .borrow()
+            .values()
+            .map(|message| message.next_attempt)
+            .min()
+    }
+
+    /// Returns a copy of every queued message, for listing.
+    pub fn queued(&self) -> Vec<QueuedMessage> {
+        self.queue.borrow().values().cloned().collect()
+    }
+
+    /// Returns the delay before retry number `attempts` (1 for the first
+    /// retry): `retry_min_secs` doubled per attempt, capped at `retry_max_secs`.
+    pub fn retry_delay(&self, attempts: u32) -> Duration {
+        retry_delay(&self.config, attempts)
+    }
+}
+
+/// Returns the delay before retry number `attempts` under `config`.
+pub fn retry_delay(config: &SpoolConfig, attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(32);
+    let secs = config
+        .retry_min_secs
+        .saturating_mul(1u64 << doublings)
+        .min(config.retry_max_secs);
+    Duration::from_secs(secs)
+}
+
+/// Runs the committer of one spool: waits for writes, fdatasyncs every file
+/// written since the last sync, and releases the appends in that batch.
+/// Ends when the spool is dropped.
+async fn run_committer(spool: Weak<Spool>, wake: Rc<Notify>) {
+    loop {
+        wake.notified().await;
+        let Some(spool) = spool.upgrade() else {
+            return;
+        };
+        let batch = std::mem::take(&mut *spool.batch.borrow_mut());
+        if batch.waiters.is_empty() {
+            continue;
+        }
+
+        let mut result: SyncResult = Ok(());
+        for file in &batch.files {
+            if file.failed.get() {
+                result = Err((
+                    io::ErrorKind::Other,
+                    "spool segment failed an earlier fdatasync".to_string(),
+                ));
+                break;
+            }
+            if let Err(error) = file.file.sync_data().await {
+                tracing::error!(worker = spool.worker, seq = file.id.seq, %error, "spool fdatasync failed, abandoning the segment");
+                // After a failed fdatasync the kernel may have dropped the
+                // dirty pages and cleared the error, so a later sync of this
+                // file proves nothing: no append may use it again.
+                file.failed.set(true);
+                file.tail.set(file.size);
+                result = Err((error.kind(), format!("spool fdatasync failed: {error}")));
+                break;
+            }
+        }
+        let mut counters = spool.counters.get();
+        counters.syncs += 1;
+        spool.counters.set(counters);
+
+        for waiter in batch.waiters {
+            // A dropped receiver is an append whose session went away.
+            let _ = waiter.send(result.clone());
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Segment files: [`ActiveSegment`] (the message log that appends go to) and
+//! [`DoneFile`] (a segment's done marks), and creating and deleting them.
+//!
+//! A segment is preallocated to its full size when it is created, so appends
+//! write into reserved blocks and the fdatasync after them flushes data and
+//! the extent changes only. Preallocated bytes read as zero, which recovery
+//! takes as the end of the written part.
+
+use std::cell::Cell;
+use std::io;
+use std::path::Path;
+
+use super::{done_path, record, segment_path, worker_dir, SegmentId};
+use crate::runtime::fs::{self, File};
+
+/// A segment open for appends.
+pub struct ActiveSegment {
+    pub id: SegmentId,
+    pub file: File,
+    /// The preallocated size in bytes.
+    pub size: u64,
+    /// The offset where the next record goes.
+    pub tail: Cell<u64>,
+    /// Set when a write or fdatasync on it failed; no append may then count
+    /// on it.
+    pub failed: Cell<bool>,
+}
+
+/// Creates the spool directory and the worker's directory in it, and makes
+/// their entries durable.
+pub fn create_dirs(spool_dir: &Path, worker: u32) -> io::Result<()> {
+    let dir = worker_dir(spool_dir, worker);
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot create spool directory {}: {error}", dir.display()),
+        )
+    })?;
+    for synced in [spool_dir, spool_dir.parent().unwrap_or(spool_dir)] {
+        crate::mailstore::durable::sync_dir(synced)?;
+    }
+    Ok(())
+}
+
+/// Creates segment `id` with `size` bytes preallocated and makes its
+/// directory entry durable.
+pub async fn create_segment(
+    spool_dir: &Path,
+    id: SegmentId,
+    size: u64,
+) -> io::Result<ActiveSegment> {
+    let path = segment_path(spool_dir, id);
+    let file = File::create_new(&path).await.map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot create spool segment {}: {error}", path.display()),
+        )
+    })?;
+    file.allocate(size).await.map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot preallocate {size} bytes for spool segment {}: {error}",
+                path.display()
+            ),
+        )
+    })?;
+    fs::sync_dir(&worker_dir(spool_dir, id.worker)).await?;
+    Ok(ActiveSegment {
+        id,
+        file,
+        size,
+        tail: Cell::new(0),
+        failed: Cell::new(false),
+    })
+}
+
+/// Deletes a segment and its done file, and makes the removal durable.
+pub async fn delete_segment(spool_dir: &Path, id: SegmentId) -> io::Result<()> {
+    for path in [segment_path(spool_dir, id), done_path(spool_dir, id)] {
+        match fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("cannot delete spool file {}: {error}", path.display()),
+                ))
+            }
+        }
+    }
+    fs::sync_dir(&worker_dir(spool_dir, id.worker)).await
+}
+
+/// A segment's done file, open for appending marks.
+pub struct DoneFile {
+    file: File,
+    tail: Cell<u64>,
+}
+
+impl DoneFile {
+    /// Opens or creates the done file of segment `id`. Appends start after the
+    /// last valid mark, so a torn mark from a crash is overwritten.
+    pub async fn open(spool_dir: &Path, id: SegmentId) -> io::Result<DoneFile> {
+        let path = done_path(spool_dir, id);
+        let (existed, valid_len) = match std::fs::read(&path) {
+            Ok(bytes) => (true, valid_prefix_len(&bytes)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => (false, 0),
+            Err(error) => return Err(error),
+        };
+        let file = File::open_or_create(&path).await?;
+        if !existed {
+            fs::sync_dir(&worker_dir(spool_dir, id.worker)).await?;
+        }
+        Ok(DoneFile {
+            file,
+            tail: Cell::new(valid_len as u64),
+        })
+    }
+
+    /// Writes `bytes` (whole encoded marks) at the tail and fdatasyncs them.
+    pub async fn append_and_sync(&self, bytes: Vec<u8>) -> io::Result<()> {
+        let offset = self.tail.get();
+        self.tail.set(offset + bytes.len() as u64);
+        let (written, _) = self.file.write_all_at(bytes, offset).await;
+        written?;
+        self.file.sync_data().await
+    }
+}
+
+/// Returns the length of the run of valid records at the start of `bytes`.
+pub fn valid_prefix_len(bytes: &[u8]) -> usize {
+    let mut pos = 0;
+    while let record::Decoded::Record { len, .. } = record::decode(&bytes[pos..]) {
+        pos += len;
+    }
+    pos
+}

@@ -1,0 +1,467 @@
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::rc::Rc;
+
+use super::*;
+use crate::envelope::{BodyType, Destination, EnvelopeRecipient};
+use crate::mailstore::MailStore;
+use crate::runtime::block_on;
+
+fn config(segment_size: u64) -> SpoolConfig {
+    SpoolConfig {
+        segment_size,
+        ..SpoolConfig::default()
+    }
+}
+
+fn recipient(user: Option<&str>) -> EnvelopeRecipient {
+    EnvelopeRecipient {
+        address: match user {
+            Some(user) => format!("{user}@localhost"),
+            None => "someone@example.net".to_string(),
+        },
+        destination: match user {
+            Some(user) => Destination::Local {
+                user: user.to_string(),
+            },
+            None => Destination::Remote,
+        },
+        notify: None,
+        orcpt: None,
+    }
+}
+
+fn envelope(queue_id: &str, recipients: Vec<EnvelopeRecipient>) -> Envelope {
+    Envelope {
+        queue_id: queue_id.to_string(),
+        reverse_path: "sender@example.org".to_string(),
+        recipients,
+        body: BodyType::SevenBit,
+        smtputf8: false,
+        requiretls: false,
+        ret: None,
+        envid: None,
+        auth_user: None,
+        peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 50000)),
+        helo: "client.example.org".to_string(),
+        received_unix_secs: crate::time::unix_now() as u64,
+    }
+}
+
+fn message(index: usize) -> Vec<u8> {
+    format!("Subject: test {index}\r\n\r\nbody {index}\r\n").into_bytes()
+}
+
+/// Opens worker 0's spool after recovering `spool_dir` for one worker.
+async fn open(spool_dir: &Path, segment_size: u64) -> Rc<Spool> {
+    let mut recovered = recover(spool_dir, 1).unwrap();
+    let worker = recovered.workers.remove(0);
+    Spool::open(spool_dir, 0, &config(segment_size), worker)
+        .await
+        .unwrap()
+}
+
+fn segment_files(spool_dir: &Path, worker: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(worker_dir(spool_dir, worker))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".seg"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn maildir_new_count(data_dir: &Path, user: &str) -> usize {
+    let new_dir = data_dir.join("mail").join(user).join("Maildir").join("new");
+    match std::fs::read_dir(new_dir) {
+        Ok(entries) => entries.count(),
+        Err(_) => 0,
+    }
+}
+
+#[test]
+fn appended_message_is_recovered_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let sent = envelope("Q1", vec![recipient(Some("bob")), recipient(None)]);
+
+    let id = block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        spool.append(&sent, &message(1)).await.unwrap()
+    });
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.messages, 1);
+    assert_eq!(recovered.stats.torn_bytes, 0);
+    let queued = &recovered.workers[0].queued;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].id, id);
+    assert_eq!(queued[0].envelope, sent);
+    assert_eq!(queued[0].done, vec![false, false]);
+    assert_eq!(recovered.workers[0].next_seq, 1);
+
+    let segment = std::fs::read(segment_path(&spool_dir, id.segment)).unwrap();
+    let start = queued[0].message_offset as usize;
+    let end = start + queued[0].message_len as usize;
+    assert_eq!(&segment[start..end], message(1).as_slice());
+}
+
+#[test]
+fn concurrent_appends_share_fdatasyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let appends = 50;
+
+    let counters = block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        let mut tasks = Vec::new();
+        for index in 0..appends {
+            let spool = spool.clone();
+            tasks.push(runtime::spawn(async move {
+                let sent = envelope(&format!("Q{index}"), vec![recipient(Some("bob"))]);
+                spool.append(&sent, &message(index)).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        spool.counters()
+    });
+
+    assert_eq!(counters.appends, appends as u64);
+    assert!(counters.syncs >= 1);
+    assert!(
+        counters.syncs <= 10,
+        "{} syncs for {appends} concurrent appends",
+        counters.syncs
+    );
+    assert_eq!(recover(&spool_dir, 1).unwrap().stats.queued, appends);
+}
+
+#[test]
+fn segment_roll_and_oversized_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let segment_size = 4096;
+
+    block_on(async {
+        let spool = open(&spool_dir, segment_size).await;
+        for index in 0..40 {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(Some("bob"))]);
+            spool.append(&sent, &message(index)).await.unwrap();
+        }
+        let large = vec![b'x'; 3 * segment_size as usize];
+        let sent = envelope("QLARGE", vec![recipient(Some("bob"))]);
+        let id = spool.append(&sent, &large).await.unwrap();
+        let size = std::fs::metadata(segment_path(&spool_dir, id.segment))
+            .unwrap()
+            .len();
+        assert_eq!(id.offset, 0);
+        assert!(size > segment_size, "large segment is {size} bytes");
+    });
+
+    let segments = segment_files(&spool_dir, 0);
+    assert!(segments.len() >= 3, "segments: {segments:?}");
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.queued, 41);
+    assert_eq!(recovered.stats.torn_bytes, 0);
+}
+
+#[test]
+fn torn_tail_is_discarded_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+
+    let last = block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        let mut last = None;
+        for index in 0..3 {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(Some("bob"))]);
+            last = Some(spool.append(&sent, &message(index)).await.unwrap());
+        }
+        last.unwrap()
+    });
+
+    // Cut the last record in half, as a crash during its write would.
+    let path = segment_path(&spool_dir, last.segment);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let record_end = bytes.iter().rposition(|byte| *byte != 0).unwrap() + 1;
+    let half = last.offset as usize + (record_end - last.offset as usize) / 2;
+    bytes[half..].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.queued, 2);
+    // Torn bytes count up to the last non-zero byte, which may sit a little
+    // before the cut.
+    let cut_len = (half - last.offset as usize) as u64;
+    assert!(recovered.stats.torn_bytes > 0);
+    assert!(
+        recovered.stats.torn_bytes <= cut_len,
+        "{} > {cut_len}",
+        recovered.stats.torn_bytes
+    );
+    assert_eq!(recovered.stats.corrupt_records, 0);
+}
+
+#[test]
+fn corrupt_middle_record_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+
+    let ids = block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        let mut ids = Vec::new();
+        for index in 0..3 {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(Some("bob"))]);
+            ids.push(spool.append(&sent, &message(index)).await.unwrap());
+        }
+        ids
+    });
+
+    let path = segment_path(&spool_dir, ids[1].segment);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Damage the payload and, in a second pass below, the header too.
+    bytes[ids[1].offset as usize + 20] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let recovered = recover(&spool_dir, 1).unwrap();
+    let queue_ids: Vec<&str> = recovered.workers[0]
+        .queued
+        .iter()
+        .map(|queued| queued.envelope.queue_id.as_str())
+        .collect();
+    assert_eq!(queue_ids, ["Q0", "Q2"]);
+    assert_eq!(recovered.stats.corrupt_records, 1);
+    assert_eq!(recovered.stats.torn_bytes, 0);
+
+    bytes[ids[1].offset as usize] = b'X';
+    std::fs::write(&path, &bytes).unwrap();
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.queued, 2, "resync by magic finds Q2");
+    assert_eq!(recovered.stats.corrupt_records, 1);
+}
+
+#[test]
+fn recipient_done_marks_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let sent = envelope(
+        "Q1",
+        vec![
+            recipient(Some("bob")),
+            recipient(None),
+            recipient(Some("carol")),
+        ],
+    );
+
+    block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        let id = spool.append(&sent, &message(1)).await.unwrap();
+        spool.mark_done(id, &[0, 2]).await.unwrap();
+    });
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.done_marks, 2);
+    assert_eq!(recovered.workers[0].queued[0].done, vec![true, false, true]);
+}
+
+#[test]
+fn runner_delivers_local_and_keeps_remote_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let store = MailStore::open(dir.path()).unwrap();
+
+    block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        let local_only = envelope("QL", vec![recipient(Some("bob")), recipient(Some("bob"))]);
+        let mixed = envelope("QM", vec![recipient(Some("carol")), recipient(None)]);
+        spool.append(&local_only, &message(1)).await.unwrap();
+        spool.append(&mixed, &message(2)).await.unwrap();
+
+        runner::run_due(&spool, &store).await;
+
+        let left = spool.queued();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].envelope.queue_id, "QM");
+        assert_eq!(left[0].done, vec![true, false]);
+        assert_eq!(left[0].attempts, 1);
+        assert!(left[0].remote_logged);
+        assert!(left[0].next_attempt > Instant::now());
+    });
+
+    assert_eq!(maildir_new_count(dir.path(), "bob"), 1);
+    assert_eq!(maildir_new_count(dir.path(), "carol"), 1);
+    let delivered = std::fs::read_dir(dir.path().join("mail/bob/Maildir/new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read(delivered).unwrap(),
+        b"Subject: test 1\n\nbody 1\n"
+    );
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.queued, 1);
+    assert_eq!(recovered.workers[0].queued[0].done, vec![true, false]);
+}
+
+#[test]
+fn failed_local_delivery_is_retried_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let store = MailStore::open(dir.path()).unwrap();
+    // A regular file where the user's directory belongs: a fault root cannot bypass.
+    std::fs::write(dir.path().join("mail/dave"), b"not a directory").unwrap();
+
+    block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        spool
+            .append(&envelope("QD", vec![recipient(Some("dave"))]), &message(1))
+            .await
+            .unwrap();
+        runner::run_due(&spool, &store).await;
+        let left = spool.queued();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].attempts, 1);
+        assert_eq!(left[0].done, vec![false]);
+
+        // Not due yet: a second pass makes no attempt.
+        runner::run_due(&spool, &store).await;
+        assert_eq!(spool.queued()[0].attempts, 1);
+    });
+}
+
+#[test]
+fn retry_delay_doubles_up_to_max() {
+    let config = SpoolConfig {
+        retry_min_secs: 60,
+        retry_max_secs: 3600,
+        ..SpoolConfig::default()
+    };
+    let cases = [
+        (1, 60),
+        (2, 120),
+        (3, 240),
+        (6, 1920),
+        (7, 3600),
+        (40, 3600),
+    ];
+    for (attempts, secs) in cases {
+        assert_eq!(
+            retry_delay(&config, attempts),
+            Duration::from_secs(secs),
+            "attempt {attempts}"
+        );
+    }
+}
+
+#[test]
+fn finished_segments_are_recycled() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let store = MailStore::open(dir.path()).unwrap();
+
+    block_on(async {
+        let spool = open(&spool_dir, 4096).await;
+        for index in 0..100 {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(Some("bob"))]);
+            spool.append(&sent, &message(index)).await.unwrap();
+        }
+        let before = segment_files(&spool_dir, 0);
+        assert!(before.len() >= 3, "segments: {before:?}");
+
+        runner::run_due(&spool, &store).await;
+        assert_eq!(spool.queue_len(), 0);
+        let recycled = spool.recycle().await.unwrap();
+
+        let after = segment_files(&spool_dir, 0);
+        assert_eq!(recycled, before.len() - 1);
+        assert_eq!(
+            after,
+            [before.last().unwrap().clone()],
+            "only the active segment stays"
+        );
+        assert_eq!(spool.counters().segments_recycled, recycled as u64);
+        let mut done_files: Vec<String> = std::fs::read_dir(worker_dir(&spool_dir, 0))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".done"))
+            .collect();
+        done_files.sort();
+        let active_done = before.last().unwrap().replace(".seg", ".done");
+        assert_eq!(
+            done_files,
+            [active_done],
+            "only the active segment keeps its marks"
+        );
+    });
+
+    assert_eq!(maildir_new_count(dir.path(), "bob"), 100);
+    assert_eq!(recover(&spool_dir, 1).unwrap().stats.queued, 0);
+}
+
+#[test]
+fn orphan_worker_directory_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+
+    block_on(async {
+        let mut recovered = recover(&spool_dir, 4).unwrap();
+        let worker = recovered.workers.remove(3);
+        let spool = Spool::open(&spool_dir, 3, &config(1 << 20), worker)
+            .await
+            .unwrap();
+        let sent = envelope("QO", vec![recipient(Some("bob"))]);
+        spool.append(&sent, &message(1)).await.unwrap();
+    });
+
+    let recovered = recover(&spool_dir, 2).unwrap();
+    assert_eq!(recovered.stats.adopted_dirs, 1);
+    assert_eq!(recovered.workers[0].queued.len(), 0);
+    assert_eq!(recovered.workers[1].queued.len(), 1);
+    assert_eq!(recovered.workers[1].queued[0].id.segment.worker, 3);
+    // Worker 1's own directory does not exist yet, so it starts at 0.
+    assert_eq!(recovered.workers[1].next_seq, 0);
+}
+
+#[test]
+fn segment_with_append_in_flight_is_not_recycled() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+
+    block_on(async {
+        let spool = open(&spool_dir, 4096).await;
+        let first = envelope("QFIRST", vec![recipient(Some("bob"))]);
+        let first_message = message(1);
+        let mut pending = std::pin::pin!(spool.append(&first, &first_message));
+        // One poll reserves the record in segment 0 and submits its write.
+        std::future::poll_fn(|cx| {
+            assert!(pending.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+
+        // A record larger than the segment rolls to segment 1, so segment 0 is
+        // no longer active while the first append still waits.
+        let large = vec![b'x'; 8192];
+        spool
+            .append(&envelope("QLARGE", vec![recipient(Some("bob"))]), &large)
+            .await
+            .unwrap();
+        assert_eq!(spool.recycle().await.unwrap(), 0);
+
+        let id = pending.await.unwrap();
+        assert_eq!(id.segment.seq, 0);
+    });
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    let queue_ids: Vec<&str> = recovered.workers[0]
+        .queued
+        .iter()
+        .map(|queued| queued.envelope.queue_id.as_str())
+        .collect();
+    assert_eq!(queue_ids, ["QFIRST", "QLARGE"]);
+}
