@@ -24,6 +24,20 @@ pub struct Trace<'a> {
     pub unix_secs: i64,
 }
 
+/// Returns the protocol type for the `with` clause: `ESMTP` after EHLO
+/// (RFC 3848) and `UTF8SMTP` for an SMTPUTF8 transaction (RFC 6531 section
+/// 4.3), each with an `S` suffix on an encrypted connection, and `SMTP` after
+/// HELO, for which no encrypted type is registered.
+pub fn protocol_name(extended: bool, tls: bool, smtputf8: bool) -> &'static str {
+    match (extended, smtputf8, tls) {
+        (false, _, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (true, false, true) => "ESMTPS",
+        (true, true, false) => "UTF8SMTP",
+        (true, true, true) => "UTF8SMTPS",
+    }
+}
+
 /// Returns a new queue id: 12 hex digits of microseconds since the epoch and
 /// 5 of a process-wide counter, so ids sort by arrival and never repeat
 /// within a process.
@@ -119,6 +133,26 @@ mod tests {
         );
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("\r\nX-Injected"), "{text}");
+    }
+
+    #[test]
+    fn protocol_name_table() {
+        // (extended, tls, smtputf8, expected)
+        let cases = [
+            (false, false, false, "SMTP"),
+            (false, true, false, "SMTP"),
+            (true, false, false, "ESMTP"),
+            (true, true, false, "ESMTPS"),
+            (true, false, true, "UTF8SMTP"),
+            (true, true, true, "UTF8SMTPS"),
+        ];
+        for (extended, tls, smtputf8, expected) in cases {
+            assert_eq!(
+                protocol_name(extended, tls, smtputf8),
+                expected,
+                "extended {extended}, tls {tls}, smtputf8 {smtputf8}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! One SMTP session: greeting, commands, DATA and local delivery.
+//! One SMTP session: greeting, commands, DATA and BDAT, and local delivery.
 //!
 //! The loop reads into the connection's buffer, lets the parser take every
 //! complete command in it (a pipelined batch is handled in one pass), and
 //! sends the collected replies in one write before reading again. During DATA
 //! the receiver consumes the buffer directly; the reply to the final dot is
 //! written only after every copy of the message is durable in its Maildir.
+//! BDAT chunks (RFC 3030) are received by the `bdat` child module, and their
+//! reply goes out in the same order as the replies to the commands around
+//! them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,14 +17,16 @@ use std::time::Duration;
 
 use ringmail_protocols::smtp::{
     self, Command, DataLimits, DataOutcome, DataReceiver, EnhancedStatus, LineOutcome, LineReader,
-    MailParameters, Reply, ReversePath,
+    MailParameters, RcptParameters, Reply, ReversePath,
 };
 
 use super::header_policy::{check_header, HeaderLimits};
 use super::limits;
 use super::received::{self, Trace};
+use super::transaction::{self, Client, Transaction};
 use super::SmtpService;
 use crate::connection::{Connection, Fill};
+use crate::envelope::{BodyType, Destination, Envelope};
 use crate::mailstore::{self, Delivery};
 use crate::router::{self, RouteError};
 use crate::server::{Shared, Shutdown};
@@ -42,19 +47,8 @@ pub async fn run_session(
     result
 }
 
-/// An accepted envelope recipient.
-struct Recipient {
-    /// The address as the client gave it, for the Received header.
-    address: String,
-    /// The local user it is delivered to.
-    user: String,
-}
-
-/// The envelope of the transaction in progress.
-struct Transaction {
-    reverse_path: String,
-    recipients: Vec<Recipient>,
-}
+#[path = "bdat.rs"]
+mod bdat;
 
 /// Next step of the command loop after a command.
 enum Next {
@@ -62,6 +56,8 @@ enum Next {
     Command,
     /// The 354 went out: the following bytes are message data.
     Data,
+    /// A BDAT command: the following `size` octets are a chunk.
+    Bdat { size: u64, last: bool },
     /// Close the session after sending the replies.
     Close,
 }
@@ -142,6 +138,12 @@ impl Session {
                 }
                 Next::Data => {
                     if !self.receive_data().await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Next::Bdat { size, last } => {
+                    if !self.receive_chunk(size, last).await? {
                         return Ok(());
                     }
                     continue;
@@ -238,7 +240,9 @@ impl Session {
                             );
                             let extended = self.extended;
                             let (_, output) = self.connection.split();
-                            outcome.reply.write_to(output, extended);
+                            if let Some(reply) = outcome.reply {
+                                reply.write_to(output, extended);
+                            }
                             outcome.next
                         }
                         Err(error) => {
@@ -266,9 +270,12 @@ impl Session {
             message_size_max: config.smtp.message_size_max,
             line_len_max: config.smtp.data_line_max,
         });
-        let queue_id = received::new_queue_id();
+        let queue_id = match &self.transaction {
+            Some(transaction) => transaction.envelope.queue_id.clone(),
+            None => unreachable!("DATA is accepted only inside a transaction"),
+        };
         let mut message = Vec::with_capacity(8192);
-        self.write_received_header(&mut message, &queue_id);
+        self.write_received_header(&mut message);
         let trace_len = message.len();
 
         let result = loop {
@@ -302,17 +309,8 @@ impl Session {
         let transaction = self.transaction.take();
         let reply = match (result, transaction) {
             (Ok(()), Some(transaction)) => {
-                let limits = HeaderLimits {
-                    received_max: config.smtp.received_max,
-                    header_size_max: config.smtp.header_size_max,
-                };
-                match check_header(&message, trace_len, limits) {
-                    Ok(_) => self.deliver(&queue_id, transaction, message).await,
-                    Err(rejection) => {
-                        tracing::info!(peer = %self.peer, queue_id, %rejection, "message rejected");
-                        rejection.reply()
-                    }
-                }
+                self.finish_message(transaction.envelope, message, trace_len)
+                    .await
             }
             (Err(error), _) => {
                 tracing::info!(peer = %self.peer, queue_id, %error, "message rejected");
@@ -324,13 +322,35 @@ impl Session {
         Ok(true)
     }
 
+    /// Applies the header policy to a complete message (from DATA or BDAT)
+    /// and delivers it. Returns the reply to the end of data or BDAT LAST.
+    async fn finish_message(
+        &self,
+        mut envelope: Envelope,
+        message: Vec<u8>,
+        trace_len: usize,
+    ) -> Reply {
+        let config = &self.shared.config;
+        let limits = HeaderLimits {
+            received_max: config.smtp.received_max,
+            header_size_max: config.smtp.header_size_max,
+        };
+        if let Err(rejection) = check_header(&message, trace_len, limits) {
+            tracing::info!(peer = %self.peer, queue_id = envelope.queue_id, %rejection, "message rejected");
+            return rejection.reply();
+        }
+
+        envelope.received_unix_secs = transaction::unix_now_secs();
+        self.deliver(&envelope, message).await
+    }
+
     /// Writes the Received header that starts every stored copy.
-    fn write_received_header(&self, message: &mut Vec<u8>, queue_id: &str) {
-        let transaction = self
-            .transaction
-            .as_ref()
-            .expect("DATA is accepted only inside a transaction");
-        let single_recipient = match transaction.recipients.as_slice() {
+    fn write_received_header(&self, message: &mut Vec<u8>) {
+        let envelope = match &self.transaction {
+            Some(transaction) => &transaction.envelope,
+            None => unreachable!("message data is accepted only inside a transaction"),
+        };
+        let single_recipient = match envelope.recipients.as_slice() {
             [only] => Some(only.address.as_str()),
             _ => None,
         };
@@ -340,8 +360,8 @@ impl Session {
                 helo: self.helo.as_deref().unwrap_or("unknown"),
                 peer: self.peer,
                 hostname: &self.shared.hostname,
-                protocol: if self.extended { "ESMTP" } else { "SMTP" },
-                queue_id,
+                protocol: received::protocol_name(self.extended, self.tls, envelope.smtputf8),
+                queue_id: &envelope.queue_id,
                 single_recipient,
                 unix_secs: crate::time::unix_now(),
             },
@@ -351,31 +371,38 @@ impl Session {
     /// Writes the message into each recipient's Maildir and returns the reply:
     /// 250 only when every copy is durable, 451 when any write failed (and
     /// then no copy is left behind).
-    async fn deliver(&self, queue_id: &str, transaction: Transaction, message: Vec<u8>) -> Reply {
+    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Reply {
+        let queue_id = envelope.queue_id.as_str();
         let store = &self.shared.store;
-        let mut targets: Vec<Delivery> = Vec::with_capacity(transaction.recipients.len());
-        let mut users: Vec<&str> = Vec::with_capacity(transaction.recipients.len());
-        for recipient in &transaction.recipients {
-            if users.contains(&recipient.user.as_str()) {
+        let mut targets: Vec<Delivery> = Vec::with_capacity(envelope.recipients.len());
+        let mut users: Vec<&str> = Vec::with_capacity(envelope.recipients.len());
+        for recipient in &envelope.recipients {
+            // Only local recipients are accepted until relay exists.
+            let Destination::Local { user } = &recipient.destination else {
+                continue;
+            };
+            if users.contains(&user.as_str()) {
                 continue;
             }
-            users.push(&recipient.user);
-            match store.ensure_maildir(&recipient.user) {
+            users.push(user);
+            match store.ensure_maildir(user) {
                 Ok(maildir) => targets.push(Delivery { maildir }),
-                Err(error) => return self.delivery_failed(queue_id, &recipient.user, &error),
+                Err(error) => return self.delivery_failed(queue_id, user, &error),
             }
         }
 
         let size = message.len();
-        // Maildir files hold LF line ends; the message arrived with CRLF.
+        // Maildir files hold LF line ends. DATA messages arrive with CRLF;
+        // BDAT messages arrive as the client wrote them, and to_lf leaves
+        // their bare LFs as they are.
         let stored = Rc::from(mailstore::line_ends::to_lf(&message));
         match mailstore::deliver(&targets, stored).await {
             Ok(_) => {
                 tracing::info!(
                     peer = %self.peer,
                     queue_id,
-                    from = transaction.reverse_path,
-                    recipients = transaction.recipients.len(),
+                    from = envelope.reverse_path,
+                    recipients = envelope.recipients.len(),
                     size,
                     "delivered"
                 );
@@ -407,7 +434,8 @@ struct SessionState<'s> {
 
 /// The reply to one command and what follows it.
 struct Outcome {
-    reply: Reply,
+    /// The reply, or `None` when it comes later (after a BDAT chunk).
+    reply: Option<Reply>,
     next: Next,
 }
 
@@ -418,7 +446,7 @@ impl Outcome {
         text: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Self {
         Outcome {
-            reply: Reply::new(code, enhanced, text),
+            reply: Some(Reply::new(code, enhanced, text)),
             next: Next::Command,
         }
     }
@@ -444,6 +472,10 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
                 "8BITMIME",
                 "ENHANCEDSTATUSCODES",
                 "HELP",
+                "CHUNKING",
+                "BINARYMIME",
+                "SMTPUTF8",
+                "DSN",
             ];
             let mut text = String::new();
             for (index, line) in lines.iter().enumerate() {
@@ -453,7 +485,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
                 text.push_str(line);
             }
             Outcome {
-                reply: Reply::new(250, None, text),
+                reply: Some(Reply::new(250, None, text)),
                 next: Next::Command,
             }
         }
@@ -467,16 +499,15 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             reverse_path,
             parameters,
         } => mail_from(state, reverse_path, parameters),
-        Command::RcptTo { forward_path, .. } => rcpt_to(state, forward_path),
-        Command::Data => match state.transaction {
-            None => Outcome::out_of_order("need MAIL command first"),
-            Some(transaction) if transaction.recipients.is_empty() => {
-                Outcome::out_of_order("need RCPT command first")
-            }
-            Some(_) => Outcome {
-                reply: Reply::new(354, None, "End data with <CR><LF>.<CR><LF>"),
-                next: Next::Data,
-            },
+        Command::RcptTo {
+            forward_path,
+            parameters,
+        } => rcpt_to(state, forward_path, &parameters),
+        Command::Data => data(state),
+        // The reply comes after the chunk, from `Session::receive_chunk`.
+        Command::Bdat { size, last } => Outcome {
+            reply: None,
+            next: Next::Bdat { size, last },
         },
         Command::Rset => {
             *state.transaction = None;
@@ -484,13 +515,13 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
         }
         Command::Noop => Outcome::reply(250, status(2, 0, 0), "Ok"),
         Command::Quit => Outcome {
-            reply: Reply::new(221, status(2, 0, 0), "Bye"),
+            reply: Some(Reply::new(221, status(2, 0, 0), "Bye")),
             next: Next::Close,
         },
         Command::Help { .. } => Outcome::reply(
             214,
             status(2, 0, 0),
-            "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY",
+            "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY",
         ),
         Command::Vrfy { .. } => Outcome::reply(
             252,
@@ -506,10 +537,32 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
     }
 }
 
+/// Handles DATA: 354 inside a transaction with recipients, unless the
+/// transaction uses BDAT or BINARYMIME (RFC 3030 section 3).
+fn data(state: &mut SessionState<'_>) -> Outcome {
+    let Some(transaction) = state.transaction.as_ref() else {
+        return Outcome::out_of_order("need MAIL command first");
+    };
+    if transaction.chunked.is_some() {
+        *state.transaction = None;
+        return Outcome::out_of_order("DATA after BDAT is not allowed, transaction dropped");
+    }
+    if transaction.envelope.body == BodyType::BinaryMime {
+        return Outcome::out_of_order("BODY=BINARYMIME requires BDAT, not DATA");
+    }
+    if transaction.envelope.recipients.is_empty() {
+        return Outcome::out_of_order("need RCPT command first");
+    }
+    Outcome {
+        reply: Some(Reply::new(354, None, "End data with <CR><LF>.<CR><LF>")),
+        next: Next::Data,
+    }
+}
+
 fn mail_from(
     state: &mut SessionState<'_>,
     reverse_path: ReversePath<'_>,
-    parameters: MailParameters,
+    parameters: MailParameters<'_>,
 ) -> Outcome {
     if state.helo.is_none() {
         return Outcome::out_of_order("send EHLO or HELO first");
@@ -521,11 +574,11 @@ fn mail_from(
     if *state.mail_count >= messages_max {
         tracing::info!(peer = %state.peer, messages_per_connection_max = messages_max, "smtp connection reached its message limit, closing");
         return Outcome {
-            reply: Reply::new(
+            reply: Some(Reply::new(
                 421,
                 status(4, 7, 0),
                 "too many messages in this connection, reconnect",
-            ),
+            )),
             next: Next::Close,
         };
     }
@@ -541,25 +594,50 @@ fn mail_from(
         }
     }
 
-    let reverse_path = match reverse_path {
-        ReversePath::Null => String::new(),
-        ReversePath::Mailbox(mailbox) => format!("{}@{}", mailbox.local_part, mailbox.domain),
+    let client = Client {
+        peer: state.peer,
+        helo: state.helo.as_deref().unwrap_or("unknown"),
     };
-    tracing::debug!(peer = %state.peer, from = reverse_path, "mail from");
+    let queue_id = received::new_queue_id();
+    let envelope = match transaction::new_envelope(&client, queue_id, reverse_path, &parameters) {
+        Ok(envelope) => envelope,
+        Err(reply) => {
+            return Outcome {
+                reply: Some(reply),
+                next: Next::Command,
+            }
+        }
+    };
+    tracing::debug!(peer = %state.peer, queue_id = envelope.queue_id, from = envelope.reverse_path, "mail from");
     *state.transaction = Some(Transaction {
-        reverse_path,
-        recipients: Vec::new(),
+        envelope,
+        chunked: None,
     });
     *state.mail_count += 1;
     Outcome::reply(250, status(2, 1, 0), "Ok")
 }
 
-fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) -> Outcome {
+fn rcpt_to(
+    state: &mut SessionState<'_>,
+    forward_path: smtp::ForwardPath<'_>,
+    parameters: &RcptParameters<'_>,
+) -> Outcome {
     let Some(transaction) = state.transaction.as_mut() else {
         return Outcome::out_of_order("need MAIL command first");
     };
+    if transaction.chunked.is_some() {
+        return Outcome::out_of_order("RCPT after BDAT is not allowed");
+    }
+    if let smtp::ForwardPath::Mailbox(mailbox) = &forward_path {
+        if let Err(reply) = transaction::check_recipient_mailbox(&transaction.envelope, mailbox) {
+            return Outcome {
+                reply: Some(reply),
+                next: Next::Command,
+            };
+        }
+    }
     let recipients_max = state.shared.config.smtp.recipients_max;
-    if transaction.recipients.len() >= recipients_max {
+    if transaction.envelope.recipients.len() >= recipients_max {
         return Outcome::reply(
             452,
             status(4, 5, 3),
@@ -569,13 +647,19 @@ fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) ->
 
     let address = match &forward_path {
         smtp::ForwardPath::Postmaster => "postmaster".to_string(),
-        smtp::ForwardPath::Mailbox(mailbox) => format!("{}@{}", mailbox.local_part, mailbox.domain),
+        smtp::ForwardPath::Mailbox(mailbox) => transaction::address(mailbox),
     };
     match router::route(&state.shared.config, &state.shared.users, &forward_path) {
-        Ok(user) => {
-            transaction.recipients.push(Recipient { address, user });
-            Outcome::reply(250, status(2, 1, 5), "Ok")
-        }
+        Ok(user) => match transaction::new_recipient(address, user, parameters) {
+            Ok(recipient) => {
+                transaction.envelope.recipients.push(recipient);
+                Outcome::reply(250, status(2, 1, 5), "Ok")
+            }
+            Err(reply) => Outcome {
+                reply: Some(reply),
+                next: Next::Command,
+            },
+        },
         Err(RouteError::UnknownUser) => Outcome::reply(
             550,
             status(5, 1, 1),
