@@ -249,7 +249,7 @@ fn oversize_across_chunks_is_552() {
 }
 
 #[test]
-fn one_chunk_over_the_limit_is_read_and_rejected() {
+fn oversize_single_chunk_is_552() {
     let server = start();
     let mut smtp = connect(&server);
     start_transaction(&mut smtp, "");
@@ -265,7 +265,7 @@ fn bdat_without_rcpt_discards_octets() {
     let server = start();
     let mut smtp = connect(&server);
 
-    // No MAIL: the chunk holds a whole command batch that must not run.
+    // No MAIL: the chunk contains a whole command batch that must not run.
     let chunk = format!("MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\n");
     let reply = bdat(&mut smtp, chunk.as_bytes(), true);
     reply.assert_status(503, "5.5.1", "BDAT without MAIL");
@@ -304,7 +304,7 @@ fn bdat_chunk_times_out_with_421() {
 }
 
 /// Binary content with NUL octets and bare LF, sent with BINARYMIME in two
-/// chunks. The Maildir file holds LF line ends, so every bare LF and every
+/// chunks. The Maildir file has LF line ends, so every bare LF and every
 /// CRLF is one LF on disk, and IMAP serves each as CRLF. Every other octet
 /// (NUL, 0x80-0xFF, a CR that is not before LF) comes back unchanged.
 #[test]

@@ -3,7 +3,7 @@
 
 smtplib has no BDAT method, so the script sends BDAT by hand the way a
 client program would: `send` for the command line and the chunk octets in
-one write, then `getreply` for the answer (smtplib's `docmd` sends a command
+one write, then `getreply` for the reply (smtplib's `docmd` sends a command
 and reads its reply, which fits commands without payload). It sends one
 message in two chunks and one with `BDAT 0 LAST` at the end, both to alice.
 Then `sendmail` with `mail_options=['SMTPUTF8']` sends from a UTF-8 address,
@@ -77,8 +77,8 @@ def main():
             check(error.smtp_code == 553, f"without SMTPUTF8: {error.smtp_code} {error.smtp_error!r}")
             check(b"5.6.7" in error.smtp_error, f"without SMTPUTF8: {error.smtp_error!r}")
         except UnicodeEncodeError:
-            # smtplib encodes commands as ASCII without SMTPUTF8, so it may
-            # refuse to send the address at all; send the bytes by hand.
+            # Without SMTPUTF8 smtplib may encode the command as ASCII and
+            # raise before sending it, so the bytes are sent by hand.
             smtp.rset()
             smtp.send(f"MAIL FROM:<{UTF8_SENDER}>\r\n".encode("utf-8"))
             code, text = smtp.getreply()

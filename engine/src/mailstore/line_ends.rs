@@ -15,7 +15,7 @@ use std::borrow::Cow;
 /// stored with LF line ends and its other octets unchanged.
 ///
 /// NOTE: the stored form does not record which LFs had a CR, so binary
-/// content does not always read back byte for byte through [`to_crlf`]: a
+/// content does not always read back byte for byte through [`to_crlf`]. A
 /// bare LF reads back as CRLF, and a CR right before a CRLF (`\r\r\n`)
 /// reads back as one CRLF. DATA never stores either (bare CR and LF are
 /// rejected), but BDAT and IMAP APPEND can.

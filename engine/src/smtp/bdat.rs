@@ -5,10 +5,10 @@
 //! [`Session::receive_chunk`], which the command loop calls for
 //! `Next::Bdat`. The rules, in the order they are checked:
 //!
-//! - A BDAT outside a transaction, or before any accepted RCPT, gets 503,
-//!   but only after its announced octets are read and dropped: the client
-//!   sends them right after the command whatever the reply, and reading them
-//!   as commands would put the session out of step.
+//! - A BDAT outside a transaction, or before any accepted RCPT, gets 503
+//!   only after its announced octets are read and dropped. The client sends
+//!   them right after the command whatever the reply, so reading them as
+//!   commands would put the session out of step.
 //! - A chunk is appended as it came: no dot unstuffing and no line-end
 //!   checks, so bare LF and NUL octets pass (BINARYMIME needs them).
 //! - The chunks of one message together may not pass `message_size_max`.
@@ -30,7 +30,7 @@ use super::super::transaction::ChunkedMessage;
 use super::{status, Session};
 use crate::connection::Fill;
 
-/// What became of one chunk's octets.
+/// The end of one chunk's octets.
 enum ChunkEnd {
     /// Every announced octet was read; the result of the chunk.
     Complete(Result<(), ringmail_protocols::smtp::BdatError>),

@@ -24,10 +24,10 @@ pub struct Trace<'a> {
     pub unix_secs: i64,
 }
 
-/// Returns the protocol type for the `with` clause: `ESMTP` after EHLO
+/// Returns the protocol type for the `with` clause. It is `ESMTP` after EHLO
 /// (RFC 3848) and `UTF8SMTP` for an SMTPUTF8 transaction (RFC 6531 section
-/// 4.3), each with an `S` suffix on an encrypted connection, and `SMTP` after
-/// HELO, for which no encrypted type is registered.
+/// 4.3), each with an `S` suffix on an encrypted connection. After HELO it is
+/// `SMTP`, because no encrypted type is registered for HELO.
 pub fn protocol_name(extended: bool, tls: bool, smtputf8: bool) -> &'static str {
     match (extended, smtputf8, tls) {
         (false, _, _) => "SMTP",

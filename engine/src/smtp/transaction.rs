@@ -1,6 +1,6 @@
 //! The mail transaction in progress and how MAIL and RCPT fill its envelope.
 //!
-//! [`Transaction`] holds the [`Envelope`] that MAIL FROM starts and each
+//! [`Transaction`] contains the [`Envelope`] that MAIL FROM starts and each
 //! accepted RCPT TO extends, and, once the client sent a BDAT chunk, the
 //! [`ChunkedMessage`] that collects the chunks. [`new_envelope`] and
 //! [`new_recipient`] turn the parsed parameters into envelope values: SMTPUTF8
@@ -40,7 +40,7 @@ pub struct ChunkedMessage {
     pub trace_len: usize,
 }
 
-/// What the session knows about the client when MAIL FROM arrives.
+/// The client's identity as the session has it when MAIL FROM arrives.
 pub struct Client<'a> {
     pub peer: SocketAddr,
     pub helo: &'a str,
@@ -90,8 +90,8 @@ pub fn new_envelope(
     })
 }
 
-/// Checks a RCPT TO mailbox against the envelope's SMTPUTF8 flag before
-/// the router sees it. Returns the reply that rejects it.
+/// Checks a RCPT TO mailbox against the envelope's SMTPUTF8 flag, before
+/// routing. Returns the reply that rejects it.
 pub fn check_recipient_mailbox(envelope: &Envelope, mailbox: &Mailbox<'_>) -> Result<(), Reply> {
     check_ascii_or_smtputf8(mailbox, envelope.smtputf8)
 }
@@ -169,7 +169,7 @@ fn decode(xtext: &str, keyword: &str) -> Result<String, Reply> {
         .map_err(|error| bad_parameter(keyword, &error.to_string()))
 }
 
-/// The `501 5.5.4` reply to an invalid parameter value.
+/// Builds the `501 5.5.4` reply to an invalid parameter value.
 fn bad_parameter(keyword: &str, reason: &str) -> Reply {
     Reply::new(
         501,
@@ -275,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn utf8_address_without_smtputf8_is_553_5_6_7() {
+    fn utf8_address_without_smtputf8_rejected() {
         let rejected = mail("MAIL FROM:<用户@例子.广告>").expect_err("MAIL accepted");
         assert_eq!(rejected.code, 553);
         assert_eq!(rejected.status, Some(EnhancedStatus::new(5, 6, 7)));

@@ -29,7 +29,7 @@
 
 use super::reply::{EnhancedStatus, Reply};
 
-/// Why a message received with BDAT is rejected.
+/// The reason a message received with BDAT is rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BdatError {
     /// The chunks together are larger than `max` octets.

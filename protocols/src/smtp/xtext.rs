@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-/// Why a value is not valid xtext.
+/// The reason a value is not valid xtext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XtextError {
     /// A byte outside `!`..=`~`, or a bare `=`.
