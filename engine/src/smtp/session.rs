@@ -451,6 +451,14 @@ impl Outcome {
         }
     }
 
+    /// Sends `reply` and goes on with the next command.
+    fn send(reply: Reply) -> Self {
+        Outcome {
+            reply: Some(reply),
+            next: Next::Command,
+        }
+    }
+
     fn out_of_order(text: &'static str) -> Self {
         Outcome::reply(503, status(5, 5, 1), text)
     }
@@ -601,12 +609,7 @@ fn mail_from(
     let queue_id = received::new_queue_id();
     let envelope = match transaction::new_envelope(&client, queue_id, reverse_path, &parameters) {
         Ok(envelope) => envelope,
-        Err(reply) => {
-            return Outcome {
-                reply: Some(reply),
-                next: Next::Command,
-            }
-        }
+        Err(reply) => return Outcome::send(reply),
     };
     tracing::debug!(peer = %state.peer, queue_id = envelope.queue_id, from = envelope.reverse_path, "mail from");
     *state.transaction = Some(Transaction {
@@ -630,10 +633,7 @@ fn rcpt_to(
     }
     if let smtp::ForwardPath::Mailbox(mailbox) = &forward_path {
         if let Err(reply) = transaction::check_recipient_mailbox(&transaction.envelope, mailbox) {
-            return Outcome {
-                reply: Some(reply),
-                next: Next::Command,
-            };
+            return Outcome::send(reply);
         }
     }
     let recipients_max = state.shared.config.smtp.recipients_max;
@@ -655,10 +655,7 @@ fn rcpt_to(
                 transaction.envelope.recipients.push(recipient);
                 Outcome::reply(250, status(2, 1, 5), "Ok")
             }
-            Err(reply) => Outcome {
-                reply: Some(reply),
-                next: Next::Command,
-            },
+            Err(reply) => Outcome::send(reply),
         },
         Err(RouteError::UnknownUser) => Outcome::reply(
             550,
