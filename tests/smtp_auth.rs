@@ -160,7 +160,7 @@ fn python(script: &str) -> String {
 }
 
 #[test]
-fn smtplib_login_plain_login_and_remote() {
+fn smtplib_login_then_relay_to_the_spool() {
     let (server, port) = start_submission("");
     let script = format!(
         r#"
@@ -193,8 +193,22 @@ client.quit()
     assert!(output.contains("auth PLAIN 235"), "{output}");
     assert!(output.contains("auth LOGIN 235"), "{output}");
     assert_eq!(output.matches("local {}").count(), 3, "{output}");
-    assert!(output.contains("remote 451"), "{output}");
+    assert!(output.contains("remote accepted"), "{output}");
     assert_eq!(server.maildir_count("bob"), 3);
+
+    // The relayed message waits in the spool until relay exists.
+    let data_dir = server.data_dir();
+    let listing = common::run_ringmail(
+        &["queue", "list", "--data", data_dir.to_str().unwrap()],
+        None,
+        server.dir(),
+    );
+    let listing_text = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.status.success(), "queue list: {listing:?}");
+    assert!(
+        listing_text.contains("to someone@example.net (pending, remote delivery not available yet)"),
+        "queue list:\n{listing_text}"
+    );
 }
 
 #[test]

@@ -9,11 +9,16 @@
 
 use std::borrow::Cow;
 
-/// Returns `message` with every CRLF replaced by LF. A CR that is not
-/// followed by LF is kept.
+/// Returns `message` with every CRLF replaced by LF. Every other byte is
+/// kept: a bare LF, a bare CR and NUL. So a message that already has LF line
+/// ends, or mixes LF and CRLF (as BDAT with BINARYMIME may deliver), is
+/// stored with LF line ends and its other octets unchanged.
 ///
-/// NOTE: a CR right before a CRLF (`\r\r\n`) reads back as one CRLF. SMTP
-/// never stores it (a bare CR is rejected), but an IMAP APPEND can.
+/// NOTE: the stored form does not record which LFs had a CR, so binary
+/// content does not always read back byte for byte through [`to_crlf`]. A
+/// bare LF reads back as CRLF, and a CR right before a CRLF (`\r\r\n`)
+/// reads back as one CRLF. DATA never stores either (bare CR and LF are
+/// rejected), but BDAT and IMAP APPEND can.
 pub fn to_lf(message: &[u8]) -> Vec<u8> {
     let mut stored = Vec::with_capacity(message.len());
     let mut rest = message;
@@ -85,6 +90,31 @@ mod tests {
         let stored = to_lf(message);
         assert_eq!(stored, b"a\rb\n");
         assert_eq!(to_crlf(&stored).as_ref(), message);
+    }
+
+    #[test]
+    fn lf_and_mixed_messages_keep_their_octets() {
+        // (message as received, stored form, form read back)
+        let cases: [(&[u8], &[u8], &[u8]); 4] = [
+            (b"a\nb\n", b"a\nb\n", b"a\r\nb\r\n"),
+            (b"a\nb\r\nc", b"a\nb\nc", b"a\r\nb\r\nc"),
+            (b"\0\x80\xff\r\n\0", b"\0\x80\xff\n\0", b"\0\x80\xff\r\n\0"),
+            (b"x\r\r\ny", b"x\r\ny", b"x\r\ny"),
+        ];
+        for (message, stored, read_back) in cases {
+            let got = to_lf(message);
+            assert_eq!(got, stored, "stored form of {message:?}");
+            assert_eq!(
+                to_crlf(&got).as_ref(),
+                read_back,
+                "read back of {message:?}"
+            );
+            assert_eq!(
+                crlf_len(&got),
+                read_back.len() as u64,
+                "size of {message:?}"
+            );
+        }
     }
 
     #[test]

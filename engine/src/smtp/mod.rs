@@ -11,6 +11,7 @@ mod header_policy;
 pub mod limits;
 mod received;
 mod session;
+mod transaction;
 
 pub use received::{new_queue_id, received_header};
 pub use session::run_session;

@@ -24,6 +24,30 @@ pub struct Trace<'a> {
     pub unix_secs: i64,
 }
 
+/// Returns the protocol type for the `with` clause. It is `ESMTP` after EHLO
+/// (RFC 3848) and `UTF8SMTP` for an SMTPUTF8 transaction (RFC 6531 section
+/// 4.3), with `S` on an encrypted connection and `A` after AUTH, in that
+/// order. After HELO it is `SMTP`, because no other type is registered for
+/// HELO.
+pub fn protocol_name(
+    extended: bool,
+    tls: bool,
+    authenticated: bool,
+    smtputf8: bool,
+) -> &'static str {
+    match (extended, smtputf8, tls, authenticated) {
+        (false, _, _, _) => "SMTP",
+        (true, false, false, false) => "ESMTP",
+        (true, false, true, false) => "ESMTPS",
+        (true, false, false, true) => "ESMTPA",
+        (true, false, true, true) => "ESMTPSA",
+        (true, true, false, false) => "UTF8SMTP",
+        (true, true, true, false) => "UTF8SMTPS",
+        (true, true, false, true) => "UTF8SMTPA",
+        (true, true, true, true) => "UTF8SMTPSA",
+    }
+}
+
 /// Returns a new queue id: 12 hex digits of microseconds since the epoch and
 /// 5 of a process-wide counter, so ids sort by arrival and never repeat
 /// within a process.
@@ -119,6 +143,30 @@ mod tests {
         );
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("\r\nX-Injected"), "{text}");
+    }
+
+    #[test]
+    fn protocol_name_table() {
+        // (extended, tls, authenticated, smtputf8, expected)
+        let cases = [
+            (false, false, false, false, "SMTP"),
+            (false, true, true, true, "SMTP"),
+            (true, false, false, false, "ESMTP"),
+            (true, true, false, false, "ESMTPS"),
+            (true, false, true, false, "ESMTPA"),
+            (true, true, true, false, "ESMTPSA"),
+            (true, false, false, true, "UTF8SMTP"),
+            (true, true, false, true, "UTF8SMTPS"),
+            (true, false, true, true, "UTF8SMTPA"),
+            (true, true, true, true, "UTF8SMTPSA"),
+        ];
+        for (extended, tls, authenticated, smtputf8, expected) in cases {
+            assert_eq!(
+                protocol_name(extended, tls, authenticated, smtputf8),
+                expected,
+                "extended {extended}, tls {tls}, authenticated {authenticated}, smtputf8 {smtputf8}"
+            );
+        }
     }
 
     #[test]

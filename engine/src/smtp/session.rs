@@ -1,4 +1,4 @@
-//! One SMTP session: greeting, commands, DATA and local delivery.
+//! One SMTP session: greeting, commands, DATA and BDAT, and local delivery.
 //!
 //! The loop reads into the connection's buffer, lets the parser take every
 //! complete command in it (a pipelined batch is handled in one pass), and
@@ -9,6 +9,10 @@
 //! AUTH is the one command whose handling waits on the network and on the
 //! user database, so the command loop hands it back to `run` as
 //! `Next::Auth`, and `auth::authenticate` runs the exchange there.
+//!
+//! BDAT chunks (RFC 3030) are received by the `bdat` child module, and their
+//! reply goes out in the same order as the replies to the commands around
+//! them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,7 +22,7 @@ use std::time::Duration;
 
 use ringmail_protocols::smtp::{
     self, Command, DataLimits, DataOutcome, DataReceiver, EnhancedStatus, LineOutcome, LineReader,
-    MailParameters, Reply, ReversePath,
+    MailParameters, RcptParameters, Reply, ReversePath,
 };
 
 use super::auth::{self, AuthContext, AuthOutcome, Exchange};
@@ -26,9 +30,10 @@ use super::deferred;
 use super::header_policy::{check_header, HeaderLimits};
 use super::limits;
 use super::received::{self, Trace};
+use super::transaction::{self, Client, Transaction};
 use super::SmtpService;
 use crate::connection::{Connection, Fill};
-use crate::envelope::Destination;
+use crate::envelope::{BodyType, Destination, Envelope};
 use crate::mailstore::{self, Delivery};
 use crate::router::{self, Relay, RouteError};
 use crate::server::{Shared, Shutdown};
@@ -49,19 +54,8 @@ pub async fn run_session(
     result
 }
 
-/// An accepted envelope recipient.
-struct Recipient {
-    /// The address as the client gave it, for the Received header.
-    address: String,
-    /// The local user it is delivered to, or another server.
-    destination: Destination,
-}
-
-/// The envelope of the transaction in progress.
-struct Transaction {
-    reverse_path: String,
-    recipients: Vec<Recipient>,
-}
+#[path = "bdat.rs"]
+mod bdat;
 
 /// Next step of the command loop after a command.
 enum Next {
@@ -69,6 +63,8 @@ enum Next {
     Command,
     /// The 354 went out: the following bytes are message data.
     Data,
+    /// A BDAT command: the following `size` octets are a chunk.
+    Bdat { size: u64, last: bool },
     /// Close the session after sending the replies.
     Close,
     /// AUTH was accepted for this mechanism: run the SASL exchange.
@@ -172,6 +168,12 @@ impl Session {
                 Next::Auth(start) => {
                     if !self.authenticate(start).await? {
                         self.connection.flush().await?;
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Next::Bdat { size, last } => {
+                    if !self.receive_chunk(size, last).await? {
                         return Ok(());
                     }
                     continue;
@@ -328,7 +330,9 @@ impl Session {
                             );
                             let extended = self.extended;
                             let (_, output) = self.connection.split();
-                            outcome.reply.write_to(output, extended);
+                            if let Some(reply) = outcome.reply {
+                                reply.write_to(output, extended);
+                            }
                             outcome.next
                         }
                         Err(error) => {
@@ -356,9 +360,12 @@ impl Session {
             message_size_max: config.smtp.message_size_max,
             line_len_max: config.smtp.data_line_max,
         });
-        let queue_id = received::new_queue_id();
+        let queue_id = match &self.transaction {
+            Some(transaction) => transaction.envelope.queue_id.clone(),
+            None => unreachable!("DATA is accepted only inside a transaction"),
+        };
         let mut message = Vec::with_capacity(8192);
-        self.write_received_header(&mut message, &queue_id);
+        self.write_received_header(&mut message);
         let trace_len = message.len();
 
         let result = loop {
@@ -392,17 +399,8 @@ impl Session {
         let transaction = self.transaction.take();
         let reply = match (result, transaction) {
             (Ok(()), Some(transaction)) => {
-                let limits = HeaderLimits {
-                    received_max: config.smtp.received_max,
-                    header_size_max: config.smtp.header_size_max,
-                };
-                match check_header(&message, trace_len, limits) {
-                    Ok(_) => self.deliver(&queue_id, transaction, message).await,
-                    Err(rejection) => {
-                        tracing::info!(peer = %self.peer, queue_id, %rejection, "message rejected");
-                        rejection.reply()
-                    }
-                }
+                self.finish_message(transaction.envelope, message, trace_len)
+                    .await
             }
             (Err(error), _) => {
                 tracing::info!(peer = %self.peer, queue_id, %error, "message rejected");
@@ -414,13 +412,35 @@ impl Session {
         Ok(true)
     }
 
+    /// Applies the header policy to a complete message (from DATA or BDAT)
+    /// and delivers it. Returns the reply to the end of data or BDAT LAST.
+    async fn finish_message(
+        &self,
+        mut envelope: Envelope,
+        message: Vec<u8>,
+        trace_len: usize,
+    ) -> Reply {
+        let config = &self.shared.config;
+        let limits = HeaderLimits {
+            received_max: config.smtp.received_max,
+            header_size_max: config.smtp.header_size_max,
+        };
+        if let Err(rejection) = check_header(&message, trace_len, limits) {
+            tracing::info!(peer = %self.peer, queue_id = envelope.queue_id, %rejection, "message rejected");
+            return rejection.reply();
+        }
+
+        envelope.received_unix_secs = transaction::unix_now_secs();
+        self.deliver(&envelope, message).await
+    }
+
     /// Writes the Received header that starts every stored copy.
-    fn write_received_header(&self, message: &mut Vec<u8>, queue_id: &str) {
-        let transaction = self
-            .transaction
-            .as_ref()
-            .expect("DATA is accepted only inside a transaction");
-        let single_recipient = match transaction.recipients.as_slice() {
+    fn write_received_header(&self, message: &mut Vec<u8>) {
+        let envelope = match &self.transaction {
+            Some(transaction) => &transaction.envelope,
+            None => unreachable!("message data is accepted only inside a transaction"),
+        };
+        let single_recipient = match envelope.recipients.as_slice() {
             [only] => Some(only.address.as_str()),
             _ => None,
         };
@@ -430,39 +450,47 @@ impl Session {
                 helo: self.helo.as_deref().unwrap_or("unknown"),
                 peer: self.peer,
                 hostname: &self.shared.hostname,
-                protocol: received_protocol(self.extended, self.tls, self.auth_user.is_some()),
-                queue_id,
+                protocol: received::protocol_name(
+                    self.extended,
+                    self.tls,
+                    self.auth_user.is_some(),
+                    envelope.smtputf8,
+                ),
+                queue_id: &envelope.queue_id,
                 single_recipient,
                 unix_secs: crate::time::unix_now(),
             },
         );
     }
 
-    /// Writes the message into each recipient's Maildir and returns the reply:
-    /// 250 only when every copy is durable, 451 when any write failed (and
-    /// then no copy is left behind).
-    async fn deliver(&self, queue_id: &str, transaction: Transaction, message: Vec<u8>) -> Reply {
-        let remote_count = transaction
+    /// Writes the message into each recipient's Maildir, or into the
+    /// worker's spool when a recipient is remote or a Maildir write failed,
+    /// and returns the reply: 250 only when the message is durable, 451 when
+    /// it is nowhere (and then no copy is left behind).
+    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Reply {
+        let queue_id = envelope.queue_id.as_str();
+        if envelope
             .recipients
             .iter()
-            .filter(|recipient| recipient.destination == Destination::Remote)
-            .count();
-        if remote_count > 0 {
-            // TODO(spool): remote recipients go to the spool. Until the spool
-            // exists, a message with any remote recipient is refused with a
-            // temporary error, so that no recipient is silently dropped.
-            tracing::info!(peer = %self.peer, queue_id, remote_recipients = remote_count, "message with remote recipients rejected, no spool yet");
-            return Reply::new(
+            .any(|recipient| recipient.destination == Destination::Remote)
+        {
+            // Remote recipients go to the spool. The local recipients of the
+            // same message go with them, so one durable record answers for
+            // every recipient and none is delivered twice if the append fails.
+            let failed = Reply::new(
                 451,
                 status(4, 3, 0),
-                "relaying to remote recipients is not available yet; try again later",
+                "queueing failed, message not accepted; try again later",
             );
+            return deferred::spool_message(envelope, &message, deferred::Why::Relay)
+                .await
+                .unwrap_or(failed);
         }
 
         let store = &self.shared.store;
-        let mut targets: Vec<Delivery> = Vec::with_capacity(transaction.recipients.len());
-        let mut users: Vec<&str> = Vec::with_capacity(transaction.recipients.len());
-        for recipient in &transaction.recipients {
+        let mut targets: Vec<Delivery> = Vec::with_capacity(envelope.recipients.len());
+        let mut users: Vec<&str> = Vec::with_capacity(envelope.recipients.len());
+        for recipient in &envelope.recipients {
             let Destination::Local { user } = &recipient.destination else {
                 continue;
             };
@@ -474,21 +502,23 @@ impl Session {
                 Ok(maildir) => targets.push(Delivery { maildir }),
                 Err(error) => {
                     let failed = self.delivery_failed(queue_id, user, &error);
-                    return self.defer(queue_id, &transaction, &message, failed).await;
+                    return self.defer(envelope, &message, failed).await;
                 }
             }
         }
 
         let size = message.len();
-        // Maildir files hold LF line ends; the message arrived with CRLF.
+        // Maildir files hold LF line ends. DATA messages arrive with CRLF;
+        // BDAT messages arrive as the client wrote them, and to_lf leaves
+        // their bare LFs as they are.
         let stored = Rc::from(mailstore::line_ends::to_lf(&message));
         match mailstore::deliver(&targets, stored).await {
             Ok(_) => {
                 tracing::info!(
                     peer = %self.peer,
                     queue_id,
-                    from = transaction.reverse_path,
-                    recipients = transaction.recipients.len(),
+                    from = envelope.reverse_path,
+                    recipients = envelope.recipients.len(),
                     size,
                     "delivered"
                 );
@@ -496,37 +526,15 @@ impl Session {
             }
             Err(error) => {
                 let failed = self.delivery_failed(queue_id, &users.join(","), &error);
-                self.defer(queue_id, &transaction, &message, failed).await
+                self.defer(envelope, &message, failed).await
             }
         }
     }
 
     /// Queues a message whose Maildir delivery failed in the worker's spool
     /// and returns its 250, or returns `failed` (the 451) when that fails too.
-    async fn defer(
-        &self,
-        queue_id: &str,
-        transaction: &Transaction,
-        message: &[u8],
-        failed: Reply,
-    ) -> Reply {
-        let delivery = deferred::FailedDelivery {
-            queue_id,
-            reverse_path: &transaction.reverse_path,
-            recipients: transaction
-                .recipients
-                .iter()
-                .filter_map(|recipient| match &recipient.destination {
-                    Destination::Local { user } => {
-                        Some((recipient.address.as_str(), user.as_str()))
-                    }
-                    Destination::Remote => None,
-                })
-                .collect(),
-            peer: self.peer,
-            helo: self.helo.as_deref().unwrap_or("unknown"),
-        };
-        deferred::spool_failed_delivery(delivery, message)
+    async fn defer(&self, envelope: &Envelope, message: &[u8], failed: Reply) -> Reply {
+        deferred::spool_message(envelope, message, deferred::Why::LocalDeliveryFailed)
             .await
             .unwrap_or(failed)
     }
@@ -538,18 +546,6 @@ impl Session {
             status(4, 3, 0),
             "local delivery failed, message not accepted; try again later",
         )
-    }
-}
-
-/// Returns the RFC 3848 protocol name for the Received header: ESMTP with
-/// S for TLS and A for AUTH, or SMTP after HELO.
-fn received_protocol(extended: bool, tls: bool, authenticated: bool) -> &'static str {
-    match (extended, tls, authenticated) {
-        (false, _, _) => "SMTP",
-        (true, false, false) => "ESMTP",
-        (true, true, false) => "ESMTPS",
-        (true, false, true) => "ESMTPA",
-        (true, true, true) => "ESMTPSA",
     }
 }
 
@@ -569,7 +565,8 @@ struct SessionState<'s> {
 
 /// The reply to one command and what follows it.
 struct Outcome {
-    reply: Reply,
+    /// The reply, or `None` when it comes later (after a BDAT chunk).
+    reply: Option<Reply>,
     next: Next,
 }
 
@@ -580,7 +577,15 @@ impl Outcome {
         text: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Self {
         Outcome {
-            reply: Reply::new(code, enhanced, text),
+            reply: Some(Reply::new(code, enhanced, text)),
+            next: Next::Command,
+        }
+    }
+
+    /// Sends `reply` and goes on with the next command.
+    fn send(reply: Reply) -> Self {
+        Outcome {
+            reply: Some(reply),
             next: Next::Command,
         }
     }
@@ -605,6 +610,10 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
                 size.as_str(),
                 "8BITMIME",
                 "ENHANCEDSTATUSCODES",
+                "CHUNKING",
+                "BINARYMIME",
+                "SMTPUTF8",
+                "DSN",
             ];
             let submission = &state.shared.config.submission;
             if auth::auth_offered(state.service, state.tls, state.peer.ip(), submission) {
@@ -619,7 +628,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
                 text.push_str(line);
             }
             Outcome {
-                reply: Reply::new(250, None, text),
+                reply: Some(Reply::new(250, None, text)),
                 next: Next::Command,
             }
         }
@@ -633,16 +642,15 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             reverse_path,
             parameters,
         } => mail_from(state, reverse_path, parameters),
-        Command::RcptTo { forward_path, .. } => rcpt_to(state, forward_path),
-        Command::Data => match state.transaction {
-            None => Outcome::out_of_order("need MAIL command first"),
-            Some(transaction) if transaction.recipients.is_empty() => {
-                Outcome::out_of_order("need RCPT command first")
-            }
-            Some(_) => Outcome {
-                reply: Reply::new(354, None, "End data with <CR><LF>.<CR><LF>"),
-                next: Next::Data,
-            },
+        Command::RcptTo {
+            forward_path,
+            parameters,
+        } => rcpt_to(state, forward_path, &parameters),
+        Command::Data => data(state),
+        // The reply comes after the chunk, from `Session::receive_chunk`.
+        Command::Bdat { size, last } => Outcome {
+            reply: None,
+            next: Next::Bdat { size, last },
         },
         Command::Rset => {
             *state.transaction = None;
@@ -650,13 +658,13 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
         }
         Command::Noop => Outcome::reply(250, status(2, 0, 0), "Ok"),
         Command::Quit => Outcome {
-            reply: Reply::new(221, status(2, 0, 0), "Bye"),
+            reply: Some(Reply::new(221, status(2, 0, 0), "Bye")),
             next: Next::Close,
         },
         Command::Help { .. } => Outcome::reply(
             214,
             status(2, 0, 0),
-            "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY",
+            "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY",
         ),
         Command::Vrfy { .. } => Outcome::reply(
             252,
@@ -675,10 +683,32 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
     }
 }
 
+/// Handles DATA: 354 inside a transaction with recipients, unless the
+/// transaction uses BDAT or BINARYMIME (RFC 3030 section 3).
+fn data(state: &mut SessionState<'_>) -> Outcome {
+    let Some(transaction) = state.transaction.as_ref() else {
+        return Outcome::out_of_order("need MAIL command first");
+    };
+    if transaction.chunked.is_some() {
+        *state.transaction = None;
+        return Outcome::out_of_order("DATA after BDAT is not allowed, transaction dropped");
+    }
+    if transaction.envelope.body == BodyType::BinaryMime {
+        return Outcome::out_of_order("BODY=BINARYMIME requires BDAT, not DATA");
+    }
+    if transaction.envelope.recipients.is_empty() {
+        return Outcome::out_of_order("need RCPT command first");
+    }
+    Outcome {
+        reply: Some(Reply::new(354, None, "End data with <CR><LF>.<CR><LF>")),
+        next: Next::Data,
+    }
+}
+
 fn mail_from(
     state: &mut SessionState<'_>,
     reverse_path: ReversePath<'_>,
-    parameters: MailParameters,
+    parameters: MailParameters<'_>,
 ) -> Outcome {
     if state.helo.is_none() {
         return Outcome::out_of_order("send EHLO or HELO first");
@@ -690,11 +720,11 @@ fn mail_from(
     if *state.mail_count >= messages_max {
         tracing::info!(peer = %state.peer, messages_per_connection_max = messages_max, "smtp connection reached its message limit, closing");
         return Outcome {
-            reply: Reply::new(
+            reply: Some(Reply::new(
                 421,
                 status(4, 7, 0),
                 "too many messages in this connection, reconnect",
-            ),
+            )),
             next: Next::Close,
         };
     }
@@ -714,14 +744,21 @@ fn mail_from(
         }
     }
 
-    let reverse_path = match reverse_path {
-        ReversePath::Null => String::new(),
-        ReversePath::Mailbox(mailbox) => format!("{}@{}", mailbox.local_part, mailbox.domain),
+    let client = Client {
+        peer: state.peer,
+        helo: state.helo.as_deref().unwrap_or("unknown"),
     };
-    tracing::debug!(peer = %state.peer, from = reverse_path, "mail from");
+    let queue_id = received::new_queue_id();
+    let mut envelope = match transaction::new_envelope(&client, queue_id, reverse_path, &parameters)
+    {
+        Ok(envelope) => envelope,
+        Err(reply) => return Outcome::send(reply),
+    };
+    envelope.auth_user = state.auth_user.map(str::to_string);
+    tracing::debug!(peer = %state.peer, queue_id = envelope.queue_id, from = envelope.reverse_path, "mail from");
     *state.transaction = Some(Transaction {
-        reverse_path,
-        recipients: Vec::new(),
+        envelope,
+        chunked: None,
     });
     *state.mail_count += 1;
     Outcome::reply(250, status(2, 1, 0), "Ok")
@@ -764,12 +801,24 @@ fn check_submission_sender(
     None
 }
 
-fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) -> Outcome {
+fn rcpt_to(
+    state: &mut SessionState<'_>,
+    forward_path: smtp::ForwardPath<'_>,
+    parameters: &RcptParameters<'_>,
+) -> Outcome {
     let Some(transaction) = state.transaction.as_mut() else {
         return Outcome::out_of_order("need MAIL command first");
     };
+    if transaction.chunked.is_some() {
+        return Outcome::out_of_order("RCPT after BDAT is not allowed");
+    }
+    if let smtp::ForwardPath::Mailbox(mailbox) = &forward_path {
+        if let Err(reply) = transaction::check_recipient_mailbox(&transaction.envelope, mailbox) {
+            return Outcome::send(reply);
+        }
+    }
     let recipients_max = state.shared.config.smtp.recipients_max;
-    if transaction.recipients.len() >= recipients_max {
+    if transaction.envelope.recipients.len() >= recipients_max {
         return Outcome::reply(
             452,
             status(4, 5, 3),
@@ -779,7 +828,7 @@ fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) ->
 
     let address = match &forward_path {
         smtp::ForwardPath::Postmaster => "postmaster".to_string(),
-        smtp::ForwardPath::Mailbox(mailbox) => format!("{}@{}", mailbox.local_part, mailbox.domain),
+        smtp::ForwardPath::Mailbox(mailbox) => transaction::address(mailbox),
     };
     // Only an authenticated client may relay. The relay port rejects AUTH,
     // so it never relays.
@@ -793,13 +842,13 @@ fn rcpt_to(state: &mut SessionState<'_>, forward_path: smtp::ForwardPath<'_>) ->
         &forward_path,
         relay,
     ) {
-        Ok(destination) => {
-            transaction.recipients.push(Recipient {
-                address,
-                destination,
-            });
-            Outcome::reply(250, status(2, 1, 5), "Ok")
-        }
+        Ok(destination) => match transaction::new_recipient(address, destination, parameters) {
+            Ok(recipient) => {
+                transaction.envelope.recipients.push(recipient);
+                Outcome::reply(250, status(2, 1, 5), "Ok")
+            }
+            Err(reply) => Outcome::send(reply),
+        },
         Err(RouteError::UnknownUser) => Outcome::reply(
             550,
             status(5, 1, 1),

@@ -6,8 +6,9 @@
 //! ended ([`Step::MessageEnd`], where the I/O layer picks the final reply
 //! with [`SinkSession::finish_message`]) or the session is over.
 //!
-//! Commands go through the engine's parser ([`LineReader`], [`parse_command`]);
-//! BDAT, which that parser leaves unimplemented, is parsed here. DATA goes
+//! Commands go through the engine's parser ([`LineReader`], [`parse_command`]),
+//! except BDAT, which is parsed here first with its own, laxer rules (any
+//! number of spaces between the words). DATA goes
 //! through [`DataReceiver`], so only `CRLF.CRLF` ends it and a bare CR or LF
 //! rejects the message with the engine's 550 reply. Unstuffed data lands in a
 //! scratch buffer that is cleared after every read, and only the header is
@@ -244,6 +245,8 @@ impl SinkSession {
                 self.start_message();
                 Reply::new(354, None, "end data with <CR><LF>.<CR><LF>").write_to(out, false);
             }
+            // Not reached, because `parse_bdat` takes every BDAT line first.
+            Command::Bdat { size, last } => return self.start_bdat(size, last, consumed),
             Command::Rset => {
                 self.reset_transaction();
                 self.write(reply(250, (2, 0, 0), "reset"), out);

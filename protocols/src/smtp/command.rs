@@ -15,11 +15,13 @@
 //! domain or send a given SIZE is session policy, left to the engine.
 //!
 //! Limits, from RFC 5321 section 4.5.3.1 so that any conforming peer fits:
-//! [`LOCAL_PART_MAX`], [`DOMAIN_MAX`] and [`PATH_MAX`]. [`PARAMETER_COUNT_MAX`]
-//! is ours: no extension needs more than a handful of parameters, and the cap
-//! bounds the work per line.
+//! [`LOCAL_PART_MAX`], [`DOMAIN_MAX`] and [`PATH_MAX`]. RFC 3461 sets
+//! [`ENVID_MAX`] and [`ORCPT_MAX`], and RFC 3030 [`BDAT_SIZE_DIGITS_MAX`].
+//! [`PARAMETER_COUNT_MAX`] is ours: no extension needs more than a handful of
+//! parameters, and the cap bounds the work per line.
 
 use super::reply::CommandError;
+use super::xtext::decode_xtext;
 
 /// RFC 5321 4.5.3.1.1: a local part is at most 64 octets.
 pub const LOCAL_PART_MAX: usize = 64;
@@ -28,8 +30,17 @@ pub const DOMAIN_MAX: usize = 255;
 /// RFC 5321 4.5.3.1.3: a path is at most 256 octets, brackets included.
 pub const PATH_MAX: usize = 256;
 /// Maximum number of parameters after a MAIL or RCPT path. The extensions
-/// this parser supports use at most three per command (SIZE, BODY, SMTPUTF8).
+/// this parser supports use at most five per command (SIZE, BODY, SMTPUTF8,
+/// RET, ENVID).
 pub const PARAMETER_COUNT_MAX: usize = 16;
+/// RFC 3461 4.4: an ENVID value is at most 100 characters. The limit applies
+/// to the xtext as sent, so the decoded value is at most as long.
+pub const ENVID_MAX: usize = 100;
+/// RFC 3461 4.2: an ORCPT value is at most 500 characters, as sent.
+pub const ORCPT_MAX: usize = 500;
+/// RFC 3030 section 3: the BDAT chunk size is `1*DIGIT`, and 20 digits hold
+/// every `u64`. Longer digit strings are rejected before parsing.
+pub const BDAT_SIZE_DIGITS_MAX: usize = 20;
 
 /// One parsed command line. Strings borrow the line given to [`parse_command`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +53,19 @@ pub enum Command<'a> {
     },
     MailFrom {
         reverse_path: ReversePath<'a>,
-        parameters: MailParameters,
+        parameters: MailParameters<'a>,
     },
     RcptTo {
         forward_path: ForwardPath<'a>,
         parameters: RcptParameters<'a>,
     },
     Data,
+    /// RFC 3030 `BDAT <size> [LAST]`: `size` octets of message follow the
+    /// command line at once.
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -69,7 +86,7 @@ pub enum Command<'a> {
         initial_response: Option<&'a str>,
     },
     /// Verbs known to SMTP that this server does not implement yet
-    /// (STARTTLS, BDAT, ETRN, TURN...): the engine replies 502 5.5.1.
+    /// (STARTTLS, ETRN, TURN...): the engine replies 502 5.5.1.
     NotImplemented {
         verb: &'a str,
     },
@@ -117,14 +134,28 @@ pub enum Body {
     BinaryMime,
 }
 
+/// The DSN RET parameter of MAIL FROM (RFC 3461 4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ret {
+    /// `RET=FULL`: a bounce carries the whole message.
+    Full,
+    /// `RET=HDRS`: a bounce carries the header only.
+    Hdrs,
+}
+
 /// The MAIL FROM parameters this parser supports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MailParameters {
+pub struct MailParameters<'a> {
     /// RFC 1870 SIZE: the client's estimate of the message size in octets.
     pub size: Option<u64>,
     pub body: Option<Body>,
     /// RFC 6531 SMTPUTF8: the envelope or headers may contain UTF-8.
     pub smtputf8: bool,
+    /// RFC 3461 RET.
+    pub ret: Option<Ret>,
+    /// RFC 3461 ENVID as sent, in xtext; checked to decode with
+    /// [`decode_xtext`](super::xtext::decode_xtext).
+    pub envid: Option<&'a str>,
 }
 
 /// The RCPT TO parameters this parser supports, both from DSN (RFC 3461).
@@ -133,6 +164,7 @@ pub struct RcptParameters<'a> {
     /// `NEVER`, or a comma list of `SUCCESS`, `FAILURE` and `DELAY`, as sent.
     pub notify: Option<&'a str>,
     /// `addr-type;xtext` as sent, for example `rfc822;user@example.org`.
+    /// The xtext part is checked to decode.
     pub orcpt: Option<&'a str>,
 }
 
@@ -140,7 +172,6 @@ pub struct RcptParameters<'a> {
 /// does not implement, so the engine can reply 502 instead of 500.
 const NOT_IMPLEMENTED_VERBS: &[&[u8]] = &[
     b"STARTTLS",
-    b"BDAT",
     b"ETRN",
     b"TURN",
     b"ATRN",
@@ -191,6 +222,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, CommandError> {
         b"MAIL" => parse_mail(argument),
         b"RCPT" => parse_rcpt(argument),
         b"DATA" => no_argument(argument, Command::Data),
+        b"BDAT" => parse_bdat(argument),
         b"RSET" => no_argument(argument, Command::Rset),
         b"QUIT" => no_argument(argument, Command::Quit),
         // RFC 5321 4.1.1.9: NOOP may carry a string, which is ignored.
@@ -312,6 +344,28 @@ fn strip_path_keyword<'a>(
     }
     let rest = &argument[keyword.len()..];
     Ok(rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+/// Parses `BDAT` arguments: `1*DIGIT [SP "LAST"]`, with `LAST` in any case.
+fn parse_bdat(argument: Option<&str>) -> Result<Command<'static>, CommandError> {
+    let argument = argument.ok_or(syntax("BDAT needs a chunk size"))?;
+    let (digits, last) = match argument.split_once(' ') {
+        None => (argument, false),
+        Some((digits, word)) if word.eq_ignore_ascii_case("LAST") => (digits, true),
+        Some(_) => return Err(syntax("BDAT takes a chunk size and an optional LAST")),
+    };
+
+    let digits_ok = !digits.is_empty()
+        && digits.len() <= BDAT_SIZE_DIGITS_MAX
+        && digits.bytes().all(|byte| byte.is_ascii_digit());
+    let size = digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| digits_ok)
+        .ok_or(syntax(
+            "BDAT chunk size must be 1 to 20 digits and fit in 64 bits",
+        ))?;
+    Ok(Command::Bdat { size, last })
 }
 
 fn parse_mail(argument: Option<&str>) -> Result<Command<'_>, CommandError> {
@@ -661,10 +715,10 @@ fn split_parameter(word: &str) -> Result<(&str, Option<&str>), CommandError> {
     Ok((keyword, value))
 }
 
-fn parse_mail_parameter(
-    parameters: &mut MailParameters,
+fn parse_mail_parameter<'a>(
+    parameters: &mut MailParameters<'a>,
     keyword: &str,
-    value: Option<&str>,
+    value: Option<&'a str>,
 ) -> Result<(), CommandError> {
     if keyword.eq_ignore_ascii_case("SIZE") {
         let value = value.ok_or(syntax("SIZE needs a value"))?;
@@ -716,9 +770,35 @@ fn parse_mail_parameter(
         return Ok(());
     }
 
-    // NOTE: the DSN parameters RET and ENVID (RFC 3461) end up here as
-    // unknown, although RCPT accepts NOTIFY and ORCPT. MailParameters needs
-    // fields for them before the engine advertises DSN.
+    if keyword.eq_ignore_ascii_case("RET") {
+        let value = value.ok_or(syntax("RET needs a value"))?;
+        if parameters.ret.is_some() {
+            return Err(syntax("duplicate RET parameter"));
+        }
+        let ret = if value.eq_ignore_ascii_case("FULL") {
+            Ret::Full
+        } else if value.eq_ignore_ascii_case("HDRS") {
+            Ret::Hdrs
+        } else {
+            return Err(syntax("RET must be FULL or HDRS"));
+        };
+        parameters.ret = Some(ret);
+        return Ok(());
+    }
+
+    if keyword.eq_ignore_ascii_case("ENVID") {
+        let value = value.ok_or(syntax("ENVID needs a value"))?;
+        if parameters.envid.is_some() {
+            return Err(syntax("duplicate ENVID parameter"));
+        }
+        if value.len() > ENVID_MAX {
+            return Err(syntax("ENVID longer than 100 characters"));
+        }
+        decode_xtext(value).map_err(|_| syntax("ENVID is not valid xtext"))?;
+        parameters.envid = Some(value);
+        return Ok(());
+    }
+
     Err(CommandError::UnknownParameter)
 }
 
@@ -742,12 +822,16 @@ fn parse_rcpt_parameter<'a>(
         if parameters.orcpt.is_some() {
             return Err(syntax("duplicate ORCPT parameter"));
         }
+        if value.len() > ORCPT_MAX {
+            return Err(syntax("ORCPT longer than 500 characters"));
+        }
         let (address_type, address) = value
             .split_once(';')
             .ok_or(syntax("ORCPT must be addr-type;address"))?;
         if address_type.is_empty() || address.is_empty() {
             return Err(syntax("ORCPT must be addr-type;address"));
         }
+        decode_xtext(address).map_err(|_| syntax("ORCPT address is not valid xtext"))?;
         parameters.orcpt = Some(value);
         return Ok(());
     }

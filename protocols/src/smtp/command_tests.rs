@@ -74,7 +74,6 @@ fn hello_commands() {
 fn not_implemented_verbs_keep_spelling() {
     accepts! {
         "STARTTLS" => Command::NotImplemented { verb: "STARTTLS" },
-        "BDAT 100 LAST" => Command::NotImplemented { verb: "BDAT" },
         "ETRN example.org" => Command::NotImplemented { verb: "ETRN" },
         "TURN" => Command::NotImplemented { verb: "TURN" },
     }
@@ -168,24 +167,100 @@ fn mail_parameters() {
     accepts! {
         "MAIL FROM:<a@b> SIZE=1000" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: Some(1000), body: None, smtputf8: false },
+            parameters: MailParameters { size: Some(1000), body: None, smtputf8: false, ..MailParameters::default() },
         },
         "MAIL FROM:<a@b> body=8bitmime  SMTPUTF8 size=0" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: Some(0), body: Some(Body::EightBitMime), smtputf8: true },
+            parameters: MailParameters { size: Some(0), body: Some(Body::EightBitMime), smtputf8: true, ..MailParameters::default() },
         },
         "MAIL FROM:<> BODY=7BIT" => Command::MailFrom {
             reverse_path: ReversePath::Null,
-            parameters: MailParameters { size: None, body: Some(Body::SevenBit), smtputf8: false },
+            parameters: MailParameters { size: None, body: Some(Body::SevenBit), smtputf8: false, ..MailParameters::default() },
         },
         "MAIL FROM:<a@b> BODY=BINARYMIME" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: None, body: Some(Body::BinaryMime), smtputf8: false },
+            parameters: MailParameters { size: None, body: Some(Body::BinaryMime), smtputf8: false, ..MailParameters::default() },
         },
         "MAIL FROM:<a@b> SIZE=18446744073709551615" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: Some(u64::MAX), body: None, smtputf8: false },
+            parameters: MailParameters { size: Some(u64::MAX), body: None, smtputf8: false, ..MailParameters::default() },
         },
+    }
+}
+
+#[test]
+fn dsn_mail_parameters() {
+    accepts! {
+        "MAIL FROM:<a@b> RET=HDRS ENVID=QQ314159" => Command::MailFrom {
+            reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
+            parameters: MailParameters { ret: Some(Ret::Hdrs), envid: Some("QQ314159"), ..MailParameters::default() },
+        },
+        "MAIL FROM:<> ret=full envid=id+2B1" => Command::MailFrom {
+            reverse_path: ReversePath::Null,
+            parameters: MailParameters { ret: Some(Ret::Full), envid: Some("id+2B1"), ..MailParameters::default() },
+        },
+    }
+}
+
+#[test]
+fn envid_limit_boundary() {
+    let at_max = format!("MAIL FROM:<a@b> ENVID={}", "e".repeat(ENVID_MAX));
+    assert!(
+        parse_command(at_max.as_bytes()).is_ok(),
+        "ENVID of {ENVID_MAX} rejected"
+    );
+
+    let over = format!("MAIL FROM:<a@b> ENVID={}", "e".repeat(ENVID_MAX + 1));
+    assert_eq!(
+        parse_command(over.as_bytes()),
+        Err(syntax("ENVID longer than 100 characters"))
+    );
+}
+
+#[test]
+fn orcpt_limit_boundary() {
+    let address = |len: usize| format!("RCPT TO:<c@d> ORCPT=rfc822;{}", "o".repeat(len - 7));
+    assert!(
+        parse_command(address(ORCPT_MAX).as_bytes()).is_ok(),
+        "ORCPT of {ORCPT_MAX} rejected"
+    );
+    assert_eq!(
+        parse_command(address(ORCPT_MAX + 1).as_bytes()),
+        Err(syntax("ORCPT longer than 500 characters"))
+    );
+}
+
+#[test]
+fn bdat_arguments() {
+    accepts! {
+        "BDAT 0" => Command::Bdat { size: 0, last: false },
+        "BDAT 0 LAST" => Command::Bdat { size: 0, last: true },
+        "bdat 100 last" => Command::Bdat { size: 100, last: true },
+        "BDAT 86 Last  " => Command::Bdat { size: 86, last: true },
+        "BDAT 007" => Command::Bdat { size: 7, last: false },
+        "BDAT 18446744073709551615" => Command::Bdat { size: u64::MAX, last: false },
+        "BDAT 00000000000000000001 LAST" => Command::Bdat { size: 1, last: true },
+    }
+}
+
+#[test]
+fn bdat_bad_arguments() {
+    let size_error = syntax("BDAT chunk size must be 1 to 20 digits and fit in 64 bits");
+    let shape_error = syntax("BDAT takes a chunk size and an optional LAST");
+    rejects! {
+        "BDAT" => syntax("BDAT needs a chunk size"),
+        "BDAT " => syntax("BDAT needs a chunk size"),
+        "BDAT LAST" => size_error,
+        "BDAT -1" => size_error,
+        "BDAT +1" => size_error,
+        "BDAT 1x" => size_error,
+        "BDAT 18446744073709551616" => size_error,
+        "BDAT 000000000000000000001" => size_error,
+        "BDAT 1\tLAST" => size_error,
+        "BDAT 10 LAST LAST" => shape_error,
+        "BDAT 10 FIRST" => shape_error,
+        "BDAT 10  LAST" => shape_error,
+        "BDAT 10 LASTX" => shape_error,
     }
 }
 
@@ -199,6 +274,10 @@ fn rcpt_parameters() {
         "RCPT TO:<c@d> notify=NEVER" => Command::RcptTo {
             forward_path: ForwardPath::Mailbox(mailbox("c", "d")),
             parameters: RcptParameters { notify: Some("NEVER"), orcpt: None },
+        },
+        "RCPT TO:<c@d> ORCPT=rfc822;c+2Bx@d" => Command::RcptTo {
+            forward_path: ForwardPath::Mailbox(mailbox("c", "d")),
+            parameters: RcptParameters { notify: None, orcpt: Some("rfc822;c+2Bx@d") },
         },
     }
 }
@@ -277,7 +356,18 @@ fn rejected_parameters() {
         "MAIL FROM:<a@b> =1" => syntax("invalid parameter keyword"),
         "MAIL FROM:<a@b> -X=1" => syntax("invalid parameter keyword"),
         "MAIL FROM:<a@b> X_Y=1" => syntax("invalid parameter keyword"),
-        "MAIL FROM:<a@b> RET=HDRS" => CommandError::UnknownParameter,
+        "MAIL FROM:<a@b> RET" => syntax("RET needs a value"),
+        "MAIL FROM:<a@b> RET=BODY" => syntax("RET must be FULL or HDRS"),
+        "MAIL FROM:<a@b> RET=FULL RET=HDRS" => syntax("duplicate RET parameter"),
+        "MAIL FROM:<a@b> ENVID" => syntax("ENVID needs a value"),
+        "MAIL FROM:<a@b> ENVID=a ENVID=b" => syntax("duplicate ENVID parameter"),
+        "MAIL FROM:<a@b> ENVID=a+2" => syntax("ENVID is not valid xtext"),
+        "MAIL FROM:<a@b> ENVID=a+zz" => syntax("ENVID is not valid xtext"),
+        "MAIL FROM:<a@b> ENVID=é" => syntax("ENVID is not valid xtext"),
+        "RCPT TO:<c@d> ORCPT=rfc822;c+4" => syntax("ORCPT address is not valid xtext"),
+        "RCPT TO:<c@d> ORCPT=rfc822;a ORCPT=rfc822;b" => syntax("duplicate ORCPT parameter"),
+        "RCPT TO:<c@d> NOTIFY=NEVER NOTIFY=NEVER" => syntax("duplicate NOTIFY parameter"),
+        "RCPT TO:<c@d> RET=FULL" => CommandError::UnknownParameter,
         "MAIL FROM:<a@b> XFOO" => CommandError::UnknownParameter,
         "RCPT TO:<c@d> SIZE=1" => CommandError::UnknownParameter,
         "RCPT TO:<c@d> NOTIFY=NEVER,SUCCESS" => syntax("NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"),
