@@ -28,7 +28,8 @@ pub const DOMAIN_MAX: usize = 255;
 /// RFC 5321 4.5.3.1.3: a path is at most 256 octets, brackets included.
 pub const PATH_MAX: usize = 256;
 /// Maximum number of parameters after a MAIL or RCPT path. The extensions
-/// this parser supports use at most three per command (SIZE, BODY, SMTPUTF8).
+/// this parser supports use at most four per command (SIZE, BODY, SMTPUTF8,
+/// REQUIRETLS).
 pub const PARAMETER_COUNT_MAX: usize = 16;
 
 /// One parsed command line. Strings borrow the line given to [`parse_command`].
@@ -61,8 +62,10 @@ pub enum Command<'a> {
     Expn {
         argument: &'a str,
     },
+    /// RFC 3207 STARTTLS, which takes no parameters.
+    StartTls,
     /// Verbs known to SMTP that this server does not implement yet
-    /// (STARTTLS, AUTH, BDAT, ETRN, TURN...): the engine replies 502 5.5.1.
+    /// (AUTH, BDAT, ETRN, TURN...): the engine replies 502 5.5.1.
     NotImplemented {
         verb: &'a str,
     },
@@ -118,6 +121,8 @@ pub struct MailParameters {
     pub body: Option<Body>,
     /// RFC 6531 SMTPUTF8: the envelope or headers may contain UTF-8.
     pub smtputf8: bool,
+    /// RFC 8689 REQUIRETLS: every hop must relay the message over TLS.
+    pub requiretls: bool,
 }
 
 /// The RCPT TO parameters this parser supports, both from DSN (RFC 3461).
@@ -132,7 +137,6 @@ pub struct RcptParameters<'a> {
 /// Verbs from RFC 5321 and its extensions that this server recognizes but
 /// does not implement, so the engine can reply 502 instead of 500.
 const NOT_IMPLEMENTED_VERBS: &[&[u8]] = &[
-    b"STARTTLS",
     b"AUTH",
     b"BDAT",
     b"ETRN",
@@ -184,6 +188,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, CommandError> {
         b"DATA" => no_argument(argument, Command::Data),
         b"RSET" => no_argument(argument, Command::Rset),
         b"QUIT" => no_argument(argument, Command::Quit),
+        b"STARTTLS" => no_argument(argument, Command::StartTls),
         // RFC 5321 4.1.1.9: NOOP may carry a string, which is ignored.
         b"NOOP" => Ok(Command::Noop),
         b"HELP" => Ok(Command::Help {
@@ -657,6 +662,17 @@ fn parse_mail_parameter(
             return Err(syntax("duplicate SMTPUTF8 parameter"));
         }
         parameters.smtputf8 = true;
+        return Ok(());
+    }
+
+    if keyword.eq_ignore_ascii_case("REQUIRETLS") {
+        if value.is_some() {
+            return Err(syntax("REQUIRETLS takes no value"));
+        }
+        if parameters.requiretls {
+            return Err(syntax("duplicate REQUIRETLS parameter"));
+        }
+        parameters.requiretls = true;
         return Ok(());
     }
 

@@ -73,7 +73,6 @@ fn hello_commands() {
 #[test]
 fn not_implemented_verbs_keep_spelling() {
     accepts! {
-        "STARTTLS" => Command::NotImplemented { verb: "STARTTLS" },
         "auth PLAIN AGFiYwBkZWY=" => Command::NotImplemented { verb: "auth" },
         "BDAT 100 LAST" => Command::NotImplemented { verb: "BDAT" },
         "ETRN example.org" => Command::NotImplemented { verb: "ETRN" },
@@ -125,23 +124,23 @@ fn mail_parameters() {
     accepts! {
         "MAIL FROM:<a@b> SIZE=1000" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: Some(1000), body: None, smtputf8: false },
+            parameters: MailParameters { size: Some(1000), body: None, smtputf8: false, ..MailParameters::default() },
         },
         "MAIL FROM:<a@b> body=8bitmime  SMTPUTF8 size=0" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: Some(0), body: Some(Body::EightBitMime), smtputf8: true },
+            parameters: MailParameters { size: Some(0), body: Some(Body::EightBitMime), smtputf8: true, ..MailParameters::default() },
         },
         "MAIL FROM:<> BODY=7BIT" => Command::MailFrom {
             reverse_path: ReversePath::Null,
-            parameters: MailParameters { size: None, body: Some(Body::SevenBit), smtputf8: false },
+            parameters: MailParameters { size: None, body: Some(Body::SevenBit), smtputf8: false, ..MailParameters::default() },
         },
         "MAIL FROM:<a@b> BODY=BINARYMIME" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: None, body: Some(Body::BinaryMime), smtputf8: false },
+            parameters: MailParameters { size: None, body: Some(Body::BinaryMime), smtputf8: false, ..MailParameters::default() },
         },
         "MAIL FROM:<a@b> SIZE=18446744073709551615" => Command::MailFrom {
             reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
-            parameters: MailParameters { size: Some(u64::MAX), body: None, smtputf8: false },
+            parameters: MailParameters { size: Some(u64::MAX), body: None, smtputf8: false, ..MailParameters::default() },
         },
     }
 }
@@ -404,5 +403,41 @@ proptest! {
     ) {
         let line = format!("{verb}{body}");
         let _ = parse_command(line.as_bytes());
+    }
+}
+
+#[test]
+fn starttls_takes_no_parameter() {
+    accepts! {
+        "STARTTLS" => Command::StartTls,
+        "starttls" => Command::StartTls,
+        "StartTLS  " => Command::StartTls,
+    }
+    rejects! {
+        "STARTTLS now" => syntax("this command takes no argument"),
+        "STARTTLS TLS=1.3" => syntax("this command takes no argument"),
+    }
+}
+
+#[test]
+fn requiretls_mail_parameter() {
+    let requiretls = MailParameters {
+        requiretls: true,
+        ..MailParameters::default()
+    };
+    accepts! {
+        "MAIL FROM:<a@b> REQUIRETLS" => Command::MailFrom {
+            reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
+            parameters: requiretls,
+        },
+        "MAIL FROM:<a@b> requiretls SIZE=10" => Command::MailFrom {
+            reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
+            parameters: MailParameters { size: Some(10), ..requiretls },
+        },
+    }
+    rejects! {
+        "MAIL FROM:<a@b> REQUIRETLS=yes" => syntax("REQUIRETLS takes no value"),
+        "MAIL FROM:<a@b> REQUIRETLS REQUIRETLS" => syntax("duplicate REQUIRETLS parameter"),
+        "RCPT TO:<c@d> REQUIRETLS" => CommandError::UnknownParameter,
     }
 }
