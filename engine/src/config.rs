@@ -70,6 +70,10 @@ pub struct Config {
     pub imap: ImapConfig,
     /// Local delivery.
     pub delivery: DeliveryConfig,
+    /// The message submission listeners.
+    pub submission: SubmissionConfig,
+    /// The certificate for STARTTLS and implicit TLS.
+    pub tls: TlsConfig,
 }
 
 /// `[smtp]`: the SMTP receiver.
@@ -104,6 +108,32 @@ pub struct SmtpConfig {
     /// Maximum header size in octets as the client sent it, the empty line
     /// after it excluded.
     pub header_size_max: usize,
+    /// Whether the relay listeners offer STARTTLS. Submission listeners
+    /// always offer it.
+    pub starttls: bool,
+}
+
+/// `[submission]`: message submission (RFC 6409) listeners. Both kinds share
+/// the `[smtp]` limits and count against its connection limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionConfig {
+    /// Addresses for submission with STARTTLS (port 587). Empty disables it.
+    pub listen: Vec<SocketAddr>,
+    /// Addresses for submission over implicit TLS (RFC 8314, port 465): the
+    /// TLS handshake comes before the greeting. Empty disables it.
+    pub listen_tls: Vec<SocketAddr>,
+}
+
+/// `[tls]`: the server certificate, PEM files. Both empty means a
+/// self-signed certificate generated under `<data>/tls/` on first start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Certificate chain file, leaf first.
+    pub cert: String,
+    /// Private key file of the leaf certificate.
+    pub key: String,
 }
 
 /// `[imap]`: the IMAP server.
@@ -114,7 +144,7 @@ pub struct ImapConfig {
     pub listen: Vec<SocketAddr>,
     /// Seconds an idle session may stay open (RFC 3501 section 5.4: at least 30 minutes).
     pub idle_timeout_secs: u64,
-    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS. Ringmail has no TLS
+    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS. The IMAP server has no TLS
     /// yet, so this is on by default and the listeners default to loopback.
     pub allow_plaintext_auth: bool,
 }
@@ -139,6 +169,8 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             imap: ImapConfig::default(),
             delivery: DeliveryConfig::default(),
+            submission: SubmissionConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -158,6 +190,16 @@ impl Default for SmtpConfig {
             greet_pause_ms: 0,
             received_max: RECEIVED_MAX_DEFAULT,
             header_size_max: HEADER_SIZE_MAX_DEFAULT,
+            starttls: true,
+        }
+    }
+}
+
+impl Default for SubmissionConfig {
+    fn default() -> Self {
+        SubmissionConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 5587))],
+            listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 5465))],
         }
     }
 }
@@ -251,6 +293,13 @@ impl Config {
         }
         if self.imap.listen.is_empty() {
             return Err(invalid("imap.listen", "[]", "needs at least one address"));
+        }
+        if let Some(addr) = self.duplicate_listen_address() {
+            return Err(invalid(
+                "listen",
+                addr,
+                "address appears in more than one listen list, or twice in one",
+            ));
         }
         if self.smtp.message_size_max < 1024 {
             return Err(invalid(
@@ -356,6 +405,25 @@ impl Config {
         Ok(())
     }
 
+    /// Returns the first address that appears twice across the SMTP,
+    /// submission and IMAP listen lists.
+    fn duplicate_listen_address(&self) -> Option<SocketAddr> {
+        let mut seen = std::collections::HashSet::new();
+        self.listen_addresses()
+            .find(|addr| !seen.insert(**addr))
+            .copied()
+    }
+
+    /// Returns every listen address of every listener.
+    pub fn listen_addresses(&self) -> impl Iterator<Item = &SocketAddr> {
+        self.smtp
+            .listen
+            .iter()
+            .chain(&self.submission.listen)
+            .chain(&self.submission.listen_tls)
+            .chain(&self.imap.listen)
+    }
+
     /// Returns the worker count, resolving 0 to the number of cores.
     pub fn worker_count(&self) -> usize {
         if self.workers == 0 {
@@ -445,13 +513,32 @@ received_max = 100
 # Maximum size in octets of a message's header as the client sent it.
 # A larger header is rejected with 552 5.3.4.
 header_size_max = 1048576
+# Offer STARTTLS on the addresses above. The submission listeners always
+# offer it.
+starttls = true
+
+[submission]
+# Message submission (RFC 6409): clients upgrade with STARTTLS (port 587).
+# These connections share the [smtp] limits. Empty disables the listener.
+listen = ["127.0.0.1:5587"]
+# Submission over implicit TLS (RFC 8314, port 465): the TLS handshake comes
+# before the greeting. Empty disables the listener.
+listen_tls = ["127.0.0.1:5465"]
+
+[tls]
+# Certificate chain (leaf first) and private key, PEM files. When both are
+# empty, a self-signed certificate for the host name and localhost is
+# generated on first start as <data>/tls/cert.pem and <data>/tls/key.pem,
+# and reused on later starts.
+cert = ""
+key = ""
 
 [imap]
 # Addresses the IMAP server listens on.
 listen = ["127.0.0.1:1143"]
 # Seconds an idle session may stay open.
 idle_timeout_secs = 1800
-# Allow LOGIN and AUTHENTICATE PLAIN without TLS (Ringmail has no TLS yet,
+# Allow LOGIN and AUTHENTICATE PLAIN without TLS (the IMAP server has no TLS yet,
 # so keep the listeners on loopback).
 allow_plaintext_auth = true
 
@@ -486,6 +573,26 @@ mod tests {
             defaults.smtp.connections_per_ip_max
         );
         assert_eq!(parsed.smtp.greet_pause_ms, defaults.smtp.greet_pause_ms);
+        assert_eq!(parsed.smtp.starttls, defaults.smtp.starttls);
+        assert_eq!(parsed.submission.listen, defaults.submission.listen);
+        assert_eq!(parsed.submission.listen_tls, defaults.submission.listen_tls);
+        assert_eq!(parsed.tls.cert, defaults.tls.cert);
+        assert_eq!(parsed.tls.key, defaults.tls.key);
+    }
+
+    #[test]
+    fn duplicate_listen_address_is_rejected() {
+        let cases = [
+            "[smtp]\nlisten = [\"127.0.0.1:5587\"]\n",
+            "[submission]\nlisten_tls = [\"127.0.0.1:1143\"]\n",
+            "[submission]\nlisten = [\"127.0.0.1:6000\", \"127.0.0.1:6000\"]\n",
+        ];
+        for text in cases {
+            let error = Config::parse(text).expect_err(text).to_string();
+            assert!(error.contains("listen"), "{text:?}: {error}");
+        }
+        let disabled = "[submission]\nlisten = []\nlisten_tls = []\n";
+        assert!(Config::parse(disabled).is_ok(), "empty submission lists");
     }
 
     #[test]

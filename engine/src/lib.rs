@@ -14,4 +14,5 @@ pub mod runtime;
 pub mod server;
 pub mod smtp;
 pub mod time;
+pub mod tls;
 pub mod users;

@@ -198,6 +198,14 @@ pub fn free_port_pair() -> (u16, u16) {
     ports
 }
 
+/// Returns `N` distinct loopback ports that were free a moment ago.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port"))
+        .collect();
+    std::array::from_fn(|index| listeners[index].local_addr().expect("local address").port())
+}
+
 // ---------------------------------------------------------------------------
 // Server
 // ---------------------------------------------------------------------------
@@ -208,6 +216,10 @@ pub struct Server {
     dir: tempfile::TempDir,
     pub smtp_port: u16,
     pub imap_port: u16,
+    /// Submission port with STARTTLS (`--submission`).
+    pub submission_port: u16,
+    /// Submission port with implicit TLS (`--submission-tls`).
+    pub submission_tls_port: u16,
     config_path: Option<PathBuf>,
     child: Option<Child>,
     run_count: u32,
@@ -244,6 +256,8 @@ impl Server {
             dir,
             smtp_port: 0,
             imap_port: 0,
+            submission_port: 0,
+            submission_tls_port: 0,
             config_path,
             child: None,
             run_count: 0,
@@ -390,7 +404,8 @@ impl Server {
     fn launch_on_free_ports(&mut self) {
         let mut reasons = Vec::new();
         for _ in 0..START_ATTEMPTS_MAX {
-            let (smtp_port, imap_port) = free_port_pair();
+            let [smtp_port, imap_port, submission_port, submission_tls_port] = free_ports();
+            (self.submission_port, self.submission_tls_port) = (submission_port, submission_tls_port);
             match self.launch(smtp_port, imap_port) {
                 Ok(()) => return,
                 Err(reason) => reasons.push(reason),
@@ -415,13 +430,17 @@ impl Server {
         let data_dir = self.data_dir();
         let smtp_addr = format!("127.0.0.1:{smtp_port}");
         let imap_addr = format!("127.0.0.1:{imap_port}");
+        let submission_addr = format!("127.0.0.1:{}", self.submission_port);
+        let submission_tls_addr = format!("127.0.0.1:{}", self.submission_tls_port);
 
         let mut command = Command::new(ringmail_bin());
         command
             .arg("serve")
             .arg("--data")
             .arg(&data_dir)
-            .args(["--smtp", &smtp_addr, "--imap", &imap_addr]);
+            .args(["--smtp", &smtp_addr, "--imap", &imap_addr])
+            .args(["--submission", &submission_addr])
+            .args(["--submission-tls", &submission_tls_addr]);
         if let Some(config) = &self.config_path {
             command.arg("--config").arg(config);
         }
@@ -442,7 +461,9 @@ impl Server {
                     tail(&self.stderr_text())
                 ));
             }
-            if port_accepts(smtp_port) && port_accepts(imap_port) {
+            let submission_ready =
+                port_accepts(self.submission_port) && port_accepts(self.submission_tls_port);
+            if port_accepts(smtp_port) && port_accepts(imap_port) && submission_ready {
                 self.child = Some(child);
                 return Ok(());
             }

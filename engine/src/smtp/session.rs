@@ -5,6 +5,7 @@
 //! sends the collected replies in one write before reading again. During DATA
 //! the receiver consumes the buffer directly; the reply to the final dot is
 //! written only after every copy of the message is durable in its Maildir.
+//! STARTTLS, implicit TLS and REQUIRETLS live in the `tls` submodule.
 
 use std::io;
 use std::net::SocketAddr;
@@ -25,6 +26,10 @@ use crate::connection::{Connection, Fill};
 use crate::mailstore::{self, Delivery};
 use crate::router::{self, RouteError};
 use crate::server::{Shared, Shutdown};
+
+mod tls;
+
+pub use tls::run_tls_session;
 
 /// Runs one SMTP session on `stream` until QUIT, end of stream, a timeout or
 /// shutdown.
@@ -54,6 +59,8 @@ struct Recipient {
 struct Transaction {
     reverse_path: String,
     recipients: Vec<Recipient>,
+    /// RFC 8689 REQUIRETLS was given on MAIL FROM.
+    requiretls: bool,
 }
 
 /// Next step of the command loop after a command.
@@ -64,6 +71,8 @@ enum Next {
     Data,
     /// Close the session after sending the replies.
     Close,
+    /// The 220 to STARTTLS is queued: send it, then run the TLS handshake.
+    StartTls,
 }
 
 struct Session {
@@ -146,6 +155,13 @@ impl Session {
                     }
                     continue;
                 }
+                Next::StartTls => {
+                    self.connection.flush().await?;
+                    if !self.start_tls().await {
+                        return Ok(());
+                    }
+                    continue;
+                }
             }
 
             self.connection.flush().await?;
@@ -221,6 +237,7 @@ impl Session {
                     self.reply(Reply::new(500, status(5, 5, 2), text));
                 }
                 LineOutcome::Line { line, consumed } => {
+                    let trailing_len = input.len() - consumed;
                     // The command borrows the input; copy the few fields it
                     // needs only where they outlive this call.
                     let next = match smtp::parse_command(line) {
@@ -233,8 +250,17 @@ impl Session {
                                     extended: &mut self.extended,
                                     transaction: &mut self.transaction,
                                     mail_count: &mut self.mail_count,
+                                    tls: self.tls,
+                                    starttls_offered: self.service == SmtpService::Submission
+                                        || self.shared.config.smtp.starttls,
                                 },
                                 command,
+                            );
+                            let outcome = tls::refuse_pipelined_starttls(
+                                outcome,
+                                trailing_len,
+                                &self.connection,
+                                self.peer,
                             );
                             let extended = self.extended;
                             let (_, output) = self.connection.split();
@@ -330,6 +356,7 @@ impl Session {
             .transaction
             .as_ref()
             .expect("DATA is accepted only inside a transaction");
+        let tls_summary = self.connection.tls_summary();
         let single_recipient = match transaction.recipients.as_slice() {
             [only] => Some(only.address.as_str()),
             _ => None,
@@ -340,10 +367,15 @@ impl Session {
                 helo: self.helo.as_deref().unwrap_or("unknown"),
                 peer: self.peer,
                 hostname: &self.shared.hostname,
-                protocol: if self.extended { "ESMTP" } else { "SMTP" },
+                protocol: match (self.extended, tls_summary.is_some()) {
+                    (true, true) => "ESMTPS",
+                    (true, false) => "ESMTP",
+                    (false, _) => "SMTP",
+                },
                 queue_id,
                 single_recipient,
                 unix_secs: crate::time::unix_now(),
+                tls: tls_summary.as_deref(),
             },
         );
     }
@@ -376,6 +408,7 @@ impl Session {
                     queue_id,
                     from = transaction.reverse_path,
                     recipients = transaction.recipients.len(),
+                    requiretls = transaction.requiretls,
                     size,
                     "delivered"
                 );
@@ -403,6 +436,10 @@ struct SessionState<'s> {
     extended: &'s mut bool,
     transaction: &'s mut Option<Transaction>,
     mail_count: &'s mut u32,
+    /// Whether the connection is encrypted.
+    tls: bool,
+    /// Whether this listener offers STARTTLS.
+    starttls_offered: bool,
 }
 
 /// The reply to one command and what follows it.
@@ -437,7 +474,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             *state.transaction = None;
             let size = format!("SIZE {}", state.shared.config.smtp.message_size_max);
             let greeting = format!("{} greets {domain}", state.shared.hostname);
-            let lines = [
+            let mut lines = vec![
                 greeting.as_str(),
                 "PIPELINING",
                 size.as_str(),
@@ -445,6 +482,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
                 "ENHANCEDSTATUSCODES",
                 "HELP",
             ];
+            lines.extend(tls::ehlo_keywords(state.tls, state.starttls_offered));
             let mut text = String::new();
             for (index, line) in lines.iter().enumerate() {
                 if index > 0 {
@@ -498,6 +536,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             "cannot VRFY user, but will accept message and attempt delivery",
         ),
         Command::Expn { .. } => Outcome::reply(502, status(5, 5, 1), "EXPN is disabled"),
+        Command::StartTls => tls::starttls_command(state),
         Command::NotImplemented { verb } => Outcome::reply(
             502,
             status(5, 5, 1),
@@ -530,6 +569,10 @@ fn mail_from(
         };
     }
 
+    if let Some(rejection) = tls::check_requiretls(state, &parameters) {
+        return rejection;
+    }
+
     let size_max = state.shared.config.smtp.message_size_max as u64;
     if let Some(size) = parameters.size {
         if size > size_max {
@@ -549,6 +592,7 @@ fn mail_from(
     *state.transaction = Some(Transaction {
         reverse_path,
         recipients: Vec::new(),
+        requiretls: parameters.requiretls,
     });
     *state.mail_count += 1;
     Outcome::reply(250, status(2, 1, 0), "Ok")
