@@ -32,7 +32,13 @@ pub async fn run_tls_session(
     let mut connection = Connection::new(stream);
     let timeout = shared.config.smtp_command_timeout();
     if let Err(error) = connection.start_tls(shared.tls.clone(), timeout).await {
-        tracing::info!(%peer, %error, "tls handshake failed on implicit-tls listener, closing");
+        // A client that connects and closes at once (a port probe, a health
+        // check) is routine; other failures are worth an info line.
+        if error.kind() == io::ErrorKind::UnexpectedEof {
+            tracing::debug!(%peer, %error, "tls handshake failed on implicit-tls listener, closing");
+        } else {
+            tracing::info!(%peer, %error, "tls handshake failed on implicit-tls listener, closing");
+        }
         connection.shutdown_write();
         return Ok(());
     }
