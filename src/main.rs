@@ -201,11 +201,7 @@ struct ListenOverrides {
     submission_tls: Option<std::net::SocketAddr>,
 }
 
-fn serve(
-    data: &Path,
-    config_path: Option<&Path>,
-    listen: ListenOverrides,
-) -> Result<(), Failure> {
+fn serve(data: &Path, config_path: Option<&Path>, listen: ListenOverrides) -> Result<(), Failure> {
     let mut config = match config_path {
         Some(path) => Config::load(path).map_err(|error| Failure::usage(error.to_string()))?,
         None => Config::default(),

@@ -129,12 +129,21 @@ fn swaks_starttls_on_relay_and_submission() {
     let server = Server::start(USERS);
 
     let transcript = swaks(server.smtp_port, "--tls", "relay starttls");
-    assert!(transcript.contains("TLS started with cipher"), "{transcript}");
-    assert!(transcript.contains("250 2.0.0 Ok: delivered as"), "{transcript}");
+    assert!(
+        transcript.contains("TLS started with cipher"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("250 2.0.0 Ok: delivered as"),
+        "{transcript}"
+    );
     assert_received_over_tls(&stored_with_subject(&server, "relay starttls"));
 
     let transcript = swaks(server.submission_port, "--tls", "submission starttls");
-    assert!(transcript.contains("TLS started with cipher"), "{transcript}");
+    assert!(
+        transcript.contains("TLS started with cipher"),
+        "{transcript}"
+    );
     assert_received_over_tls(&stored_with_subject(&server, "submission starttls"));
 }
 
@@ -142,8 +151,14 @@ fn swaks_starttls_on_relay_and_submission() {
 fn swaks_implicit_tls_on_submission_tls() {
     let server = Server::start(USERS);
     let transcript = swaks(server.submission_tls_port, "--tlsc", "implicit tls");
-    assert!(transcript.contains("TLS started with cipher"), "{transcript}");
-    assert!(transcript.contains("250 2.0.0 Ok: delivered as"), "{transcript}");
+    assert!(
+        transcript.contains("TLS started with cipher"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("250 2.0.0 Ok: delivered as"),
+        "{transcript}"
+    );
     assert_received_over_tls(&stored_with_subject(&server, "implicit tls"));
 }
 
@@ -256,12 +271,20 @@ fn garbage_instead_of_client_hello_closes_session() {
 fn client_closing_during_handshake_leaves_server_up() {
     let server = Server::start(USERS);
     let mut stream = TcpStream::connect(("127.0.0.1", server.submission_tls_port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     // A TLS record header that announces a handshake record, then garbage.
-    stream.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]).unwrap();
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])
+        .unwrap();
     read_until_closed(&mut stream);
 
-    let stdout = python_tls(&["implicit", "--port", &server.submission_tls_port.to_string()]);
+    let stdout = python_tls(&[
+        "implicit",
+        "--port",
+        &server.submission_tls_port.to_string(),
+    ]);
     assert!(stdout.contains("implicit passed"), "{stdout}");
 }
 
@@ -312,7 +335,13 @@ fn configured_pem_files_are_served() {
         "a certificate was generated although one is configured"
     );
     let port = server.submission_tls_port.to_string();
-    let stdout = python_tls(&["peer-cert", "--port", &port, "--pem", cert.to_str().unwrap()]);
+    let stdout = python_tls(&[
+        "peer-cert",
+        "--port",
+        &port,
+        "--pem",
+        cert.to_str().unwrap(),
+    ]);
     assert!(stdout.contains("peer-cert passed"), "{stdout}");
 }
 
@@ -321,8 +350,16 @@ fn broken_pem_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("broken-cert.pem");
     let key = dir.path().join("broken-key.pem");
-    fs::write(&cert, "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").unwrap();
-    fs::write(&key, "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n").unwrap();
+    fs::write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     let config_path = dir.path().join("ringmail.toml");
     let config = format!(
         "[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
@@ -353,6 +390,9 @@ fn broken_pem_refuses_to_start() {
         dir.path(),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "server started with a broken certificate");
+    assert!(
+        !output.status.success(),
+        "server started with a broken certificate"
+    );
     assert!(stderr.contains("broken-cert.pem"), "{stderr}");
 }

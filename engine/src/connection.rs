@@ -240,10 +240,7 @@ impl Connection {
             Ok(result) => result,
             Err(runtime::Elapsed) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!(
-                    "tls handshake timed out after {} ms",
-                    timeout.as_millis()
-                ),
+                format!("tls handshake timed out after {} ms", timeout.as_millis()),
             )),
         }
     }
@@ -498,5 +495,193 @@ impl Writer {
         returned.clear();
         *buf = returned;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::SocketAddr;
+    use std::thread::JoinHandle;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+    use super::*;
+
+    /// Timeout of every handshake and read in these tests; loopback needs
+    /// milliseconds, so only a hang reaches it.
+    const TEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Returns a server configuration with a fresh self-signed certificate
+    /// for `localhost`, and a client configuration that trusts it.
+    fn configs() -> (Arc<ServerConfig>, Arc<rustls::ClientConfig>) {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = CertificateDer::from(generated.cert.der().to_vec());
+        let key = PrivateKeyDer::try_from(generated.key_pair.serialize_der()).unwrap();
+
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        (Arc::new(server), Arc::new(client))
+    }
+
+    /// Runs `peer` on a thread with the accepted side of a loopback
+    /// connection and returns the address to connect to.
+    fn spawn_peer<F>(peer: F) -> (SocketAddr, JoinHandle<()>)
+    where
+        F: FnOnce(std::net::TcpStream) + Send + 'static,
+    {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(TEST_TIMEOUT)).unwrap();
+            peer(stream);
+        });
+        (addr, handle)
+    }
+
+    /// Reads from `tls` until `expected` arrived in full.
+    fn read_exact_text(tls: &mut impl Read, expected: &[u8]) {
+        let mut received = vec![0u8; expected.len()];
+        tls.read_exact(&mut received).unwrap();
+        assert_eq!(received, expected);
+    }
+
+    #[test]
+    fn tls_round_trip_through_flush_and_writer() {
+        let (server_config, client_config) = configs();
+        let (addr, peer) = spawn_peer(move |socket| {
+            let name = ServerName::try_from("localhost").unwrap();
+            let session = rustls::ClientConnection::new(client_config, name).unwrap();
+            let mut tls = rustls::StreamOwned::new(session, socket);
+            tls.write_all(b"EHLO client\r\n").unwrap();
+            read_exact_text(&mut tls, b"250 flushed\r\n");
+            read_exact_text(&mut tls, b"* pushed by writer\r\n");
+            // Larger than one TLS record, so the sender splits it.
+            let large = vec![b'x'; 3 * SEAL_CHUNK + 5];
+            tls.write_all(&large).unwrap();
+            tls.conn.send_close_notify();
+            tls.flush().unwrap();
+        });
+
+        let (summary, received) = runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let mut connection = Connection::new(stream);
+            connection
+                .start_tls(server_config, TEST_TIMEOUT)
+                .await
+                .unwrap();
+            assert!(connection.is_tls());
+            let summary = connection.tls_summary().unwrap();
+
+            while connection.input() != b"EHLO client\r\n" {
+                let fill = connection.fill(TEST_TIMEOUT, None).await.unwrap();
+                assert!(matches!(fill, Fill::Data), "{fill:?}");
+            }
+            connection.consume(connection.pending_len());
+            connection.output().extend_from_slice(b"250 flushed\r\n");
+            connection.flush().await.unwrap();
+            let mut pushed = b"* pushed by writer\r\n".to_vec();
+            connection.writer().send(&mut pushed).await.unwrap();
+            assert!(pushed.is_empty(), "writer did not empty its buffer");
+
+            loop {
+                match connection.fill(TEST_TIMEOUT, None).await.unwrap() {
+                    Fill::Data => {}
+                    Fill::Closed => break,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            (summary, connection.input().to_vec())
+        });
+        peer.join().unwrap();
+
+        assert!(summary.starts_with("TLSv1.3 with cipher TLS_"), "{summary}");
+        assert_eq!(received.len(), 3 * SEAL_CHUNK + 5);
+        assert!(received.iter().all(|&byte| byte == b'x'));
+    }
+
+    #[test]
+    fn plaintext_instead_of_client_hello_is_invalid_data() {
+        let (server_config, _) = configs();
+        let (addr, peer) = spawn_peer(|mut socket| {
+            socket
+                .write_all(b"MAIL FROM:<x@y>\r\nRCPT TO:<z@y>\r\n")
+                .unwrap();
+            let mut rest = Vec::new();
+            let _ = socket.read_to_end(&mut rest);
+        });
+
+        let error = runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let mut connection = Connection::new(stream);
+            let result = connection.start_tls(server_config, TEST_TIMEOUT).await;
+            connection.shutdown_write();
+            result.unwrap_err()
+        });
+        peer.join().unwrap();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+    }
+
+    #[test]
+    fn start_tls_with_plaintext_pending_is_refused() {
+        let (server_config, _) = configs();
+        let (addr, peer) = spawn_peer(|mut socket| {
+            socket
+                .write_all(b"STARTTLS\r\nMAIL FROM:<x@y>\r\n")
+                .unwrap();
+            let mut rest = Vec::new();
+            let _ = socket.read_to_end(&mut rest);
+        });
+
+        let error = runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let mut connection = Connection::new(stream);
+            while connection.pending_len() < b"STARTTLS\r\nMAIL FROM:<x@y>\r\n".len() {
+                connection.fill(TEST_TIMEOUT, None).await.unwrap();
+            }
+            connection.consume(b"STARTTLS\r\n".len());
+            let result = connection.start_tls(server_config, TEST_TIMEOUT).await;
+            connection.shutdown_write();
+            result.unwrap_err()
+        });
+        peer.join().unwrap();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+        assert!(!error.to_string().is_empty());
+    }
+
+    #[test]
+    fn silent_client_times_out_handshake() {
+        let (server_config, _) = configs();
+        let (addr, peer) = spawn_peer(|mut socket| {
+            let mut rest = Vec::new();
+            let _ = socket.read_to_end(&mut rest);
+        });
+
+        let error = runtime::block_on(async move {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let mut connection = Connection::new(stream);
+            let result = connection
+                .start_tls(server_config, Duration::from_millis(200))
+                .await;
+            connection.shutdown_write();
+            result.unwrap_err()
+        });
+        peer.join().unwrap();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
+        assert!(error.to_string().contains("200 ms"), "{error}");
     }
 }

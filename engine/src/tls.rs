@@ -40,7 +40,9 @@ pub const GENERATED_DIR: &str = "tls";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     /// Only one of `tls.cert` and `tls.key` is set.
-    #[error("tls.cert and tls.key must both be set or both be empty (cert = {cert:?}, key = {key:?})")]
+    #[error(
+        "tls.cert and tls.key must both be set or both be empty (cert = {cert:?}, key = {key:?})"
+    )]
     HalfConfigured { cert: String, key: String },
     /// A file could not be read or written.
     #[error("tls file {path}: {source}")]
@@ -130,8 +132,12 @@ fn ensure_generated(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf
 
     // The key goes first: a crash between the two writes leaves no
     // certificate, so the next start generates both again.
-    write_atomically(&key_path, generated.key_pair.serialize_pem().as_bytes(), 0o600)
-        .map_err(io_error(&key_path))?;
+    write_atomically(
+        &key_path,
+        generated.key_pair.serialize_pem().as_bytes(),
+        0o600,
+    )
+    .map_err(io_error(&key_path))?;
     write_atomically(&cert_path, generated.cert.pem().as_bytes(), 0o644)
         .map_err(io_error(&cert_path))?;
     tracing::info!(cert = %cert_path.display(), ?names, "generated a self-signed tls certificate");
@@ -239,7 +245,10 @@ mod tests {
             key: String::new(),
         };
         let error = server_config(&tls, dir.path(), "localhost").unwrap_err();
-        assert!(matches!(error, TlsSetupError::HalfConfigured { .. }), "{error}");
+        assert!(
+            matches!(error, TlsSetupError::HalfConfigured { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -247,13 +256,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cert = dir.path().join("broken-cert.pem");
         let key = dir.path().join("broken-key.pem");
-        fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n").unwrap();
+        fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         fs::write(&key, "no key here\n").unwrap();
         let tls = TlsConfig {
             cert: cert.display().to_string(),
             key: key.display().to_string(),
         };
-        let error = server_config(&tls, dir.path(), "localhost").unwrap_err().to_string();
+        let error = server_config(&tls, dir.path(), "localhost")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("broken-cert.pem"), "{error}");
     }
 
@@ -269,7 +284,9 @@ mod tests {
             cert: cert.display().to_string(),
             key: key.display().to_string(),
         };
-        let error = server_config(&tls, dir.path(), "localhost").unwrap_err().to_string();
+        let error = server_config(&tls, dir.path(), "localhost")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("empty-key.pem"), "{error}");
     }
 

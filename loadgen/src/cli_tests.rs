@@ -134,7 +134,10 @@ fn implicit_tls_flag_excludes_starttls() {
         "--tls",
         "--starttls",
     ];
-    assert!(Cli::try_parse_from(argv).is_err(), "--tls with --starttls parsed");
+    assert!(
+        Cli::try_parse_from(argv).is_err(),
+        "--tls with --starttls parsed"
+    );
 }
 
 #[test]

@@ -405,7 +405,8 @@ impl Server {
         let mut reasons = Vec::new();
         for _ in 0..START_ATTEMPTS_MAX {
             let [smtp_port, imap_port, submission_port, submission_tls_port] = free_ports();
-            (self.submission_port, self.submission_tls_port) = (submission_port, submission_tls_port);
+            (self.submission_port, self.submission_tls_port) =
+                (submission_port, submission_tls_port);
             match self.launch(smtp_port, imap_port) {
                 Ok(()) => return,
                 Err(reason) => reasons.push(reason),

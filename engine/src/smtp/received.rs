@@ -45,11 +45,7 @@ pub fn new_queue_id() -> String {
 pub fn received_header(out: &mut Vec<u8>, trace: &Trace<'_>) {
     let mut header = String::with_capacity(256);
     let helo = sanitize(trace.helo);
-    let _ = write!(
-        header,
-        "Received: from {helo} ([{}])",
-        trace.peer.ip(),
-    );
+    let _ = write!(header, "Received: from {helo} ([{}])", trace.peer.ip(),);
     if let Some(tls) = trace.tls {
         let _ = write!(header, "\r\n\t(using {})", sanitize(tls));
     }

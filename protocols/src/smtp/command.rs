@@ -137,15 +137,7 @@ pub struct RcptParameters<'a> {
 /// Verbs from RFC 5321 and its extensions that this server recognizes but
 /// does not implement, so the engine can reply 502 instead of 500.
 const NOT_IMPLEMENTED_VERBS: &[&[u8]] = &[
-    b"AUTH",
-    b"BDAT",
-    b"ETRN",
-    b"TURN",
-    b"ATRN",
-    b"BURL",
-    b"SEND",
-    b"SOML",
-    b"SAML",
+    b"AUTH", b"BDAT", b"ETRN", b"TURN", b"ATRN", b"BURL", b"SEND", b"SOML", b"SAML",
 ];
 
 /// Length of the longest verb, STARTTLS.
