@@ -289,6 +289,19 @@ fn client_closing_during_handshake_leaves_server_up() {
 }
 
 #[test]
+fn submission_connection_counts_against_smtp_limit() {
+    let server = Server::start_with_config(USERS, Some("[smtp]\nconnections_max = 1\n"));
+    // The harness's readiness probes may still hold their permits briefly.
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut submission, greeting) = SmtpClient::connect(server.submission_port);
+    assert_eq!(greeting.code, 220, "submission greeting: {greeting}");
+
+    let (_, rejected) = SmtpClient::connect(server.smtp_port);
+    assert_eq!(rejected.code, 421, "relay greeting while submission is open: {rejected}");
+    submission.quit();
+}
+
+#[test]
 fn generated_certificate_reused_after_restart() {
     let mut server = Server::start(USERS);
     let cert_path = server.data_dir().join("tls/cert.pem");
