@@ -87,7 +87,7 @@ fn stored_with_subject(server: &Server, subject: &str) -> String {
     panic!("no stored message with {needle:?} for alice");
 }
 
-/// Asserts that the first Received field says the message came over TLS.
+/// Asserts that the first Received field records that the message came over TLS.
 fn assert_received_over_tls(stored: &str) {
     let received_end = stored.find(";").expect("Received field ends with ';'");
     let received = &stored[..received_end];
@@ -237,11 +237,11 @@ fn pipelined_command_after_starttls_rejected() {
     let after = client.try_read_reply();
     assert!(
         after.is_err(),
-        "server replied after refusing STARTTLS: {after:?}"
+        "server replied after rejecting STARTTLS: {after:?}"
     );
     assert!(
         wait_log(&server, "commands pipelined after STARTTLS"),
-        "refusal not logged; stderr:\n{}",
+        "rejection not logged; stderr:\n{}",
         server.stderr_text()
     );
 
@@ -297,7 +297,10 @@ fn submission_connection_counts_against_smtp_limit() {
     assert_eq!(greeting.code, 220, "submission greeting: {greeting}");
 
     let (_, rejected) = SmtpClient::connect(server.smtp_port);
-    assert_eq!(rejected.code, 421, "relay greeting while submission is open: {rejected}");
+    assert_eq!(
+        rejected.code, 421,
+        "relay greeting while submission is open: {rejected}"
+    );
     submission.quit();
 }
 
@@ -359,7 +362,7 @@ fn configured_pem_files_are_served() {
 }
 
 #[test]
-fn broken_pem_refuses_to_start() {
+fn broken_pem_fails_start() {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("broken-cert.pem");
     let key = dir.path().join("broken-key.pem");

@@ -7,9 +7,9 @@
 //! pipelined SMTP replies and IMAP untagged responses are grouped.
 //!
 //! After [`Connection::start_tls`] the same calls go through a rustls
-//! [`ServerConnection`]: [`Connection::fill`] reads TLS records from the
+//! [`ServerConnection`]. [`Connection::fill`] reads TLS records from the
 //! socket into a record buffer, lets rustls decrypt them and appends the
-//! plaintext to the input buffer; [`Connection::flush`] and [`Writer::send`]
+//! plaintext to the input buffer. [`Connection::flush`] and [`Writer::send`]
 //! encrypt the output in chunks of [`SEAL_CHUNK`] and write the records. The
 //! rustls state sits in an `Rc<RefCell<..>>` shared with every [`Writer`],
 //! which is sound because a worker runs its sessions on one thread and no
@@ -191,8 +191,8 @@ impl Connection {
         result
     }
 
-    /// The TLS side of [`Connection::read_input`]: reads records until one
-    /// yields plaintext or the peer closes.
+    /// Reads TLS records until one yields plaintext or the peer closes, and
+    /// returns the plaintext length as [`Connection::read_input`] does.
     async fn read_tls_input(&mut self) -> io::Result<usize> {
         loop {
             let decrypted = self.decrypt_records().await?;
@@ -302,17 +302,17 @@ impl Connection {
         let mut closed = false;
         loop {
             let mut unread = &self.records_in[offset..];
-            let taken = if unread.is_empty() {
+            let consumed = if unread.is_empty() {
                 0
             } else {
                 session.read_tls(&mut unread)?
             };
-            offset += taken;
+            offset += consumed;
             session.process_new_packets().map_err(|error| {
                 io::Error::new(io::ErrorKind::InvalidData, format!("tls error: {error}"))
             })?;
             closed |= drain_plaintext(&mut session, &mut self.input)?;
-            if taken == 0 || offset == self.records_in.len() {
+            if consumed == 0 || offset == self.records_in.len() {
                 break;
             }
         }
@@ -346,7 +346,7 @@ impl Connection {
             other => format!("{other:?}"),
         };
         let suite = session.negotiated_cipher_suite()?.suite();
-        // rustls spells the TLS 1.3 suites TLS13_*; the IANA registry, and
+        // rustls spells the TLS 1.3 suites TLS13_*, but the IANA registry, and
         // OpenSSL in other servers' Received headers, spell them TLS_*.
         let suite = match suite.as_str() {
             Some(name) => match name.strip_prefix("TLS13_") {
@@ -400,7 +400,7 @@ impl Connection {
                 }
             }
             // NOTE: a Writer send still in flight could interleave with this
-            // alert; the session ends here anyway, so at worst the peer sees
+            // alert. The session ends here anyway, so at worst the peer gets
             // a truncated stream instead of a clean close.
             let _ = self.stream.try_send(&alert);
         }
@@ -637,7 +637,7 @@ mod tests {
     }
 
     #[test]
-    fn start_tls_with_plaintext_pending_is_refused() {
+    fn start_tls_with_plaintext_pending_rejected() {
         let (server_config, _) = configs();
         let (addr, peer) = spawn_peer(|mut socket| {
             socket

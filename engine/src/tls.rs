@@ -33,7 +33,7 @@ pub const PEM_FILE_SIZE_MAX: u64 = 1024 * 1024;
 /// Maximum certificates in the chain file. Real chains have two to four.
 pub const CHAIN_LEN_MAX: usize = 16;
 
-/// Directory under the data directory that holds the generated certificate.
+/// Directory under the data directory that contains the generated certificate.
 pub const GENERATED_DIR: &str = "tls";
 
 /// Error from setting up the server's TLS configuration.
@@ -50,7 +50,7 @@ pub enum TlsSetupError {
     /// A PEM file is larger than [`PEM_FILE_SIZE_MAX`].
     #[error("tls file {path}: size {size} octets exceeds the maximum of {max} octets")]
     TooLarge { path: PathBuf, size: u64, max: u64 },
-    /// A PEM file holds no usable certificate or key, or is malformed.
+    /// A PEM file contains no usable certificate or key, or is malformed.
     #[error("tls file {path}: {reason}")]
     InvalidPem { path: PathBuf, reason: String },
     /// rustls rejected the certificate and key, for example because the key
@@ -88,7 +88,7 @@ pub fn server_config(
     let key = load_key(&key_path)?;
 
     // rustls 0.23.48 deprecates the ring provider because it lacks
-    // post-quantum key exchange; ring avoids the C and cmake build of
+    // post-quantum key exchange. Ring avoids the C and cmake build of
     // aws-lc-rs, and the load generator uses it too.
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -3,8 +3,8 @@
 
 Scenarios, picked by the first argument:
 
-  starttls     --port P   EHLO offers STARTTLS and not REQUIRETLS; MAIL with
-                          REQUIRETLS gets 530 in plaintext; after starttls()
+  starttls     --port P   EHLO offers STARTTLS and not REQUIRETLS. MAIL with
+                          REQUIRETLS gets 530 in plaintext. After starttls(),
                           EHLO offers REQUIRETLS and not STARTTLS, a second
                           STARTTLS gets 503, and a REQUIRETLS message is sent.
   implicit     --port P   SMTP_SSL (implicit TLS): EHLO offers REQUIRETLS and

@@ -105,7 +105,7 @@ impl TcpStream {
     }
 
     /// Sends what of `buf` fits in the socket's send buffer now, without
-    /// waiting, and returns the number of bytes sent. For a last small
+    /// waiting, and returns the number of bytes sent. It suits a last small
     /// message, such as a TLS close_notify alert, from code that cannot wait.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
         use std::os::fd::AsRawFd;

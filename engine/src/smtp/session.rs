@@ -256,7 +256,7 @@ impl Session {
                                 },
                                 command,
                             );
-                            let outcome = tls::refuse_pipelined_starttls(
+                            let outcome = tls::reject_pipelined_starttls(
                                 outcome,
                                 trailing_len,
                                 &self.connection,

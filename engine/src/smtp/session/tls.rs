@@ -1,11 +1,11 @@
 //! TLS in the SMTP session: STARTTLS (RFC 3207), implicit TLS for
 //! submission (RFC 8314) and the REQUIRETLS MAIL parameter (RFC 8689).
 //!
-//! STARTTLS is refused when the client pipelined anything after it, whether
+//! STARTTLS is rejected when the client pipelined anything after it, whether
 //! the bytes are already in the input buffer or still on the socket. Taking
 //! them would run plaintext commands as if they had come through TLS, the
 //! injection of CVE-2011-0411, so the session replies 554 and closes instead.
-//! After a successful handshake the session forgets the EHLO name and the
+//! After a successful handshake the session discards the EHLO name and the
 //! transaction, so the client must greet again (RFC 3207 section 4.2).
 
 use std::io;
@@ -94,7 +94,7 @@ pub(super) fn starttls_command(state: &SessionState<'_>) -> Outcome {
 /// Replaces an accepted STARTTLS with a 554 and a close when the client
 /// sent anything after the STARTTLS line: `trailing_len` bytes in the input
 /// buffer, or bytes still unread on the socket. Other outcomes pass through.
-pub(super) fn refuse_pipelined_starttls(
+pub(super) fn reject_pipelined_starttls(
     outcome: Outcome,
     trailing_len: usize,
     connection: &Connection,
