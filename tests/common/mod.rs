@@ -1,7 +1,8 @@
 //! Shared harness for the end-to-end tests of the `ringmail` binary.
 //!
-//! - [`Server`] runs `ringmail serve` in a fresh temporary directory on two free
-//!   loopback ports, with the users the test requests, and stops it with SIGTERM.
+//! - [`Server`] runs `ringmail serve` in a fresh temporary directory on four free
+//!   loopback ports (SMTP, IMAP, submission, submission over TLS), with the
+//!   users the test requests, and stops it with SIGTERM.
 //!   Each run writes its stdout and stderr to `run-N.stdout` and `run-N.stderr`
 //!   in that directory, and a failing test prints them.
 //! - [`SmtpClient`] is a raw SMTP client over `std::net::TcpStream`: it sends
@@ -10,8 +11,8 @@
 //! - [`ImapClient`] is a raw IMAP client that reads tagged responses with their
 //!   literals, enough for LOGIN, SELECT, FETCH and SEARCH checks.
 //!
-//! Every wait is bounded: the server gets [`START_TIMEOUT_MS`] to accept on both
-//! ports and [`STOP_TIMEOUT_MS`] to exit after SIGTERM, and every socket read
+//! Every wait is bounded: the server gets [`START_TIMEOUT_MS`] to accept on all
+//! four ports and [`STOP_TIMEOUT_MS`] to exit after SIGTERM, and every socket read
 //! times out after [`IO_TIMEOUT_MS`], so a hung server fails a test instead of
 //! hanging the suite. The helpers panic with the bytes seen on any protocol
 //! surprise, because a panic is how a test reports failure.
@@ -26,7 +27,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Maximum time for a started server to accept connections on both ports.
+/// Maximum time for a started server to accept connections on all its ports.
 /// A debug build on a loaded 2-core machine can take a few seconds to start.
 pub const START_TIMEOUT_MS: u64 = 20_000;
 
@@ -418,7 +419,8 @@ impl Server {
         );
     }
 
-    /// Spawns `ringmail serve` on the given ports and waits until both accept.
+    /// Spawns `ringmail serve` on the given SMTP and IMAP ports and the
+    /// submission ports in `self`, and waits until all four accept.
     fn launch(&mut self, smtp_port: u16, imap_port: u16) -> Result<(), String> {
         self.run_count += 1;
         self.smtp_port = smtp_port;
