@@ -46,6 +46,13 @@ enum Command {
         /// IMAP listen address, replacing the configured ones.
         #[arg(long, value_name = "ADDR")]
         imap: Option<std::net::SocketAddr>,
+        /// Submission (STARTTLS) listen address, replacing the configured ones.
+        #[arg(long, value_name = "ADDR")]
+        submission: Option<std::net::SocketAddr>,
+        /// Submission over implicit TLS listen address, replacing the
+        /// configured ones.
+        #[arg(long, value_name = "ADDR")]
+        submission_tls: Option<std::net::SocketAddr>,
     },
     /// Manage mail users.
     User {
@@ -172,7 +179,22 @@ macro_rules! say {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve { config, smtp, imap } => serve(&cli.data, config.as_deref(), smtp, imap),
+        Command::Serve {
+            config,
+            smtp,
+            imap,
+            submission,
+            submission_tls,
+        } => serve(
+            &cli.data,
+            config.as_deref(),
+            ListenOverrides {
+                smtp,
+                imap,
+                submission,
+                submission_tls,
+            },
+        ),
         Command::User { command } => user(&cli.data, command),
         Command::Queue {
             command: QueueCommand::List,
@@ -187,22 +209,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn serve(
-    data: &Path,
-    config_path: Option<&Path>,
+/// Listen addresses given on the command line, each replacing the
+/// configured list of its listener.
+struct ListenOverrides {
     smtp: Option<std::net::SocketAddr>,
     imap: Option<std::net::SocketAddr>,
-) -> Result<(), Failure> {
+    submission: Option<std::net::SocketAddr>,
+    submission_tls: Option<std::net::SocketAddr>,
+}
+
+fn serve(data: &Path, config_path: Option<&Path>, listen: ListenOverrides) -> Result<(), Failure> {
     let mut config = match config_path {
         Some(path) => Config::load(path).map_err(|error| Failure::usage(error.to_string()))?,
         None => Config::default(),
     };
-    if let Some(addr) = smtp {
-        config.smtp.listen = vec![addr];
+    let overrides = [
+        (listen.smtp, &mut config.smtp.listen),
+        (listen.imap, &mut config.imap.listen),
+        (listen.submission, &mut config.submission.listen),
+        (listen.submission_tls, &mut config.submission.listen_tls),
+    ];
+    for (addr, list) in overrides {
+        if let Some(addr) = addr {
+            *list = vec![addr];
+        }
     }
-    if let Some(addr) = imap {
-        config.imap.listen = vec![addr];
-    }
+    // The overrides can collide with each other or with configured lists.
+    config
+        .validate()
+        .map_err(|error| Failure::usage(error.to_string()))?;
 
     create_postmaster_on_first_start(data)?;
     ringmail_engine::server::serve(config, data)

@@ -1,9 +1,10 @@
 //! BDAT from a real CHUNKING client: Perl's Net::SMTP.
 //!
-//! `tests/clients/bdat_send.pl` sends a message in fixed-size BDAT chunks,
-//! the last with BDAT LAST. The stored copy must equal what was sent, after
-//! Ringmail's Received header, byte for byte: BDAT carries the message as
-//! is, with no dot-stuffing, so a line that starts with a dot must survive.
+//! `tests/clients/bdat_send.pl` sends a message with BODY=BINARYMIME in
+//! fixed-size BDAT chunks, the last with BDAT LAST. The stored copy must
+//! equal what was sent, after Ringmail's Received header, byte for byte:
+//! BDAT carries the message as is, with no dot-stuffing, so a line that
+//! starts with a dot, a lone dot line, NUL and 8-bit octets must survive.
 
 mod common;
 
@@ -25,7 +26,9 @@ fn net_smtp_sends_in_bdat_chunks() {
     for line in 0..200 {
         message.extend_from_slice(format!("line {line}: the quick brown fox\r\n").as_bytes());
     }
-    message.extend_from_slice(b".a line that starts with a dot\r\n.\r\nend\r\n");
+    message.extend_from_slice(
+        b".a line that starts with a dot\r\n.\r\nbinary \x00\xff\xfe\r\nend\r\n",
+    );
     let path = server.dir().join("message.eml");
     fs::write(&path, &message).expect("write the message file");
 
@@ -54,7 +57,7 @@ fn net_smtp_sends_in_bdat_chunks() {
         output.status
     );
     assert!(
-        stdout.contains("sent in 7 chunks: 250"),
+        stdout.contains("sent in 7 chunks: 250 2.0.0 Ok: delivered as"),
         "stdout:\n{stdout}"
     );
 

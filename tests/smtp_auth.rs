@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,24 +23,16 @@ const PLAIN_ALICE_AS_BOB: &str = "Ym9iAGFsaWNlAGFsaWNlLXBhc3N3b3Jk";
 const LOGIN_ALICE: &str = "YWxpY2U=";
 const LOGIN_ALICE_PASSWORD: &str = "YWxpY2UtcGFzc3dvcmQ=";
 
-/// Returns a loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local address").port()
-}
-
 /// Starts a server with a submission listener and returns it with the
 /// submission port. `extra` adds `[submission]` keys, and the failure
 /// delay starts at 200 ms unless `extra` sets it.
 fn start_submission(extra: &str) -> (Server, u16) {
-    let port = free_port();
-    let mut config = format!(
-        "[submission]\nlisten = [\"127.0.0.1:{port}\"]\nauth_failure_delay_max_ms = 1000\n{extra}\n"
-    );
+    let mut config = format!("[submission]\nauth_failure_delay_max_ms = 1000\n{extra}\n");
     if !extra.contains("auth_failure_delay_base_ms") {
         config.push_str("auth_failure_delay_base_ms = 200\n");
     }
     let server = Server::start_with_config(&[ALICE, BOB], Some(&config));
+    let port = server.submission_port;
     (server, port)
 }
 
@@ -206,7 +197,8 @@ client.quit()
     let listing_text = String::from_utf8_lossy(&listing.stdout);
     assert!(listing.status.success(), "queue list: {listing:?}");
     assert!(
-        listing_text.contains("to someone@example.net (pending, remote delivery not available yet)"),
+        listing_text
+            .contains("to someone@example.net (pending, remote delivery not available yet)"),
         "queue list:\n{listing_text}"
     );
 }

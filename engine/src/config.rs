@@ -93,6 +93,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The spool and its queue runner.
     pub spool: SpoolConfig,
+    /// The certificate for STARTTLS and implicit TLS.
+    pub tls: TlsConfig,
 }
 
 /// `[smtp]`: the SMTP receiver.
@@ -127,15 +129,33 @@ pub struct SmtpConfig {
     /// Maximum header size in octets as the client sent it, the empty line
     /// after it excluded.
     pub header_size_max: usize,
+    /// Whether the relay listeners offer STARTTLS. Submission listeners
+    /// always offer it.
+    pub starttls: bool,
+}
+
+/// `[tls]`: the server certificate, PEM files. Both empty means a
+/// self-signed certificate generated under `<data>/tls/` on first start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Certificate chain file, leaf first.
+    pub cert: String,
+    /// Private key file of the leaf certificate.
+    pub key: String,
 }
 
 /// `[submission]`: the message submission listeners (RFC 6409), AUTH and
-/// the policy for authenticated senders.
+/// the policy for authenticated senders. Both kinds of listener share the
+/// `[smtp]` limits and count against its connection limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SubmissionConfig {
-    /// Addresses to listen on for submission. Empty disables submission.
+    /// Addresses for submission with STARTTLS (port 587). Empty disables it.
     pub listen: Vec<SocketAddr>,
+    /// Addresses for submission over implicit TLS (RFC 8314, port 465): the
+    /// TLS handshake comes before the greeting. Empty disables it.
+    pub listen_tls: Vec<SocketAddr>,
     /// Offer AUTH without TLS to clients on a loopback address, whose
     /// traffic does not leave the host.
     pub allow_plaintext_auth_loopback: bool,
@@ -162,7 +182,7 @@ pub struct ImapConfig {
     pub listen: Vec<SocketAddr>,
     /// Seconds an idle session may stay open (RFC 3501 section 5.4: at least 30 minutes).
     pub idle_timeout_secs: u64,
-    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS. Ringmail has no TLS
+    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS. The IMAP server has no TLS
     /// yet, so this is on by default and the listeners default to loopback.
     pub allow_plaintext_auth: bool,
 }
@@ -229,6 +249,7 @@ impl Default for Config {
             submission: SubmissionConfig::default(),
             delivery: DeliveryConfig::default(),
             spool: SpoolConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -236,7 +257,8 @@ impl Default for Config {
 impl Default for SubmissionConfig {
     fn default() -> Self {
         SubmissionConfig {
-            listen: Vec::new(),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 5587))],
+            listen_tls: vec![SocketAddr::from(([127, 0, 0, 1], 5465))],
             allow_plaintext_auth_loopback: true,
             sender_must_match: true,
             auth_failure_delay_base_ms: AUTH_FAILURE_DELAY_BASE_MS_DEFAULT,
@@ -262,6 +284,7 @@ impl Default for SmtpConfig {
             greet_pause_ms: 0,
             received_max: RECEIVED_MAX_DEFAULT,
             header_size_max: HEADER_SIZE_MAX_DEFAULT,
+            starttls: true,
         }
     }
 }
@@ -355,6 +378,13 @@ impl Config {
         }
         if self.imap.listen.is_empty() {
             return Err(invalid("imap.listen", "[]", "needs at least one address"));
+        }
+        if let Some(addr) = self.duplicate_listen_address() {
+            return Err(invalid(
+                "listen",
+                addr,
+                "address appears in more than one listen list, or twice in one",
+            ));
         }
         if self.smtp.message_size_max < 1024 {
             return Err(invalid(
@@ -534,6 +564,25 @@ impl Config {
         Ok(())
     }
 
+    /// Returns the first address that appears twice across the SMTP,
+    /// submission and IMAP listen lists.
+    fn duplicate_listen_address(&self) -> Option<SocketAddr> {
+        let mut seen = std::collections::HashSet::new();
+        self.listen_addresses()
+            .find(|addr| !seen.insert(**addr))
+            .copied()
+    }
+
+    /// Returns every listen address of every listener.
+    pub fn listen_addresses(&self) -> impl Iterator<Item = &SocketAddr> {
+        self.smtp
+            .listen
+            .iter()
+            .chain(&self.submission.listen)
+            .chain(&self.submission.listen_tls)
+            .chain(&self.imap.listen)
+    }
+
     /// Returns the worker count, resolving 0 to the number of cores.
     pub fn worker_count(&self) -> usize {
         if self.workers == 0 {
@@ -623,20 +672,35 @@ received_max = 100
 # Maximum size in octets of a message's header as the client sent it.
 # A larger header is rejected with 552 5.3.4.
 header_size_max = 1048576
+# Offer STARTTLS on the addresses above. The submission listeners always
+# offer it.
+starttls = true
+
+[tls]
+# Certificate chain (leaf first) and private key, PEM files. When both are
+# empty, a self-signed certificate for the host name and localhost is
+# generated on first start as <data>/tls/cert.pem and <data>/tls/key.pem,
+# and reused on later starts.
+cert = ""
+key = ""
 
 [imap]
 # Addresses the IMAP server listens on.
 listen = ["127.0.0.1:1143"]
 # Seconds an idle session may stay open.
 idle_timeout_secs = 1800
-# Allow LOGIN and AUTHENTICATE PLAIN without TLS (Ringmail has no TLS yet,
+# Allow LOGIN and AUTHENTICATE PLAIN without TLS (the IMAP server has no TLS yet,
 # so keep the listeners on loopback).
 allow_plaintext_auth = true
 
 [submission]
-# Addresses the message submission listener (RFC 6409) listens on. Clients
-# must authenticate with AUTH before MAIL. Empty disables submission.
-listen = []
+# Message submission (RFC 6409): clients upgrade with STARTTLS (port 587) and
+# must authenticate with AUTH before MAIL. These connections share the [smtp]
+# limits. Empty disables the listener.
+listen = ["127.0.0.1:5587"]
+# Submission over implicit TLS (RFC 8314, port 465): the TLS handshake comes
+# before the greeting. Empty disables the listener.
+listen_tls = ["127.0.0.1:5465"]
 # Offer AUTH PLAIN and LOGIN without TLS to clients on a loopback address.
 # Other clients get AUTH only after TLS.
 allow_plaintext_auth_loopback = true
@@ -722,6 +786,32 @@ mod tests {
             let error = Config::parse(&text).expect_err(line).to_string();
             assert!(error.contains(key), "{line}: {error}");
         }
+    }
+
+    #[test]
+    fn starttls_submission_and_tls_defaults_parse_back() {
+        let defaults = Config::default();
+        let parsed = Config::parse(EXAMPLE).expect("the example parses");
+        assert_eq!(parsed.smtp.starttls, defaults.smtp.starttls);
+        assert_eq!(parsed.submission.listen, defaults.submission.listen);
+        assert_eq!(parsed.submission.listen_tls, defaults.submission.listen_tls);
+        assert_eq!(parsed.tls.cert, defaults.tls.cert);
+        assert_eq!(parsed.tls.key, defaults.tls.key);
+    }
+
+    #[test]
+    fn duplicate_listen_address_is_rejected() {
+        let cases = [
+            "[smtp]\nlisten = [\"127.0.0.1:5587\"]\n",
+            "[submission]\nlisten_tls = [\"127.0.0.1:1143\"]\n",
+            "[submission]\nlisten = [\"127.0.0.1:6000\", \"127.0.0.1:6000\"]\n",
+        ];
+        for text in cases {
+            let error = Config::parse(text).expect_err(text).to_string();
+            assert!(error.contains("listen"), "{text:?}: {error}");
+        }
+        let disabled = "[submission]\nlisten = []\nlisten_tls = []\n";
+        assert!(Config::parse(disabled).is_ok(), "empty submission lists");
     }
 
     #[test]

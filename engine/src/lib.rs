@@ -15,4 +15,5 @@ pub mod server;
 pub mod smtp;
 pub mod spool;
 pub mod time;
+pub mod tls;
 pub mod users;

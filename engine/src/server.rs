@@ -1,6 +1,11 @@
 //! `ringmail serve`: binds the listeners, starts one worker per core and runs
 //! SMTP and IMAP sessions until SIGTERM or SIGINT.
 //!
+//! The SMTP listeners are the relay (`[smtp] listen`), submission with
+//! STARTTLS (`[submission] listen`) and submission over implicit TLS
+//! (`[submission] listen_tls`). All three share the SMTP connection limits
+//! and the one TLS configuration built at start.
+//!
 //! Every worker binds its own socket for each listen address with
 //! SO_REUSEPORT, so the kernel spreads connections across workers and a
 //! connection stays on the worker that accepted it.
@@ -44,17 +49,33 @@ pub struct Shared {
     pub smtp_connections: Arc<ConnectionCounter>,
     /// Failed SMTP AUTH counts per client IP.
     pub auth_failures: AuthFailures,
+    /// The TLS configuration of STARTTLS and the implicit-TLS listeners.
+    pub tls: Arc<rustls::ServerConfig>,
 }
 
 /// A protocol served on a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
-    /// SMTP receiver.
+    /// SMTP receiver for relay (port 25).
     Smtp,
-    /// SMTP message submission (RFC 6409), with AUTH.
+    /// SMTP submission with STARTTLS (port 587).
     Submission,
+    /// SMTP submission over implicit TLS (port 465).
+    SubmissionTls,
     /// IMAP server.
     Imap,
+}
+
+impl Service {
+    /// Returns every service with its configured listen addresses.
+    fn listen_lists(config: &Config) -> [(Service, &Vec<SocketAddr>); 4] {
+        [
+            (Service::Smtp, &config.smtp.listen),
+            (Service::Submission, &config.submission.listen),
+            (Service::SubmissionTls, &config.submission.listen_tls),
+            (Service::Imap, &config.imap.listen),
+        ]
+    }
 }
 
 /// Signal to sessions that the server is stopping. Sessions check it between
@@ -93,11 +114,7 @@ pub fn serve(config: Config, data_dir: &Path) -> io::Result<()> {
     for _ in 0..workers {
         bound.push(bind_all(&shared.config)?);
     }
-    for (service, addrs) in [
-        (Service::Smtp, &shared.config.smtp.listen),
-        (Service::Submission, &shared.config.submission.listen),
-        (Service::Imap, &shared.config.imap.listen),
-    ] {
+    for (service, addrs) in Service::listen_lists(&shared.config) {
         for addr in addrs {
             tracing::info!(?service, %addr, workers, "listening");
         }
@@ -177,6 +194,8 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
     let users = UserDb::open(data_dir).map_err(io::Error::other)?;
     let store = MailStore::open(data_dir)?;
     let hostname = config.resolved_hostname();
+    let tls = crate::tls::server_config(&config.tls, data_dir, &hostname)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
     let smtp_connections = Arc::new(ConnectionCounter::new(
         config.smtp.connections_max,
         config.smtp.connections_per_ip_max,
@@ -188,6 +207,7 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
         store,
         smtp_connections,
         auth_failures: AuthFailures::new(),
+        tls,
     })
 }
 
@@ -199,13 +219,7 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
 /// EADDRINUSE in that case. The probe closes before the workers bind.
 /// NOTE: a process that binds between the probe and the workers still gets in.
 fn check_addresses_free(config: &Config) -> io::Result<()> {
-    let addrs = config
-        .smtp
-        .listen
-        .iter()
-        .chain(&config.submission.listen)
-        .chain(&config.imap.listen);
-    for addr in addrs {
+    for addr in config.listen_addresses() {
         let probe = socket2::Socket::new(
             socket2::Domain::for_address(*addr),
             socket2::Type::STREAM,
@@ -228,12 +242,7 @@ fn check_addresses_free(config: &Config) -> io::Result<()> {
 /// Binds one socket per listen address for one worker.
 fn bind_all(config: &Config) -> io::Result<Vec<(Service, std::net::TcpListener)>> {
     let mut listeners = Vec::new();
-    let services = [
-        (Service::Smtp, &config.smtp.listen),
-        (Service::Submission, &config.submission.listen),
-        (Service::Imap, &config.imap.listen),
-    ];
-    for (service, addrs) in services {
+    for (service, addrs) in Service::listen_lists(config) {
         for addr in addrs {
             let listener = net::bind_reuseport(*addr).map_err(|error| {
                 io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
@@ -411,7 +420,9 @@ fn admit(
     peer: SocketAddr,
 ) -> Result<Option<ConnectionPermit>, limits::Rejection> {
     match service {
-        Service::Smtp | Service::Submission => shared.smtp_connections.admit(peer.ip()).map(Some),
+        Service::Smtp | Service::Submission | Service::SubmissionTls => {
+            shared.smtp_connections.admit(peer.ip()).map(Some)
+        }
         Service::Imap => Ok(None),
     }
 }
@@ -424,26 +435,17 @@ async fn run_session(
     shared: Arc<Shared>,
     shutdown: Shutdown,
 ) {
+    use crate::smtp::SmtpService;
     let result = match service {
         Service::Smtp => {
-            crate::smtp::run_session(
-                stream,
-                peer,
-                crate::smtp::SmtpService::Relay,
-                shared,
-                shutdown,
-            )
-            .await
+            crate::smtp::run_session(stream, peer, SmtpService::Relay, shared, shutdown).await
         }
         Service::Submission => {
-            crate::smtp::run_session(
-                stream,
-                peer,
-                crate::smtp::SmtpService::Submission,
-                shared,
-                shutdown,
-            )
-            .await
+            crate::smtp::run_session(stream, peer, SmtpService::Submission, shared, shutdown).await
+        }
+        Service::SubmissionTls => {
+            crate::smtp::run_tls_session(stream, peer, SmtpService::Submission, shared, shutdown)
+                .await
         }
         Service::Imap => crate::imap::run_session(stream, peer, shared, shutdown).await,
     };

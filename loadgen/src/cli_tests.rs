@@ -117,6 +117,27 @@ fn mode_defaults_are_closed_loop_data() {
     assert_eq!(plan.modes.rate, None);
     assert_eq!(plan.modes.bdat_chunk_len, None);
     assert!(!plan.modes.starttls);
+    assert!(!plan.modes.implicit_tls);
+}
+
+#[test]
+fn implicit_tls_flag_excludes_starttls() {
+    let plan = plan(&["--tls"]).unwrap();
+    assert!(plan.modes.implicit_tls);
+    assert!(!plan.modes.starttls);
+
+    let argv = [
+        "ringmail-loadgen",
+        "smtp",
+        "--target",
+        "127.0.0.1:465",
+        "--tls",
+        "--starttls",
+    ];
+    assert!(
+        Cli::try_parse_from(argv).is_err(),
+        "--tls with --starttls parsed"
+    );
 }
 
 #[test]

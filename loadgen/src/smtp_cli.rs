@@ -70,6 +70,12 @@ pub struct SmtpModeArgs {
     /// certificate is not verified.
     #[arg(long)]
     pub starttls: bool,
+
+    /// Connect with implicit TLS (RFC 8314, as on port 465): the TLS
+    /// handshake comes before the greeting. The server's certificate is not
+    /// verified. Excludes --starttls.
+    #[arg(long, conflicts_with = "starttls")]
+    pub tls: bool,
 }
 
 /// Checked sending modes of an SMTP run.
@@ -83,6 +89,8 @@ pub struct SmtpModes {
     pub bdat_chunk_len: Option<usize>,
     /// Whether each session upgrades with STARTTLS.
     pub starttls: bool,
+    /// Whether each session starts with a TLS handshake (implicit TLS).
+    pub implicit_tls: bool,
 }
 
 impl SmtpModeArgs {
@@ -121,6 +129,7 @@ impl SmtpModeArgs {
             content,
             bdat_chunk_len,
             starttls: self.starttls,
+            implicit_tls: self.tls,
         })
     }
 }

@@ -222,6 +222,8 @@ pub struct Report {
     /// BDAT chunk size in octets, or null when messages go with DATA.
     pub bdat_chunk_bytes: Option<usize>,
     pub starttls: bool,
+    /// Whether sessions used implicit TLS (`--tls`).
+    pub implicit_tls: bool,
     pub rcpts: usize,
     pub messages_sent: u64,
     pub accepted: u64,
@@ -270,6 +272,8 @@ pub struct RunInfo {
     pub content: String,
     pub bdat_chunk_bytes: Option<usize>,
     pub starttls: bool,
+    /// Whether sessions used implicit TLS (`--tls`).
+    pub implicit_tls: bool,
     pub rcpts: usize,
     /// The `--rate` of an open-loop run.
     pub rate: Option<f64>,
@@ -297,6 +301,7 @@ impl Report {
             content: info.content,
             bdat_chunk_bytes: info.bdat_chunk_bytes,
             starttls: info.starttls,
+            implicit_tls: info.implicit_tls,
             rcpts: info.rcpts,
             messages_sent: stats.sent,
             accepted: stats.accepted,
@@ -365,9 +370,14 @@ impl Report {
             None => "DATA".to_string(),
         };
         let starttls = if self.starttls { "on" } else { "off" };
+        let implicit_tls = if self.implicit_tls {
+            ", implicit tls on"
+        } else {
+            ""
+        };
         let _ = writeln!(
             text,
-            "content: {}, sent with {data}, starttls {starttls}",
+            "content: {}, sent with {data}, starttls {starttls}{implicit_tls}",
             self.content
         );
     }

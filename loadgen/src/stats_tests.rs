@@ -11,6 +11,7 @@ fn info() -> RunInfo {
         content: "fixed 100".into(),
         bdat_chunk_bytes: None,
         starttls: false,
+        implicit_tls: false,
         rcpts: 1,
         rate: None,
     }

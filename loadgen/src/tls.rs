@@ -1,4 +1,4 @@
-//! TLS for `--starttls`: a rustls client driven by hand over owned buffers.
+//! TLS for `--starttls` and `--tls`: a rustls client driven by hand over owned buffers.
 //!
 //! The engine's io_uring [`TcpStream`](ringmail_engine::runtime::net::TcpStream)
 //! reads into and writes from owned `Vec<u8>`s, so rustls cannot own the

@@ -404,6 +404,8 @@ fn start_ringmail() -> (Child, tempfile::TempDir, SocketAddr) {
         .arg("--data")
         .arg(data.path())
         .args(["--smtp", &smtp.to_string(), "--imap", &imap.to_string()])
+        .args(["--submission", &free_loopback_addr().to_string()])
+        .args(["--submission-tls", &free_loopback_addr().to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -1,7 +1,8 @@
 //! Shared harness for the end-to-end tests of the `ringmail` binary.
 //!
-//! - [`Server`] runs `ringmail serve` in a fresh temporary directory on two free
-//!   loopback ports, with the users the test requests, and stops it with SIGTERM.
+//! - [`Server`] runs `ringmail serve` in a fresh temporary directory on four free
+//!   loopback ports (SMTP, IMAP, submission, submission over TLS), with the
+//!   users the test requests, and stops it with SIGTERM.
 //!   Each run writes its stdout and stderr to `run-N.stdout` and `run-N.stderr`
 //!   in that directory, and a failing test prints them.
 //! - [`SmtpClient`] is a raw SMTP client over `std::net::TcpStream`: it sends
@@ -10,8 +11,8 @@
 //! - [`ImapClient`] is a raw IMAP client that reads tagged responses with their
 //!   literals, enough for LOGIN, SELECT, FETCH and SEARCH checks.
 //!
-//! Every wait is bounded: the server gets [`START_TIMEOUT_MS`] to accept on both
-//! ports and [`STOP_TIMEOUT_MS`] to exit after SIGTERM, and every socket read
+//! Every wait is bounded: the server gets [`START_TIMEOUT_MS`] to accept on all
+//! four ports and [`STOP_TIMEOUT_MS`] to exit after SIGTERM, and every socket read
 //! times out after [`IO_TIMEOUT_MS`], so a hung server fails a test instead of
 //! hanging the suite. The helpers panic with the bytes seen on any protocol
 //! surprise, because a panic is how a test reports failure.
@@ -28,7 +29,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Maximum time for a started server to accept connections on both ports.
+/// Maximum time for a started server to accept connections on all its ports.
 /// A debug build on a loaded 2-core machine can take a few seconds to start.
 pub const START_TIMEOUT_MS: u64 = 20_000;
 
@@ -200,6 +201,14 @@ pub fn free_port_pair() -> (u16, u16) {
     ports
 }
 
+/// Returns `N` distinct loopback ports that were free a moment ago.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port"))
+        .collect();
+    std::array::from_fn(|index| listeners[index].local_addr().expect("local address").port())
+}
+
 // ---------------------------------------------------------------------------
 // Server
 // ---------------------------------------------------------------------------
@@ -210,6 +219,10 @@ pub struct Server {
     dir: tempfile::TempDir,
     pub smtp_port: u16,
     pub imap_port: u16,
+    /// Submission port with STARTTLS (`--submission`).
+    pub submission_port: u16,
+    /// Submission port with implicit TLS (`--submission-tls`).
+    pub submission_tls_port: u16,
     config_path: Option<PathBuf>,
     child: Option<Child>,
     run_count: u32,
@@ -246,6 +259,8 @@ impl Server {
             dir,
             smtp_port: 0,
             imap_port: 0,
+            submission_port: 0,
+            submission_tls_port: 0,
             config_path,
             child: None,
             run_count: 0,
@@ -392,7 +407,9 @@ impl Server {
     fn launch_on_free_ports(&mut self) {
         let mut reasons = Vec::new();
         for _ in 0..START_ATTEMPTS_MAX {
-            let (smtp_port, imap_port) = free_port_pair();
+            let [smtp_port, imap_port, submission_port, submission_tls_port] = free_ports();
+            (self.submission_port, self.submission_tls_port) =
+                (submission_port, submission_tls_port);
             match self.launch(smtp_port, imap_port) {
                 Ok(()) => return,
                 Err(reason) => reasons.push(reason),
@@ -404,7 +421,8 @@ impl Server {
         );
     }
 
-    /// Spawns `ringmail serve` on the given ports and waits until both accept.
+    /// Spawns `ringmail serve` on the given SMTP and IMAP ports and the
+    /// submission ports in `self`, and waits until all four accept.
     fn launch(&mut self, smtp_port: u16, imap_port: u16) -> Result<(), String> {
         self.run_count += 1;
         self.smtp_port = smtp_port;
@@ -417,13 +435,17 @@ impl Server {
         let data_dir = self.data_dir();
         let smtp_addr = format!("127.0.0.1:{smtp_port}");
         let imap_addr = format!("127.0.0.1:{imap_port}");
+        let submission_addr = format!("127.0.0.1:{}", self.submission_port);
+        let submission_tls_addr = format!("127.0.0.1:{}", self.submission_tls_port);
 
         let mut command = Command::new(ringmail_bin());
         command
             .arg("serve")
             .arg("--data")
             .arg(&data_dir)
-            .args(["--smtp", &smtp_addr, "--imap", &imap_addr]);
+            .args(["--smtp", &smtp_addr, "--imap", &imap_addr])
+            .args(["--submission", &submission_addr])
+            .args(["--submission-tls", &submission_tls_addr]);
         if let Some(config) = &self.config_path {
             command.arg("--config").arg(config);
         }
@@ -444,7 +466,9 @@ impl Server {
                     tail(&self.stderr_text())
                 ));
             }
-            if port_accepts(smtp_port) && port_accepts(imap_port) {
+            let submission_ready =
+                port_accepts(self.submission_port) && port_accepts(self.submission_tls_port);
+            if port_accepts(smtp_port) && port_accepts(imap_port) && submission_ready {
                 self.child = Some(child);
                 return Ok(());
             }

@@ -104,6 +104,32 @@ impl TcpStream {
         self.inner.shutdown(std::net::Shutdown::Write)
     }
 
+    /// Sends what of `buf` fits in the socket's send buffer now, without
+    /// waiting, and returns the number of bytes sent. It suits a last small
+    /// message, such as a TLS close_notify alert, from code that cannot wait.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+
+        let fd = self.inner.as_raw_fd();
+        debug_assert!(fd >= 0, "stream has an open descriptor");
+        // SAFETY: the descriptor belongs to this stream and stays open for the
+        // call. send reads at most buf.len() bytes from buf, which is valid
+        // for reads of that length. MSG_DONTWAIT makes the call return EAGAIN
+        // instead of blocking, and MSG_NOSIGNAL turns SIGPIPE into EPIPE.
+        let sent = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr().cast::<libc::c_void>(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sent as usize)
+    }
+
     /// Returns whether the peer sent bytes that no read has taken yet,
     /// without blocking and without consuming them. End of stream counts
     /// as no input.

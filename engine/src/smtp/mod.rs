@@ -14,7 +14,7 @@ mod session;
 mod transaction;
 
 pub use received::{new_queue_id, received_header};
-pub use session::run_session;
+pub use session::{run_session, run_tls_session};
 
 /// What an SMTP listener is for, which decides the session's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

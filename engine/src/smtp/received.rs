@@ -13,7 +13,8 @@ pub struct Trace<'a> {
     pub peer: SocketAddr,
     /// This server's host name.
     pub hostname: &'a str,
-    /// "ESMTP" after EHLO, "SMTP" after HELO (RFC 3848 protocol types).
+    /// "ESMTP" after EHLO, "ESMTPS" after EHLO over TLS, "SMTP" after HELO
+    /// (RFC 3848 protocol types).
     pub protocol: &'a str,
     /// The message's queue id.
     pub queue_id: &'a str,
@@ -22,6 +23,9 @@ pub struct Trace<'a> {
     pub single_recipient: Option<&'a str>,
     /// Seconds since the Unix epoch at which the message was received.
     pub unix_secs: i64,
+    /// The TLS protocol and cipher, such as `TLSv1.3 with cipher
+    /// TLS_AES_128_GCM_SHA256`, when the message came over TLS.
+    pub tls: Option<&'a str>,
 }
 
 /// Returns the protocol type for the `with` clause. It is `ESMTP` after EHLO
@@ -65,10 +69,13 @@ pub fn new_queue_id() -> String {
 pub fn received_header(out: &mut Vec<u8>, trace: &Trace<'_>) {
     let mut header = String::with_capacity(256);
     let helo = sanitize(trace.helo);
+    let _ = write!(header, "Received: from {helo} ([{}])", trace.peer.ip(),);
+    if let Some(tls) = trace.tls {
+        let _ = write!(header, "\r\n\t(using {})", sanitize(tls));
+    }
     let _ = write!(
         header,
-        "Received: from {helo} ([{}])\r\n\tby {} (Ringmail) with {} id {}",
-        trace.peer.ip(),
+        "\r\n\tby {} (Ringmail) with {} id {}",
         sanitize(trace.hostname),
         trace.protocol,
         trace.queue_id
@@ -115,6 +122,7 @@ mod tests {
                 queue_id: "0123456789AB00001",
                 single_recipient: Some("alice@localhost"),
                 unix_secs: 0,
+                tls: None,
             },
         );
         let text = String::from_utf8(out).unwrap();
@@ -139,6 +147,7 @@ mod tests {
                 queue_id: "1",
                 single_recipient: None,
                 unix_secs: 0,
+                tls: None,
             },
         );
         let text = String::from_utf8(out).unwrap();
@@ -167,6 +176,32 @@ mod tests {
                 "extended {extended}, tls {tls}, authenticated {authenticated}, smtputf8 {smtputf8}"
             );
         }
+    }
+
+    #[test]
+    fn received_over_tls_names_version_and_cipher() {
+        let mut out = Vec::new();
+        received_header(
+            &mut out,
+            &Trace {
+                helo: "client.example",
+                peer: "127.0.0.1:4000".parse().unwrap(),
+                hostname: "mx.example",
+                protocol: "ESMTPS",
+                queue_id: "1",
+                single_recipient: None,
+                unix_secs: 0,
+                tls: Some("TLSv1.3 with cipher TLS_AES_128_GCM_SHA256"),
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "Received: from client.example ([127.0.0.1])\r\n\t\
+             (using TLSv1.3 with cipher TLS_AES_128_GCM_SHA256)\r\n\t\
+             by mx.example (Ringmail) with ESMTPS id 1;\r\n\t\
+             Thu, 01 Jan 1970 00:00:00 +0000\r\n"
+        );
     }
 
     #[test]

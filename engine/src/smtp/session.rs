@@ -13,6 +13,8 @@
 //! BDAT chunks (RFC 3030) are received by the `bdat` child module, and their
 //! reply goes out in the same order as the replies to the commands around
 //! them.
+//!
+//! STARTTLS, implicit TLS and REQUIRETLS live in the `tls` submodule.
 
 use std::io;
 use std::net::SocketAddr;
@@ -37,6 +39,10 @@ use crate::envelope::{BodyType, Destination, Envelope};
 use crate::mailstore::{self, Delivery};
 use crate::router::{self, Relay, RouteError};
 use crate::server::{Shared, Shutdown};
+
+mod tls;
+
+pub use tls::run_tls_session;
 
 /// Runs one SMTP session on `stream` until QUIT, end of stream, a timeout or
 /// shutdown.
@@ -69,6 +75,8 @@ enum Next {
     Close,
     /// AUTH was accepted for this mechanism: run the SASL exchange.
     Auth(AuthStart),
+    /// The 220 to STARTTLS is queued: send it, then run the TLS handshake.
+    StartTls,
 }
 
 /// An AUTH command that passed the order and policy checks.
@@ -174,6 +182,13 @@ impl Session {
                 }
                 Next::Bdat { size, last } => {
                     if !self.receive_chunk(size, last).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Next::StartTls => {
+                    self.connection.flush().await?;
+                    if !self.start_tls().await {
                         return Ok(());
                     }
                     continue;
@@ -298,6 +313,7 @@ impl Session {
                     self.reply(Reply::new(500, status(5, 5, 2), text));
                 }
                 LineOutcome::Line { line, consumed } => {
+                    let trailing_len = input.len() - consumed;
                     // The command borrows the input; copy the few fields it
                     // needs only where they outlive this call.
                     let next = match smtp::parse_command(line) {
@@ -325,8 +341,16 @@ impl Session {
                                     extended: &mut self.extended,
                                     transaction: &mut self.transaction,
                                     mail_count: &mut self.mail_count,
+                                    starttls_offered: self.service == SmtpService::Submission
+                                        || self.shared.config.smtp.starttls,
                                 },
                                 command,
+                            );
+                            let outcome = tls::reject_pipelined_starttls(
+                                outcome,
+                                trailing_len,
+                                &self.connection,
+                                self.peer,
                             );
                             let extended = self.extended;
                             let (_, output) = self.connection.split();
@@ -440,6 +464,7 @@ impl Session {
             Some(transaction) => &transaction.envelope,
             None => unreachable!("message data is accepted only inside a transaction"),
         };
+        let tls_summary = self.connection.tls_summary();
         let single_recipient = match envelope.recipients.as_slice() {
             [only] => Some(only.address.as_str()),
             _ => None,
@@ -459,6 +484,7 @@ impl Session {
                 queue_id: &envelope.queue_id,
                 single_recipient,
                 unix_secs: crate::time::unix_now(),
+                tls: tls_summary.as_deref(),
             },
         );
     }
@@ -519,6 +545,7 @@ impl Session {
                     queue_id,
                     from = envelope.reverse_path,
                     recipients = envelope.recipients.len(),
+                    requiretls = envelope.requiretls,
                     size,
                     "delivered"
                 );
@@ -561,6 +588,8 @@ struct SessionState<'s> {
     extended: &'s mut bool,
     transaction: &'s mut Option<Transaction>,
     mail_count: &'s mut u32,
+    /// Whether this listener offers STARTTLS.
+    starttls_offered: bool,
 }
 
 /// The reply to one command and what follows it.
@@ -619,6 +648,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
             if auth::auth_offered(state.service, state.tls, state.peer.ip(), submission) {
                 lines.push(auth::EHLO_AUTH_LINE);
             }
+            lines.extend(tls::ehlo_keywords(state.tls, state.starttls_offered));
             lines.push("HELP");
             let mut text = String::new();
             for (index, line) in lines.iter().enumerate() {
@@ -675,6 +705,7 @@ fn handle_command(state: &mut SessionState<'_>, command: Command<'_>) -> Outcome
         // The command loop runs AUTH itself (see `Session::start_auth`), so
         // this arm only keeps the match total.
         Command::Auth { .. } => Outcome::out_of_order("AUTH is not accepted here"),
+        Command::StartTls => tls::starttls_command(state),
         Command::NotImplemented { verb } => Outcome::reply(
             502,
             status(5, 5, 1),
@@ -733,6 +764,10 @@ fn mail_from(
         return rejection;
     }
 
+    if let Some(rejection) = tls::check_requiretls(state, &parameters) {
+        return rejection;
+    }
+
     let size_max = state.shared.config.smtp.message_size_max as u64;
     if let Some(size) = parameters.size {
         if size > size_max {
@@ -755,6 +790,7 @@ fn mail_from(
         Err(reply) => return Outcome::send(reply),
     };
     envelope.auth_user = state.auth_user.map(str::to_string);
+    envelope.requiretls = parameters.requiretls;
     tracing::debug!(peer = %state.peer, queue_id = envelope.queue_id, from = envelope.reverse_path, "mail from");
     *state.transaction = Some(Transaction {
         envelope,

@@ -71,7 +71,8 @@ pub struct RunShared {
     factory: MessageFactory,
     /// Start of the run, from which an open-loop schedule counts.
     started: Instant,
-    /// The client configuration for `--starttls`, shared by every session.
+    /// The client configuration for `--starttls` and `--tls`, shared by every
+    /// session.
     tls_config: Option<Arc<rustls::ClientConfig>>,
     progress: Arc<Progress>,
     next_seq: AtomicU64,
@@ -188,7 +189,7 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
     };
 
     let tls_config =
-        match plan.modes.starttls {
+        match plan.modes.starttls || plan.modes.implicit_tls {
             true => Some(crate::tls::client_config().map_err(|error| {
                 io::Error::other(format!("cannot set up the tls client: {error}"))
             })?),
@@ -267,6 +268,7 @@ pub fn run(plan: &SmtpPlan) -> io::Result<Report> {
         content: plan.modes.content.describe(),
         bdat_chunk_bytes: plan.modes.bdat_chunk_len,
         starttls: plan.modes.starttls,
+        implicit_tls: plan.modes.implicit_tls,
         rcpts: plan.rcpts,
         rate: plan.modes.rate,
     };

@@ -134,6 +134,13 @@ async fn open(shared: &RunShared, stats: &mut Stats) -> Result<Client, SessionEr
     let started = Instant::now();
     let mut client = Client::connect(shared.plan.target).await?;
     stats.connections += 1;
+    if shared.plan.modes.implicit_tls {
+        if let Some(config) = &shared.tls_config {
+            client
+                .start_tls(std::sync::Arc::clone(config), shared.plan.target)
+                .await?;
+        }
+    }
 
     let code = client.read_reply("greeting").await?;
     if code != 220 {
@@ -145,7 +152,11 @@ async fn open(shared: &RunShared, stats: &mut Stats) -> Result<Client, SessionEr
     stats.record_connect(started.elapsed());
 
     ehlo(&mut client).await?;
-    if let Some(config) = &shared.tls_config {
+    let starttls_config = match shared.plan.modes.starttls {
+        true => shared.tls_config.as_ref(),
+        false => None,
+    };
+    if let Some(config) = starttls_config {
         start_tls(shared, &mut client, config).await?;
         // RFC 3207 section 4.2: the client discards the extensions it got
         // before TLS and sends EHLO again.

@@ -30,8 +30,8 @@ pub const DOMAIN_MAX: usize = 255;
 /// RFC 5321 4.5.3.1.3: a path is at most 256 octets, brackets included.
 pub const PATH_MAX: usize = 256;
 /// Maximum number of parameters after a MAIL or RCPT path. The extensions
-/// this parser supports use at most five per command (SIZE, BODY, SMTPUTF8,
-/// RET, ENVID).
+/// this parser supports use at most six per command (SIZE, BODY, SMTPUTF8,
+/// RET, ENVID, REQUIRETLS).
 pub const PARAMETER_COUNT_MAX: usize = 16;
 /// RFC 3461 4.4: an ENVID value is at most 100 characters. The limit applies
 /// to the xtext as sent, so the decoded value is at most as long.
@@ -85,8 +85,10 @@ pub enum Command<'a> {
         mechanism: &'a str,
         initial_response: Option<&'a str>,
     },
+    /// RFC 3207 STARTTLS, which takes no parameters.
+    StartTls,
     /// Verbs known to SMTP that this server does not implement yet
-    /// (STARTTLS, ETRN, TURN...): the engine replies 502 5.5.1.
+    /// (ETRN, TURN...): the engine replies 502 5.5.1.
     NotImplemented {
         verb: &'a str,
     },
@@ -156,6 +158,8 @@ pub struct MailParameters<'a> {
     /// RFC 3461 ENVID as sent, in xtext; checked to decode with
     /// [`decode_xtext`](super::xtext::decode_xtext).
     pub envid: Option<&'a str>,
+    /// RFC 8689 REQUIRETLS: every hop must relay the message over TLS.
+    pub requiretls: bool,
 }
 
 /// The RCPT TO parameters this parser supports, both from DSN (RFC 3461).
@@ -171,14 +175,7 @@ pub struct RcptParameters<'a> {
 /// Verbs from RFC 5321 and its extensions that this server recognizes but
 /// does not implement, so the engine can reply 502 instead of 500.
 const NOT_IMPLEMENTED_VERBS: &[&[u8]] = &[
-    b"STARTTLS",
-    b"ETRN",
-    b"TURN",
-    b"ATRN",
-    b"BURL",
-    b"SEND",
-    b"SOML",
-    b"SAML",
+    b"ETRN", b"TURN", b"ATRN", b"BURL", b"SEND", b"SOML", b"SAML",
 ];
 
 /// RFC 4422 section 3.1: a mechanism name is 1 to 20 characters.
@@ -225,6 +222,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, CommandError> {
         b"BDAT" => parse_bdat(argument),
         b"RSET" => no_argument(argument, Command::Rset),
         b"QUIT" => no_argument(argument, Command::Quit),
+        b"STARTTLS" => no_argument(argument, Command::StartTls),
         // RFC 5321 4.1.1.9: NOOP may carry a string, which is ignored.
         b"NOOP" => Ok(Command::Noop),
         b"HELP" => Ok(Command::Help {
@@ -796,6 +794,17 @@ fn parse_mail_parameter<'a>(
         }
         decode_xtext(value).map_err(|_| syntax("ENVID is not valid xtext"))?;
         parameters.envid = Some(value);
+        return Ok(());
+    }
+
+    if keyword.eq_ignore_ascii_case("REQUIRETLS") {
+        if value.is_some() {
+            return Err(syntax("REQUIRETLS takes no value"));
+        }
+        if parameters.requiretls {
+            return Err(syntax("duplicate REQUIRETLS parameter"));
+        }
+        parameters.requiretls = true;
         return Ok(());
     }
 

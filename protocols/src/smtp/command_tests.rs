@@ -73,7 +73,6 @@ fn hello_commands() {
 #[test]
 fn not_implemented_verbs_keep_spelling() {
     accepts! {
-        "STARTTLS" => Command::NotImplemented { verb: "STARTTLS" },
         "ETRN example.org" => Command::NotImplemented { verb: "ETRN" },
         "TURN" => Command::NotImplemented { verb: "TURN" },
     }
@@ -537,5 +536,41 @@ proptest! {
     ) {
         let line = format!("{verb}{body}");
         let _ = parse_command(line.as_bytes());
+    }
+}
+
+#[test]
+fn starttls_takes_no_parameter() {
+    accepts! {
+        "STARTTLS" => Command::StartTls,
+        "starttls" => Command::StartTls,
+        "StartTLS  " => Command::StartTls,
+    }
+    rejects! {
+        "STARTTLS now" => syntax("this command takes no argument"),
+        "STARTTLS TLS=1.3" => syntax("this command takes no argument"),
+    }
+}
+
+#[test]
+fn requiretls_mail_parameter() {
+    let requiretls = MailParameters {
+        requiretls: true,
+        ..MailParameters::default()
+    };
+    accepts! {
+        "MAIL FROM:<a@b> REQUIRETLS" => Command::MailFrom {
+            reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
+            parameters: requiretls,
+        },
+        "MAIL FROM:<a@b> requiretls SIZE=10" => Command::MailFrom {
+            reverse_path: ReversePath::Mailbox(mailbox("a", "b")),
+            parameters: MailParameters { size: Some(10), ..requiretls },
+        },
+    }
+    rejects! {
+        "MAIL FROM:<a@b> REQUIRETLS=yes" => syntax("REQUIRETLS takes no value"),
+        "MAIL FROM:<a@b> REQUIRETLS REQUIRETLS" => syntax("duplicate REQUIRETLS parameter"),
+        "RCPT TO:<c@d> REQUIRETLS" => CommandError::UnknownParameter,
     }
 }
