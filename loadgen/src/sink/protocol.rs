@@ -267,7 +267,10 @@ impl SinkSession {
             Command::Vrfy { .. } => {
                 self.write(reply(252, (2, 5, 2), "cannot verify, but will accept"), out)
             }
-            Command::Expn { .. } | Command::StartTls | Command::NotImplemented { .. } => {
+            Command::Expn { .. }
+            | Command::StartTls
+            | Command::Auth { .. }
+            | Command::NotImplemented { .. } => {
                 return self.reject(
                     reply(502, (5, 5, 1), "command not implemented"),
                     consumed,
