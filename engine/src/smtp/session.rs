@@ -348,9 +348,9 @@ impl Session {
         );
     }
 
-    /// Writes the message into each recipient's Maildir and returns the reply:
-    /// 250 only when every copy is durable, 451 when any write failed (and
-    /// then no copy is left behind).
+    /// Writes the message into each recipient's Maildir through the worker's
+    /// batcher and returns the reply: 250 only when every copy is durable, 451
+    /// when any write failed (and then no copy is left behind).
     async fn deliver(&self, queue_id: &str, transaction: Transaction, message: Vec<u8>) -> Reply {
         let store = &self.shared.store;
         let mut targets: Vec<Delivery> = Vec::with_capacity(transaction.recipients.len());
@@ -368,8 +368,10 @@ impl Session {
 
         let size = message.len();
         // Maildir files hold LF line ends; the message arrived with CRLF.
-        let stored = Rc::from(mailstore::line_ends::to_lf(&message));
-        match mailstore::deliver(&targets, stored).await {
+        let mut message = message;
+        mailstore::line_ends::to_lf_in_place(&mut message);
+        let stored = Rc::from(message);
+        match mailstore::batch::deliver(targets, stored).await {
             Ok(_) => {
                 tracing::info!(
                     peer = %self.peer,
