@@ -5,9 +5,9 @@
 //! Each worker thread has one batcher (see [`current`] and [`deliver`]), a
 //! task on the worker's ring that owns a queue of submissions. A session
 //! calls [`deliver`] with its targets and message and waits for the result
-//! of its own message. The task takes every submission queued at the
-//! moment it starts a batch; submissions that arrive while a batch is in
-//! flight wait for the next one. For the whole batch it then:
+//! of its own message. A batch is every submission queued when the task
+//! starts it, up to the limits below. Submissions that arrive while a batch
+//! is in flight wait for the next one. For the whole batch the task then:
 //!
 //! 1. creates, writes and fdatasyncs every copy in `tmp/`, all in flight at once;
 //! 2. renames every copy into `new/`, all in flight at once;
@@ -46,8 +46,8 @@ use crate::runtime::fs::{self, SharedBuf};
 /// waits for every write, rename and sync of the other 255 before its reply.
 pub const BATCH_MESSAGES_MAX: usize = 256;
 
-/// Maximum bytes one batch writes (message size times copies): 32 MiB, a few
-/// hundred milliseconds of writes on a slow disk.
+/// Maximum bytes one batch writes (message size times copies). As an
+/// estimate, 32 MiB is about a third of a second on a disk that writes 100 MB/s.
 pub const BATCH_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// Maximum number of files one batch writes. Each keeps an open descriptor
@@ -211,7 +211,7 @@ impl Drop for AliveGuard {
     }
 }
 
-/// The batch task: commits batches for as long as the worker runs.
+/// Commits batches for as long as the worker runs (the batch task's body).
 async fn run_batches(queue: &Queue) {
     loop {
         if queue.pending.borrow().is_empty() {
@@ -259,7 +259,7 @@ struct Planned {
     failure: Option<io::Error>,
 }
 
-/// What one batch issued, added to the counters at the end.
+/// Syncs issued by one batch, added to the counters at the end.
 #[derive(Default)]
 struct BatchTally {
     file_syncs: u64,
