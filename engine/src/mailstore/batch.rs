@@ -14,6 +14,10 @@
 //! 3. fsyncs each distinct `new/` directory once;
 //! 4. completes every waiter.
 //!
+//! Up to [`BATCHES_IN_FLIGHT_MAX`] batches commit at once, each in its own
+//! task, so one batch's writes overlap the previous batch's directory fsyncs.
+//! Two batches never share a file or a waiter.
+//!
 //! Contract: the same as [`super::deliver`] for each message on its own. A
 //! message's result is `Ok` only when all its copies are durable in `new/`.
 //! A message whose step fails gets the error, and its files in `tmp/` and
@@ -54,6 +58,11 @@ pub const BATCH_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// and a few ring entries until its copy is synced and closed.
 pub const BATCH_FILES_MAX: usize = 1024;
 
+/// Maximum number of batches committing at once. With two, the next batch
+/// writes and fdatasyncs its files while the previous one renames and
+/// fsyncs its directories, so their journal commits can overlap.
+pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
+
 /// Totals of one batcher since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchCounters {
@@ -92,6 +101,10 @@ impl Submission {
 struct Queue {
     pending: RefCell<VecDeque<Submission>>,
     wake: Notify,
+    /// Batches committing now, at most [`BATCHES_IN_FLIGHT_MAX`].
+    batches_in_flight: Cell<usize>,
+    /// Signalled each time a batch finishes.
+    batch_done: Notify,
     counters: Cell<BatchCounters>,
     /// Whether the batch task still exists. It is cleared when the task's
     /// future is dropped, which happens when its runtime shuts down.
@@ -112,6 +125,8 @@ impl Batcher {
         let queue = Rc::new(Queue {
             pending: RefCell::new(VecDeque::new()),
             wake: Notify::new(),
+            batches_in_flight: Cell::new(0),
+            batch_done: Notify::new(),
             counters: Cell::new(BatchCounters::default()),
             alive: Cell::new(true),
         });
@@ -120,7 +135,7 @@ impl Batcher {
         let guard = AliveGuard(queue.clone());
         crate::runtime::spawn(async move {
             let guard = guard;
-            run_batches(&guard.0).await;
+            run_batches(guard.0.clone()).await;
         });
         Batcher { queue }
     }
@@ -212,7 +227,7 @@ impl Drop for AliveGuard {
 }
 
 /// Commits batches for as long as the worker runs (the batch task's body).
-async fn run_batches(queue: &Queue) {
+async fn run_batches(queue: Rc<Queue>) {
     loop {
         if queue.pending.borrow().is_empty() {
             queue.wake.notified().await;
@@ -220,11 +235,25 @@ async fn run_batches(queue: &Queue) {
             // submit too, so the first batch after idle is not a batch of one.
             tokio::task::yield_now().await;
         }
+        while queue.batches_in_flight.get() >= BATCHES_IN_FLIGHT_MAX {
+            queue.batch_done.notified().await;
+        }
         let batch = take_batch(&mut queue.pending.borrow_mut());
         if batch.is_empty() {
             continue;
         }
-        commit_batch(queue, batch).await;
+
+        queue
+            .batches_in_flight
+            .set(queue.batches_in_flight.get() + 1);
+        let queue = queue.clone();
+        crate::runtime::spawn(async move {
+            commit_batch(&queue, batch).await;
+            queue
+                .batches_in_flight
+                .set(queue.batches_in_flight.get() - 1);
+            queue.batch_done.notify_one();
+        });
     }
 }
 
