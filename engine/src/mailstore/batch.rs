@@ -24,6 +24,9 @@
 //! `new/` are removed. Other messages in the batch are unaffected, except
 //! that a failed directory fsync fails every message with a copy in that
 //! directory, because none of those renames is known to be durable.
+//! A waiter that stops waiting (its session ended) does not cancel its
+//! message: the batch still delivers it, which is an allowed in-flight
+//! duplicate because the sender never got a 250 and will retry.
 //!
 //! Limits: [`BATCH_MESSAGES_MAX`], [`BATCH_BYTES_MAX`] and [`BATCH_FILES_MAX`]
 //! bound one batch, so the wait of the first message in a batch stays bounded
