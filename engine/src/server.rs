@@ -276,7 +276,7 @@ async fn run_worker(
     Ok(())
 }
 
-/// Logs the totals of the worker's Maildir batcher, if it delivered anything.
+/// Logs the totals of the worker's Maildir batcher, if the worker started one.
 fn log_batch_counters(worker: Worker) {
     let Some(counters) = crate::mailstore::batch::current_counters() else {
         return;

@@ -189,7 +189,7 @@ thread_local! {
 }
 
 /// Delivers `message` into every target's Maildir through this thread's
-/// batcher; see [`Batcher::deliver`].
+/// batcher. See [`Batcher::deliver`].
 pub async fn deliver(targets: Vec<Delivery>, message: Rc<[u8]>) -> DeliveryResult {
     current().deliver(targets, message).await
 }

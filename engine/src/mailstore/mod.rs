@@ -14,7 +14,7 @@
 //! listing of a user's folders.
 //!
 //! NOTE: folder creation and listing use std::fs and block the worker's event
-//! loop; only [`deliver`] runs on io_uring so far.
+//! loop; only [`deliver`] and [`batch`] run on io_uring so far.
 
 pub mod batch;
 mod deliver;
