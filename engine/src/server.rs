@@ -360,7 +360,25 @@ async fn run_worker(
             "grace period over, closing sessions"
         );
     }
+    log_batch_counters(worker);
     Ok(())
+}
+
+/// Logs the totals of the worker's Maildir batcher, if the worker started one.
+fn log_batch_counters(worker: Worker) {
+    let Some(counters) = crate::mailstore::batch::current_counters() else {
+        return;
+    };
+    tracing::info!(
+        worker = worker.index,
+        batches = counters.batches,
+        messages = counters.messages,
+        failed_messages = counters.failed_messages,
+        file_syncs = counters.file_syncs,
+        dir_syncs = counters.dir_syncs,
+        largest_batch = counters.largest_batch,
+        "maildir batch totals"
+    );
 }
 
 /// Accepts connections until shutdown and spawns a session for each.

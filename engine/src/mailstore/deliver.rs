@@ -36,10 +36,10 @@ pub struct Delivery {
 }
 
 /// The paths of one copy of the message: written in `tmp/`, moved to `new/`.
-struct Copy {
-    tmp_path: PathBuf,
-    new_path: PathBuf,
-    new_dir: PathBuf,
+pub(super) struct Copy {
+    pub(super) tmp_path: PathBuf,
+    pub(super) new_path: PathBuf,
+    pub(super) new_dir: PathBuf,
 }
 
 /// Writes `message` into every target's `tmp/`, renames each copy into
@@ -74,7 +74,7 @@ pub async fn deliver(targets: &[Delivery], message: Rc<[u8]>) -> io::Result<Vec<
     Ok(copies.into_iter().map(|copy| copy.new_path).collect())
 }
 
-fn plan_copy(target: &Delivery, size: u64, virtual_size: u64) -> Copy {
+pub(super) fn plan_copy(target: &Delivery, size: u64, virtual_size: u64) -> Copy {
     let name = unique_name(size, virtual_size);
     let new_dir = target.maildir.join("new");
     Copy {
@@ -95,11 +95,11 @@ async fn write_all_tmp(copies: &[Copy], buf: &SharedBuf) -> io::Result<()> {
 
     let mut first_error = None;
     let mut created_paths = Vec::with_capacity(copies.len());
-    for (copy, (created, result)) in copies.iter().zip(results) {
-        if let Err(error) = result {
+    for (copy, write) in copies.iter().zip(results) {
+        if let Err(error) = write.result {
             first_error.get_or_insert(error);
         }
-        if created {
+        if write.created {
             created_paths.push(copy.tmp_path.as_path());
         }
     }
@@ -112,20 +112,46 @@ async fn write_all_tmp(copies: &[Copy], buf: &SharedBuf) -> io::Result<()> {
     Err(error)
 }
 
-/// Creates `path`, writes `buf` and fdatasyncs it. Returns whether the file
-/// was created (so the caller knows to remove it) and the outcome.
-async fn write_tmp(path: &Path, buf: SharedBuf) -> (bool, io::Result<()>) {
+/// The outcome of [`write_tmp`] for one file.
+pub(super) struct TmpWrite {
+    /// Whether the file was created, so a failed delivery must remove it.
+    pub(super) created: bool,
+    /// Whether an fdatasync was issued for the file.
+    pub(super) sync_issued: bool,
+    /// The first error of create, write, fdatasync or close.
+    pub(super) result: io::Result<()>,
+}
+
+/// Creates `path`, writes `buf` and fdatasyncs it.
+///
+/// fdatasync is enough for a new file: it flushes the data and the metadata
+/// needed to read it back (size and block map), and skips only timestamps.
+/// The sync must finish before the rename into `new/`. On ext4 with delayed
+/// allocation, a rename made durable before the data could leave an empty
+/// file in `new/` after a crash.
+pub(super) async fn write_tmp(path: &Path, buf: SharedBuf) -> TmpWrite {
     let file = match File::create_new(path).await {
         Ok(file) => file,
-        Err(error) => return (false, Err(error)),
+        Err(error) => {
+            return TmpWrite {
+                created: false,
+                sync_issued: false,
+                result: Err(error),
+            }
+        }
     };
     let (written, _buf) = file.write_all_shared_at(buf, 0).await;
+    let sync_issued = written.is_ok();
     let synced = match written {
         Ok(()) => file.sync_data().await,
         Err(error) => Err(error),
     };
     let closed = file.close().await;
-    (true, synced.and(closed))
+    TmpWrite {
+        created: true,
+        sync_issued,
+        result: synced.and(closed),
+    }
 }
 
 /// Step 2: rename every copy from `tmp/` into `new/`. On error, removes the
@@ -177,7 +203,7 @@ async fn sync_new_dirs(copies: &[Copy]) -> io::Result<()> {
 
 /// Removes `path`, ignoring a file that is already gone. Other errors are
 /// logged, because the caller is already returning the error that caused it.
-async fn remove_if_present(path: &Path) {
+pub(super) async fn remove_if_present(path: &Path) {
     match fs::remove_file(path).await {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -190,7 +216,7 @@ async fn remove_if_present(path: &Path) {
 /// Polls every future on the current task until all are done, and returns
 /// their outputs in order. Dropping the returned future drops the rest, which
 /// is safe because each ring operation owns its buffer until the kernel is done.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+pub(super) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
 

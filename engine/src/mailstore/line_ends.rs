@@ -31,6 +31,30 @@ pub fn to_lf(message: &[u8]) -> Vec<u8> {
     stored
 }
 
+/// Replaces every CRLF in `message` by LF in place, with the same result as
+/// [`to_lf`] but without a second buffer.
+pub fn to_lf_in_place(message: &mut Vec<u8>) {
+    let crlf = memchr::memmem::Finder::new(b"\r\n");
+    let Some(first) = crlf.find(message) else {
+        return;
+    };
+    // message[..write] is converted output; message[read..] is not read yet.
+    // Each CRLF shrinks to one byte, so write never passes read.
+    let mut write = first;
+    let mut read = first;
+    while let Some(at) = crlf.find(&message[read..]) {
+        let line_end = read + at;
+        message.copy_within(read..line_end, write);
+        write += line_end - read;
+        message[write] = b'\n';
+        write += 1;
+        read = line_end + 2;
+    }
+    let len = message.len();
+    message.copy_within(read..len, write);
+    message.truncate(write + (len - read));
+}
+
 /// Returns `stored` with every LF that has no CR before it replaced by
 /// CRLF. Borrows when there is nothing to change.
 pub fn to_crlf(stored: &[u8]) -> Cow<'_, [u8]> {
@@ -82,6 +106,40 @@ mod tests {
         assert_eq!(stored, b"Subject: a\n\nline\n.dot\n");
         assert_eq!(to_crlf(&stored).as_ref(), message);
         assert_eq!(crlf_len(&stored), message.len() as u64);
+    }
+
+    #[test]
+    fn in_place_matches_copy_on_edge_cases() {
+        let cases: [&[u8]; 9] = [
+            b"",
+            b"\r\n",
+            b"no line end",
+            b"a\r\nb\r\n",
+            b"\r\r\n\n",
+            b"a\rb\r",
+            b"\r\n\r\n\r\n",
+            b"x\n\r\ny",
+            b"Subject: a\r\n\r\nline\r\n.dot\r\n",
+        ];
+        for case in cases {
+            let mut converted = case.to_vec();
+            to_lf_in_place(&mut converted);
+            assert_eq!(converted, to_lf(case), "input {case:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn in_place_matches_copy_on_random_bytes(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'\r', b'\n', b'a', 0xff]),
+                0..200,
+            )
+        ) {
+            let mut converted = bytes.clone();
+            to_lf_in_place(&mut converted);
+            proptest::prop_assert_eq!(converted, to_lf(&bytes));
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The mail store: [`MailStore`] maps users and folder names to Maildir++
 //! directories under `DATA/mail`, [`deliver`] writes one message durably into
-//! several maildirs, and [`mailbox::Mailbox`] is the UID and flag index that
-//! IMAP reads through.
+//! several maildirs, [`batch::Batcher`] commits the messages of many sessions
+//! together (one fsync per `new/` directory per batch), and
+//! [`mailbox::Mailbox`] is the UID and flag index that IMAP reads through.
 //!
 //! Layout: user `u` has `DATA/mail/u/Maildir/` with `cur/`, `new/` and `tmp/`;
 //! that root is INBOX. Folder `a.b` (the IMAP hierarchy separator is '.') is
@@ -13,8 +14,9 @@
 //! listing of a user's folders.
 //!
 //! NOTE: folder creation and listing use std::fs and block the worker's event
-//! loop; only [`deliver`] runs on io_uring so far.
+//! loop; only [`deliver`] and [`batch`] run on io_uring so far.
 
+pub mod batch;
 mod deliver;
 pub(crate) mod durable;
 pub mod line_ends;

@@ -489,10 +489,10 @@ impl Session {
         );
     }
 
-    /// Writes the message into each recipient's Maildir, or into the
-    /// worker's spool when a recipient is remote or a Maildir write failed,
-    /// and returns the reply: 250 only when the message is durable, 451 when
-    /// it is nowhere (and then no copy is left behind).
+    /// Writes the message into each recipient's Maildir through the worker's
+    /// batcher, or into the worker's spool when a recipient is remote or a
+    /// Maildir write failed, and returns the reply: 250 only when the message
+    /// is durable, 451 when it is nowhere (and then no copy is left behind).
     async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Reply {
         let queue_id = envelope.queue_id.as_str();
         if envelope
@@ -536,9 +536,10 @@ impl Session {
         let size = message.len();
         // Maildir files hold LF line ends. DATA messages arrive with CRLF;
         // BDAT messages arrive as the client wrote them, and to_lf leaves
-        // their bare LFs as they are.
+        // their bare LFs as they are. The CRLF original stays for the spool,
+        // whose records hold messages as received.
         let stored = Rc::from(mailstore::line_ends::to_lf(&message));
-        match mailstore::deliver(&targets, stored).await {
+        match mailstore::batch::deliver(targets, stored).await {
             Ok(_) => {
                 tracing::info!(
                     peer = %self.peer,
