@@ -231,7 +231,7 @@ fn split_encoded_words(value: &[u8]) -> Vec<Piece<'_>> {
         let between = &value[plain_start..start];
         let follows_word = matches!(pieces.last(), Some(Piece::Encoded { .. }));
         let only_space = between.iter().all(|byte| byte.is_ascii_whitespace());
-        if !(follows_word && only_space) && !between.is_empty() {
+        if !(between.is_empty() || follows_word && only_space) {
             pieces.push(Piece::Plain(between));
         }
         match pieces.last_mut() {
@@ -377,7 +377,8 @@ mod tests {
 
     #[test]
     fn charset_cases() {
-        let cases: &[(&[u8], Option<&[u8]>, &str)] = &[
+        type Case<'c> = (&'c [u8], Option<&'c [u8]>, &'c str);
+        let cases: &[Case<'_>] = &[
             (b"ascii", Some(b"us-ascii"), "ascii"),
             ("café".as_bytes(), Some(b"utf-8"), "café"),
             (b"caf\xe9", Some(b"iso-8859-1"), "café"),

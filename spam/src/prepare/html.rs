@@ -269,8 +269,8 @@ pub fn render(html: &str) -> HtmlRendered {
         }
         let rest = &html[start..];
 
-        if rest.starts_with("<!--") {
-            position = rest[4..]
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            position = comment
                 .find("-->")
                 .map_or(html.len(), |end| start + 4 + end + 3);
             continue;
