@@ -5,7 +5,7 @@
 //!   base64 alphabet are skipped, and a truncated last group keeps its whole
 //!   bytes.
 //! - `to_utf8` turns a part's bytes into text. A charset that encoding_rs
-//!   knows is decoded with it. US-ASCII, UTF-8, a missing charset and an
+//!   recognizes is decoded with it. US-ASCII, UTF-8, a missing charset and an
 //!   unknown one are read as UTF-8 when the bytes are valid UTF-8, else as
 //!   windows-1252 (a superset of latin-1 that maps every byte), so decoding
 //!   never fails.
@@ -145,8 +145,8 @@ pub fn base64(input: &[u8]) -> Vec<u8> {
 fn known_encoding(charset: Option<&[u8]>) -> Option<&'static Encoding> {
     let label = charset?;
     let encoding = Encoding::for_label(label)?;
-    // encoding_rs maps us-ascii to windows-1252, but mail that says us-ascii
-    // and carries 8-bit bytes is far more often UTF-8.
+    // encoding_rs maps us-ascii to windows-1252, but SpamAssassin 4.0.1
+    // (Message/Node.pm) tries UTF-8 first for a us-ascii label too.
     let is_ascii_label =
         label.eq_ignore_ascii_case(b"us-ascii") || label.eq_ignore_ascii_case(b"ascii");
     if encoding == UTF_8 || is_ascii_label {
@@ -155,9 +155,9 @@ fn known_encoding(charset: Option<&[u8]>) -> Option<&'static Encoding> {
     Some(encoding)
 }
 
-/// Decodes `bytes` in `charset` to UTF-8. Never fails: malformed sequences
-/// become U+FFFD, and labels encoding_rs does not know fall back as the
-/// module documentation describes.
+/// Decodes `bytes` in `charset` to UTF-8. Malformed sequences become
+/// U+FFFD, and labels encoding_rs does not recognize fall back as the module
+/// documentation describes, so every input gives text.
 pub fn to_utf8<'b>(bytes: &'b [u8], charset: Option<&[u8]>) -> Cow<'b, str> {
     match known_encoding(charset) {
         Some(encoding) => encoding.decode_without_bom_handling(bytes).0,
@@ -271,10 +271,12 @@ fn parse_encoded_word(value: &[u8], start: usize) -> Option<(&[u8], Vec<u8>, usi
         .split(|&byte| byte == b'*')
         .next()
         .unwrap_or(charset_full);
+
     let encoding = *rest.get(charset_len + 1)?;
     if rest.get(charset_len + 2) != Some(&b'?') {
         return None;
     }
+
     let text_start = charset_len + 3;
     let text_len = memchr::memmem::find(&rest[text_start..], b"?=")?;
     let text = &rest[text_start..text_start + text_len];
@@ -284,6 +286,7 @@ fn parse_encoded_word(value: &[u8], start: usize) -> Option<(&[u8], Vec<u8>, usi
     {
         return None;
     }
+
     let bytes = match encoding {
         b'B' | b'b' => base64(text),
         b'Q' | b'q' => q_decode(text),

@@ -28,7 +28,7 @@ use super::decode::decode_header_value;
 /// the protocols crate's per-entity field maximum.
 pub const HEADER_FIELDS_MAX: usize = ringmail_protocols::message::FIELDS_MAX;
 
-/// Which form of a header value a rule reads.
+/// The form of a header value that a rule reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderForm {
     /// Unfolded, RFC 2047 decoded: a plain `header` rule.

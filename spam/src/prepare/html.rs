@@ -182,7 +182,7 @@ fn tag_whitespace(name: &str) -> Option<&'static str> {
     }
 }
 
-/// The attribute that carries a URI for each tag that has one.
+/// Returns the attributes that carry a URI in tag `name`.
 fn uri_attributes(name: &str) -> &'static [&'static str] {
     match name {
         "a" | "area" | "link" | "base" => &["href"],
@@ -721,7 +721,8 @@ mod tests {
         let facts = &rendered.facts;
         assert_eq!(facts.tags, 8);
         assert_eq!(facts.elements, 8);
-        assert!(facts.closed_html && facts.closed_body);
+        assert!(facts.closed_html);
+        assert!(facts.closed_body);
         assert_eq!(facts.title, "T");
         assert_eq!(facts.closed_extra, 0);
         assert!(facts.ratio > 0.8, "ratio {}", facts.ratio);

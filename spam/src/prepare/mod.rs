@@ -18,7 +18,9 @@
 //! - `uris()`: for `uri` rules (see `uri`).
 //! - `html()`: one `HtmlFacts` per HTML part, for eval rules.
 //!
-//! Preparation never fails and never panics. Past a limit it stops
+//! Preparation returns no error, and the unit tests, a property test, the
+//! corpus test and the `spam_prepare` fuzz target check that no input makes
+//! it panic. Past a limit it stops
 //! descending or decoding and records that in `limits_reached()`:
 //! - `MIME_DEPTH_MAX`: multipart and message/rfc822 nesting, which is
 //!   SpamAssassin's default `subparse` depth. Deeper containers are skipped.
@@ -63,7 +65,7 @@ pub const PART_DECODED_LEN_MAX: usize = 8 * 1024 * 1024;
 /// just under the per-part maximum still cost bounded memory.
 pub const DECODED_TOTAL_LEN_MAX: usize = 32 * 1024 * 1024;
 
-/// Which limits one message reached.
+/// The limits one message reached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LimitsReached {
     pub mime_depth: bool,

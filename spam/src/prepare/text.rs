@@ -23,10 +23,11 @@ pub const RAWBODY_PART_SCAN_LEN: usize = 500_000;
 /// How far past the scan length truncation looks for a good cut.
 const SCAN_SLACK_LEN: usize = 1_024;
 
-/// Collapses whitespace as SpamAssassin does for body text: a whitespace
-/// run with two or more line feeds becomes a paragraph break ("\n", with a
-/// space kept on either side when the run had whitespace before its first
-/// or after its last line feed), and any other run becomes one space.
+/// Collapses whitespace as SpamAssassin does for body text. A whitespace
+/// run with two or more line feeds becomes a paragraph break ("\n"), and any
+/// other run becomes one space. The break keeps a space before it when the
+/// run had whitespace before its first line feed, and one after it when the
+/// run had whitespace after its last line feed.
 pub fn collapse_whitespace(text: &str) -> String {
     let mut output = String::with_capacity(text.len());
     let mut characters = text.char_indices().peekable();
