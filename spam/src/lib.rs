@@ -10,6 +10,8 @@
 //! Bayes come later on top of [`RuleSet`].
 #![forbid(unsafe_code)]
 
+pub mod prepare;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// Maximum rules in one set, because the automaton's memory grows with the total phrase

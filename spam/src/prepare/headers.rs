@@ -1,0 +1,382 @@
+//! Header access for `header` rules, as SpamAssassin 4.0.1's
+//! `PerMsgStatus::get` gives it (read from Mail/SpamAssassin/PerMsgStatus.pm
+//! and Message/Node.pm).
+//!
+//! `Headers` stores ranges into the message's header block and decodes on
+//! request. `Headers::get` takes a name and a `HeaderForm`:
+//! - `Decoded`: folds become one space, leading and trailing whitespace is
+//!   trimmed, and RFC 2047 encoded-words are decoded to UTF-8, except in the
+//!   fields SpamAssassin leaves encoded (Received, Message-ID, Date,
+//!   MIME-Version, References, In-Reply-To, List-*).
+//! - `Raw` (`:raw`): the value as written, folds kept, CRLF turned into LF.
+//! - `Addr` (`:addr`) and `Name` (`:name`): the first address and the first
+//!   display name of the decoded value.
+//!
+//! Every occurrence of a field is returned, joined by "\n". The pseudo-headers
+//! `ALL`, `ToCc`, `MESSAGEID` and `EnvelopeFrom` are built from the real ones.
+//! Only the first `HEADER_FIELDS_MAX` fields are read, because the header
+//! block of a hostile message could hold millions of short lines.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use ringmail_protocols::message::{fields, parse_address_list, Address};
+
+use super::decode::decode_header_value;
+
+/// Maximum header fields read from the top-level header block. It matches
+/// the protocols crate's per-entity field maximum.
+pub const HEADER_FIELDS_MAX: usize = ringmail_protocols::message::FIELDS_MAX;
+
+/// The form of a header value that a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderForm {
+    /// Unfolded, RFC 2047 decoded: a plain `header` rule.
+    Decoded,
+    /// As written, folds kept: `:raw`.
+    Raw,
+    /// The first address, `local@domain`: `:addr`.
+    Addr,
+    /// The first display name: `:name`.
+    Name,
+}
+
+/// The header fields of one message, as ranges into its header block.
+#[derive(Debug, Clone)]
+pub struct Headers<'m> {
+    block: &'m [u8],
+    fields: Vec<FieldRanges>,
+}
+
+#[derive(Debug, Clone)]
+struct FieldRanges {
+    name: Range<usize>,
+    value: Range<usize>,
+}
+
+/// Fields whose values SpamAssassin does not RFC 2047 decode.
+fn keeps_encoded_words(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 8] = [
+        b"received",
+        b"message-id",
+        b"resent-message-id",
+        b"date",
+        b"resent-date",
+        b"mime-version",
+        b"references",
+        b"in-reply-to",
+    ];
+    let is_list = name.len() > 5 && name[..5].eq_ignore_ascii_case(b"list-");
+    is_list || NAMES.iter().any(|known| known.eq_ignore_ascii_case(name))
+}
+
+impl<'m> Headers<'m> {
+    /// Reads the fields of `block`, the message's header including the
+    /// empty line that ends it.
+    pub fn new(block: &'m [u8]) -> Headers<'m> {
+        let fields = fields(block)
+            .take(HEADER_FIELDS_MAX)
+            .map(|field| FieldRanges {
+                name: field.name,
+                value: field.value,
+            })
+            .collect();
+        Headers { block, fields }
+    }
+
+    /// Returns the number of fields read.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Returns whether the header has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Returns the names and raw values of the fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'m [u8], &'m [u8])> + '_ {
+        self.fields.iter().map(|field| {
+            (
+                &self.block[field.name.clone()],
+                &self.block[field.value.clone()],
+            )
+        })
+    }
+
+    /// Returns whether a field called `name` exists (`exists:` rules).
+    /// Pseudo-headers exist when one of their sources does.
+    pub fn exists(&self, name: &str) -> bool {
+        self.get(name, HeaderForm::Raw).is_some()
+    }
+
+    /// Returns the value of `name` in `form`, every occurrence joined by
+    /// "\n", or `None` when no such field exists. Names compare without
+    /// case. `ALL`, `ToCc`, `MESSAGEID` and `EnvelopeFrom` are pseudo-headers.
+    pub fn get(&self, name: &str, form: HeaderForm) -> Option<String> {
+        let value = if name == "ALL" {
+            Some(self.all(form == HeaderForm::Raw))
+        } else if name.eq_ignore_ascii_case("ToCc") {
+            self.joined_any(&["To", "Cc"], form)
+        } else if name == "MESSAGEID" {
+            self.joined_any(&["Message-Id", "Resent-Message-Id", "X-Message-Id"], form)
+        } else if name == "EnvelopeFrom" {
+            self.envelope_from()
+        } else {
+            self.joined(name, form)
+        };
+        match form {
+            HeaderForm::Decoded | HeaderForm::Raw => value,
+            HeaderForm::Addr => value.map(|value| first_address(&value)),
+            HeaderForm::Name => value.map(|value| first_display_name(&value)),
+        }
+    }
+
+    /// Returns the values of every field called `name`, one per occurrence.
+    pub fn values(&self, name: &str, form: HeaderForm) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|field| self.block[field.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|field| self.field_value(field, form).into_owned())
+            .collect()
+    }
+
+    fn field_value(&self, field: &FieldRanges, form: HeaderForm) -> Cow<'m, str> {
+        let raw = &self.block[field.value.clone()];
+        if form == HeaderForm::Raw {
+            return raw_value(raw);
+        }
+        let unfolded = unfold_value(raw);
+        if keeps_encoded_words(&self.block[field.name.clone()]) {
+            return Cow::Owned(super::decode::to_utf8(&unfolded, None).into_owned());
+        }
+        match unfolded {
+            Cow::Borrowed(bytes) => decode_header_value(bytes),
+            Cow::Owned(bytes) => Cow::Owned(decode_header_value(&bytes).into_owned()),
+        }
+    }
+
+    fn joined(&self, name: &str, form: HeaderForm) -> Option<String> {
+        let values = self.values(name, form);
+        (!values.is_empty()).then(|| values.join("\n"))
+    }
+
+    fn joined_any(&self, names: &[&str], form: HeaderForm) -> Option<String> {
+        let values: Vec<String> = names
+            .iter()
+            .filter_map(|name| self.joined(name, form))
+            .collect();
+        (!values.is_empty()).then(|| values.join("\n"))
+    }
+
+    /// Returns every field as `Name: value` lines. Decoded values are
+    /// unfolded; raw values keep their folds.
+    fn all(&self, raw: bool) -> String {
+        let form = if raw {
+            HeaderForm::Raw
+        } else {
+            HeaderForm::Decoded
+        };
+        let mut text = String::new();
+        for field in &self.fields {
+            text.push_str(&String::from_utf8_lossy(&self.block[field.name.clone()]));
+            text.push_str(": ");
+            text.push_str(&self.field_value(field, form));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Returns the envelope sender: X-Envelope-From, then the first
+    /// Return-Path, then the last Envelope-From. SpamAssassin 4.0.1 also
+    /// reads it from trusted Received lines and configured fields, which
+    /// need the trust path and are not done here.
+    fn envelope_from(&self) -> Option<String> {
+        let candidates = [
+            self.values("X-Envelope-From", HeaderForm::Decoded)
+                .into_iter()
+                .next(),
+            self.values("Return-Path", HeaderForm::Decoded)
+                .into_iter()
+                .next(),
+            self.values("Envelope-From", HeaderForm::Decoded)
+                .into_iter()
+                .last(),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|value| !value.is_empty())
+    }
+}
+
+/// Returns a raw value with CRLF turned into LF and one leading space
+/// trimmed, as SpamAssassin stores raw values.
+fn raw_value(raw: &[u8]) -> Cow<'_, str> {
+    let raw = raw.strip_prefix(b" ").unwrap_or(raw);
+    if memchr::memchr(b'\r', raw).is_none() {
+        return super::decode::to_utf8(raw, None);
+    }
+    let squashed: Vec<u8> = raw
+        .windows(2)
+        .filter(|pair| pair != b"\r\n")
+        .map(|pair| pair[0])
+        .chain(raw.last().copied())
+        .collect();
+    Cow::Owned(super::decode::vec_to_utf8(squashed, None))
+}
+
+/// Unfolds a value: each line break with the whitespace after it becomes
+/// one space, and the ends are trimmed.
+fn unfold_value(raw: &[u8]) -> Cow<'_, [u8]> {
+    let start = raw
+        .iter()
+        .position(|byte| !byte.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|byte| !byte.is_ascii_whitespace())
+        .map_or(start, |at| at + 1);
+    let trimmed = &raw[start..end];
+    if memchr::memchr2(b'\r', b'\n', trimmed).is_none() {
+        return Cow::Borrowed(trimmed);
+    }
+    let mut output = Vec::with_capacity(trimmed.len());
+    let mut index = 0;
+    while index < trimmed.len() {
+        let byte = trimmed[index];
+        if byte == b'\r' || byte == b'\n' {
+            while matches!(trimmed.get(index), Some(b'\r' | b'\n' | b' ' | b'\t')) {
+                index += 1;
+            }
+            output.push(b' ');
+            continue;
+        }
+        output.push(byte);
+        index += 1;
+    }
+    Cow::Owned(output)
+}
+
+/// Returns the first address of an address-list value, or the value
+/// trimmed of angle brackets when it has no parsable address.
+fn first_address(value: &str) -> String {
+    for address in parse_address_list(value.as_bytes()) {
+        if let Address::Mailbox { mailbox, host, .. } = address {
+            let mut text = String::from_utf8_lossy(&mailbox).into_owned();
+            if !host.is_empty() {
+                text.push('@');
+                text.push_str(&String::from_utf8_lossy(&host));
+            }
+            return text;
+        }
+    }
+    value
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
+}
+
+/// Returns the display name of the first address, unquoted, or "" when
+/// it has none.
+fn first_display_name(value: &str) -> String {
+    for address in parse_address_list(value.as_bytes()) {
+        if let Address::Mailbox { name, .. } = address {
+            return name
+                .map(|name| String::from_utf8_lossy(&name).into_owned())
+                .unwrap_or_default();
+        }
+    }
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &[u8] = b"Received: from a\r\n\tby b\r\n\
+From: \"Jane Doe\" <Jane@Example.COM>\r\n\
+To: one@example.com\r\n\
+Cc: Two <two@example.com>\r\n\
+Subject: =?utf-8?Q?caf=C3=A9?=\r\n  folded\r\n\
+Message-Id: <id1@example.com>\r\n\
+X-Message-Id: =?utf-8?Q?keep?=\r\n\
+Received: second\r\n\
+Return-Path: <bounce@example.com>\r\n\
+\r\n";
+
+    #[test]
+    fn decoded_value_is_unfolded_and_decoded() {
+        let headers = Headers::new(HEADER);
+        assert_eq!(
+            headers.get("subject", HeaderForm::Decoded).as_deref(),
+            Some("café folded")
+        );
+    }
+
+    #[test]
+    fn raw_value_keeps_folds_and_encoding() {
+        let headers = Headers::new(HEADER);
+        assert_eq!(
+            headers.get("Subject", HeaderForm::Raw).as_deref(),
+            Some("=?utf-8?Q?caf=C3=A9?=\n  folded")
+        );
+    }
+
+    #[test]
+    fn repeated_fields_join_with_newline() {
+        let headers = Headers::new(HEADER);
+        assert_eq!(
+            headers.get("received", HeaderForm::Decoded).as_deref(),
+            Some("from a by b\nsecond")
+        );
+    }
+
+    #[test]
+    fn pseudo_headers() {
+        let headers = Headers::new(HEADER);
+        assert_eq!(
+            headers.get("ToCc", HeaderForm::Decoded).as_deref(),
+            Some("one@example.com\nTwo <two@example.com>")
+        );
+        assert_eq!(
+            headers.get("MESSAGEID", HeaderForm::Decoded).as_deref(),
+            Some("<id1@example.com>\nkeep")
+        );
+        assert_eq!(
+            headers.get("EnvelopeFrom", HeaderForm::Decoded).as_deref(),
+            Some("<bounce@example.com>")
+        );
+        let all = headers.get("ALL", HeaderForm::Decoded).unwrap();
+        assert!(all.starts_with("Received: from a by b\nFrom: "), "{all}");
+        assert!(all.contains("Subject: café folded\n"), "{all}");
+    }
+
+    #[test]
+    fn addr_and_name_accessors() {
+        let headers = Headers::new(HEADER);
+        assert_eq!(
+            headers.get("From", HeaderForm::Addr).as_deref(),
+            Some("Jane@Example.COM")
+        );
+        assert_eq!(
+            headers.get("From", HeaderForm::Name).as_deref(),
+            Some("Jane Doe")
+        );
+        assert_eq!(headers.get("To", HeaderForm::Name).as_deref(), Some(""));
+        assert_eq!(
+            headers.get("Cc", HeaderForm::Addr).as_deref(),
+            Some("two@example.com")
+        );
+    }
+
+    #[test]
+    fn missing_header_is_none_and_exists_is_false() {
+        let headers = Headers::new(HEADER);
+        assert_eq!(headers.get("X-Missing", HeaderForm::Decoded), None);
+        assert!(!headers.exists("X-Missing"));
+        assert!(headers.exists("return-path"));
+        assert!(headers.exists("ToCc"));
+    }
+}

@@ -1,0 +1,752 @@
+//! A small HTML-to-text renderer for `body` rules, after the rendering of
+//! SpamAssassin 4.0.1's Mail/SpamAssassin/HTML.pm.
+//!
+//! `render` takes decoded HTML text and returns an `HtmlRendered`: the text,
+//! the URIs of links and embedded objects, and `HtmlFacts` that eval rules
+//! read later (tag counts, images, the ratio of markup to text).
+//!
+//! Rendering: tags are removed, the content of `script` and `style` is
+//! dropped, comments and declarations are dropped, and entities are decoded.
+//! Runs of whitespace in text become one space. `br` and `div` start a line,
+//! `p`, `hr`, `blockquote`, `pre` and `title` start a paragraph, and table
+//! cells, list items and headings add a space, on start and end tags alike.
+//!
+//! Limits: only the first `HTML_TAGS_MAX` tags are interpreted (later ones
+//! are removed from the text but add no whitespace, URIs or counts), and the
+//! open-element count stops at `HTML_DEPTH_MAX`. Both bound the work and
+//! the memory one part can cost, whatever its markup.
+//!
+//! NOTE: SpamAssassin also tracks text colour and size to mark invisible
+//! text. That is not done here, so text SpamAssassin hides from Bayes is
+//! rendered like any other text.
+
+use std::collections::HashMap;
+
+/// Maximum tags interpreted in one HTML part, because each tag costs an
+/// attribute parse and a part of millions of `<b>` tags would cost that many.
+pub const HTML_TAGS_MAX: usize = 100_000;
+
+/// Maximum open elements counted at once. Start tags past it still render
+/// but are not counted as open, so unclosed nesting costs bounded memory.
+pub const HTML_DEPTH_MAX: usize = 1_000;
+
+/// Facts about one HTML part, for eval rules.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HtmlFacts {
+    /// Tags seen, start and end, known or not (up to `HTML_TAGS_MAX`).
+    pub tags: usize,
+    /// Tags whose name is an HTML 4.01 or XHTML 1.0 element.
+    pub elements: usize,
+    /// `img` start tags.
+    pub images: usize,
+    /// Sum of width × height over images that give both, in pixels.
+    pub image_area: u64,
+    /// `a` start tags with an href.
+    pub anchors: usize,
+    /// Whether a `script` element appeared.
+    pub has_script: bool,
+    /// Whether an `</html>` and a `</body>` tag appeared.
+    pub closed_html: bool,
+    pub closed_body: bool,
+    /// End tags with no open element of that name.
+    pub closed_extra: usize,
+    /// Length of the HTML source in characters.
+    pub source_len: usize,
+    /// Length of the rendered text in characters, and without whitespace.
+    pub text_len: usize,
+    pub non_space_len: usize,
+    /// Share of the source that is not rendered text: (source - text) / source.
+    pub ratio: f64,
+    /// Text of the `title` element.
+    pub title: String,
+    /// Whether `HTML_TAGS_MAX` was reached.
+    pub tags_truncated: bool,
+}
+
+/// The result of rendering one HTML part.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HtmlRendered {
+    pub text: String,
+    /// URIs from attributes, as written (entities decoded), in order.
+    pub uris: Vec<String>,
+    pub facts: HtmlFacts,
+}
+
+/// HTML 4.01 and XHTML 1.0 element names, for `HtmlFacts::elements`.
+const ELEMENTS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "area",
+    "b",
+    "base",
+    "bdo",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "button",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "fieldset",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "hr",
+    "html",
+    "i",
+    "img",
+    "input",
+    "ins",
+    "kbd",
+    "label",
+    "legend",
+    "li",
+    "link",
+    "map",
+    "meta",
+    "noscript",
+    "object",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "pre",
+    "q",
+    "samp",
+    "script",
+    "select",
+    "small",
+    "span",
+    "strong",
+    "style",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "tt",
+    "ul",
+    "var",
+    "applet",
+    "basefont",
+    "center",
+    "dir",
+    "font",
+    "frame",
+    "frameset",
+    "iframe",
+    "isindex",
+    "menu",
+    "noframes",
+    "s",
+    "strike",
+    "u",
+    "nobr",
+];
+
+/// Whitespace a tag adds to the rendered text, on start and end.
+fn tag_whitespace(name: &str) -> Option<&'static str> {
+    match name {
+        "br" | "div" => Some("\n"),
+        "li" | "th" | "td" | "dt" | "dd" | "embed" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+            Some(" ")
+        }
+        "p" | "hr" | "blockquote" | "pre" | "listing" | "plaintext" | "xmp" | "title" => {
+            Some("\n\n")
+        }
+        _ => None,
+    }
+}
+
+/// Returns the attributes that carry a URI in tag `name`.
+fn uri_attributes(name: &str) -> &'static [&'static str] {
+    match name {
+        "a" | "area" | "link" | "base" => &["href"],
+        "img" | "frame" | "iframe" | "embed" | "script" | "bgsound" => &["src"],
+        "form" => &["action"],
+        "body" | "table" | "tr" | "td" => &["background"],
+        _ => &[],
+    }
+}
+
+/// Text pieces with a flag for whitespace inserted by tags, so the
+/// space trimming at tag boundaries can follow SpamAssassin's.
+struct Output {
+    pieces: Vec<(String, bool)>,
+}
+
+impl Output {
+    fn push_text(&mut self, text: &str) {
+        let mut collapsed = String::with_capacity(text.len());
+        let mut in_space = false;
+        for character in text.chars() {
+            if matches!(
+                character,
+                ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b' | '\u{a0}'
+            ) {
+                if !in_space {
+                    collapsed.push(' ');
+                }
+                in_space = true;
+            } else {
+                collapsed.push(character);
+                in_space = false;
+            }
+        }
+        if matches!(self.pieces.last(), Some((_, true))) && collapsed.starts_with(' ') {
+            collapsed.remove(0);
+        }
+        self.pieces.push((collapsed, false));
+    }
+
+    fn push_whitespace(&mut self, whitespace: &str) {
+        if let Some((last, false)) = self.pieces.last_mut() {
+            if last.ends_with(' ') {
+                last.pop();
+            }
+        }
+        self.pieces.push((whitespace.to_string(), true));
+    }
+
+    fn into_text(self) -> String {
+        self.pieces.into_iter().map(|(text, _)| text).collect()
+    }
+}
+
+/// One parsed tag.
+struct Tag<'h> {
+    name: String,
+    end: bool,
+    attributes: Vec<(String, String)>,
+    source: &'h str,
+}
+
+/// Renders `html` to text.
+pub fn render(html: &str) -> HtmlRendered {
+    let mut output = Output { pieces: Vec::new() };
+    let mut uris = Vec::new();
+    let mut facts = HtmlFacts {
+        source_len: html.chars().count(),
+        ..HtmlFacts::default()
+    };
+    let mut open: HashMap<String, usize> = HashMap::new();
+    let mut depth = 0usize;
+    let mut in_title = false;
+    let mut position = 0;
+
+    while position < html.len() {
+        let Some(found) = html[position..].find('<') else {
+            emit_text(&mut output, &html[position..], in_title, &mut facts);
+            break;
+        };
+        let start = position + found;
+        if start > position {
+            emit_text(&mut output, &html[position..start], in_title, &mut facts);
+        }
+        let rest = &html[start..];
+
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            position = comment
+                .find("-->")
+                .map_or(html.len(), |end| start + 4 + end + 3);
+            continue;
+        }
+        if rest.starts_with("<!") || rest.starts_with("<?") {
+            position = rest.find('>').map_or(html.len(), |end| start + end + 1);
+            continue;
+        }
+        let Some(tag) = parse_tag(rest) else {
+            // A `<` that starts no tag is text.
+            emit_text(&mut output, "<", in_title, &mut facts);
+            position = start + 1;
+            continue;
+        };
+        position = start + tag.source.len();
+
+        if facts.tags >= HTML_TAGS_MAX {
+            facts.tags_truncated = true;
+            continue;
+        }
+        facts.tags += 1;
+        if ELEMENTS.contains(&tag.name.as_str()) {
+            facts.elements += 1;
+        }
+
+        if tag.end {
+            match open.get_mut(&tag.name) {
+                Some(count) if *count > 0 => {
+                    *count -= 1;
+                    depth = depth.saturating_sub(1);
+                }
+                _ => facts.closed_extra += 1,
+            }
+            facts.closed_html |= tag.name == "html";
+            facts.closed_body |= tag.name == "body";
+        } else if depth < HTML_DEPTH_MAX && !is_void(&tag.name) {
+            *open.entry(tag.name.clone()).or_insert(0) += 1;
+            depth += 1;
+        }
+        in_title = open.get("title").is_some_and(|&count| count > 0);
+
+        if let Some(whitespace) = tag_whitespace(&tag.name) {
+            output.push_whitespace(whitespace);
+        }
+        if !tag.end {
+            record_start_tag(&tag, &mut uris, &mut facts);
+        }
+
+        // Raw-text elements: their content is not HTML, and is not rendered.
+        if !tag.end && (tag.name == "script" || tag.name == "style") {
+            position = find_end_tag(html, position, &tag.name);
+        }
+    }
+
+    let text = output.into_text();
+    facts.text_len = text.chars().count();
+    facts.non_space_len = text
+        .chars()
+        .filter(|character| !character.is_whitespace())
+        .count();
+    if facts.source_len > 0 {
+        facts.ratio = (facts.source_len as f64 - facts.text_len as f64) / facts.source_len as f64;
+    }
+    HtmlRendered { text, uris, facts }
+}
+
+/// Returns the offset of the first `</name` at or after `from`, ignoring
+/// case, or the end of `html`.
+fn find_end_tag(html: &str, from: usize, name: &str) -> usize {
+    let bytes = html.as_bytes();
+    let mut search = from;
+    while let Some(found) = memchr::memmem::find(&bytes[search..], b"</") {
+        let at = search + found;
+        let candidate = bytes.get(at + 2..at + 2 + name.len());
+        if candidate.is_some_and(|candidate| candidate.eq_ignore_ascii_case(name.as_bytes())) {
+            return at;
+        }
+        search = at + 2;
+    }
+    html.len()
+}
+
+fn emit_text(output: &mut Output, text: &str, in_title: bool, facts: &mut HtmlFacts) {
+    let decoded = decode_entities(text);
+    if in_title {
+        facts.title.push_str(&decoded);
+    }
+    output.push_text(&decoded);
+}
+
+fn is_void(name: &str) -> bool {
+    matches!(
+        name,
+        "br" | "hr"
+            | "img"
+            | "input"
+            | "meta"
+            | "link"
+            | "area"
+            | "base"
+            | "col"
+            | "param"
+            | "embed"
+            | "frame"
+            | "isindex"
+            | "basefont"
+            | "wbr"
+    )
+}
+
+fn record_start_tag(tag: &Tag<'_>, uris: &mut Vec<String>, facts: &mut HtmlFacts) {
+    for wanted in uri_attributes(&tag.name) {
+        if let Some((_, value)) = tag.attributes.iter().find(|(name, _)| name == wanted) {
+            let value = value.trim();
+            if !value.is_empty() {
+                uris.push(value.to_string());
+            }
+        }
+    }
+    match tag.name.as_str() {
+        "img" => {
+            facts.images += 1;
+            let dimension = |wanted: &str| {
+                tag.attributes
+                    .iter()
+                    .find(|(name, _)| name == wanted)
+                    .and_then(|(_, value)| value.trim().trim_end_matches("px").parse::<u64>().ok())
+            };
+            if let (Some(width), Some(height)) = (dimension("width"), dimension("height")) {
+                facts.image_area = facts
+                    .image_area
+                    .saturating_add(width.saturating_mul(height));
+            }
+        }
+        "a" if tag.attributes.iter().any(|(name, _)| name == "href") => facts.anchors += 1,
+        "script" => facts.has_script = true,
+        _ => {}
+    }
+}
+
+/// Parses a tag at the start of `text` (which starts with `<`), or returns
+/// `None` when no tag starts there. A tag without `>` runs to the end.
+fn parse_tag(text: &str) -> Option<Tag<'_>> {
+    let bytes = text.as_bytes();
+    let mut index = 1;
+    let end = bytes.get(1) == Some(&b'/');
+    if end {
+        index += 1;
+    }
+    let name_start = index;
+    if !bytes.get(index).is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    while bytes
+        .get(index)
+        .is_some_and(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b':' | b'_'))
+    {
+        index += 1;
+    }
+    let name = text[name_start..index].to_ascii_lowercase();
+    let mut attributes = Vec::new();
+
+    loop {
+        while bytes
+            .get(index)
+            .is_some_and(|byte| byte.is_ascii_whitespace() || *byte == b'/')
+        {
+            index += 1;
+        }
+        match bytes.get(index) {
+            None => break,
+            Some(b'>') => {
+                index += 1;
+                break;
+            }
+            Some(_) => {}
+        }
+        let attribute_start = index;
+        while bytes
+            .get(index)
+            .is_some_and(|byte| !byte.is_ascii_whitespace() && !matches!(byte, b'=' | b'>' | b'/'))
+        {
+            index += 1;
+        }
+        if index == attribute_start {
+            // A lone `=`: skip it.
+            index += 1;
+            continue;
+        }
+        let attribute = text[attribute_start..index].to_ascii_lowercase();
+        while bytes.get(index).is_some_and(u8::is_ascii_whitespace) {
+            index += 1;
+        }
+        let mut value = String::new();
+        if bytes.get(index) == Some(&b'=') {
+            index += 1;
+            while bytes.get(index).is_some_and(u8::is_ascii_whitespace) {
+                index += 1;
+            }
+            let value_range = match bytes.get(index) {
+                Some(&quote @ (b'"' | b'\'')) => {
+                    let start = index + 1;
+                    let close = text[start..]
+                        .find(quote as char)
+                        .map_or(text.len(), |at| start + at);
+                    index = (close + 1).min(text.len());
+                    start..close
+                }
+                _ => {
+                    let start = index;
+                    while bytes
+                        .get(index)
+                        .is_some_and(|byte| !byte.is_ascii_whitespace() && *byte != b'>')
+                    {
+                        index += 1;
+                    }
+                    start..index
+                }
+            };
+            value = decode_entities(&text[value_range]);
+        }
+        if attributes.len() < 64 {
+            attributes.push((attribute, value));
+        }
+    }
+    Some(Tag {
+        name,
+        end,
+        attributes,
+        source: &text[..index],
+    })
+}
+
+/// Named entities decoded besides numeric ones. Unknown names stay as written.
+const ENTITIES: &[(&str, char)] = &[
+    ("amp", '&'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("nbsp", ' '),
+    ("copy", '©'),
+    ("reg", '®'),
+    ("trade", '™'),
+    ("hellip", '…'),
+    ("mdash", '—'),
+    ("ndash", '–'),
+    ("lsquo", '‘'),
+    ("rsquo", '’'),
+    ("ldquo", '“'),
+    ("rdquo", '”'),
+    ("bull", '•'),
+    ("middot", '·'),
+    ("euro", '€'),
+    ("pound", '£'),
+    ("yen", '¥'),
+    ("cent", '¢'),
+    ("laquo", '«'),
+    ("raquo", '»'),
+    ("deg", '°'),
+    ("plusmn", '±'),
+    ("times", '×'),
+    ("divide", '÷'),
+    ("sect", '§'),
+    ("para", '¶'),
+    ("iexcl", '¡'),
+    ("iquest", '¿'),
+    ("shy", '\u{ad}'),
+    ("szlig", 'ß'),
+    ("agrave", 'à'),
+    ("aacute", 'á'),
+    ("acirc", 'â'),
+    ("atilde", 'ã'),
+    ("auml", 'ä'),
+    ("aring", 'å'),
+    ("aelig", 'æ'),
+    ("ccedil", 'ç'),
+    ("egrave", 'è'),
+    ("eacute", 'é'),
+    ("ecirc", 'ê'),
+    ("euml", 'ë'),
+    ("igrave", 'ì'),
+    ("iacute", 'í'),
+    ("icirc", 'î'),
+    ("iuml", 'ï'),
+    ("ntilde", 'ñ'),
+    ("ograve", 'ò'),
+    ("oacute", 'ó'),
+    ("ocirc", 'ô'),
+    ("otilde", 'õ'),
+    ("ouml", 'ö'),
+    ("oslash", 'ø'),
+    ("ugrave", 'ù'),
+    ("uacute", 'ú'),
+    ("ucirc", 'û'),
+    ("uuml", 'ü'),
+    ("yacute", 'ý'),
+    ("yuml", 'ÿ'),
+    ("Agrave", 'À'),
+    ("Aacute", 'Á'),
+    ("Acirc", 'Â'),
+    ("Auml", 'Ä'),
+    ("Aring", 'Å'),
+    ("Ccedil", 'Ç'),
+    ("Eacute", 'É'),
+    ("Egrave", 'È'),
+    ("Ntilde", 'Ñ'),
+    ("Ouml", 'Ö'),
+    ("Uuml", 'Ü'),
+    ("micro", 'µ'),
+    ("ordf", 'ª'),
+    ("ordm", 'º'),
+    ("sup1", '¹'),
+    ("sup2", '²'),
+    ("sup3", '³'),
+    ("frac12", '½'),
+    ("frac14", '¼'),
+    ("frac34", '¾'),
+];
+
+/// Maximum characters of a numeric or named entity between `&` and `;`.
+const ENTITY_LEN_MAX: usize = 10;
+
+/// Decodes character references: `&name;`, `&#123;`, `&#x7b;`. The `;` may
+/// be missing after a numeric reference. Invalid code points become U+FFFD,
+/// and unknown names stay as written.
+pub fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    let mut output = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        output.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match parse_entity(rest) {
+            Some((character, len)) => {
+                output.push(character);
+                rest = &rest[len..];
+            }
+            None => {
+                output.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    output.push_str(rest);
+    output
+}
+
+/// Parses one reference at the start of `text`, returning the character
+/// and the bytes consumed.
+fn parse_entity(text: &str) -> Option<(char, usize)> {
+    let body = &text[1..];
+    if let Some(numeric) = body.strip_prefix('#') {
+        let (digits, radix, prefix_len) = match numeric.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16, 3),
+            None => (numeric, 10, 2),
+        };
+        let digits_len = digits
+            .bytes()
+            .take(ENTITY_LEN_MAX)
+            .take_while(|byte| (*byte as char).is_digit(radix))
+            .count();
+        if digits_len == 0 {
+            return None;
+        }
+        let value = u32::from_str_radix(&digits[..digits_len], radix).ok()?;
+        let character = char::from_u32(value).unwrap_or('\u{fffd}');
+        let semicolon = usize::from(digits[digits_len..].starts_with(';'));
+        return Some((character, prefix_len + digits_len + semicolon));
+    }
+    let name_len = body
+        .bytes()
+        .take(ENTITY_LEN_MAX)
+        .take_while(u8::is_ascii_alphanumeric)
+        .count();
+    if !body[name_len..].starts_with(';') {
+        return None;
+    }
+    let name = &body[..name_len];
+    let character = ENTITIES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .or_else(|| {
+            ENTITIES
+                .iter()
+                .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        })?
+        .1;
+    Some((character, 1 + name_len + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_cases() {
+        let cases: &[(&str, &str)] = &[
+            ("<p>Hello <b>world</b></p>", "\n\nHello world\n\n"),
+            ("a<br>b<br/>c", "a\nb\nc"),
+            ("one <div> two </div> three", "one\ntwo\nthree"),
+            ("<script>var x = '<b>';</script>shown", "shown"),
+            ("<STYLE>p { color: red }</STYLE>shown", "shown"),
+            ("x<!-- hidden <b> -->y", "xy"),
+            ("<!DOCTYPE html><html>t</html>", "t"),
+            (
+                "fish &amp; chips &lt;3 &#65;&#x42;&#67 &bogus;",
+                "fish & chips <3 ABC &bogus;",
+            ),
+            ("a&nbsp;&nbsp;b", "a b"),
+            ("spaces   \n\t collapse", "spaces collapse"),
+            ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),
+            ("<td>a</td><td>b</td>", " a  b "),
+            ("<unknowntag>kept</unknowntag>", "kept"),
+            ("unterminated <b", "unterminated "),
+            ("<script>never closed", ""),
+        ];
+        for (html, expected) in cases {
+            assert_eq!(render(html).text, *expected, "html {html:?}");
+        }
+    }
+
+    #[test]
+    fn uris_from_attributes() {
+        let rendered = render(
+            "<a href=\"http://Example.com/a?x=1&amp;y=2\">x</a><img src='/i.png' width=10 height=20>\
+             <form action=http://form.example/></form><body background=\"bg.gif\">",
+        );
+        assert_eq!(
+            rendered.uris,
+            vec![
+                "http://Example.com/a?x=1&y=2",
+                "/i.png",
+                "http://form.example/",
+                "bg.gif"
+            ]
+        );
+        assert_eq!(rendered.facts.images, 1);
+        assert_eq!(rendered.facts.image_area, 200);
+        assert_eq!(rendered.facts.anchors, 1);
+    }
+
+    #[test]
+    fn facts_count_tags_and_ratio() {
+        let rendered = render("<html><head><title>T</title></head><body>abcd</body></html>");
+        let facts = &rendered.facts;
+        assert_eq!(facts.tags, 8);
+        assert_eq!(facts.elements, 8);
+        assert!(facts.closed_html);
+        assert!(facts.closed_body);
+        assert_eq!(facts.title, "T");
+        assert_eq!(facts.closed_extra, 0);
+        assert!(facts.ratio > 0.8, "ratio {}", facts.ratio);
+    }
+
+    #[test]
+    fn extra_end_tags_are_counted() {
+        assert_eq!(render("</b></b>x").facts.closed_extra, 2);
+    }
+
+    #[test]
+    fn nesting_past_depth_max_renders() {
+        let html = "<div>".repeat(HTML_DEPTH_MAX * 2) + "deep";
+        let rendered = render(&html);
+        assert!(rendered.text.ends_with("deep"));
+        assert_eq!(rendered.facts.tags, HTML_DEPTH_MAX * 2);
+    }
+
+    #[test]
+    fn tags_past_maximum_are_stripped_only() {
+        let html = "<br>".repeat(HTML_TAGS_MAX + 10) + "end";
+        let rendered = render(&html);
+        assert!(rendered.facts.tags_truncated);
+        assert_eq!(rendered.facts.tags, HTML_TAGS_MAX);
+        assert!(rendered.text.ends_with("\nend"));
+    }
+}

@@ -1,0 +1,338 @@
+//! Message preparation for rules: the views of one message that
+//! SpamAssassin 4.0.1's Mail::SpamAssassin::Message and PerMsgStatus give
+//! each rule kind.
+//!
+//! `Prepared::new` parses a message once and returns a `Prepared` holding:
+//! - `headers()`: `Headers`, for `header` rules (see `headers`).
+//! - `body()`: for `body` rules. Every leaf text/plain part is decoded
+//!   (quoted-printable, base64) and turned into UTF-8, every text/html part
+//!   is rendered to text (see `html`), the parts are joined with "\n", and
+//!   whitespace is collapsed into paragraphs. The decoded Subject and "\n"
+//!   come first, and the result is split into lines of at most
+//!   `BODY_LINE_LEN_MAX` bytes.
+//! - `rawbody()`: for `rawbody` rules. Every leaf text/* and message/* part
+//!   except text/calendar, decoded but in its own charset and with HTML kept,
+//!   split into pieces of `BODY_LINE_LEN_MAX` to twice that. A part that
+//!   needs no decoding is borrowed from the message.
+//! - `full()`: the message bytes, for `full` rules.
+//! - `uris()`: for `uri` rules (see `uri`).
+//! - `html()`: one `HtmlFacts` per HTML part, for eval rules.
+//!
+//! Preparation returns no error, and the unit tests, a property test, the
+//! corpus test and the `spam_prepare` fuzz target check that no input makes
+//! it panic. Past a limit it stops
+//! descending or decoding and records that in `limits_reached()`:
+//! - `MIME_DEPTH_MAX`: multipart and message/rfc822 nesting, which is
+//!   SpamAssassin's default `subparse` depth. Deeper containers are skipped.
+//! - `MIME_LEAVES_MAX`: leaf parts read. Later parts are skipped.
+//! - `PART_DECODED_LEN_MAX`: bytes of one part's body that are decoded.
+//! - `DECODED_TOTAL_LEN_MAX`: decoded bytes over the whole message. Parts
+//!   after the total is reached are skipped.
+//!
+//! As in SpamAssassin, a message whose first line ends in CRLF has every
+//! CRLF of its bodies read as LF.
+
+pub mod decode;
+pub mod headers;
+pub mod html;
+pub mod text;
+pub mod uri;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use ringmail_protocols::message::{parse, Content, Part};
+
+pub use headers::{HeaderForm, Headers};
+pub use html::HtmlFacts;
+pub use text::BODY_LINE_LEN_MAX;
+
+/// Maximum nesting of multipart and message/rfc822 parts that is descended
+/// into. 20 is SpamAssassin 4.0.1's default `subparse` depth.
+pub const MIME_DEPTH_MAX: usize = 20;
+
+/// Maximum leaf parts read in one message, because each costs a decode and
+/// a message of thousands of empty parts would otherwise cost that many.
+pub const MIME_LEAVES_MAX: usize = 1_000;
+
+/// Maximum bytes of one part's body that are decoded. Decoding never makes
+/// a body longer, so this also bounds each decoded part.
+pub const PART_DECODED_LEN_MAX: usize = 8 * 1024 * 1024;
+
+/// Maximum decoded bytes over all parts of one message, so that many parts
+/// just under the per-part maximum still cost bounded memory.
+pub const DECODED_TOTAL_LEN_MAX: usize = 32 * 1024 * 1024;
+
+/// The limits one message reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitsReached {
+    pub mime_depth: bool,
+    pub mime_leaves: bool,
+    pub part_decoded_len: bool,
+    pub decoded_total_len: bool,
+}
+
+/// The views of one message that rules read.
+#[derive(Debug, Clone)]
+pub struct Prepared<'m> {
+    full: &'m [u8],
+    headers: Headers<'m>,
+    body: Vec<String>,
+    rawbody: Vec<Cow<'m, [u8]>>,
+    uris: Vec<String>,
+    html: Vec<HtmlFacts>,
+    leaves: usize,
+    limits_reached: LimitsReached,
+}
+
+/// State of one walk over the MIME tree.
+struct Walk<'m> {
+    message: &'m [u8],
+    crlf: bool,
+    rendered: String,
+    rawbody: Vec<Cow<'m, [u8]>>,
+    uris: uri::UriList,
+    html: Vec<HtmlFacts>,
+    leaves: usize,
+    decoded_total_len: usize,
+    limits_reached: LimitsReached,
+}
+
+impl<'m> Prepared<'m> {
+    /// Prepares `raw`, a whole message with its header.
+    pub fn new(raw: &'m [u8]) -> Prepared<'m> {
+        let root = parse(raw);
+        let headers = Headers::new(&raw[root.header.clone()]);
+        let first_line_end = memchr::memchr(b'\n', raw);
+        let crlf = first_line_end.is_some_and(|at| at > 0 && raw[at - 1] == b'\r');
+
+        let mut walk = Walk {
+            message: raw,
+            crlf,
+            rendered: String::new(),
+            rawbody: Vec::new(),
+            uris: uri::UriList::default(),
+            html: Vec::new(),
+            leaves: 0,
+            decoded_total_len: 0,
+            limits_reached: LimitsReached::default(),
+        };
+        walk.visit(&root, 0);
+
+        // SpamAssassin uses the last Subject, decoded, and "\n" when there is none.
+        let subject = headers
+            .values("Subject", HeaderForm::Decoded)
+            .pop()
+            .unwrap_or_default();
+        let mut body = Vec::new();
+        let mut first = subject;
+        first.push('\n');
+        text::split_short_lines(&first, &mut body);
+        text::split_short_lines(&text::collapse_whitespace(&walk.rendered), &mut body);
+
+        for line in &body {
+            uri::extract_from_text(line, &mut walk.uris);
+        }
+
+        Prepared {
+            full: raw,
+            headers,
+            body,
+            rawbody: walk.rawbody,
+            uris: walk.uris.into_vec(),
+            html: walk.html,
+            leaves: walk.leaves,
+            limits_reached: walk.limits_reached,
+        }
+    }
+
+    /// Returns the message bytes, for `full` rules.
+    pub fn full(&self) -> &'m [u8] {
+        self.full
+    }
+
+    /// Returns the top-level header fields.
+    pub fn headers(&self) -> &Headers<'m> {
+        &self.headers
+    }
+
+    /// Returns a header value; see `Headers::get`.
+    pub fn header(&self, name: &str, form: HeaderForm) -> Option<String> {
+        self.headers.get(name, form)
+    }
+
+    /// Returns the body lines for `body` rules, Subject first.
+    pub fn body(&self) -> &[String] {
+        &self.body
+    }
+
+    /// Returns the decoded, unrendered text pieces for `rawbody` rules.
+    pub fn rawbody(&self) -> &[Cow<'m, [u8]>] {
+        &self.rawbody
+    }
+
+    /// Returns the normalized, de-duplicated URIs for `uri` rules.
+    pub fn uris(&self) -> &[String] {
+        &self.uris
+    }
+
+    /// Returns the facts of each HTML part, in message order.
+    pub fn html(&self) -> &[HtmlFacts] {
+        &self.html
+    }
+
+    /// Returns the number of leaf parts read.
+    pub fn leaves(&self) -> usize {
+        self.leaves
+    }
+
+    /// Returns which limits this message reached.
+    pub fn limits_reached(&self) -> LimitsReached {
+        self.limits_reached
+    }
+}
+
+impl<'m> Walk<'m> {
+    /// Visits `part` depth-first, reading its leaves in message order.
+    fn visit(&mut self, part: &Part, depth: usize) {
+        match &part.content {
+            Content::Multipart(children) => {
+                if depth >= MIME_DEPTH_MAX {
+                    self.limits_reached.mime_depth = true;
+                    return;
+                }
+                for child in children {
+                    self.visit(child, depth + 1);
+                }
+            }
+            Content::Message(inner) => {
+                if depth >= MIME_DEPTH_MAX {
+                    self.limits_reached.mime_depth = true;
+                    return;
+                }
+                self.visit(inner, depth + 1);
+            }
+            Content::Leaf => self.read_leaf(part),
+        }
+    }
+
+    fn read_leaf(&mut self, part: &Part) {
+        if self.leaves >= MIME_LEAVES_MAX {
+            self.limits_reached.mime_leaves = true;
+            return;
+        }
+        self.leaves += 1;
+
+        // SpamAssassin joins parts with "\n", for non-text leaves too.
+        if !self.rendered.is_empty() {
+            self.rendered.push('\n');
+        }
+
+        let content_type = &part.content_type;
+        let is_text = content_type.media_type.eq_ignore_ascii_case(b"text");
+        let is_message = content_type.media_type.eq_ignore_ascii_case(b"message");
+        let is_plain = content_type.is(b"text", b"plain");
+        let is_html = content_type.is(b"text", b"html");
+        let is_calendar = content_type.is(b"text", b"calendar");
+        if !(is_text || is_message) || (is_calendar && !is_plain) {
+            return;
+        }
+        if self.decoded_total_len >= DECODED_TOTAL_LEN_MAX {
+            self.limits_reached.decoded_total_len = true;
+            return;
+        }
+
+        let decoded = self.decode_body(part);
+        self.decoded_total_len += decoded.len();
+
+        let mut pieces = Vec::new();
+        let raw_cut = text::scan_cut(&decoded, text::RAWBODY_PART_SCAN_LEN, b"> ");
+        let rawbody_text = match &decoded {
+            Cow::Borrowed(bytes) => Cow::Borrowed(&bytes[..raw_cut]),
+            Cow::Owned(bytes) => Cow::Owned(bytes[..raw_cut].to_vec()),
+        };
+        text::split_short_paragraphs(rawbody_text, &mut pieces);
+        self.rawbody.extend(pieces);
+
+        if !(is_plain || is_html) {
+            return;
+        }
+        let charset = content_type.param(b"charset");
+        let text = decode::to_utf8(&decoded, charset);
+        let rendered = if is_html && !text.is_empty() {
+            let html_rendered = html::render(&text);
+            let base = base_href(&text);
+            for found in &html_rendered.uris {
+                if let Some(normalized) = uri::normalize(found, base.as_deref()) {
+                    self.uris.push(normalized);
+                }
+            }
+            self.html.push(html_rendered.facts);
+            Cow::Owned(html_rendered.text)
+        } else {
+            text
+        };
+        let cut = text::scan_cut(rendered.as_bytes(), text::BODY_PART_SCAN_LEN, b" ");
+        let cut = text::floor_char_boundary(&rendered, cut);
+        self.rendered.push_str(&rendered[..cut]);
+    }
+
+    /// Returns the decoded body of a leaf, cut to `PART_DECODED_LEN_MAX`
+    /// input bytes, with CRLF read as LF where SpamAssassin does so.
+    fn decode_body(&mut self, part: &Part) -> Cow<'m, [u8]> {
+        let mut body = &self.message[part.body.clone()];
+        if body.len() > PART_DECODED_LEN_MAX {
+            self.limits_reached.part_decoded_len = true;
+            body = &body[..PART_DECODED_LEN_MAX];
+        }
+        let encoding = &part.encoding;
+        let decoded: Cow<'m, [u8]> = if encoding.eq_ignore_ascii_case(b"quoted-printable") {
+            decode::quoted_printable(body)
+        } else if encoding.eq_ignore_ascii_case(b"base64") {
+            Cow::Owned(decode::base64(body))
+        } else {
+            Cow::Borrowed(body)
+        };
+        let is_encoded = !matches!(decoded, Cow::Borrowed(_));
+        if (self.crlf || is_encoded) && memchr::memmem::find(&decoded, b"\r\n").is_some() {
+            return Cow::Owned(crlf_to_lf(&decoded));
+        }
+        decoded
+    }
+}
+
+/// Returns `bytes` with every CRLF turned into LF.
+fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut output = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = memchr::memmem::find(rest, b"\r\n") {
+        output.extend_from_slice(&rest[..at]);
+        output.push(b'\n');
+        rest = &rest[at + 2..];
+    }
+    output.extend_from_slice(rest);
+    output
+}
+
+/// Bytes at the start of an HTML part searched for `<base href>`, which
+/// belongs in the head.
+const BASE_SEARCH_LEN: usize = 64 * 1024;
+
+/// Returns the `href` of the first `<base>` tag of an HTML text.
+fn base_href(html: &str) -> Option<String> {
+    let head = &html[..text::floor_char_boundary(html, BASE_SEARCH_LEN)];
+    let lower = head.to_ascii_lowercase();
+    let at = lower.find("<base")?;
+    let tag_end = lower[at..].find('>').map_or(lower.len(), |end| at + end);
+    let tag = &head[at..tag_end];
+    let href_at = tag.to_ascii_lowercase().find("href")?;
+    let value = tag[href_at + 4..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let value = value.trim_start_matches(['"', '\'']);
+    let end = value.find(['"', '\'', ' ', '>']).unwrap_or(value.len());
+    Some(value[..end].to_string())
+}
