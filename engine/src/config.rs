@@ -132,6 +132,11 @@ pub struct SmtpConfig {
     /// Whether the relay listeners offer STARTTLS. Submission listeners
     /// always offer it.
     pub starttls: bool,
+    /// Client networks that may relay without AUTH, like Postfix's
+    /// `mynetworks` with `permit_mynetworks`: their recipients in other
+    /// domains are accepted and spooled for relay. Empty by default, so only
+    /// authenticated submission clients relay.
+    pub relay_networks: Vec<ipnet::IpNet>,
 }
 
 /// `[tls]`: the server certificate, PEM files. Both empty means a
@@ -285,6 +290,7 @@ impl Default for SmtpConfig {
             received_max: RECEIVED_MAX_DEFAULT,
             header_size_max: HEADER_SIZE_MAX_DEFAULT,
             starttls: true,
+            relay_networks: Vec::new(),
         }
     }
 }
@@ -609,6 +615,21 @@ impl Config {
             .any(|local| local.eq_ignore_ascii_case(domain))
     }
 
+    /// Returns whether `ip` is in `smtp.relay_networks`. An IPv4 client on
+    /// an IPv6 socket (`::ffff:a.b.c.d`) is matched as IPv4.
+    pub fn is_relay_client(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.smtp
+            .relay_networks
+            .iter()
+            .any(|network| network.contains(&ip))
+    }
+
     /// Returns the SMTP command timeout.
     pub fn smtp_command_timeout(&self) -> Duration {
         Duration::from_secs(self.smtp.command_timeout_secs)
@@ -675,6 +696,11 @@ header_size_max = 1048576
 # Offer STARTTLS on the addresses above. The submission listeners always
 # offer it.
 starttls = true
+# Client networks that may relay without AUTH (CIDR, e.g. "10.0.0.0/8"):
+# their recipients in other domains are spooled for relay. Empty means only
+# authenticated submission clients relay; never list networks you do not
+# control, or the server becomes an open relay.
+relay_networks = []
 
 [tls]
 # Certificate chain (leaf first) and private key, PEM files. When both are
@@ -797,6 +823,32 @@ mod tests {
         assert_eq!(parsed.submission.listen_tls, defaults.submission.listen_tls);
         assert_eq!(parsed.tls.cert, defaults.tls.cert);
         assert_eq!(parsed.tls.key, defaults.tls.key);
+    }
+
+    #[test]
+    fn relay_networks_match_clients() {
+        let config =
+            Config::parse("[smtp]\nrelay_networks = [\"127.0.0.0/8\", \"2001:db8::/32\"]\n")
+                .expect("relay networks parse");
+        let cases = [
+            ("127.0.0.1", true),
+            ("127.255.0.9", true),
+            ("::ffff:127.0.0.1", true),
+            ("2001:db8::5", true),
+            ("10.0.0.1", false),
+            ("::1", false),
+        ];
+        for (ip, expected) in cases {
+            assert_eq!(
+                config.is_relay_client(ip.parse().unwrap()),
+                expected,
+                "{ip}"
+            );
+        }
+        assert!(!Config::default().is_relay_client("127.0.0.1".parse().unwrap()));
+        let error = Config::parse("[smtp]\nrelay_networks = [\"127.0.0.0/33\"]\n")
+            .expect_err("a prefix longer than 32 bits");
+        assert!(error.to_string().contains("relay_networks"), "{error}");
     }
 
     #[test]

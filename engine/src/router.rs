@@ -5,7 +5,8 @@
 //! (`Alice+lists@localhost` goes to `alice`). Every other domain is remote.
 //! [`route`] denies remote recipients, so there is no open relay, and
 //! [`route_recipient`] accepts them only when the caller says that this
-//! client may relay (an authenticated submission client).
+//! client may relay (an authenticated submission client, or a client in
+//! `smtp.relay_networks`).
 
 use ringmail_protocols::smtp::{ForwardPath, Mailbox};
 

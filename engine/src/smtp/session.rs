@@ -867,11 +867,12 @@ fn rcpt_to(
         smtp::ForwardPath::Postmaster => "postmaster".to_string(),
         smtp::ForwardPath::Mailbox(mailbox) => transaction::address(mailbox),
     };
-    // Only an authenticated client may relay. The relay port rejects AUTH,
-    // so it never relays.
-    let relay = match state.auth_user {
-        Some(_) => Relay::Permitted,
-        None => Relay::Denied,
+    // An authenticated client may relay, and so may a client in
+    // `smtp.relay_networks`; everyone else reaches local domains only.
+    let trusted = state.shared.config.is_relay_client(state.peer.ip());
+    let relay = match (state.auth_user, trusted) {
+        (Some(_), _) | (None, true) => Relay::Permitted,
+        (None, false) => Relay::Denied,
     };
     match router::route_recipient(
         &state.shared.config,
