@@ -4,11 +4,16 @@
 # 127.0.0.1:PORT, local delivery to Maildir for the Unix user `pfbench`, DNS
 # lookups off. The system's own Postfix (if any) is not touched.
 #
-# Usage: bench/compare/postfix-accept.sh start PORT DIR | stop DIR
+# With MODE `hold`, every accepted message goes to Postfix's hold queue and
+# stays there: Postfix acknowledges after its queue file is fsynced, as in
+# the default mode, but never delivers. That matches a Ringmail run whose
+# messages wait in its spool, for a queue-only accept comparison.
+#
+# Usage: bench/compare/postfix-accept.sh start PORT DIR [hold] | stop DIR
 # Needs root and Debian's postfix package (installed when missing).
 set -euo pipefail
 
-action=${1:?usage: postfix-accept.sh start PORT DIR | stop DIR}
+action=${1:?usage: postfix-accept.sh start PORT DIR [hold] | stop DIR}
 
 if [[ $action == stop ]]; then
   dir=${2:?missing DIR}
@@ -18,6 +23,11 @@ fi
 
 port=${2:?missing PORT}
 dir=${3:?missing DIR}
+mode=${4:-deliver}
+if [[ $mode != deliver && $mode != hold ]]; then
+  echo "postfix-accept.sh: MODE must be hold, or absent" >&2
+  exit 2
+fi
 
 if ! command -v postfix >/dev/null; then
   echo "postfix main_mailer_type select No configuration" | debconf-set-selections
@@ -62,6 +72,10 @@ smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
 CONF
+if [[ $mode == hold ]]; then
+  # A static access map answers HOLD for every client.
+  echo "smtpd_recipient_restrictions = check_client_access static:HOLD, permit_mynetworks, reject" >> "$dir/etc/main.cf"
+fi
 sed -e "s/^smtp      inet  n       -       y       -       -       smtpd/$port inet n - n - - smtpd/" \
   /usr/share/postfix/master.cf.dist > "$dir/etc/master.cf"
 # Every service runs outside a chroot, which this private queue does not have.

@@ -30,7 +30,7 @@ mod segment;
 mod tests;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -169,6 +169,9 @@ pub struct Spool {
     counters: Cell<SpoolCounters>,
     /// Undelivered messages, including those adopted at recovery.
     queue: RefCell<BTreeMap<RecordId, QueuedMessage>>,
+    /// Every queued message by its next attempt, so the runner finds the due
+    /// ones without scanning a queue that may hold many deferred messages.
+    schedule: RefCell<BTreeSet<(Instant, RecordId)>>,
     /// Messages not yet done, per segment; a segment at 0 that is not the
     /// active one is deleted by [`Spool::recycle`].
     live: RefCell<BTreeMap<SegmentId, usize>>,
@@ -200,10 +203,14 @@ impl Spool {
             live.insert(segment, count);
         }
         live.insert(first, 0);
-        let queue = recovered
+        let queue: BTreeMap<RecordId, QueuedMessage> = recovered
             .queued
             .into_iter()
             .map(|message| (message.id, message))
+            .collect();
+        let schedule = queue
+            .values()
+            .map(|message| (message.next_attempt, message.id))
             .collect();
 
         let commit_wake = Rc::new(Notify::new());
@@ -217,6 +224,7 @@ impl Spool {
             commit_wake: commit_wake.clone(),
             counters: Cell::new(SpoolCounters::default()),
             queue: RefCell::new(queue),
+            schedule: RefCell::new(schedule),
             live: RefCell::new(live),
             done_files: RefCell::new(HashMap::new()),
             runner_wake: Notify::new(),
@@ -368,6 +376,7 @@ impl Spool {
             remote_logged: false,
             bounce_logged: false,
         };
+        self.schedule.borrow_mut().insert((queued.next_attempt, id));
         self.queue.borrow_mut().insert(id, queued);
         self.runner_wake.notify_one();
     }
@@ -378,7 +387,8 @@ impl Spool {
     pub fn count_failed_attempt(&self, id: RecordId) {
         if let Some(message) = self.queue.borrow_mut().get_mut(&id) {
             message.attempts += 1;
-            message.next_attempt = Instant::now() + self.retry_delay(message.attempts);
+            let next = Instant::now() + self.retry_delay(message.attempts);
+            self.reschedule(message, next);
         }
     }
 
@@ -407,9 +417,22 @@ impl Spool {
 
     /// Removes message `id` from the queue after all its recipients are done.
     fn finish(&self, id: RecordId) {
-        if self.queue.borrow_mut().remove(&id).is_some() {
+        let removed = self.queue.borrow_mut().remove(&id);
+        if let Some(message) = removed {
+            self.schedule
+                .borrow_mut()
+                .remove(&(message.next_attempt, id));
             self.release(id.segment);
         }
+    }
+
+    /// Moves `message`'s next attempt to `next`, in the message and in the
+    /// schedule.
+    pub(super) fn reschedule(&self, message: &mut QueuedMessage, next: Instant) {
+        let mut schedule = self.schedule.borrow_mut();
+        schedule.remove(&(message.next_attempt, message.id));
+        message.next_attempt = next;
+        schedule.insert((next, message.id));
     }
 
     /// Deletes every segment, other than the active one, whose messages are
@@ -443,21 +466,17 @@ impl Spool {
 
     /// Returns the ids of queued messages due at `now`.
     fn due(&self, now: Instant) -> Vec<RecordId> {
-        self.queue
+        self.schedule
             .borrow()
-            .values()
-            .filter(|message| message.next_attempt <= now)
-            .map(|message| message.id)
+            .iter()
+            .take_while(|(next, _)| *next <= now)
+            .map(|(_, id)| *id)
             .collect()
     }
 
     /// Returns the earliest next attempt in the queue.
     fn next_attempt(&self) -> Option<Instant> {
-        self.queue
-            .borrow()
-            .values()
-            .map(|message| message.next_attempt)
-            .min()
+        self.schedule.borrow().first().map(|(next, _)| *next)
     }
 
     /// Returns a copy of every queued message, for listing.

@@ -177,7 +177,7 @@ fn update_after_attempt(spool: &Spool, id: RecordId, delivered: &[u32]) {
 fn schedule_retry(spool: &Spool, message: &mut QueuedMessage) {
     message.attempts += 1;
     let delay = spool.retry_delay(message.attempts);
-    message.next_attempt = Instant::now() + delay;
+    spool.reschedule(message, Instant::now() + delay);
 
     let has_remote = message
         .envelope
