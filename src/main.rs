@@ -131,7 +131,8 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Dropping the guard at the end of main writes out the queued log lines.
+    let _log_guard = init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -142,14 +143,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Buffer of the log writer thread. It flushes whenever its queue runs
+/// empty, so the buffer only merges lines that arrive in a burst.
+const LOG_BUFFER_LEN: usize = 64 * 1024;
+
+/// Sends log events to standard error through a writer thread, so a worker
+/// never waits on a write(2) to a slow terminal, pipe or file. The queue is
+/// not lossy: when it is full, the logging thread waits rather than drop an
+/// event. Returns the guard that flushes the queue when dropped.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RINGMAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("ringmail-log")
+        .finish(std::io::BufWriter::with_capacity(
+            LOG_BUFFER_LEN,
+            LossyStderr,
+        ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| LossyStderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    guard
 }
 
 /// Standard error for log events, where a failed write (a closed pipe when

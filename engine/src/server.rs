@@ -268,7 +268,13 @@ fn install_signal_handler(stop: watch::Sender<bool>) -> io::Result<()> {
                     tracing::info!(signal, "shutdown requested, finishing open sessions");
                     let _ = stop.send(true);
                 } else {
-                    tracing::warn!(signal, "second signal, exiting now");
+                    // Log lines still queued for the log thread are lost
+                    // by the exit, so this one goes to stderr directly.
+                    use std::io::Write as _;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ringmail: second signal {signal}, exiting now"
+                    );
                     std::process::exit(1);
                 }
             }
