@@ -2,13 +2,12 @@
 //!
 //! Rules come from `--rules DIR` (its `.pre` and `.cf` files) or, without
 //! it, from SpamAssassin's stock locations with Ringmail's embedded set as
-//! the fallback. `--stats` prints, per rule kind, how many rules compiled
-//! with regex-automata, how many needed the fancy-regex fallback, how many
-//! use regex features no engine supports, and how many call eval functions
-//! that are (not) implemented; then the directives kept as settings, by
-//! count. `--json` prints the same as one JSON object. Without `--stats`
-//! the command lists the rules: name, kind, score in score set 0 and
-//! description.
+//! the fallback. `--stats` prints counts per rule kind: rules compiled with
+//! regex-automata, rules that needed the fancy-regex fallback, rules with
+//! regex features no engine supports, and rules that call implemented or
+//! missing eval functions. Then it lists the directives kept as settings, by
+//! count. `--json` prints the same as one JSON object. Without `--stats` the
+//! command lists the rules: name, kind, score in score set 0 and description.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +16,8 @@ use ringmail_spam::rules::{self, LoadOptions, RuleKind, RuleModel};
 
 use crate::Failure;
 
-/// Maximum warnings and failures printed in text output; `--json` has all
-/// the loader kept.
+/// Maximum warnings and failures printed in text output. The `--json`
+/// output contains every one the loader kept.
 const TEXT_LIST_MAX: usize = 20;
 
 /// Runs `ringmail spam rules`.
@@ -40,12 +39,17 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
 fn load(rules_dir: Option<&Path>) -> Result<(RuleModel, Vec<String>), Failure> {
     let options = LoadOptions::default();
     let result = match rules_dir {
-        Some(dir) => rules::load_dir(dir, options).map(|model| (model, vec![dir.display().to_string()])),
+        Some(dir) => {
+            rules::load_dir(dir, options).map(|model| (model, vec![dir.display().to_string()]))
+        }
         None => rules::load_default(options).map(|(model, paths)| {
             let sources = if paths.is_empty() {
                 vec!["embedded ringmail.cf".to_string()]
             } else {
-                paths.iter().map(|path: &PathBuf| path.display().to_string()).collect()
+                paths
+                    .iter()
+                    .map(|path: &PathBuf| path.display().to_string())
+                    .collect()
             };
             (model, sources)
         }),
@@ -108,7 +112,10 @@ fn print_text(model: &RuleModel, sources: &[String], stats: &CompileStats) {
         model.rules.len() - stats.undefined,
         stats.undefined
     );
-    say!("warnings: {}", model.warnings.len() + model.warnings_dropped);
+    say!(
+        "warnings: {}",
+        model.warnings.len() + model.warnings_dropped
+    );
     for warning in model.warnings.iter().take(TEXT_LIST_MAX) {
         say!("  {}: {}", warning.origin, warning.message);
     }
@@ -120,10 +127,16 @@ fn print_text(model: &RuleModel, sources: &[String], stats: &CompileStats) {
         let Some(kind_stats) = stats.kinds.get(&kind) else {
             continue;
         };
-        let cells: Vec<String> = row(kind_stats).iter().map(|count| format!("{count:>13}")).collect();
+        let cells: Vec<String> = row(kind_stats)
+            .iter()
+            .map(|count| format!("{count:>13}"))
+            .collect();
         say!("{:<11}{}", kind.as_str(), cells.join(""));
     }
-    let cells: Vec<String> = row(&stats.total()).iter().map(|count| format!("{count:>13}")).collect();
+    let cells: Vec<String> = row(&stats.total())
+        .iter()
+        .map(|count| format!("{count:>13}"))
+        .collect();
     say!("{:<11}{}", "all", cells.join(""));
     say!("compile time: {} ms", stats.compile_ms);
 
@@ -136,7 +149,10 @@ fn print_text(model: &RuleModel, sources: &[String], stats: &CompileStats) {
     }
 
     say!();
-    say!("eval functions not implemented: {}", stats.missing_evals.len());
+    say!(
+        "eval functions not implemented: {}",
+        stats.missing_evals.len()
+    );
     let mut missing: Vec<(&String, &usize)> = stats.missing_evals.iter().collect();
     missing.sort_by(|left, right| right.1.cmp(left.1).then(left.0.cmp(right.0)));
     for (function, count) in missing {
@@ -145,7 +161,10 @@ fn print_text(model: &RuleModel, sources: &[String], stats: &CompileStats) {
 
     say!();
     let unknown = model.unknown_directive_counts();
-    say!("directives kept as settings (not interpreted by the loader): {}", unknown.len());
+    say!(
+        "directives kept as settings (not interpreted by the loader): {}",
+        unknown.len()
+    );
     let mut unknown: Vec<(&str, usize)> = unknown.into_iter().collect();
     unknown.sort_by(|left, right| right.1.cmp(&left.1).then(left.0.cmp(right.0)));
     for (name, count) in unknown {

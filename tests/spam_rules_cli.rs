@@ -28,7 +28,10 @@ fn stats_text_lists_every_kind() {
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
     for kind in ["header", "body", "rawbody", "uri", "full", "meta", "all"] {
-        assert!(text.lines().any(|line| line.starts_with(kind)), "no {kind} row in:\n{text}");
+        assert!(
+            text.lines().any(|line| line.starts_with(kind)),
+            "no {kind} row in:\n{text}"
+        );
     }
     assert!(text.contains("warnings: 0"), "{text}");
 }
@@ -48,8 +51,14 @@ fn listing_prints_one_rule_per_line() {
     let output = spam_rules(&["--rules", &embedded_rules_dir()]);
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
-    let line = text.lines().find(|line| line.starts_with("RM_PHARMACY\t")).expect("RM_PHARMACY listed");
-    assert_eq!(line, "RM_PHARMACY\tbody\t1.5\tBody names prescription drugs");
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("RM_PHARMACY\t"))
+        .expect("RM_PHARMACY listed");
+    assert_eq!(
+        line,
+        "RM_PHARMACY\tbody\t1.5\tBody names prescription drugs"
+    );
 }
 
 #[test]
@@ -57,7 +66,10 @@ fn missing_rules_dir_fails_with_status_1() {
     let output = spam_rules(&["--stats", "--rules", "/nonexistent/ringmail-rules"]);
     assert_eq!(output.status.code(), Some(1));
     let error = String::from_utf8_lossy(&output.stderr);
-    assert!(error.contains("cannot read rules from /nonexistent/ringmail-rules"), "{error}");
+    assert!(
+        error.contains("cannot read rules from /nonexistent/ringmail-rules"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -73,5 +85,10 @@ fn stock_rules_stats() {
     let body = &value["kinds"]["body"];
     let compiled = body["compiled"].as_u64().unwrap() + body["fallback"].as_u64().unwrap();
     assert!(compiled > 500, "{body}");
-    assert!(value["unknown_directives"]["freemail_domains"].as_u64().unwrap() > 0);
+    assert!(
+        value["unknown_directives"]["freemail_domains"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }

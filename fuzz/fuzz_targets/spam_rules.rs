@@ -23,7 +23,11 @@ fuzz_target!(|input: &[u8]| {
         .into_iter()
         .collect(),
     };
-    let Ok(model) = load(&source, &[PathBuf::from("/rules/a.cf")], LoadOptions::default()) else {
+    let Ok(model) = load(
+        &source,
+        &[PathBuf::from("/rules/a.cf")],
+        LoadOptions::default(),
+    ) else {
         return;
     };
     assert!(model.warnings.len() <= WARNINGS_MAX);

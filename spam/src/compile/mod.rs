@@ -77,9 +77,10 @@ pub struct RuleMatch {
     pub hits: u32,
 }
 
-/// Which eval functions count as implemented.
+/// Compiler settings.
 #[derive(Debug, Clone, Default)]
 pub struct CompileOptions {
+    /// Eval functions that count as implemented in the statistics.
     pub implemented_evals: BTreeSet<String>,
 }
 
@@ -112,7 +113,7 @@ pub struct RuleFailure {
     pub error: String,
 }
 
-/// What compiling a model did.
+/// Statistics of one compile.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct CompileStats {
     pub kinds: BTreeMap<RuleKind, KindStats>,
@@ -208,7 +209,10 @@ impl CompiledRules {
     }
 
     /// Compiles `model`.
-    pub fn compile_with(model: &RuleModel, options: &CompileOptions) -> (CompiledRules, CompileStats) {
+    pub fn compile_with(
+        model: &RuleModel,
+        options: &CompileOptions,
+    ) -> (CompiledRules, CompileStats) {
         let started = Instant::now();
         let mut stats = CompileStats::default();
         let mut builders: BTreeMap<Target, TargetBuilder> = BTreeMap::new();
@@ -249,7 +253,10 @@ impl CompiledRules {
                         kind_stats.eval_implemented += 1;
                     } else {
                         kind_stats.eval_missing += 1;
-                        *stats.missing_evals.entry(call.function.clone()).or_default() += 1;
+                        *stats
+                            .missing_evals
+                            .entry(call.function.clone())
+                            .or_default() += 1;
                     }
                     evals.push(EvalRule {
                         id,
@@ -288,7 +295,9 @@ impl CompiledRules {
             match compiled.factors {
                 Some(factors) => {
                     kind_stats.prefiltered += 1;
-                    builder.literals.extend(factors.into_iter().map(|literal| (literal, slot)));
+                    builder
+                        .literals
+                        .extend(factors.into_iter().map(|literal| (literal, slot)));
                 }
                 None => {
                     kind_stats.always_candidate += 1;
@@ -328,7 +337,11 @@ impl CompiledRules {
     /// order. A `!~` header rule hits when its regex does not match. A
     /// `tflags multiple` rule reports up to its `maxhits` (or [`HITS_MAX`])
     /// non-overlapping matches.
-    pub fn match_target(&self, target: &Target, text: &[u8]) -> impl Iterator<Item = RuleMatch> + '_ {
+    pub fn match_target(
+        &self,
+        target: &Target,
+        text: &[u8],
+    ) -> impl Iterator<Item = RuleMatch> + '_ {
         let matches = match self.targets.get(target) {
             Some(rules) => self.run_target(rules, text),
             None => Vec::new(),
@@ -339,7 +352,9 @@ impl CompiledRules {
     /// Returns every target with compiled rules, with its header spec for
     /// header and mimeheader targets.
     pub fn targets(&self) -> impl Iterator<Item = (&Target, Option<&HeaderSpec>)> {
-        self.targets.iter().map(|(target, rules)| (target, rules.spec.as_ref()))
+        self.targets
+            .iter()
+            .map(|(target, rules)| (target, rules.spec.as_ref()))
     }
 
     /// Returns the name of rule `id`.
@@ -399,7 +414,10 @@ impl CompiledRules {
             } else if rule.negated {
                 // Without a factor in the text the regex cannot match, so a
                 // `!~` rule hits.
-                matches.push(RuleMatch { rule: rule.id, hits: 1 });
+                matches.push(RuleMatch {
+                    rule: rule.id,
+                    hits: 1,
+                });
             }
         }
         matches
@@ -414,7 +432,10 @@ impl CompiledRules {
         } else {
             u32::from(self.is_match(&rule.matcher, text))
         };
-        (hits > 0).then_some(RuleMatch { rule: rule.id, hits })
+        (hits > 0).then_some(RuleMatch {
+            rule: rule.id,
+            hits,
+        })
     }
 
     fn is_match(&self, matcher: &Matcher, text: &[u8]) -> bool {
@@ -507,7 +528,8 @@ impl CompiledPattern {
 
 /// Compiles one Perl pattern with the first engine that accepts it.
 pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
-    let translation = translate(&pattern.source, &pattern.flags).map_err(|error| format!("unsupported regex construct: {error}"))?;
+    let translation = translate(&pattern.source, &pattern.flags)
+        .map_err(|error| format!("unsupported regex construct: {error}"))?;
     let mut automata_error = None;
     if !translation.needs_fancy {
         match build_automata(&translation) {
@@ -528,7 +550,9 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
             factors: literal_factors(&translation),
         }),
         Err(fancy_error) => Err(match automata_error {
-            Some(automata_error) => format!("regex-automata: {automata_error}; fancy-regex: {fancy_error}"),
+            Some(automata_error) => {
+                format!("regex-automata: {automata_error}; fancy-regex: {fancy_error}")
+            }
             None => format!("fancy-regex: {fancy_error}"),
         }),
     }
@@ -546,10 +570,15 @@ fn syntax_config(translation: &Translation, case_insensitive: bool) -> syntax::C
 }
 
 fn build_automata(translation: &Translation) -> Result<meta::Regex, String> {
-    let config = meta::Config::new().utf8_empty(false).nfa_size_limit(Some(NFA_SIZE_MAX));
+    let config = meta::Config::new()
+        .utf8_empty(false)
+        .nfa_size_limit(Some(NFA_SIZE_MAX));
     meta::Builder::new()
         .configure(config)
-        .syntax(syntax_config(translation, translation.flags.case_insensitive))
+        .syntax(syntax_config(
+            translation,
+            translation.flags.case_insensitive,
+        ))
         .build(&translation.pattern)
         .map_err(|error| match error.syntax_error() {
             Some(syntax_error) => one_line(&syntax_error.to_string()),

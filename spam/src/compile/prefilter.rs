@@ -79,7 +79,12 @@ fn prefix_set(hir: &Hir, extractor: &Extractor) -> Option<Vec<Vec<u8>>> {
     if literals.is_empty() {
         return None;
     }
-    normalize(literals.iter().map(|literal| literal.as_bytes().to_vec()).collect())
+    normalize(
+        literals
+            .iter()
+            .map(|literal| literal.as_bytes().to_vec())
+            .collect(),
+    )
 }
 
 /// Lower-cases, deduplicates and checks the limits.
@@ -89,7 +94,9 @@ fn normalize(mut literals: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
     }
     literals.sort();
     literals.dedup();
-    let too_short = literals.iter().any(|literal| literal.len() < FACTOR_LEN_MIN);
+    let too_short = literals
+        .iter()
+        .any(|literal| literal.len() < FACTOR_LEN_MIN);
     if literals.is_empty() || too_short || literals.len() > FACTORS_PER_RULE_MAX {
         return None;
     }
@@ -102,7 +109,11 @@ fn better(left: Option<Vec<Vec<u8>>>, right: Option<Vec<Vec<u8>>>) -> Option<Vec
         (shortest.min(16), std::cmp::Reverse(set.len()))
     };
     match (left, right) {
-        (Some(left), Some(right)) => Some(if score(&right) > score(&left) { right } else { left }),
+        (Some(left), Some(right)) => Some(if score(&right) > score(&left) {
+            right
+        } else {
+            left
+        }),
         (left, right) => left.or(right),
     }
 }
@@ -121,7 +132,11 @@ mod tests {
     }
 
     fn strings(pattern: &str) -> Option<Vec<String>> {
-        factors(&parse(pattern)).map(|set| set.into_iter().map(|literal| String::from_utf8(literal).unwrap()).collect())
+        factors(&parse(pattern)).map(|set| {
+            set.into_iter()
+                .map(|literal| String::from_utf8(literal).unwrap())
+                .collect()
+        })
     }
 
     #[test]
@@ -131,7 +146,10 @@ mod tests {
             ("Viagra", Some(&["viagra"])),
             (r"\bclick here\b", Some(&["click here"])),
             (r"\d+ dollars", Some(&[" dollars"])),
-            (r"(?:cheap|free) pills", Some(&["cheap pills", "free pills"])),
+            (
+                r"(?:cheap|free) pills",
+                Some(&["cheap pills", "free pills"]),
+            ),
             (r"(?:cheapest|freebie).", Some(&["cheapest", "freebie"])),
             (r"(?i:abc)def", Some(&["abcdef"])),
             (r"x+abcd", Some(&["abcd"])),
@@ -143,7 +161,11 @@ mod tests {
             (r"^$", None),
         ];
         for (pattern, expected) in cases {
-            let expected = expected.map(|set| set.iter().map(|literal| literal.to_string()).collect::<Vec<_>>());
+            let expected = expected.map(|set| {
+                set.iter()
+                    .map(|literal| literal.to_string())
+                    .collect::<Vec<_>>()
+            });
             assert_eq!(strings(pattern), expected, "pattern {pattern:?}");
         }
     }

@@ -68,7 +68,11 @@ fn perl_semantics_table() {
     ];
     for (source, flags, text, expected) in cases {
         let pattern = compiled(source, flags);
-        assert_eq!(pattern.is_match(text), *expected, "pattern {source:?} flags {flags:?} text {text:?}");
+        assert_eq!(
+            pattern.is_match(text),
+            *expected,
+            "pattern {source:?} flags {flags:?} text {text:?}"
+        );
     }
 }
 
@@ -123,17 +127,44 @@ fn match_target_groups_rules_by_target() {
     };
     let one = |name: &str| (name.to_string(), 1);
 
-    assert_eq!(names(&Target::Header("subject".into()), b"Get it FREE\n"), [one("SUBJ_FREE"), one("NO_DIGITS")]);
-    assert_eq!(names(&Target::Header("subject".into()), b"Meeting at 10\n"), Vec::<(String, u32)>::new());
-    assert_eq!(names(&Target::Header("from:addr".into()), b"bob@example.com\n"), [one("FROM_ADDR")]);
-    assert_eq!(names(&Target::Body, b"CHEAP PILLS here"), [one("BODY_PILLS")]);
+    assert_eq!(
+        names(&Target::Header("subject".into()), b"Get it FREE\n"),
+        [one("SUBJ_FREE"), one("NO_DIGITS")]
+    );
+    assert_eq!(
+        names(&Target::Header("subject".into()), b"Meeting at 10\n"),
+        Vec::<(String, u32)>::new()
+    );
+    assert_eq!(
+        names(&Target::Header("from:addr".into()), b"bob@example.com\n"),
+        [one("FROM_ADDR")]
+    );
+    assert_eq!(
+        names(&Target::Body, b"CHEAP PILLS here"),
+        [one("BODY_PILLS")]
+    );
     assert_eq!(names(&Target::Body, b"  "), [one("BODY_ANY")]);
-    assert_eq!(names(&Target::Body, b"wow!! yes!! no!! again!! more!!"), [("MANY".to_string(), 3)]);
+    assert_eq!(
+        names(&Target::Body, b"wow!! yes!! no!! again!! more!!"),
+        [("MANY".to_string(), 3)]
+    );
     assert_eq!(names(&Target::Rawbody, b"<HTML><body>"), [one("RAW_HTML")]);
     assert_eq!(names(&Target::Uri, b"http://10.0.0.1/x"), [one("URI_IP")]);
-    assert_eq!(names(&Target::Full, b"X: y\nReceived: from a\n"), [one("FULL_RECEIVED")]);
-    assert_eq!(names(&Target::Mimeheader("content-type".into()), b"application/PDF"), [one("MIME_PDF")]);
-    assert_eq!(names(&Target::Header("x-unknown".into()), b"free"), Vec::<(String, u32)>::new());
+    assert_eq!(
+        names(&Target::Full, b"X: y\nReceived: from a\n"),
+        [one("FULL_RECEIVED")]
+    );
+    assert_eq!(
+        names(
+            &Target::Mimeheader("content-type".into()),
+            b"application/PDF"
+        ),
+        [one("MIME_PDF")]
+    );
+    assert_eq!(
+        names(&Target::Header("x-unknown".into()), b"free"),
+        Vec::<(String, u32)>::new()
+    );
 
     assert_eq!(rules.exists_rules().len(), 1);
     assert_eq!(rules.evals().len(), 1);
@@ -167,10 +198,22 @@ fn embedded_rules_compile_fully() {
     assert_eq!(total.fallback, 0);
     assert!(total.compiled >= 25);
     let hits: Vec<&str> = rules
-        .match_target(&Target::Body, b"Dear friend, click here to verify your account. Act now!!!!")
+        .match_target(
+            &Target::Body,
+            b"Dear friend, click here to verify your account. Act now!!!!",
+        )
         .map(|found| rules.rule_name(found.rule))
         .collect();
-    assert_eq!(hits, ["RM_CLICK_HERE", "RM_ACT_NOW", "RM_ACCOUNT_VERIFY", "RM_DEAR_FRIEND", "RM_EXCLAIM_MANY"]);
+    assert_eq!(
+        hits,
+        [
+            "RM_CLICK_HERE",
+            "RM_ACT_NOW",
+            "RM_ACCOUNT_VERIFY",
+            "RM_DEAR_FRIEND",
+            "RM_EXCLAIM_MANY"
+        ]
+    );
 }
 
 fn stock_model() -> Option<RuleModel> {
@@ -201,7 +244,10 @@ fn stock_rules_compile() {
     assert!(body.compiled + body.fallback > 500, "{body:?}");
     assert!(header.compiled + header.fallback > 500, "{header:?}");
     let total = stats.total();
-    assert!(total.unsupported * 100 < total.compiled + total.fallback, "{total:?}");
+    assert!(
+        total.unsupported * 100 < total.compiled + total.fallback,
+        "{total:?}"
+    );
 }
 
 /// Returns every `step`th corpus message, or none when the corpus is absent.
@@ -212,19 +258,35 @@ fn corpus_sample(step: usize) -> Vec<Vec<u8>> {
     let root = Path::new(&home).join(".cache/ringmail/spamassassin-corpus-0.2.3/eml");
     let mut files = Vec::new();
     for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        files.extend(std::fs::read_dir(dir.path()).into_iter().flatten().flatten().map(|entry| entry.path()));
+        files.extend(
+            std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.path()),
+        );
     }
     files.sort();
-    files.iter().step_by(step.max(1)).filter_map(|path| std::fs::read(path).ok()).collect()
+    files
+        .iter()
+        .step_by(step.max(1))
+        .filter_map(|path| std::fs::read(path).ok())
+        .collect()
 }
 
 /// Splits a message into unfolded header fields (lower-cased name, value
 /// with its newline) and the body.
 fn split_message(message: &[u8]) -> (Vec<(String, Vec<u8>)>, &[u8]) {
-    let end = message.windows(2).position(|window| window == b"\n\n").map_or(message.len(), |offset| offset + 1);
+    let end = message
+        .windows(2)
+        .position(|window| window == b"\n\n")
+        .map_or(message.len(), |offset| offset + 1);
     let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
     for line in message[..end].split(|&byte| byte == b'\n') {
-        if line.first().is_some_and(|byte| *byte == b' ' || *byte == b'\t') {
+        if line
+            .first()
+            .is_some_and(|byte| *byte == b' ' || *byte == b'\t')
+        {
             if let Some((_, value)) = fields.last_mut() {
                 value.pop();
                 value.extend_from_slice(line);
@@ -255,8 +317,16 @@ fn prefilter_has_no_false_negatives_on_corpus() {
     let mut hits = 0usize;
     for message in &messages {
         let (fields, body) = split_message(message);
-        let mut texts: Vec<(Target, &[u8])> = vec![(Target::Full, message), (Target::Body, body), (Target::Rawbody, body)];
-        for line in body.split(|&byte| byte == b'\n').filter(|line| line.len() > 20).take(40) {
+        let mut texts: Vec<(Target, &[u8])> = vec![
+            (Target::Full, message),
+            (Target::Body, body),
+            (Target::Rawbody, body),
+        ];
+        for line in body
+            .split(|&byte| byte == b'\n')
+            .filter(|line| line.len() > 20)
+            .take(40)
+        {
             texts.push((Target::Body, line));
         }
         for (name, value) in &fields {
@@ -277,7 +347,10 @@ fn prefilter_has_no_false_negatives_on_corpus() {
             hits += filtered.len();
         }
     }
-    eprintln!("{} messages, {checked} texts, {hits} rule hits", messages.len());
+    eprintln!(
+        "{} messages, {checked} texts, {hits} rule hits",
+        messages.len()
+    );
     assert!(hits > 0);
 }
 

@@ -6,10 +6,12 @@
 //! - Without `/m`, Perl's `$` also matches before a final newline, and
 //!   SpamAssassin's header values end in one, so `$` becomes `(?:\n?\z)`
 //!   and `\Z` too. `\z`, `\A`, `\b`, `\B` and the `\d \w \s` classes stay.
-//! - Escapes Rust lacks: `\h \H \v \V \R \N \e \a \cX`, octal `\0nn` (and
-//!   `\nnn` inside classes), one-digit `\xH`, `\Q...\E` quoting, `\b` as
-//!   backspace inside classes, and escaped letters or punctuation that Perl
-//!   reads as plain characters (`\<` is `<` in Perl, a word boundary in Rust).
+//! - Escapes Rust lacks are rewritten: `\h \H \v \V \R \N \e \a \cX`, octal
+//!   `\0nn` and `\nnn`, one-digit `\xH`, `\Q...\E` quoting, and `\b` as
+//!   backspace inside classes.
+//! - Escaped letters and punctuation that Perl reads as plain characters
+//!   become those characters. For example `\<` is `<` in Perl but a word
+//!   boundary in Rust.
 //! - Inside classes, `[` (not starting `[:name:]`), `&`, `~` and a second `-`
 //!   are escaped, because Rust reads them as nested classes and set operators.
 //! - A `{` that does not start a valid quantifier is a literal in Perl and is
@@ -108,7 +110,9 @@ impl Translator {
     }
 
     fn starts_with(&self, text: &str) -> bool {
-        text.chars().enumerate().all(|(offset, c)| self.peek(offset) == Some(c))
+        text.chars()
+            .enumerate()
+            .all(|(offset, c)| self.peek(offset) == Some(c))
     }
 
     fn run(&mut self) -> Result<(), Unsupported> {
@@ -174,7 +178,8 @@ impl Translator {
     /// `{,m}`, else a literal brace.
     fn brace(&mut self) {
         let mut end = self.position + 1;
-        while end < self.chars.len() && (self.chars[end].is_ascii_digit() || self.chars[end] == ',') {
+        while end < self.chars.len() && (self.chars[end].is_ascii_digit() || self.chars[end] == ',')
+        {
             end += 1;
         }
         let inner: String = self.chars[self.position + 1..end].iter().collect();
@@ -223,7 +228,11 @@ impl Translator {
             return Ok(());
         }
         if self.starts_with("(?<") || self.starts_with("(?P<") {
-            let opening = if self.starts_with("(?<") { "(?<" } else { "(?P<" };
+            let opening = if self.starts_with("(?<") {
+                "(?<"
+            } else {
+                "(?P<"
+            };
             self.output.push_str(opening);
             self.position += opening.len();
             return Ok(());
@@ -261,7 +270,8 @@ impl Translator {
         let terminator = self.peek(offset).unwrap_or(')');
         let kept = kept.trim_end_matches('-');
         if kept.is_empty() {
-            self.output.push_str(if terminator == ':' { "(?:" } else { "" });
+            self.output
+                .push_str(if terminator == ':' { "(?:" } else { "" });
         } else {
             self.output.push_str("(?");
             self.output.push_str(kept);
@@ -287,11 +297,16 @@ impl Translator {
             'v' => self.output.push_str("[\\n\\x0B\\x0C\\r]"),
             'V' => self.output.push_str("[^\\n\\x0B\\x0C\\r]"),
             'R' => self.output.push_str("(?:\\r\\n|[\\n\\x0B\\x0C\\r])"),
-            'N' if self.peek(0) == Some('{') => return Err(Unsupported("named character \\N{...}".to_string())),
+            'N' if self.peek(0) == Some('{') => {
+                return Err(Unsupported("named character \\N{...}".to_string()))
+            }
             'N' => self.output.push_str("[^\\n]"),
             // Perl reads three octal digits as a byte (rules never have 100
             // groups), and anything shorter as a backreference.
-            '1'..='7' if self.peek(0).is_some_and(|c| c.is_digit(8)) && self.peek(1).is_some_and(|c| c.is_digit(8)) => {
+            '1'..='7'
+                if self.peek(0).is_some_and(|c| c.is_digit(8))
+                    && self.peek(1).is_some_and(|c| c.is_digit(8)) =>
+            {
                 let value = self.octal_digits(character.to_digit(8).unwrap_or(0), 2);
                 self.push_byte(value);
             }
@@ -373,7 +388,9 @@ impl Translator {
                         return Ok(value);
                     }
                     Some(c) if c.is_ascii_hexdigit() => {
-                        value = value.saturating_mul(16).saturating_add(c.to_digit(16).unwrap_or(0));
+                        value = value
+                            .saturating_mul(16)
+                            .saturating_add(c.to_digit(16).unwrap_or(0));
                         self.position += 1;
                     }
                     _ => return Err(Unsupported("invalid \\x{...} escape".to_string())),
@@ -575,24 +592,45 @@ mod tests {
             ("é+", "", r"\xC3\xA9+"),
         ];
         for (source, flags, expected) in cases {
-            assert_eq!(&rust(source, flags), expected, "source {source:?} flags {flags:?}");
+            assert_eq!(
+                &rust(source, flags),
+                expected,
+                "source {source:?} flags {flags:?}"
+            );
         }
     }
 
     #[test]
     fn perl_only_constructs_need_fancy() {
-        for source in [r"a(?=b)", r"a(?!b)", r"(?<=a)b", r"(?<!a)b", r"(a)\1", r"(?>a+)", r"a++", r"a*+", r"a{2}+", r"\g1"] {
+        for source in [
+            r"a(?=b)", r"a(?!b)", r"(?<=a)b", r"(?<!a)b", r"(a)\1", r"(?>a+)", r"a++", r"a*+",
+            r"a{2}+", r"\g1",
+        ] {
             let translation = translate(source, "").unwrap();
             assert!(translation.needs_fancy, "source {source:?}");
         }
         for source in [r"a+?", r"a{2}?", r"(?:a)", r"(?<n>a)"] {
-            assert!(!translate(source, "").unwrap().needs_fancy, "source {source:?}");
+            assert!(
+                !translate(source, "").unwrap().needs_fancy,
+                "source {source:?}"
+            );
         }
     }
 
     #[test]
     fn unsupported_constructs_are_rejected() {
-        for source in [r"(?{ code })", r"(?R)", r"(?|a|b)", r"\Ka", r"\Ga", r"(*FAIL)", r"\pL", r"\N{U+41}", r"[abc", "a\\"] {
+        for source in [
+            r"(?{ code })",
+            r"(?R)",
+            r"(?|a|b)",
+            r"\Ka",
+            r"\Ga",
+            r"(*FAIL)",
+            r"\pL",
+            r"\N{U+41}",
+            r"[abc",
+            "a\\",
+        ] {
             assert!(translate(source, "").is_err(), "source {source:?}");
         }
         assert!(translate("a", "e").is_err());
@@ -601,6 +639,9 @@ mod tests {
     #[test]
     fn flags_are_parsed() {
         let flags = translate("a", "imsxo").unwrap().flags;
-        assert!(flags.case_insensitive && flags.multi_line && flags.dot_matches_new_line && flags.ignore_whitespace);
+        assert!(flags.case_insensitive);
+        assert!(flags.multi_line);
+        assert!(flags.dot_matches_new_line);
+        assert!(flags.ignore_whitespace);
     }
 }

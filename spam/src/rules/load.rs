@@ -1,9 +1,9 @@
 //! Finding and reading rule files, in SpamAssassin's order.
 //!
-//! [`load`] reads each given path: a directory contributes its `*.pre` files
-//! (all directories' `.pre` files come first, as SpamAssassin loads plugin
-//! lists before rules) and then its `*.cf` files in lexical order; a file is
-//! read as it is. `include` paths are relative to the including file; an
+//! [`load`] reads each given path. A directory contributes its `*.pre` files
+//! and then its `*.cf` files in lexical order, and the `.pre` files of all
+//! directories come first, because SpamAssassin loads plugin lists before
+//! rules. A path to a file is read as it is. `include` paths are relative to the including file; an
 //! include that is already open (a loop) or deeper than
 //! [`INCLUDE_DEPTH_MAX`] is refused with a warning. After the last file,
 //! ReplaceTags expands `<TAG>`s in the rules listed by `replace_rules`.
@@ -46,11 +46,20 @@ pub enum LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::Io { path, message } => write!(formatter, "cannot read rules from {path}: {message}"),
-            LoadError::TooManyFiles { max } => write!(formatter, "rule files exceed the maximum of {max}"),
-            LoadError::TooManyRules { max } => write!(formatter, "rule names exceed the maximum of {max}"),
+            LoadError::Io { path, message } => {
+                write!(formatter, "cannot read rules from {path}: {message}")
+            }
+            LoadError::TooManyFiles { max } => {
+                write!(formatter, "rule files exceed the maximum of {max}")
+            }
+            LoadError::TooManyRules { max } => {
+                write!(formatter, "rule names exceed the maximum of {max}")
+            }
             LoadError::FileTooLarge { path, max } => {
-                write!(formatter, "rule file {path} exceeds the maximum of {max} bytes")
+                write!(
+                    formatter,
+                    "rule file {path} exceeds the maximum of {max} bytes"
+                )
             }
         }
     }
@@ -58,7 +67,7 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Where rule files are read from.
+/// A store of rule files: the file system, or memory in tests.
 pub trait RuleSource {
     /// Reads a whole file, failing past [`FILE_SIZE_MAX`] bytes.
     fn read(&self, path: &Path) -> Result<Vec<u8>, LoadError>;
@@ -79,7 +88,9 @@ impl RuleSource for FileSource {
         };
         let file = std::fs::File::open(path).map_err(io_error)?;
         let mut bytes = Vec::new();
-        file.take(FILE_SIZE_MAX as u64 + 1).read_to_end(&mut bytes).map_err(io_error)?;
+        file.take(FILE_SIZE_MAX as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
         if bytes.len() > FILE_SIZE_MAX {
             return Err(LoadError::FileTooLarge {
                 path: path.display().to_string(),
@@ -156,7 +167,11 @@ impl RuleSource for MemorySource {
 }
 
 /// Loads the files and directories in `paths`, in SpamAssassin's order.
-pub fn load(source: &dyn RuleSource, paths: &[PathBuf], options: LoadOptions) -> Result<RuleModel, LoadError> {
+pub fn load(
+    source: &dyn RuleSource,
+    paths: &[PathBuf],
+    options: LoadOptions,
+) -> Result<RuleModel, LoadError> {
     let mut pre_files = Vec::new();
     let mut cf_files = Vec::new();
     for path in paths {
@@ -195,11 +210,12 @@ pub fn load_embedded(options: LoadOptions) -> Result<RuleModel, LoadError> {
     load(&source, &[PathBuf::from("ringmail.cf")], options)
 }
 
-/// Loads SpamAssassin's rules from their stock locations: the newest
-/// sa-update directory `/var/lib/spamassassin/<version>/updates_spamassassin_org`
-/// if it contains `.cf` files, else `/usr/share/spamassassin`; then
-/// `/etc/spamassassin` (the `.pre` plugin lists, `local.cf` and the
-/// distribution's additions). Without either rules directory, loads the
+/// Loads SpamAssassin's rules from their stock locations. The rules come
+/// from the newest sa-update directory
+/// `/var/lib/spamassassin/<version>/updates_spamassassin_org` if it contains
+/// `.cf` files, else from `/usr/share/spamassassin`. Then `/etc/spamassassin`
+/// follows, with the `.pre` plugin lists, `local.cf` and the distribution's
+/// additions. Without either rules directory, loads the
 /// embedded rule set. Returns the model and the paths read (empty for the
 /// embedded set).
 pub fn load_default(options: LoadOptions) -> Result<(RuleModel, Vec<PathBuf>), LoadError> {
@@ -236,7 +252,12 @@ fn has_cf_files(dir: &Path) -> bool {
         .into_iter()
         .flatten()
         .filter_map(|entry| entry.ok())
-        .any(|entry| entry.path().extension().is_some_and(|extension| extension == "cf"))
+        .any(|entry| {
+            entry
+                .path()
+                .extension()
+                .is_some_and(|extension| extension == "cf")
+        })
 }
 
 struct Loader<'s> {
@@ -255,29 +276,46 @@ impl Loader<'_> {
         parser.model_mut().files.push(name.clone());
 
         self.open_files.push(path.to_path_buf());
-        let result = parser.parse_text(&name, &bytes, &mut |parser, target, origin| self.include(parser, target, origin));
+        let result = parser.parse_text(&name, &bytes, &mut |parser, target, origin| {
+            self.include(parser, target, origin)
+        });
         self.open_files.pop();
         result
     }
 
-    fn include(&mut self, parser: &mut Parser, target: &str, origin: &Origin) -> Result<(), LoadError> {
+    fn include(
+        &mut self,
+        parser: &mut Parser,
+        target: &str,
+        origin: &Origin,
+    ) -> Result<(), LoadError> {
         let target = target.trim();
         if target.is_empty() {
             parser.warn(origin, "include needs a file name".to_string());
             return Ok(());
         }
-        let current_dir = self.open_files.last().and_then(|file| file.parent()).unwrap_or(Path::new(""));
+        let current_dir = self
+            .open_files
+            .last()
+            .and_then(|file| file.parent())
+            .unwrap_or(Path::new(""));
         let path = normalize(&current_dir.join(target));
 
         if self.open_files.iter().any(|open| normalize(open) == path) {
-            let message = format!("include of {} refused: it is already being read (an include loop)", path.display());
+            let message = format!(
+                "include of {} rejected: the file is already open (an include loop)",
+                path.display()
+            );
             parser.warn(origin, message);
             return Ok(());
         }
         // The top-level file is not an include, so the depth is one less
         // than the count of open files.
         if self.open_files.len() > INCLUDE_DEPTH_MAX {
-            let message = format!("include of {} refused: nesting exceeds the maximum of {INCLUDE_DEPTH_MAX}", path.display());
+            let message = format!(
+                "include of {} rejected: nesting exceeds the maximum of {INCLUDE_DEPTH_MAX}",
+                path.display()
+            );
             parser.warn(origin, message);
             return Ok(());
         }
@@ -291,8 +329,8 @@ impl Loader<'_> {
     }
 }
 
-/// Removes `.` and resolves `..` textually, so that the loop check sees one
-/// name per file without touching the file system.
+/// Removes `.` and resolves `..` textually, so that the loop check compares
+/// one name per file without touching the file system.
 fn normalize(path: &Path) -> PathBuf {
     let mut normalized = PathBuf::new();
     for component in path.components() {
@@ -312,7 +350,11 @@ fn normalize(path: &Path) -> PathBuf {
 /// Applies ReplaceTags when its plugin is loaded, and returns the model.
 fn finish(parser: Parser) -> RuleModel {
     let mut model = parser.into_model();
-    if !model.plugins.iter().any(|plugin| plugin == REPLACE_TAGS_PLUGIN) {
+    if !model
+        .plugins
+        .iter()
+        .any(|plugin| plugin == REPLACE_TAGS_PLUGIN)
+    {
         return model;
     }
     let tags = std::mem::take(&mut model.replace_tags);
@@ -331,17 +373,23 @@ fn finish(parser: Parser) -> RuleModel {
     model
 }
 
-/// Expands ReplaceTags markup in `pattern`. `<pre NAME>`, `<post NAME>` and
-/// `<inter NAME>` (first of each per pass) are removed and select text put
-/// before each tag, after each tag, and between adjacent tags; then each
-/// `<TAG>` with a non-empty `replace_tag` value is replaced by it. A value
-/// that contains tags causes another pass.
+/// Expands ReplaceTags markup in `pattern`. Each pass removes the first
+/// `<pre NAME>`, `<post NAME>` and `<inter NAME>`, whose values go before each
+/// tag, after each tag and between adjacent tags. Then each `<TAG>` with a
+/// non-empty `replace_tag` value is replaced by it. A value that contains
+/// tags causes another pass.
 pub fn replace_tags(pattern: &str, tags: &ReplaceTags) -> String {
     let mut text = pattern.to_string();
     for _ in 0..REPLACE_PASSES_MAX {
-        let pre = take_modifier(&mut text, "pre").and_then(|name| tags.pre.get(&name)).filter(|value| !value.is_empty());
-        let post = take_modifier(&mut text, "post").and_then(|name| tags.post.get(&name)).filter(|value| !value.is_empty());
-        let inter = take_modifier(&mut text, "inter").and_then(|name| tags.inter.get(&name)).filter(|value| !value.is_empty());
+        let pre = take_modifier(&mut text, "pre")
+            .and_then(|name| tags.pre.get(&name))
+            .filter(|value| !value.is_empty());
+        let post = take_modifier(&mut text, "post")
+            .and_then(|name| tags.post.get(&name))
+            .filter(|value| !value.is_empty());
+        let inter = take_modifier(&mut text, "inter")
+            .and_then(|name| tags.inter.get(&name))
+            .filter(|value| !value.is_empty());
 
         let mut again = false;
         let mut output = String::with_capacity(text.len());
@@ -353,7 +401,9 @@ pub fn replace_tags(pattern: &str, tags: &ReplaceTags) -> String {
                     output.push_str(pre.map_or("", String::as_str));
                     match tags.tags.get(name).filter(|value| !value.is_empty()) {
                         Some(value) => {
-                            again |= split_tags(value).iter().any(|piece| matches!(piece, Piece::Tag(_)));
+                            again |= split_tags(value)
+                                .iter()
+                                .any(|piece| matches!(piece, Piece::Tag(_)));
                             output.push_str(value);
                         }
                         None => {
@@ -381,14 +431,18 @@ enum Piece<'a> {
 }
 
 /// Splits `text` around `<NAME>` tags (no `<` or `>` inside). An empty text
-/// piece stands between adjacent tags and before a leading tag; a trailing
-/// empty piece is dropped.
+/// piece is put between adjacent tags and before a leading tag, but not
+/// after a trailing one.
 fn split_tags(text: &str) -> Vec<Piece<'_>> {
     let mut pieces = Vec::new();
     let mut text_start = 0;
     let mut search = 0;
     let bytes = text.as_bytes();
-    while let Some(open) = bytes[search..].iter().position(|&byte| byte == b'<').map(|offset| search + offset) {
+    while let Some(open) = bytes[search..]
+        .iter()
+        .position(|&byte| byte == b'<')
+        .map(|offset| search + offset)
+    {
         let close = bytes[open + 1..]
             .iter()
             .position(|&byte| byte == b'<' || byte == b'>')
@@ -455,6 +509,9 @@ mod tests {
 
     #[test]
     fn normalize_resolves_dots() {
-        assert_eq!(normalize(Path::new("/a/./b/../c.cf")), PathBuf::from("/a/c.cf"));
+        assert_eq!(
+            normalize(Path::new("/a/./b/../c.cf")),
+            PathBuf::from("/a/c.cf")
+        );
     }
 }

@@ -15,7 +15,9 @@ pub mod load;
 pub mod model;
 pub mod parse;
 
-pub use load::{load, load_default, load_dir, load_embedded, FileSource, LoadError, MemorySource, RuleSource};
+pub use load::{
+    load, load_default, load_dir, load_embedded, FileSource, LoadError, MemorySource, RuleSource,
+};
 pub use model::*;
 pub use parse::{parse_delimited_regex, parse_meta, Parser};
 
@@ -23,7 +25,7 @@ use std::collections::BTreeSet;
 
 /// Maximum bytes in one line, because a line is held whole while parsing.
 pub const LINE_LEN_MAX: usize = 64 * 1024;
-/// Maximum nesting of `include`, because each level holds a file in memory.
+/// Maximum nesting of `include`, because each open level keeps a file in memory.
 pub const INCLUDE_DEPTH_MAX: usize = 8;
 /// Maximum files read in one load, which bounds time and memory when a
 /// directory or an include chain is larger than any real rule set.
@@ -117,7 +119,7 @@ pub const DEFAULT_FEATURES: &[&str] = &[
     "Mail::SpamAssassin::Plugin::AskDNS::has_tag_header",
 ];
 
-/// What the loader assumes about the SpamAssassin it stands in for.
+/// Assumptions about the SpamAssassin installation that the loader emulates.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Plugins that count as loaded for `ifplugin` and `if plugin(...)`,
@@ -141,8 +143,14 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
         LoadOptions {
-            plugins: DEFAULT_PLUGINS.iter().map(|name| name.to_string()).collect(),
-            features: DEFAULT_FEATURES.iter().map(|name| name.to_string()).collect(),
+            plugins: DEFAULT_PLUGINS
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
+            features: DEFAULT_FEATURES
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
             version: SPAMASSASSIN_VERSION,
             perl_version: 5.036,
             local_tests_only: true,

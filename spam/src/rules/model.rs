@@ -2,10 +2,10 @@
 //! regex is compiled.
 //!
 //! [`RuleModel`] contains one [`Rule`] per rule name, in the order each name was
-//! first seen. A rule's [`Test`] is what its `header`, `body`, `rawbody`, `uri`,
-//! `full`, `mimeheader` or `meta` line defines; `score`, `describe`, `tflags`
-//! and `priority` lines set the other fields and may come before or after the
-//! definition, as in SpamAssassin. A later definition of the same name replaces
+//! first seen. A rule's [`Test`] comes from its `header`, `body`, `rawbody`,
+//! `uri`, `full`, `mimeheader` or `meta` line. The `score`, `describe`,
+//! `tflags` and `priority` lines set the other fields, and they may come before
+//! or after the definition, as in SpamAssassin. A later definition of the same name replaces
 //! the earlier test and keeps the settings. Directives the loader does not
 //! interpret are kept as settings and counted by name, so later components
 //! (Bayes, FreeMail, URI lists) can read them.
@@ -170,7 +170,7 @@ impl HeaderModifier {
     }
 }
 
-/// What a header rule reads: a field and its modifiers.
+/// The input of a header rule: a field and its modifiers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HeaderSpec {
     pub field: HeaderField,
@@ -242,7 +242,7 @@ impl MetaExpr {
     }
 }
 
-/// What a rule tests.
+/// The test of a rule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Test {
     /// A regex over the kind's text (`body`, `rawbody`, `uri`, `full`).
@@ -281,7 +281,7 @@ pub struct TFlags {
     pub other: Vec<String>,
 }
 
-/// Where a line came from.
+/// The file and line number of a directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub file: String,
@@ -301,7 +301,7 @@ pub struct Rule {
     /// The kind and test of the last definition, or `None` for a name that
     /// only has a score, description or flags (SpamAssassin ignores those).
     pub definition: Option<(RuleKind, Test)>,
-    /// Where the last definition was read.
+    /// Location of the last definition.
     pub origin: Option<Origin>,
     /// Scores for the four score sets (0: no Bayes, no network; 1: network;
     /// 2: Bayes; 3: Bayes and network), or `None` for the default.

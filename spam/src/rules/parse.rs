@@ -1,10 +1,10 @@
 //! Line parser for SpamAssassin's `.cf` syntax.
 //!
 //! [`Parser::parse_text`] reads one file's bytes line by line, as
-//! SpamAssassin's `Conf::Parser` does: an unescaped `#` starts a comment and
-//! `\#` becomes `#`, leading and trailing whitespace is dropped, `lang xx`
-//! lines apply only to the configured language, the directive name is
-//! lower-cased with `-` read as `_`. `if`, `ifplugin`, `else` and `endif`
+//! SpamAssassin's `Conf::Parser` does. An unescaped `#` starts a comment and
+//! `\#` becomes `#`. Leading and trailing whitespace is dropped. `lang xx`
+//! lines apply only to the configured language. The directive name is
+//! lower-cased, with `-` read as `_`. `if`, `ifplugin`, `else` and `endif`
 //! nest per file. Every problem with a line becomes a warning in the model;
 //! only the rule limit is fatal, because past it the model would be partial.
 //!
@@ -17,7 +17,10 @@ use std::collections::BTreeSet;
 
 use super::load::LoadError;
 use super::model::*;
-use super::{LoadOptions, CONDITIONAL_DEPTH_MAX, LINE_LEN_MAX, META_DEPTH_MAX, REGEX_LEN_MAX, RULES_MAX, WARNINGS_MAX};
+use super::{
+    LoadOptions, CONDITIONAL_DEPTH_MAX, LINE_LEN_MAX, META_DEPTH_MAX, REGEX_LEN_MAX, RULES_MAX,
+    WARNINGS_MAX,
+};
 
 /// One open `if` or `ifplugin` block.
 struct Conditional {
@@ -86,7 +89,12 @@ impl Parser {
 
     /// Parses the text of the file named `file`. `include` is called for each
     /// `include` line that is not skipped by a conditional.
-    pub fn parse_text(&mut self, file: &str, text: &[u8], include: &mut IncludeHandler<'_>) -> Result<(), LoadError> {
+    pub fn parse_text(
+        &mut self,
+        file: &str,
+        text: &[u8],
+        include: &mut IncludeHandler<'_>,
+    ) -> Result<(), LoadError> {
         let mut conditionals: Vec<Conditional> = Vec::new();
         let mut skip = false;
 
@@ -96,7 +104,10 @@ impl Parser {
                 line: u32::try_from(index + 1).unwrap_or(u32::MAX),
             };
             if raw_line.len() > LINE_LEN_MAX {
-                let message = format!("line of {} bytes exceeds the maximum of {LINE_LEN_MAX}", raw_line.len());
+                let message = format!(
+                    "line of {} bytes exceeds the maximum of {LINE_LEN_MAX}",
+                    raw_line.len()
+                );
                 self.warn(&origin, message);
                 continue;
             }
@@ -111,7 +122,9 @@ impl Parser {
             match key.as_str() {
                 "if" | "ifplugin" => {
                     if conditionals.len() >= CONDITIONAL_DEPTH_MAX {
-                        let message = format!("conditional nesting exceeds the maximum of {CONDITIONAL_DEPTH_MAX}");
+                        let message = format!(
+                            "conditional nesting exceeds the maximum of {CONDITIONAL_DEPTH_MAX}"
+                        );
                         self.warn(&origin, message);
                     }
                     let value_true = if skip {
@@ -138,7 +151,9 @@ impl Parser {
                         top.in_else = true;
                         skip = top.outer_skip || top.value;
                     }
-                    Some(_) => self.warn(&origin, "second else in one conditional block".to_string()),
+                    Some(_) => {
+                        self.warn(&origin, "second else in one conditional block".to_string())
+                    }
                     None => self.warn(&origin, "else without an open if".to_string()),
                 },
                 "endif" => match conditionals.pop() {
@@ -159,7 +174,10 @@ impl Parser {
         }
 
         if let Some(open) = conditionals.last() {
-            let message = format!("{} conditional blocks still open at end of file", conditionals.len());
+            let message = format!(
+                "{} conditional blocks still open at end of file",
+                conditionals.len()
+            );
             let origin = open.origin.clone();
             self.warn(&origin, message);
         }
@@ -190,8 +208,10 @@ impl Parser {
             return Ok(self.plugin_loaded(value.trim()));
         }
         let numeric = self.substitute_condition(value)?;
-        let expr = parse_meta(&numeric).map_err(|error| format!("invalid if condition {value:?}: {error}"))?;
-        let result = evaluate_constant(&expr).map_err(|error| format!("invalid if condition {value:?}: {error}"))?;
+        let expr = parse_meta(&numeric)
+            .map_err(|error| format!("invalid if condition {value:?}: {error}"))?;
+        let result = evaluate_constant(&expr)
+            .map_err(|error| format!("invalid if condition {value:?}: {error}"))?;
         Ok(result != 0.0)
     }
 
@@ -199,7 +219,9 @@ impl Parser {
         // SpamAssassin renamed these plugins and still accepts the old names.
         let name = match name {
             "Mail::SpamAssassin::Plugin::Dmarc" => "Mail::SpamAssassin::Plugin::DMARC",
-            "Mail::SpamAssassin::Plugin::WhiteListSubject" => "Mail::SpamAssassin::Plugin::WelcomeListSubject",
+            "Mail::SpamAssassin::Plugin::WhiteListSubject" => {
+                "Mail::SpamAssassin::Plugin::WelcomeListSubject"
+            }
             other => other,
         };
         self.plugins.contains(name)
@@ -210,7 +232,9 @@ impl Parser {
             return false;
         }
         match method.rsplit_once("::") {
-            Some((module, _)) if module.starts_with("Mail::SpamAssassin::Plugin::") => self.plugin_loaded(module),
+            Some((module, _)) if module.starts_with("Mail::SpamAssassin::Plugin::") => {
+                self.plugin_loaded(module)
+            }
             _ => true,
         }
     }
@@ -263,7 +287,12 @@ impl Parser {
     }
 
     /// Applies one directive that is not a conditional or an include.
-    fn apply_directive(&mut self, key: &str, value: &str, origin: &Origin) -> Result<(), DirectiveError> {
+    fn apply_directive(
+        &mut self,
+        key: &str,
+        value: &str,
+        origin: &Origin,
+    ) -> Result<(), DirectiveError> {
         match key {
             "header" => self.define(RuleKind::Header, value, origin),
             "mimeheader" => self.define(RuleKind::Mimeheader, value, origin),
@@ -286,10 +315,9 @@ impl Parser {
             }
             "priority" => {
                 let (name, text) = split_name(value)?;
-                let priority = text
-                    .trim()
-                    .parse::<i32>()
-                    .map_err(|_| DirectiveError::from(format!("invalid priority {text:?} for {name}")))?;
+                let priority = text.trim().parse::<i32>().map_err(|_| {
+                    DirectiveError::from(format!("invalid priority {text:?} for {name}"))
+                })?;
                 self.rule_entry(name)?.priority = priority;
                 Ok(())
             }
@@ -310,9 +338,9 @@ impl Parser {
                 Ok(())
             }
             "replace_tag" | "replace_pre" | "replace_post" | "replace_inter" => {
-                let (name, text) = value
-                    .split_once(char::is_whitespace)
-                    .ok_or_else(|| DirectiveError::from(format!("{key} needs a tag name and a value")))?;
+                let (name, text) = value.split_once(char::is_whitespace).ok_or_else(|| {
+                    DirectiveError::from(format!("{key} needs a tag name and a value"))
+                })?;
                 let tags = &mut self.model.replace_tags;
                 let map = match key {
                     "replace_tag" => &mut tags.tags,
@@ -325,7 +353,13 @@ impl Parser {
             }
             "replace_rules" => {
                 for name in value.split_whitespace() {
-                    if !self.model.replace_tags.rules.iter().any(|known| known == name) {
+                    if !self
+                        .model
+                        .replace_tags
+                        .rules
+                        .iter()
+                        .any(|known| known == name)
+                    {
                         self.model.replace_tags.rules.push(name.to_string());
                     }
                 }
@@ -335,7 +369,11 @@ impl Parser {
             // which have no effect on scoring.
             "test" | "reuse" | "require_version" => Ok(()),
             _ => {
-                self.model.settings.entry(key.to_string()).or_default().push(value.to_string());
+                self.model
+                    .settings
+                    .entry(key.to_string())
+                    .or_default()
+                    .push(value.to_string());
                 Ok(())
             }
         }
@@ -344,7 +382,10 @@ impl Parser {
     /// Returns the rule named `name`, checking the name and the rule limit.
     fn rule_entry(&mut self, name: &str) -> Result<&mut Rule, DirectiveError> {
         if !is_rule_name(name) {
-            return Err(format!("invalid rule name {name:?}: use letters, digits and _, not starting with a digit").into());
+            return Err(format!(
+                "invalid rule name {name:?}: use letters, digits and _, not starting with a digit"
+            )
+            .into());
         }
         if self.model.id(name).is_none() && self.model.rules.len() >= RULES_MAX {
             return Err(DirectiveError {
@@ -355,9 +396,15 @@ impl Parser {
         Ok(self.model.entry(name))
     }
 
-    fn define(&mut self, kind: RuleKind, value: &str, origin: &Origin) -> Result<(), DirectiveError> {
+    fn define(
+        &mut self,
+        kind: RuleKind,
+        value: &str,
+        origin: &Origin,
+    ) -> Result<(), DirectiveError> {
         let (name, rest) = split_name(value)?;
-        let test = parse_test(kind, rest).map_err(|error| DirectiveError::from(format!("{} {name}: {error}", kind.as_str())))?;
+        let test = parse_test(kind, rest)
+            .map_err(|error| DirectiveError::from(format!("{} {name}: {error}", kind.as_str())))?;
         let rule = self.rule_entry(name)?;
         rule.definition = Some((kind, test));
         rule.origin = Some(origin.clone());
@@ -370,13 +417,19 @@ impl Parser {
         for word in rest.split_whitespace() {
             // Parentheses mark a score that sa-update must not change.
             let word = word.trim_start_matches('(').trim_end_matches(')');
-            let number = parse_number(word).ok_or_else(|| DirectiveError::from(format!("invalid score {word:?} for {name}")))?;
+            let number = parse_number(word).ok_or_else(|| {
+                DirectiveError::from(format!("invalid score {word:?} for {name}"))
+            })?;
             numbers.push(number);
         }
         let scores = match numbers.as_slice() {
             [one] => [*one; 4],
             [a, b, c, d] => [*a, *b, *c, *d],
-            _ => return Err(format!("score {name} has {} values: expected 1 or 4", numbers.len()).into()),
+            _ => {
+                return Err(
+                    format!("score {name} has {} values: expected 1 or 4", numbers.len()).into(),
+                )
+            }
         };
         self.rule_entry(name)?.scores = Some(scores);
         Ok(())
@@ -416,7 +469,8 @@ fn clean_line(raw: &[u8]) -> Option<String> {
 /// Returns the offset of the first `#` not preceded by a backslash.
 fn comment_start(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
-    (0..bytes.len()).find(|&index| bytes[index] == b'#' && (index == 0 || bytes[index - 1] != b'\\'))
+    (0..bytes.len())
+        .find(|&index| bytes[index] == b'#' && (index == 0 || bytes[index - 1] != b'\\'))
 }
 
 fn bytes_to_text(raw: &[u8]) -> String {
@@ -476,7 +530,9 @@ fn parse_tflags(text: &str) -> Result<TFlags, String> {
             "learn" => tflags.learn = true,
             _ => match word.strip_prefix("maxhits=") {
                 Some(count) => {
-                    let count = count.parse::<u32>().map_err(|_| format!("invalid maxhits {count:?}"))?;
+                    let count = count
+                        .parse::<u32>()
+                        .map_err(|_| format!("invalid maxhits {count:?}"))?;
                     tflags.maxhits = Some(count);
                 }
                 None => tflags.other.push(word.to_string()),
@@ -491,7 +547,10 @@ fn parse_test(kind: RuleKind, text: &str) -> Result<Test, String> {
     if kind == RuleKind::Meta {
         return parse_meta(text).map(Test::Meta);
     }
-    if let Some(call) = text.strip_prefix("eval:").or_else(|| text.strip_prefix("rbleval:")) {
+    if let Some(call) = text
+        .strip_prefix("eval:")
+        .or_else(|| text.strip_prefix("rbleval:"))
+    {
         return parse_eval(call).map(Test::Eval);
     }
     match kind {
@@ -499,7 +558,10 @@ fn parse_test(kind: RuleKind, text: &str) -> Result<Test, String> {
         _ => {
             let (pattern, rest) = parse_delimited_regex(text)?;
             if !rest.trim().is_empty() {
-                return Err(format!("unexpected text after the pattern: {:?}", rest.trim()));
+                return Err(format!(
+                    "unexpected text after the pattern: {:?}",
+                    rest.trim()
+                ));
             }
             Ok(Test::Regex(pattern))
         }
@@ -555,7 +617,8 @@ fn parse_header_spec(text: &str) -> Result<HeaderSpec, String> {
     }
     let mut modifiers = Vec::new();
     for part in parts {
-        let modifier = HeaderModifier::parse(part).ok_or_else(|| format!("unknown header modifier :{part}"))?;
+        let modifier = HeaderModifier::parse(part)
+            .ok_or_else(|| format!("unknown header modifier :{part}"))?;
         if !modifiers.contains(&modifier) {
             modifiers.push(modifier);
         }
@@ -570,9 +633,14 @@ fn parse_header_spec(text: &str) -> Result<HeaderSpec, String> {
 /// and their quotes removed.
 fn parse_eval(text: &str) -> Result<EvalCall, String> {
     let text = text.trim();
-    let open = text.find('(').ok_or_else(|| format!("eval {text:?} lacks an argument list"))?;
+    let open = text
+        .find('(')
+        .ok_or_else(|| format!("eval {text:?} lacks an argument list"))?;
     let function = text[..open].trim();
-    let valid_function = !function.is_empty() && function.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid_function = !function.is_empty()
+        && function
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid_function {
         return Err(format!("invalid eval function name {function:?}"));
     }
@@ -624,11 +692,21 @@ pub fn parse_delimited_regex(text: &str) -> Result<(Pattern, &str), String> {
         ('/', body)
     } else if let Some(after_m) = text.strip_prefix('m') {
         match after_m.chars().next() {
-            Some(c) if !c.is_alphanumeric() && !c.is_whitespace() && c != '_' => (c, &after_m[c.len_utf8()..]),
-            _ => return Err(format!("expected /pattern/ or m{{pattern}}, found {:?}", preview(text))),
+            Some(c) if !c.is_alphanumeric() && !c.is_whitespace() && c != '_' => {
+                (c, &after_m[c.len_utf8()..])
+            }
+            _ => {
+                return Err(format!(
+                    "expected /pattern/ or m{{pattern}}, found {:?}",
+                    preview(text)
+                ))
+            }
         }
     } else {
-        return Err(format!("expected /pattern/ or m{{pattern}}, found {:?}", preview(text)));
+        return Err(format!(
+            "expected /pattern/ or m{{pattern}}, found {:?}",
+            preview(text)
+        ));
     };
     let close = match open {
         '{' => '}',
@@ -661,11 +739,16 @@ pub fn parse_delimited_regex(text: &str) -> Result<(Pattern, &str), String> {
     let end = end.ok_or_else(|| format!("pattern is missing its closing {close:?}"))?;
     let source = &body[..end];
     if source.len() > REGEX_LEN_MAX {
-        return Err(format!("pattern of {} bytes exceeds the maximum of {REGEX_LEN_MAX}", source.len()));
+        return Err(format!(
+            "pattern of {} bytes exceeds the maximum of {REGEX_LEN_MAX}",
+            source.len()
+        ));
     }
 
     let after = &body[end + close.len_utf8()..];
-    let flags_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
+    let flags_len = after
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(after.len());
     let pattern = Pattern {
         source: source.to_string(),
         flags: after[..flags_len].to_string(),
@@ -674,7 +757,10 @@ pub fn parse_delimited_regex(text: &str) -> Result<(Pattern, &str), String> {
 }
 
 fn preview(text: &str) -> &str {
-    let end = text.char_indices().nth(20).map_or(text.len(), |(offset, _)| offset);
+    let end = text
+        .char_indices()
+        .nth(20)
+        .map_or(text.len(), |(offset, _)| offset);
     &text[..end]
 }
 
@@ -685,19 +771,26 @@ enum Token {
     Operator(&'static str),
 }
 
-const OPERATORS: [&str; 16] = ["&&", "||", ">=", "<=", "==", "!=", "!", "+", "-", "*", "/", ">", "<", "(", ")", "="];
+const OPERATORS: [&str; 16] = [
+    "&&", "||", ">=", "<=", "==", "!=", "!", "+", "-", "*", "/", ">", "<", "(", ")", "=",
+];
 
 fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     let mut tokens = Vec::new();
     let mut rest = text.trim_start();
     while let Some(character) = rest.chars().next() {
         if character.is_ascii_alphabetic() || character == '_' {
-            let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             tokens.push(Token::Name(rest[..len].to_string()));
             rest = &rest[len..];
         } else if character.is_ascii_digit() || character == '.' {
-            let len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-            let number = parse_number(&rest[..len]).ok_or_else(|| format!("invalid number {:?}", &rest[..len]))?;
+            let len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            let number = parse_number(&rest[..len])
+                .ok_or_else(|| format!("invalid number {:?}", &rest[..len]))?;
             tokens.push(Token::Number(number));
             rest = &rest[len..];
         } else {
@@ -725,7 +818,10 @@ pub fn parse_meta(text: &str) -> Result<MetaExpr, String> {
     if tokens.is_empty() {
         return Err("empty expression".to_string());
     }
-    let mut parser = MetaParser { tokens, position: 0 };
+    let mut parser = MetaParser {
+        tokens,
+        position: 0,
+    };
     let expr = parser.binary(0, 0)?;
     match parser.tokens.get(parser.position) {
         None => Ok(expr),
@@ -779,7 +875,9 @@ impl MetaParser {
 
     fn unary(&mut self, depth: usize) -> Result<MetaExpr, String> {
         if depth > META_DEPTH_MAX {
-            return Err(format!("expression nesting exceeds the maximum of {META_DEPTH_MAX}"));
+            return Err(format!(
+                "expression nesting exceeds the maximum of {META_DEPTH_MAX}"
+            ));
         }
         match self.tokens.get(self.position).cloned() {
             Some(Token::Operator("!")) => {
