@@ -69,6 +69,30 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Spam classifier tools.
+    Spam {
+        #[command(subcommand)]
+        command: SpamCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SpamCommand {
+    /// Load and compile the spam rules. Lists the rules (name, kind, score,
+    /// description), or with --stats reports per rule kind how many compiled.
+    Rules {
+        /// Print compile statistics per rule kind, unsupported regexes,
+        /// missing eval functions and uninterpreted directives.
+        #[arg(long)]
+        stats: bool,
+        /// Directory of .cf (and .pre) files; without it SpamAssassin's stock
+        /// rules load, or Ringmail's embedded set when they are missing.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +218,8 @@ macro_rules! say {
     }};
 }
 
+mod spam_cli;
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve {
@@ -223,6 +249,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let _ = std::io::stdout().write_all(config::EXAMPLE.as_bytes());
             Ok(())
         }
+        Command::Spam {
+            command: SpamCommand::Rules { stats, rules, json },
+        } => spam_cli::rules(stats, rules.as_deref(), json),
     }
 }
 

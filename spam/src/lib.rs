@@ -6,11 +6,15 @@
 //! scores of the rules that hit. Each rule counts once per message however
 //! often its phrase occurs, as SpamAssassin's body rules do.
 //!
-//! Loading SpamAssassin's `.cf` files, regex confirmation, meta rules and
-//! Bayes come later on top of [`RuleSet`].
+//! [`rules`] loads SpamAssassin's `.cf` files into a rule model and
+//! [`compile`] turns that model into per-target prefilters and regexes, and
+//! [`prepare`] gives each message the views rules match against.
+//! Scoring with them, meta rules, evals and Bayes come later.
 #![forbid(unsafe_code)]
 
+pub mod compile;
 pub mod prepare;
+pub mod rules;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 

@@ -1,0 +1,625 @@
+//! The rule compiler: a [`RuleModel`] into [`CompiledRules`], built once at
+//! start and shared read-only by every worker (it is `Send + Sync`, checked
+//! at compile time below).
+//!
+//! Regex rules are grouped by [`Target`]: one per header spec (`from:addr`),
+//! per `mimeheader` spec, and one each for body, rawbody, uri and full. For
+//! each target, the literal factors of all its rules ([`prefilter`]) go into
+//! one aho-corasick automaton; a rule without usable factors is an "always
+//! candidate". Matching scans the text once with the automaton, then confirms
+//! each candidate with its own regex:
+//!
+//! 1. the pattern is translated from Perl syntax ([`translate`]);
+//! 2. regex-automata's `meta::Regex` compiles it, in byte mode with ASCII
+//!    classes, as Perl matches byte strings;
+//! 3. if the pattern needs lookaround or backreferences, or step 2 fails,
+//!    fancy-regex compiles it (counted as a fallback);
+//! 4. if every engine fails, the rule is counted and skipped with its error.
+//!
+//! Eval, `exists:` and meta rules are kept for the scorer, with counts of the
+//! eval functions Ringmail implements ([`CompileOptions::implemented_evals`]).
+//!
+//! NOTE: one meta regex per rule confirms candidates; a multi-pattern meta
+//! regex per target for the always-candidate rules is not built yet.
+
+pub mod prefilter;
+pub mod translate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_automata::meta;
+use regex_automata::util::syntax;
+
+use crate::rules::{EvalCall, HeaderSpec, MetaExpr, Pattern, RuleId, RuleKind, RuleModel, Test};
+use translate::{translate, Translation};
+
+/// Maximum hits counted for a `tflags multiple` rule without `maxhits`,
+/// which bounds the time spent counting one rule on one text.
+pub const HITS_MAX: u32 = 1_000;
+/// Maximum backtracking steps of one fancy-regex match; past it the match
+/// counts as a miss, so one pathological rule cannot stall a worker.
+pub const BACKTRACK_LIMIT: usize = 100_000;
+/// Maximum bytes of one rule's compiled NFA in regex-automata; larger
+/// rules go to fancy-regex or fail.
+pub const NFA_SIZE_MAX: usize = 8 * 1024 * 1024;
+/// Maximum nesting of groups and repetitions in one pattern.
+pub const NEST_MAX: u32 = 100;
+
+/// The text a regex rule runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A header value, keyed by [`HeaderSpec::key`].
+    Header(String),
+    /// A MIME part header value, keyed by [`HeaderSpec::key`].
+    Mimeheader(String),
+    Body,
+    Rawbody,
+    Uri,
+    Full,
+}
+
+/// The engine that confirms a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// regex-automata's meta regex.
+    Automata,
+    /// fancy-regex, for Perl-only constructs.
+    Fancy,
+}
+
+/// A rule that hit a text, with its hit count (1 unless `tflags multiple`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleMatch {
+    pub rule: RuleId,
+    pub hits: u32,
+}
+
+/// Compiler settings.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Eval functions that count as implemented in the statistics.
+    pub implemented_evals: BTreeSet<String>,
+}
+
+/// Counts for one rule kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KindStats {
+    /// Defined rules of this kind.
+    pub total: usize,
+    /// Regex rules compiled with regex-automata.
+    pub compiled: usize,
+    /// Regex rules compiled with fancy-regex.
+    pub fallback: usize,
+    /// Regex rules no engine compiled.
+    pub unsupported: usize,
+    /// Compiled regex rules with a literal prefilter.
+    pub prefiltered: usize,
+    /// Compiled regex rules without one, run on every text.
+    pub always_candidate: usize,
+    /// `exists:` header rules.
+    pub exists: usize,
+    pub eval_implemented: usize,
+    pub eval_missing: usize,
+    pub meta: usize,
+}
+
+/// A regex rule that no engine compiled.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleFailure {
+    pub rule: String,
+    pub error: String,
+}
+
+/// Statistics of one compile.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CompileStats {
+    pub kinds: BTreeMap<RuleKind, KindStats>,
+    /// Names with a score, description or flags but no definition.
+    pub undefined: usize,
+    pub failures: Vec<RuleFailure>,
+    /// Eval functions that are not implemented, with how many rules call each.
+    pub missing_evals: BTreeMap<String, usize>,
+    pub compile_ms: u64,
+}
+
+impl CompileStats {
+    /// Returns the sum over all kinds.
+    pub fn total(&self) -> KindStats {
+        let mut sum = KindStats::default();
+        for stats in self.kinds.values() {
+            sum.total += stats.total;
+            sum.compiled += stats.compiled;
+            sum.fallback += stats.fallback;
+            sum.unsupported += stats.unsupported;
+            sum.prefiltered += stats.prefiltered;
+            sum.always_candidate += stats.always_candidate;
+            sum.exists += stats.exists;
+            sum.eval_implemented += stats.eval_implemented;
+            sum.eval_missing += stats.eval_missing;
+            sum.meta += stats.meta;
+        }
+        sum
+    }
+}
+
+enum Matcher {
+    Automata(meta::Regex),
+    Fancy(fancy_regex::Regex),
+}
+
+struct CompiledRule {
+    id: RuleId,
+    matcher: Matcher,
+    negated: bool,
+    hits_max: u32,
+}
+
+/// The rules of one target and their prefilter.
+struct TargetRules {
+    spec: Option<HeaderSpec>,
+    rules: Vec<CompiledRule>,
+    prefilter: Option<AhoCorasick>,
+    /// Slot in `rules` of each automaton pattern.
+    pattern_slots: Vec<u32>,
+    /// Slots without a prefilter.
+    always: Vec<u32>,
+}
+
+/// An eval rule, for the scorer.
+#[derive(Debug, Clone)]
+pub struct EvalRule {
+    pub id: RuleId,
+    pub kind: RuleKind,
+    pub call: EvalCall,
+    pub implemented: bool,
+}
+
+/// All rules of a model, compiled.
+pub struct CompiledRules {
+    targets: BTreeMap<Target, TargetRules>,
+    names: Vec<String>,
+    evals: Vec<EvalRule>,
+    exists: Vec<(RuleId, String)>,
+    metas: Vec<(RuleId, MetaExpr)>,
+    /// fancy-regex matches that hit [`BACKTRACK_LIMIT`] and counted as misses.
+    backtrack_limit_hits: AtomicU64,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<CompiledRules>();
+};
+
+/// A target's rules while compiling.
+#[derive(Default)]
+struct TargetBuilder {
+    spec: Option<HeaderSpec>,
+    rules: Vec<CompiledRule>,
+    literals: Vec<(Vec<u8>, u32)>,
+    always: Vec<u32>,
+}
+
+impl CompiledRules {
+    /// Compiles `model` with no eval function counted as implemented.
+    pub fn compile(model: &RuleModel) -> (CompiledRules, CompileStats) {
+        CompiledRules::compile_with(model, &CompileOptions::default())
+    }
+
+    /// Compiles `model`.
+    pub fn compile_with(
+        model: &RuleModel,
+        options: &CompileOptions,
+    ) -> (CompiledRules, CompileStats) {
+        let started = Instant::now();
+        let mut stats = CompileStats::default();
+        let mut builders: BTreeMap<Target, TargetBuilder> = BTreeMap::new();
+        let mut evals = Vec::new();
+        let mut exists = Vec::new();
+        let mut metas = Vec::new();
+        stats.undefined = model.rules.len() - model.defined().count();
+
+        for (id, rule) in model.defined() {
+            let Some((kind, test)) = &rule.definition else {
+                continue;
+            };
+            let kind_stats = stats.kinds.entry(*kind).or_default();
+            kind_stats.total += 1;
+
+            let (target, pattern, negated, spec) = match test {
+                Test::Regex(pattern) => (regex_target(*kind), pattern, false, None),
+                Test::Header {
+                    spec,
+                    pattern,
+                    negated,
+                    ..
+                } => {
+                    let target = match kind {
+                        RuleKind::Mimeheader => Target::Mimeheader(spec.key()),
+                        _ => Target::Header(spec.key()),
+                    };
+                    (target, pattern, *negated, Some(spec.clone()))
+                }
+                Test::Exists(field) => {
+                    kind_stats.exists += 1;
+                    exists.push((id, field.clone()));
+                    continue;
+                }
+                Test::Eval(call) => {
+                    let implemented = options.implemented_evals.contains(&call.function);
+                    if implemented {
+                        kind_stats.eval_implemented += 1;
+                    } else {
+                        kind_stats.eval_missing += 1;
+                        *stats
+                            .missing_evals
+                            .entry(call.function.clone())
+                            .or_default() += 1;
+                    }
+                    evals.push(EvalRule {
+                        id,
+                        kind: *kind,
+                        call: call.clone(),
+                        implemented,
+                    });
+                    continue;
+                }
+                Test::Meta(expr) => {
+                    kind_stats.meta += 1;
+                    metas.push((id, expr.clone()));
+                    continue;
+                }
+            };
+
+            let compiled = match compile_pattern(pattern) {
+                Ok(compiled) => compiled,
+                Err(error) => {
+                    kind_stats.unsupported += 1;
+                    stats.failures.push(RuleFailure {
+                        rule: rule.name.clone(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            match compiled.engine {
+                Engine::Automata => kind_stats.compiled += 1,
+                Engine::Fancy => kind_stats.fallback += 1,
+            }
+
+            let builder = builders.entry(target).or_default();
+            builder.spec = spec;
+            let slot = builder.rules.len() as u32;
+            match compiled.factors {
+                Some(factors) => {
+                    kind_stats.prefiltered += 1;
+                    builder
+                        .literals
+                        .extend(factors.into_iter().map(|literal| (literal, slot)));
+                }
+                None => {
+                    kind_stats.always_candidate += 1;
+                    builder.always.push(slot);
+                }
+            }
+            let hits_max = if rule.tflags.multiple {
+                rule.tflags.maxhits.unwrap_or(HITS_MAX).clamp(1, HITS_MAX)
+            } else {
+                1
+            };
+            builder.rules.push(CompiledRule {
+                id,
+                matcher: compiled.matcher,
+                negated,
+                hits_max,
+            });
+        }
+
+        let targets = builders
+            .into_iter()
+            .map(|(target, builder)| (target, build_target(builder)))
+            .collect();
+        stats.compile_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let compiled = CompiledRules {
+            targets,
+            names: model.rules.iter().map(|rule| rule.name.clone()).collect(),
+            evals,
+            exists,
+            metas,
+            backtrack_limit_hits: AtomicU64::new(0),
+        };
+        (compiled, stats)
+    }
+
+    /// Returns the rules of `target` that hit `text`, each once, in rule
+    /// order. A `!~` header rule hits when its regex does not match. A
+    /// `tflags multiple` rule reports up to its `maxhits` (or [`HITS_MAX`])
+    /// non-overlapping matches.
+    pub fn match_target(
+        &self,
+        target: &Target,
+        text: &[u8],
+    ) -> impl Iterator<Item = RuleMatch> + '_ {
+        let matches = match self.targets.get(target) {
+            Some(rules) => self.run_target(rules, text),
+            None => Vec::new(),
+        };
+        matches.into_iter()
+    }
+
+    /// Returns every target with compiled rules, with its header spec for
+    /// header and mimeheader targets.
+    pub fn targets(&self) -> impl Iterator<Item = (&Target, Option<&HeaderSpec>)> {
+        self.targets
+            .iter()
+            .map(|(target, rules)| (target, rules.spec.as_ref()))
+    }
+
+    /// Returns the name of rule `id`.
+    pub fn rule_name(&self, id: RuleId) -> &str {
+        self.names.get(id.index()).map_or("", String::as_str)
+    }
+
+    /// Returns the eval rules.
+    pub fn evals(&self) -> &[EvalRule] {
+        &self.evals
+    }
+
+    /// Returns the `exists:` rules with their field names.
+    pub fn exists_rules(&self) -> &[(RuleId, String)] {
+        &self.exists
+    }
+
+    /// Returns the meta rules.
+    pub fn metas(&self) -> &[(RuleId, MetaExpr)] {
+        &self.metas
+    }
+
+    /// Returns how many fancy-regex matches hit [`BACKTRACK_LIMIT`] so far.
+    pub fn backtrack_limit_hits(&self) -> u64 {
+        self.backtrack_limit_hits.load(Ordering::Relaxed)
+    }
+
+    /// Returns the rules of `target` whose regex matches `text`, running
+    /// every rule's regex without the prefilter. Tests compare this with
+    /// [`CompiledRules::match_target`].
+    pub fn match_target_unfiltered(&self, target: &Target, text: &[u8]) -> Vec<RuleMatch> {
+        let Some(rules) = self.targets.get(target) else {
+            return Vec::new();
+        };
+        rules
+            .rules
+            .iter()
+            .filter_map(|rule| self.confirm(rule, text))
+            .collect()
+    }
+
+    fn run_target(&self, rules: &TargetRules, text: &[u8]) -> Vec<RuleMatch> {
+        let mut candidate = vec![false; rules.rules.len()];
+        for slot in &rules.always {
+            candidate[*slot as usize] = true;
+        }
+        if let Some(automaton) = &rules.prefilter {
+            for found in automaton.find_overlapping_iter(text) {
+                candidate[rules.pattern_slots[found.pattern().as_usize()] as usize] = true;
+            }
+        }
+
+        let mut matches = Vec::new();
+        for (rule, is_candidate) in rules.rules.iter().zip(candidate) {
+            if is_candidate {
+                matches.extend(self.confirm(rule, text));
+            } else if rule.negated {
+                // Without a factor in the text the regex cannot match, so a
+                // `!~` rule hits.
+                matches.push(RuleMatch {
+                    rule: rule.id,
+                    hits: 1,
+                });
+            }
+        }
+        matches
+    }
+
+    /// Runs one rule's regex on `text`.
+    fn confirm(&self, rule: &CompiledRule, text: &[u8]) -> Option<RuleMatch> {
+        let hits = if rule.negated {
+            u32::from(!self.is_match(&rule.matcher, text))
+        } else if rule.hits_max > 1 {
+            self.count(&rule.matcher, text, rule.hits_max)
+        } else {
+            u32::from(self.is_match(&rule.matcher, text))
+        };
+        (hits > 0).then_some(RuleMatch {
+            rule: rule.id,
+            hits,
+        })
+    }
+
+    fn is_match(&self, matcher: &Matcher, text: &[u8]) -> bool {
+        match matcher {
+            Matcher::Automata(regex) => regex.is_match(text),
+            Matcher::Fancy(regex) => match regex.is_match(text) {
+                Ok(found) => found,
+                Err(_) => {
+                    self.backtrack_limit_hits.fetch_add(1, Ordering::Relaxed);
+                    false
+                }
+            },
+        }
+    }
+
+    fn count(&self, matcher: &Matcher, text: &[u8], cap: u32) -> u32 {
+        let cap = cap as usize;
+        let count = match matcher {
+            Matcher::Automata(regex) => regex.find_iter(text).take(cap).count(),
+            Matcher::Fancy(regex) => {
+                let mut count = 0;
+                for found in regex.find_iter(text).take(cap) {
+                    if found.is_err() {
+                        self.backtrack_limit_hits.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    count += 1;
+                }
+                count
+            }
+        };
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+}
+
+fn regex_target(kind: RuleKind) -> Target {
+    match kind {
+        RuleKind::Rawbody => Target::Rawbody,
+        RuleKind::Uri => Target::Uri,
+        RuleKind::Full => Target::Full,
+        _ => Target::Body,
+    }
+}
+
+fn build_target(builder: TargetBuilder) -> TargetRules {
+    let (literals, pattern_slots): (Vec<Vec<u8>>, Vec<u32>) = builder.literals.into_iter().unzip();
+    let mut always = builder.always;
+    let prefilter = if literals.is_empty() {
+        None
+    } else {
+        let built = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&literals);
+        match built {
+            Ok(automaton) => Some(automaton),
+            Err(_) => {
+                // Without the automaton every rule must run on every text.
+                always = (0..builder.rules.len() as u32).collect();
+                None
+            }
+        }
+    };
+    TargetRules {
+        spec: builder.spec,
+        rules: builder.rules,
+        prefilter,
+        pattern_slots,
+        always,
+    }
+}
+
+/// A compiled pattern and its prefilter literals.
+pub struct CompiledPattern {
+    matcher: Matcher,
+    pub engine: Engine,
+    pub factors: Option<Vec<Vec<u8>>>,
+}
+
+impl CompiledPattern {
+    /// Returns whether the pattern matches `text` (a backtrack-limit error
+    /// counts as no match).
+    pub fn is_match(&self, text: &[u8]) -> bool {
+        match &self.matcher {
+            Matcher::Automata(regex) => regex.is_match(text),
+            Matcher::Fancy(regex) => regex.is_match(text).unwrap_or(false),
+        }
+    }
+}
+
+/// Compiles one Perl pattern with the first engine that accepts it.
+pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
+    let translation = translate(&pattern.source, &pattern.flags)
+        .map_err(|error| format!("unsupported regex construct: {error}"))?;
+    let mut automata_error = None;
+    if !translation.needs_fancy {
+        match build_automata(&translation) {
+            Ok(regex) => {
+                return Ok(CompiledPattern {
+                    matcher: Matcher::Automata(regex),
+                    engine: Engine::Automata,
+                    factors: literal_factors(&translation),
+                })
+            }
+            Err(error) => automata_error = Some(error),
+        }
+    }
+    match build_fancy(&translation) {
+        Ok(regex) => Ok(CompiledPattern {
+            matcher: Matcher::Fancy(regex),
+            engine: Engine::Fancy,
+            factors: literal_factors(&translation),
+        }),
+        Err(fancy_error) => Err(match automata_error {
+            Some(automata_error) => {
+                format!("regex-automata: {automata_error}; fancy-regex: {fancy_error}")
+            }
+            None => format!("fancy-regex: {fancy_error}"),
+        }),
+    }
+}
+
+fn syntax_config(translation: &Translation, case_insensitive: bool) -> syntax::Config {
+    syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(case_insensitive)
+        .multi_line(translation.flags.multi_line)
+        .dot_matches_new_line(translation.flags.dot_matches_new_line)
+        .ignore_whitespace(translation.flags.ignore_whitespace)
+        .nest_limit(NEST_MAX)
+}
+
+fn build_automata(translation: &Translation) -> Result<meta::Regex, String> {
+    let config = meta::Config::new()
+        .utf8_empty(false)
+        .nfa_size_limit(Some(NFA_SIZE_MAX));
+    meta::Builder::new()
+        .configure(config)
+        .syntax(syntax_config(
+            translation,
+            translation.flags.case_insensitive,
+        ))
+        .build(&translation.pattern)
+        .map_err(|error| match error.syntax_error() {
+            Some(syntax_error) => one_line(&syntax_error.to_string()),
+            None => one_line(&error.to_string()),
+        })
+}
+
+fn build_fancy(translation: &Translation) -> Result<fancy_regex::Regex, String> {
+    let flags = translation.flags;
+    fancy_regex::RegexBuilder::new(&translation.pattern)
+        .bytes_mode(fancy_regex::BytesMode::Ascii)
+        .case_insensitive(flags.case_insensitive)
+        .multi_line(flags.multi_line)
+        .dot_matches_new_line(flags.dot_matches_new_line)
+        .ignore_whitespace(flags.ignore_whitespace)
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .delegate_size_limit(NFA_SIZE_MAX)
+        .build()
+        .map_err(|error| one_line(&error.to_string()))
+}
+
+/// Returns the prefilter literals, from a case-sensitive parse (see
+/// [`prefilter`]). Patterns regex-syntax cannot parse have none.
+fn literal_factors(translation: &Translation) -> Option<Vec<Vec<u8>>> {
+    let config = syntax_config(translation, false);
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(config.get_unicode())
+        .utf8(config.get_utf8())
+        .multi_line(config.get_multi_line())
+        .dot_matches_new_line(config.get_dot_matches_new_line())
+        .ignore_whitespace(config.get_ignore_whitespace())
+        .nest_limit(NEST_MAX)
+        .build()
+        .parse(&translation.pattern)
+        .ok()?;
+    prefilter::factors(&hir)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests;

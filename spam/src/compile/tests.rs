@@ -1,0 +1,400 @@
+//! Compiler tests: Perl semantics of translated patterns, prefilter
+//! soundness against running every regex, and the stock rules.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::rules::{load, load_embedded, FileSource, LoadOptions, MemorySource};
+
+fn compiled(source: &str, flags: &str) -> CompiledPattern {
+    let pattern = Pattern {
+        source: source.to_string(),
+        flags: flags.to_string(),
+    };
+    compile_pattern(&pattern).unwrap_or_else(|error| panic!("pattern {source:?}: {error}"))
+}
+
+fn model_from(text: &str) -> RuleModel {
+    let source = MemorySource::new([("/t.cf", text)]);
+    load(&source, &[PathBuf::from("/t.cf")], LoadOptions::default()).unwrap()
+}
+
+#[test]
+fn perl_semantics_table() {
+    // (pattern, flags, text, expected match)
+    let cases: &[(&str, &str, &[u8], bool)] = &[
+        // `$` without /m also matches before a final newline, as in header values.
+        (r"foo$", "", b"foo\n", true),
+        (r"foo$", "", b"foo\nbar", false),
+        (r"foo$", "m", b"foo\nbar", true),
+        (r"foo\Z", "", b"foo\n", true),
+        (r"foo\z", "", b"foo\n", false),
+        (r"^bar", "", b"foo\nbar", false),
+        (r"^bar", "m", b"foo\nbar", true),
+        (r"a.b", "", b"a\nb", false),
+        (r"a.b", "s", b"a\nb", true),
+        (r"a b", "x", b"ab", true),
+        (r"a[ ]b", "x", b"a b", true),
+        (r"FREE", "i", b"free", true),
+        (r"FREE", "", b"free", false),
+        // Classes are ASCII: a non-ASCII byte is not a word character.
+        (r"\w", "", b"\xe9", false),
+        (r"caf\xE9", "", b"caf\xe9", true),
+        ("café", "", "café".as_bytes(), true),
+        ("[£$]1", "", "£1".as_bytes(), true),
+        (r"\bfree\b", "i", b"a free offer", true),
+        (r"\bfree\b", "i", b"carefree", false),
+        (r"\<b\>", "", b"<b>", true),
+        (r"a\hb", "", b"a\tb", true),
+        (r"a\Rb", "", b"a\r\nb", true),
+        (r"\x41\101", "", b"AA", true),
+        (r"[\101]", "", b"A", true),
+        (r"\Qa.b\E", "", b"axb", false),
+        (r"\Qa.b\E", "", b"a.b", true),
+        (r"a{,2}c", "", b"aac", true),
+        (r"a{x", "", b"a{x", true),
+        (r"[[]", "", b"[", true),
+        (r"[a-]", "", b"-", true),
+        // Lookaround and backreferences through fancy-regex.
+        (r"foo(?!bar)", "", b"foobar", false),
+        (r"foo(?!bar)", "", b"foobaz", true),
+        (r"(?<!x)foo", "", b"xfoo", false),
+        (r"(\w)\1", "", b"abba", true),
+        (r"(\w)\1", "", b"abc", false),
+        (r"a++b", "", b"aab", true),
+        (r"(?>a+)b", "", b"aab", true),
+        (r"(?i)viagra(?=\d)", "", b"VIAGRA1", true),
+        (r"\xE9t\xE9", "", b"\xe9t\xe9", true),
+    ];
+    for (source, flags, text, expected) in cases {
+        let pattern = compiled(source, flags);
+        assert_eq!(
+            pattern.is_match(text),
+            *expected,
+            "pattern {source:?} flags {flags:?} text {text:?}"
+        );
+    }
+}
+
+#[test]
+fn engines_are_chosen_by_feature() {
+    assert_eq!(compiled(r"abc", "").engine, Engine::Automata);
+    assert_eq!(compiled(r"a(?=b)", "").engine, Engine::Fancy);
+    assert_eq!(compiled(r"(a)\1", "").engine, Engine::Fancy);
+}
+
+#[test]
+fn unsupported_pattern_reports_error() {
+    let pattern = Pattern {
+        source: "(?{ print 1 })".into(),
+        flags: String::new(),
+    };
+    let error = compile_pattern(&pattern).err().unwrap();
+    assert!(error.contains("unsupported"), "{error}");
+
+    let model = model_from("body BAD /(?R)/\nbody GOOD /ok/\n");
+    let (rules, stats) = CompiledRules::compile(&model);
+    assert_eq!(stats.kinds[&RuleKind::Body].unsupported, 1);
+    assert_eq!(stats.failures[0].rule, "BAD");
+    let hits: Vec<RuleMatch> = rules.match_target(&Target::Body, b"ok").collect();
+    assert_eq!(hits.len(), 1);
+}
+
+#[test]
+fn match_target_groups_rules_by_target() {
+    let model = model_from(
+        "header SUBJ_FREE Subject =~ /free/i\n\
+         header FROM_ADDR From:addr =~ /\\@example\\.com$/\n\
+         header NO_DIGITS Subject !~ /\\d/\n\
+         body BODY_PILLS /cheap pills/i\n\
+         body BODY_ANY /^\\s*$/\n\
+         rawbody RAW_HTML /<html/i\n\
+         uri URI_IP m{^https?://\\d+\\.\\d+\\.\\d+\\.\\d+}\n\
+         full FULL_RECEIVED /^Received: from/m\n\
+         mimeheader MIME_PDF Content-Type =~ /application\\/pdf/i\n\
+         body MANY /!!/\n\
+         tflags MANY multiple maxhits=3\n\
+         header E exists:X-Foo\n\
+         header V eval:check_something()\n\
+         meta M SUBJ_FREE && BODY_PILLS\n",
+    );
+    let (rules, stats) = CompiledRules::compile(&model);
+    let names = |target: &Target, text: &[u8]| -> Vec<(String, u32)> {
+        rules
+            .match_target(target, text)
+            .map(|found| (rules.rule_name(found.rule).to_string(), found.hits))
+            .collect()
+    };
+    let one = |name: &str| (name.to_string(), 1);
+
+    assert_eq!(
+        names(&Target::Header("subject".into()), b"Get it FREE\n"),
+        [one("SUBJ_FREE"), one("NO_DIGITS")]
+    );
+    assert_eq!(
+        names(&Target::Header("subject".into()), b"Meeting at 10\n"),
+        Vec::<(String, u32)>::new()
+    );
+    assert_eq!(
+        names(&Target::Header("from:addr".into()), b"bob@example.com\n"),
+        [one("FROM_ADDR")]
+    );
+    assert_eq!(
+        names(&Target::Body, b"CHEAP PILLS here"),
+        [one("BODY_PILLS")]
+    );
+    assert_eq!(names(&Target::Body, b"  "), [one("BODY_ANY")]);
+    assert_eq!(
+        names(&Target::Body, b"wow!! yes!! no!! again!! more!!"),
+        [("MANY".to_string(), 3)]
+    );
+    assert_eq!(names(&Target::Rawbody, b"<HTML><body>"), [one("RAW_HTML")]);
+    assert_eq!(names(&Target::Uri, b"http://10.0.0.1/x"), [one("URI_IP")]);
+    assert_eq!(
+        names(&Target::Full, b"X: y\nReceived: from a\n"),
+        [one("FULL_RECEIVED")]
+    );
+    assert_eq!(
+        names(
+            &Target::Mimeheader("content-type".into()),
+            b"application/PDF"
+        ),
+        [one("MIME_PDF")]
+    );
+    assert_eq!(
+        names(&Target::Header("x-unknown".into()), b"free"),
+        Vec::<(String, u32)>::new()
+    );
+
+    assert_eq!(rules.exists_rules().len(), 1);
+    assert_eq!(rules.evals().len(), 1);
+    assert!(!rules.evals()[0].implemented);
+    assert_eq!(rules.metas().len(), 1);
+    assert_eq!(stats.missing_evals.get("check_something"), Some(&1));
+    assert_eq!(stats.kinds[&RuleKind::Header].exists, 1);
+    assert_eq!(stats.kinds[&RuleKind::Meta].meta, 1);
+    let targets: Vec<&Target> = rules.targets().map(|(target, _)| target).collect();
+    assert!(targets.contains(&&Target::Header("from:addr".into())));
+}
+
+#[test]
+fn implemented_evals_are_counted() {
+    let model = model_from("header A eval:known()\nbody B eval:unknown()\n");
+    let options = CompileOptions {
+        implemented_evals: ["known".to_string()].into_iter().collect(),
+    };
+    let (rules, stats) = CompiledRules::compile_with(&model, &options);
+    assert_eq!(stats.kinds[&RuleKind::Header].eval_implemented, 1);
+    assert_eq!(stats.kinds[&RuleKind::Body].eval_missing, 1);
+    assert!(rules.evals()[0].implemented);
+}
+
+#[test]
+fn embedded_rules_compile_fully() {
+    let model = load_embedded(LoadOptions::default()).unwrap();
+    let (rules, stats) = CompiledRules::compile(&model);
+    assert!(stats.failures.is_empty(), "{:?}", stats.failures);
+    let total = stats.total();
+    assert_eq!(total.fallback, 0);
+    assert!(total.compiled >= 25);
+    let hits: Vec<&str> = rules
+        .match_target(
+            &Target::Body,
+            b"Dear friend, click here to verify your account. Act now!!!!",
+        )
+        .map(|found| rules.rule_name(found.rule))
+        .collect();
+    assert_eq!(
+        hits,
+        [
+            "RM_CLICK_HERE",
+            "RM_ACT_NOW",
+            "RM_ACCOUNT_VERIFY",
+            "RM_DEAR_FRIEND",
+            "RM_EXCLAIM_MANY"
+        ]
+    );
+}
+
+fn stock_model() -> Option<RuleModel> {
+    let stock = Path::new("/usr/share/spamassassin");
+    if !stock.join("50_scores.cf").exists() {
+        eprintln!("skipped: SpamAssassin's rules are not installed");
+        return None;
+    }
+    let paths = [stock.to_path_buf(), PathBuf::from("/etc/spamassassin")];
+    Some(load(&FileSource, &paths, LoadOptions::default()).unwrap())
+}
+
+#[test]
+fn stock_rules_compile() {
+    let Some(model) = stock_model() else {
+        return;
+    };
+    let (_rules, stats) = CompiledRules::compile(&model);
+    for kind in RuleKind::ALL {
+        let counts = stats.kinds.get(&kind).cloned().unwrap_or_default();
+        eprintln!("{kind:?}: {counts:?}");
+    }
+    for failure in &stats.failures {
+        eprintln!("unsupported {}: {}", failure.rule, failure.error);
+    }
+    let body = &stats.kinds[&RuleKind::Body];
+    let header = &stats.kinds[&RuleKind::Header];
+    assert!(body.compiled + body.fallback > 500, "{body:?}");
+    assert!(header.compiled + header.fallback > 500, "{header:?}");
+    let total = stats.total();
+    assert!(
+        total.unsupported * 100 < total.compiled + total.fallback,
+        "{total:?}"
+    );
+}
+
+/// Returns every `step`th corpus message, or none when the corpus is absent.
+fn corpus_sample(step: usize) -> Vec<Vec<u8>> {
+    let Some(home) = std::env::var_os("HOME") else {
+        return Vec::new();
+    };
+    let root = Path::new(&home).join(".cache/ringmail/spamassassin-corpus-0.2.3/eml");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        files.extend(
+            std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.path()),
+        );
+    }
+    files.sort();
+    files
+        .iter()
+        .step_by(step.max(1))
+        .filter_map(|path| std::fs::read(path).ok())
+        .collect()
+}
+
+/// Splits a message into unfolded header fields (lower-cased name, value
+/// with its newline) and the body.
+fn split_message(message: &[u8]) -> (Vec<(String, Vec<u8>)>, &[u8]) {
+    let end = message
+        .windows(2)
+        .position(|window| window == b"\n\n")
+        .map_or(message.len(), |offset| offset + 1);
+    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in message[..end].split(|&byte| byte == b'\n') {
+        if line
+            .first()
+            .is_some_and(|byte| *byte == b' ' || *byte == b'\t')
+        {
+            if let Some((_, value)) = fields.last_mut() {
+                value.pop();
+                value.extend_from_slice(line);
+                value.push(b'\n');
+            }
+        } else if let Some(colon) = line.iter().position(|&byte| byte == b':') {
+            let name = String::from_utf8_lossy(&line[..colon]).to_ascii_lowercase();
+            let mut value = line[colon + 1..].trim_ascii_start().to_vec();
+            value.push(b'\n');
+            fields.push((name, value));
+        }
+    }
+    (fields, message.get(end + 1..).unwrap_or(&[]))
+}
+
+#[test]
+fn prefilter_has_no_false_negatives_on_corpus() {
+    let Some(model) = stock_model() else {
+        return;
+    };
+    let messages = corpus_sample(60);
+    if messages.is_empty() {
+        eprintln!("skipped: corpus not fetched (python3 tests/corpus/fetch.py)");
+        return;
+    }
+    let (rules, _) = CompiledRules::compile(&model);
+    let mut checked = 0usize;
+    let mut hits = 0usize;
+    for message in &messages {
+        let (fields, body) = split_message(message);
+        let mut texts: Vec<(Target, &[u8])> = vec![
+            (Target::Full, message),
+            (Target::Body, body),
+            (Target::Rawbody, body),
+        ];
+        for line in body
+            .split(|&byte| byte == b'\n')
+            .filter(|line| line.len() > 20)
+            .take(40)
+        {
+            texts.push((Target::Body, line));
+        }
+        for (name, value) in &fields {
+            texts.push((Target::Header(name.clone()), value));
+            texts.push((Target::Header(format!("{name}:raw")), value));
+            texts.push((Target::Mimeheader(name.clone()), value));
+        }
+        for (target, text) in texts {
+            let filtered: Vec<RuleMatch> = rules.match_target(&target, text).collect();
+            let unfiltered = rules.match_target_unfiltered(&target, text);
+            assert_eq!(
+                filtered,
+                unfiltered,
+                "target {target:?} text {:?}",
+                String::from_utf8_lossy(&text[..text.len().min(200)])
+            );
+            checked += 1;
+            hits += filtered.len();
+        }
+    }
+    eprintln!(
+        "{} messages, {checked} texts, {hits} rule hits",
+        messages.len()
+    );
+    assert!(hits > 0);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_cf_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let source = MemorySource { files: [(PathBuf::from("/f.cf"), bytes)].into_iter().collect() };
+            if let Ok(model) = load(&source, &[PathBuf::from("/f.cf")], LoadOptions::default()) {
+                let _ = CompiledRules::compile(&model);
+            }
+        }
+
+        #[test]
+        fn directive_shaped_lines_never_panic(
+            lines in proptest::collection::vec(
+                (
+                    prop::sample::select(vec!["header", "body", "rawbody", "uri", "full", "meta", "score", "tflags", "if", "ifplugin", "else", "endif", "include", "lang", "describe", "mimeheader", "replace_tag", "replace_rules"]),
+                    "[ -~]{0,40}",
+                ),
+                0..20,
+            )
+        ) {
+            let text: String = lines.iter().map(|(key, rest)| format!("{key} R {rest}\n")).collect();
+            let source = MemorySource::new([("/f.cf", text.as_str())]);
+            if let Ok(model) = load(&source, &[PathBuf::from("/f.cf")], LoadOptions::default()) {
+                let (rules, _) = CompiledRules::compile(&model);
+                for (target, _) in rules.targets() {
+                    let _ = rules.match_target(target, b"some text\n").count();
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_patterns_never_panic(source in "[ -~]{0,30}", flags in "[imsxa]{0,3}", text in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let pattern = Pattern { source, flags };
+            if let Ok(compiled) = compile_pattern(&pattern) {
+                let _ = compiled.is_match(&text);
+            }
+        }
+    }
+}
