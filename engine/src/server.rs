@@ -367,6 +367,7 @@ async fn run_worker(
         );
     }
     log_batch_counters(worker);
+    log_spool_counters(worker);
     Ok(())
 }
 
@@ -384,6 +385,22 @@ fn log_batch_counters(worker: Worker) {
         dir_syncs = counters.dir_syncs,
         largest_batch = counters.largest_batch,
         "maildir batch totals"
+    );
+}
+
+/// Logs this worker's spool counters, so a benchmark run can show how many
+/// appends each group commit covered.
+fn log_spool_counters(worker: Worker) {
+    let Some(spool) = crate::spool::current() else {
+        return;
+    };
+    let counters = spool.counters();
+    tracing::info!(
+        worker = worker.index,
+        appends = counters.appends,
+        syncs = counters.syncs,
+        segments_recycled = counters.segments_recycled,
+        "spool totals"
     );
 }
 
