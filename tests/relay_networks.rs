@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{run_ringmail, Server};
+use common::Server;
 
 const MESSAGE: &[u8] =
     b"From: app@localhost\r\nTo: someone@example.net\r\nSubject: relayed\r\n\r\nbody\r\n";
@@ -30,14 +30,7 @@ fn listed_network_relays_into_the_spool() {
     assert!(reply.text().contains("Ok: queued as"), "{reply}");
     smtp.quit();
 
-    let data_dir = server.data_dir();
-    let listing = run_ringmail(
-        &["queue", "list", "--data", data_dir.to_str().unwrap()],
-        None,
-        server.dir(),
-    );
-    let text = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.status.success(), "queue list: {listing:?}");
+    let text = server.queue_list();
     assert!(
         text.contains("to someone@example.net (pending"),
         "queue list:\n{text}"

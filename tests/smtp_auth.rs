@@ -188,14 +188,7 @@ client.quit()
     assert_eq!(server.maildir_count("bob"), 3);
 
     // The relayed message waits in the spool until relay exists.
-    let data_dir = server.data_dir();
-    let listing = common::run_ringmail(
-        &["queue", "list", "--data", data_dir.to_str().unwrap()],
-        None,
-        server.dir(),
-    );
-    let listing_text = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.status.success(), "queue list: {listing:?}");
+    let listing_text = server.queue_list();
     assert!(
         listing_text
             .contains("to someone@example.net (pending, remote delivery not available yet)"),

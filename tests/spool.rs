@@ -127,14 +127,7 @@ fn kill_after_queued_replies_loses_nothing() {
     kill_hard(&mut server);
     let segments_before = segment_files(&server.data_dir());
 
-    let data_dir = server.data_dir();
-    let listing = common::run_ringmail(
-        &["queue", "list", "--data", data_dir.to_str().unwrap()],
-        None,
-        server.dir(),
-    );
-    let listing_text = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.status.success(), "queue list: {listing:?}");
+    let listing_text = server.queue_list();
     assert!(
         listing_text.contains(&format!("{count} queued message(s)")),
         "queue list:\n{listing_text}"

@@ -496,6 +496,16 @@ impl Server {
         ImapClient::connect(self.imap_port)
     }
 
+    /// Runs `ringmail queue list` on this server's data directory and
+    /// returns its output, asserting that it succeeded.
+    pub fn queue_list(&self) -> String {
+        let data_dir = self.data_dir();
+        let data_dir = data_dir.to_str().expect("data dir path is UTF-8");
+        let listing = run_ringmail(&["queue", "list", "--data", data_dir], None, self.dir());
+        assert!(listing.status.success(), "ringmail queue list: {listing:?}");
+        String::from_utf8_lossy(&listing.stdout).into_owned()
+    }
+
     /// Delivers one message to `recipients` over a fresh SMTP session and
     /// asserts every reply, ending with 250 after the final dot.
     pub fn deliver(&self, from: &str, recipients: &[&str], message: &[u8]) {
