@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Durable accept rate of Ringmail beside Postfix and the load generator's
 # sink, all on this machine in one run, with the same load: 4 KiB messages,
-# 50 connections, 100 messages per connection (issue 4's benchmark).
+# 50 connections, 100 messages per connection.
 #
 # Five loads per repetition, back to back:
 #   sink             ringmail-loadgen sink (no storage: the ceiling)

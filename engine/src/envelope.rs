@@ -41,7 +41,7 @@ pub struct Notify {
     pub delay: bool,
 }
 
-/// Where one recipient goes.
+/// The delivery target of one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// A local user's Maildir.

@@ -508,7 +508,7 @@ impl Session {
                 status(4, 3, 0),
                 "queueing failed, message not accepted; try again later",
             );
-            return deferred::spool_message(envelope, &message, deferred::Why::Relay)
+            return deferred::spool_message(envelope, &message, deferred::SpoolReason::Relay)
                 .await
                 .unwrap_or(failed);
         }
@@ -562,9 +562,13 @@ impl Session {
     /// Queues a message whose Maildir delivery failed in the worker's spool
     /// and returns its 250, or returns `failed` (the 451) when that fails too.
     async fn defer(&self, envelope: &Envelope, message: &[u8], failed: Reply) -> Reply {
-        deferred::spool_message(envelope, message, deferred::Why::LocalDeliveryFailed)
-            .await
-            .unwrap_or(failed)
+        deferred::spool_message(
+            envelope,
+            message,
+            deferred::SpoolReason::LocalDeliveryFailed,
+        )
+        .await
+        .unwrap_or(failed)
     }
 
     fn delivery_failed(&self, queue_id: &str, users: &str, error: &io::Error) -> Reply {
