@@ -210,14 +210,11 @@ fn failure_delay_grows_per_client_ip() {
         reply.assert_status(535, "5.7.8", "wrong password");
         client.quit();
     }
-    // Delays are 0, 200 and 400 ms; the password check costs the same each time.
-    assert!(
-        elapsed[2] >= elapsed[0] + Duration::from_millis(300),
-        "third failure took {:?}, first {:?}",
-        elapsed[2],
-        elapsed[0]
-    );
+    // Delays are 0, 200 and 400 ms. Only lower bounds are checked: the
+    // server sleeps at least that long, while the password check itself can
+    // take any time on a loaded machine.
     assert!(elapsed[1] >= Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed[2] >= Duration::from_millis(400), "{elapsed:?}");
 }
 
 #[test]
