@@ -20,7 +20,7 @@
 //! text. That is not done here, so text SpamAssassin hides from Bayes is
 //! rendered like any other text.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Maximum tags interpreted in one HTML part, because each tag costs an
 /// attribute parse and a part of millions of `<b>` tags would cost that many.
@@ -61,6 +61,16 @@ pub struct HtmlFacts {
     pub title: String,
     /// Whether `HTML_TAGS_MAX` was reached.
     pub tags_truncated: bool,
+    /// Every tag name seen, with its balance: start tags add one and end
+    /// tags take one away, never below zero. This is SpamAssassin's
+    /// `inside` table, which `html_tag_exists` and `html_tag_balance` read.
+    /// It has at most `HTML_TAGS_MAX` entries.
+    pub inside: BTreeMap<String, u64>,
+}
+
+/// Returns whether `name` is an HTML 4.01 or XHTML 1.0 element name.
+pub fn is_element(name: &str) -> bool {
+    ELEMENTS.contains(&name)
 }
 
 /// The result of rendering one HTML part.
@@ -294,6 +304,12 @@ pub fn render(html: &str) -> HtmlRendered {
         facts.tags += 1;
         if ELEMENTS.contains(&tag.name.as_str()) {
             facts.elements += 1;
+        }
+        let balance = facts.inside.entry(tag.name.clone()).or_insert(0);
+        if tag.end {
+            *balance = balance.saturating_sub(1);
+        } else {
+            *balance += 1;
         }
 
         if tag.end {
