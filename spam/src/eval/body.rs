@@ -13,7 +13,10 @@ const UPPERCASE_TEXT_LEN_MIN: usize = 200;
 /// lines of two or more words, or 0 for short bodies and for charsets
 /// whose text is often all capitals.
 pub fn uppercase_percent(message: &Prepared<'_>) -> f64 {
-    if body_charsets(message).iter().any(|charset| charset_likely_caps(charset)) {
+    if body_charsets(message)
+        .iter()
+        .any(|charset| charset_likely_caps(charset))
+    {
         return 0.0;
     }
     let mut len = 0;
@@ -62,7 +65,9 @@ fn collect_charsets(part: &ringmail_protocols::message::Part, charsets: &mut Vec
         charsets.push(String::from_utf8_lossy(charset).into_owned());
     }
     match &part.content {
-        Content::Multipart(children) => children.iter().for_each(|child| collect_charsets(child, charsets)),
+        Content::Multipart(children) => children
+            .iter()
+            .for_each(|child| collect_charsets(child, charsets)),
         Content::Message(inner) => collect_charsets(inner, charsets),
         Content::Leaf => {}
     }

@@ -84,20 +84,21 @@ pub fn subject_is_all_caps(message: &Prepared<'_>) -> bool {
     if !subject.contains(char::is_whitespace) || subject.chars().count() < 10 {
         return false;
     }
-    let raw = message.header("Subject", HeaderForm::Raw).unwrap_or_default();
+    let raw = message
+        .header("Subject", HeaderForm::Raw)
+        .unwrap_or_default();
     if encoded_word_charsets(&raw).any(charset_likely_caps) {
         return false;
     }
-    let letters: Vec<char> = subject
-        .chars()
-        .filter(char::is_ascii_alphabetic)
-        .collect();
+    let letters: Vec<char> = subject.chars().filter(char::is_ascii_alphabetic).collect();
     !letters.is_empty() && letters.iter().all(char::is_ascii_uppercase)
 }
 
 /// Removes leading `Re:`, `Fwd:` and similar prefixes, in any case.
 fn strip_reply_prefixes(mut subject: &str) -> &str {
-    const PREFIXES: [&str; 10] = ["re", "fwd", "fw", "aw", "antwort", "wg", "sv", "vb", "vs", "vl"];
+    const PREFIXES: [&str; 10] = [
+        "re", "fwd", "fw", "aw", "antwort", "wg", "sv", "vb", "vs", "vl",
+    ];
     'strip: loop {
         for prefix in PREFIXES {
             let Some(head) = subject.get(..prefix.len()) else {
@@ -117,7 +118,9 @@ fn strip_reply_prefixes(mut subject: &str) -> &str {
 
 /// Returns the charset names of the RFC 2047 encoded-words in `raw`.
 fn encoded_word_charsets(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split("=?").skip(1).filter_map(|rest| rest.split('?').next())
+    raw.split("=?")
+        .skip(1)
+        .filter_map(|rest| rest.split('?').next())
 }
 
 /// Returns whether the Subject names the To address (`address`) or the
@@ -143,7 +146,8 @@ pub fn to_in_subject(message: &Prepared<'_>, test: &str) -> Option<bool> {
 /// Returns whether `needle` occurs in `text` with no word character on
 /// either side.
 fn contains_word(text: &str, needle: &str) -> bool {
-    let is_word = |character: Option<char>| character.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let is_word =
+        |character: Option<char>| character.is_some_and(|c| c.is_alphanumeric() || c == '_');
     text.match_indices(needle).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + needle.len()..].chars().next();
@@ -163,7 +167,8 @@ fn subject_addresses_user(subject: &str, user: &str) -> bool {
             let rest = rest.trim_start();
             let words: Vec<&str> = rest.split_whitespace().collect();
             let one_word = words.len() == 1 && words[0] == user_lower && rest.trim_end() == rest;
-            let two_words = words.len() == 2 && words[1] == user_lower && rest.ends_with(&user_lower);
+            let two_words =
+                words.len() == 2 && words[1] == user_lower && rest.ends_with(&user_lower);
             if one_word || two_words {
                 return true;
             }
@@ -189,7 +194,8 @@ fn subject_addresses_user(subject: &str, user: &str) -> bool {
         let rest = rest.trim_start();
         if let Some(tail) = rest.strip_prefix(&user_lower) {
             let mut chars = tail.chars();
-            return chars.next().is_some_and(|mark| ",:;!?-".contains(mark)) && chars.next().is_none();
+            return chars.next().is_some_and(|mark| ",:;!?-".contains(mark))
+                && chars.next().is_none();
         }
     }
     false

@@ -15,7 +15,10 @@ const COMPARISON_LEN_MAX: usize = 32;
 
 /// Returns whether any HTML part has a `tag` start or end tag.
 pub fn tag_exists(message: &Prepared<'_>, tag: &str) -> bool {
-    message.html().iter().any(|facts| facts.inside.contains_key(tag))
+    message
+        .html()
+        .iter()
+        .any(|facts| facts.inside.contains_key(tag))
 }
 
 /// Returns whether, in a part that has `tag`, its balance of start over

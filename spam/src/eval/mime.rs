@@ -110,8 +110,13 @@ fn count_header(part: &PartView<'_>, facts: &mut MimeFacts) {
         "cp367",
         "csascii",
     ];
-    let ascii = part.charset.is_empty() || ASCII_NAMES.iter().any(|name| part.charset.contains(name));
-    if part.media.starts_with("text") && part.encoding.contains("base64") && ascii && !part.attachment {
+    let ascii =
+        part.charset.is_empty() || ASCII_NAMES.iter().any(|name| part.charset.contains(name));
+    if part.media.starts_with("text")
+        && part.encoding.contains("base64")
+        && ascii
+        && !part.attachment
+    {
         facts.base64_encoded_text = true;
     }
     facts.bad_iso_charset |= is_bad_iso_charset(&part.charset);
@@ -130,10 +135,9 @@ fn is_bad_iso_charset(charset: &str) -> bool {
     if !looks_iso {
         return false;
     }
-    let known = rest
-        .strip_prefix("8859-")
-        .is_some_and(|number| number.len() <= 2 && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
-        || rest == "2022-jp"
+    let known = rest.strip_prefix("8859-").is_some_and(|number| {
+        number.len() <= 2 && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+    }) || rest == "2022-jp"
         || rest == "2022-kr";
     !known
 }
@@ -159,7 +163,10 @@ fn count_quoted_printable(body: &[u8], facts: &mut MimeFacts) {
         let trimmed = line.trim_ascii_end();
         let mut trailing = 0;
         let mut rest = trimmed;
-        while let Some(head) = rest.strip_suffix(b"=20").or_else(|| rest.strip_suffix(b"=09")) {
+        while let Some(head) = rest
+            .strip_suffix(b"=20")
+            .or_else(|| rest.strip_suffix(b"=09"))
+        {
             trailing += 1;
             rest = head;
         }
@@ -223,7 +230,9 @@ fn flatten<'a>(part: &Part, full: &'a [u8], parts: &mut Vec<PartView<'a>>) {
     let body = full.get(part.body.clone()).unwrap_or_default();
     parts.push(PartView {
         media,
-        encoding: String::from_utf8_lossy(&part.encoding).trim().to_ascii_lowercase(),
+        encoding: String::from_utf8_lossy(&part.encoding)
+            .trim()
+            .to_ascii_lowercase(),
         attachment,
         charset,
         body,

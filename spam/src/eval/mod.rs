@@ -93,8 +93,16 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "html_tag_balance" => html::tag_balance(message, arg(0)?, arg(1)?),
         "html_range" => html::range(message, arg(0)?, bound(arg(1)?)?, bound(arg(2)?)?),
         "html_eval" => html::compare(message, arg(0)?, arg(1)?),
-        "html_image_only" => Some(html::image_only(message, number(arg(0)?)?, number(arg(1)?)?)),
-        "html_image_ratio" => Some(html::image_ratio(message, number(arg(0)?)?, number(arg(1)?)?)),
+        "html_image_only" => Some(html::image_only(
+            message,
+            number(arg(0)?)?,
+            number(arg(1)?)?,
+        )),
+        "html_image_ratio" => Some(html::image_ratio(
+            message,
+            number(arg(0)?)?,
+            number(arg(1)?)?,
+        )),
         "html_charset_faraway" => Some(false),
         "check_for_uppercase" => {
             let share = body::uppercase_percent(message);
@@ -102,7 +110,12 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         }
         "check_blank_line_ratio" => {
             let lines_min = arg(2).and_then(number).unwrap_or(1.0);
-            Some(body::blank_line_ratio_in(message, number(arg(0)?)?, number(arg(1)?)?, lines_min))
+            Some(body::blank_line_ratio_in(
+                message,
+                number(arg(0)?)?,
+                number(arg(1)?)?,
+                lines_min,
+            ))
         }
         _ => None,
     }
@@ -131,8 +144,18 @@ fn bound(text: &str) -> Option<f64> {
 /// contains one of these.
 fn charset_likely_caps(charset: &str) -> bool {
     const PARTS: [&str; 12] = [
-        "koi", "jp", "jis", "euc", "gb", "big5", "isoir", "cp1251", "windows-1251", "georgianps",
-        "pt154", "tis",
+        "koi",
+        "jp",
+        "jis",
+        "euc",
+        "gb",
+        "big5",
+        "isoir",
+        "cp1251",
+        "windows-1251",
+        "georgianps",
+        "pt154",
+        "tis",
     ];
     let lower = charset.to_ascii_lowercase();
     let is_name = lower
