@@ -33,8 +33,6 @@ pub fn uppercase_percent(message: &Prepared<'_>) -> f64 {
             .count();
         upper += line.bytes().filter(u8::is_ascii_uppercase).count();
     }
-    // The Perl deletes digits and lower case letters before measuring the
-    // next line, but it measures each line before that, so `len` is whole.
     if len < UPPERCASE_TEXT_LEN_MIN || upper + lower == 0 {
         return 0.0;
     }

@@ -155,8 +155,8 @@ fn contains_word(text: &str, needle: &str) -> bool {
     })
 }
 
-/// The four Subject forms of HeaderEval.pm's `user` test: "Re: [word] user"
-/// at the end, "user" followed by punctuation at the start, the Subject
+/// Returns whether the Subject has one of the four forms of HeaderEval.pm's
+/// `user` test: "Re: [word] user" at the end, "user" followed by punctuation at the start, the Subject
 /// being "user", and ", user!" at the end.
 fn subject_addresses_user(subject: &str, user: &str) -> bool {
     let lower = subject.to_lowercase();

@@ -11,7 +11,7 @@
 
 use ringmail_protocols::message::{body_start, parse, Content, Part};
 
-/// What `_check_attachments` learns about a message's parts.
+/// Facts about the parts of a message, as `_check_attachments` computes them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MimeFacts {
     /// Parts of type text/html, and of any other text type.
@@ -34,7 +34,7 @@ pub struct MimeFacts {
     pub multipart_ratio: f64,
 }
 
-/// One part as `_check_attachments` sees it.
+/// The header values of one part that `_check_attachments` reads.
 struct PartView<'a> {
     media: String,
     encoding: String,

@@ -428,7 +428,7 @@ fn implemented_list_is_sorted_and_evaluates() {
     sorted.sort_unstable();
     assert_eq!(names, sorted.as_slice());
     for name in names {
-        // A function with no arguments either runs or asks for its argument.
+        // With no arguments a function returns a result or `None`, never a panic.
         let _ = run(PLAIN, name, &[]);
     }
 }
