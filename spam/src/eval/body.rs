@@ -114,5 +114,5 @@ pub fn blank_line_ratio_in(message: &Prepared<'_>, min: f64, max: f64, lines_min
     } else {
         100.0 * blank as f64 / lines as f64
     };
-    (min == 0.0 && ratio <= max) || (ratio > min && ratio <= max)
+    (min == 0.0 || ratio > min) && ratio <= max
 }

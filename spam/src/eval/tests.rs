@@ -42,9 +42,18 @@ const IMAGE_HTML: &str = "Content-Type: text/html\n\n<html><body><img src=\"a.gi
 /// 8-bit bytes in a Subject, which valid UTF-8 would excuse.
 const LATIN1_SUBJECT: &[u8] = b"Subject: \xe9\xe9\xe9\n\nbody\n";
 
+/// One table row: case name, message, function, arguments, expected result.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Option<bool>,
+);
+
 #[test]
 fn eval_table() {
-    let cases: &[(&str, &str, &str, &[&str], Option<bool>)] = &[
+    let cases: &[Case] = &[
         (
             "to present",
             PLAIN,
