@@ -10,14 +10,12 @@ use crate::prepare::{HeaderForm, Prepared};
 
 use super::charset_likely_caps;
 
-/// Returns whether the message has neither a To nor an Apparently-To value.
+/// Returns whether the message has neither a To nor an Apparently-To
+/// field. An empty field counts as present, because SpamAssassin's value
+/// for it is "\n", not the empty string.
 pub fn missing_to(message: &Prepared<'_>) -> bool {
-    let present = |name: &str| {
-        message
-            .header(name, HeaderForm::Decoded)
-            .is_some_and(|value| !value.is_empty())
-    };
-    !present("To") && !present("Apparently-To")
+    let headers = message.headers();
+    !headers.exists("To") && !headers.exists("Apparently-To")
 }
 
 /// Returns whether the number of distinct values of field `name` lies in

@@ -2,7 +2,8 @@
 //! `HtmlFacts` of each HTML part. A test hits when any one part meets it.
 //!
 //! The values `html_range` and `html_eval` can read are those `HtmlFacts`
-//! records: `length` (rendered text characters), `closed_extra_ratio`,
+//! records: `length` (characters of HTML source, as HTML.pm counts the
+//! text it parses), `closed_extra_ratio`,
 //! `bad_tag_ratio` and `non_element_ratio`. Other names (`max_size`,
 //! `obfuscation_ratio`) return `None`.
 
@@ -65,10 +66,10 @@ pub fn compare(message: &Prepared<'_>, name: &str, comparison: &str) -> Option<b
 }
 
 /// Returns whether a part with an image has more than `min` and at most
-/// `max` characters of text.
+/// `max` characters of HTML source.
 pub fn image_only(message: &Prepared<'_>, min: f64, max: f64) -> bool {
     message.html().iter().any(|facts| {
-        let length = facts.text_len as f64;
+        let length = facts.source_len as f64;
         facts.inside.contains_key("img") && length > min && length <= max
     })
 }
@@ -91,7 +92,7 @@ fn value(facts: &HtmlFacts, name: &str) -> Result<Option<f64>, ()> {
     let tags = facts.tags as f64;
     let per_tag = |count: f64| (facts.tags > 0).then(|| count / tags);
     match name {
-        "length" => Ok(Some(facts.text_len as f64)),
+        "length" => Ok(Some(facts.source_len as f64)),
         "closed_extra_ratio" => Ok(per_tag(facts.closed_extra as f64)),
         "bad_tag_ratio" => Ok(per_tag((facts.tags - facts.elements) as f64)),
         "non_element_ratio" => {

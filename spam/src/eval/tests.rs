@@ -15,6 +15,7 @@ fn run(message: &str, function: &str, args: &[&str]) -> Option<bool> {
 
 const PLAIN: &str = "From: a@mail.example.com\nTo: bob@example.org\nSubject: hello there\n\nhi\n";
 const NO_TO: &str = "From: a@example.com\nSubject: hi\n\nbody\n";
+const EMPTY_TO: &str = "From: a@example.com\nTo: \nSubject: hi\n\nbody\n";
 const APPARENTLY_TO: &str = "From: a@example.com\nApparently-To: b@example.com\n\nbody\n";
 const TWO_SUBJECTS: &str = "Subject: one\nSubject: two\nSubject: two\n\nbody\n";
 const CAPS_SUBJECT: &str = "Subject: Re: FREE MONEY NOW\n\nbody\n";
