@@ -14,6 +14,7 @@
 //!   Subject tests, From and envelope domains).
 //! - `mime`: MIMEEval.pm (part types, transfer encodings, the text to
 //!   HTML ratio of multipart/alternative, body length).
+//! - `date`: the Date and Received time tests of HeaderEval.pm.
 //! - `html`: HTMLEval.pm, reading `Prepared::html()`.
 //! - `body`: BodyEval.pm and the body half of MIMEEval.pm (upper case
 //!   share, blank line ratio).
@@ -24,6 +25,7 @@
 //! FreeMail) are not here and return `None`.
 
 mod body;
+mod date;
 mod header;
 mod html;
 mod mime;
@@ -44,12 +46,14 @@ const IMPLEMENTED: &[&str] = &[
     "check_for_mime_html",
     "check_for_mime_html_only",
     "check_for_missing_to_header",
+    "check_for_shifted_date",
     "check_for_to_in_subject",
     "check_for_uppercase",
     "check_header_count_range",
     "check_illegal_chars",
     "check_ma_non_text",
     "check_mime_multipart_ratio",
+    "check_outlook_message_id",
     "html_charset_faraway",
     "html_eval",
     "html_image_only",
@@ -76,6 +80,17 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "subject_is_all_caps" => Some(header::subject_is_all_caps(message)),
         "check_for_to_in_subject" => header::to_in_subject(message, arg(0)?),
         "check_equal_from_domains" => Some(header::from_domains_differ(message)),
+        "check_for_shifted_date" => {
+            let hours = |text: &str| {
+                if text == "undef" {
+                    Some(None)
+                } else {
+                    number(text).map(Some)
+                }
+            };
+            Some(date::shifted(message, hours(arg(0)?)?, hours(arg(1)?)?))
+        }
+        "check_outlook_message_id" => Some(date::outlook_message_id_forged(message)),
         "check_for_faraway_charset" | "check_for_faraway_charset_in_headers" => Some(false),
         "check_for_mime" => mime::check_for_mime(message, arg(0)?),
         "check_for_mime_html" => Some(mime::facts(message).html_parts > 0),

@@ -16,6 +16,9 @@ fn run(message: &str, function: &str, args: &[&str]) -> Option<bool> {
 const PLAIN: &str = "From: a@mail.example.com\nTo: bob@example.org\nSubject: hello there\n\nhi\n";
 const NO_TO: &str = "From: a@example.com\nSubject: hi\n\nbody\n";
 const EMPTY_TO: &str = "From: a@example.com\nTo: \nSubject: hi\n\nbody\n";
+const DATE_AHEAD: &str = "Received: from a.example.com by b.example.org; Thu, 22 Aug 2002 13:09:41 +0100\nDate: Fri, 23 Aug 2002 14:09:41 +0100\n\nbody\n";
+const DATE_ON_TIME: &str = "Received: from a.example.com by b.example.org; Thu, 22 Aug 2002 13:09:41 +0100\nDate: Thu, 22 Aug 2002 12:09:41 +0000\n\nbody\n";
+const OUTLOOK_FORGED: &str = "Received: from a by b; Thu, 22 Aug 2002 13:09:41 +0100\nDate: Thu, 22 Aug 2002 13:09:41 +0100\nMessage-ID: <0000000000aa$bbbbbbbb$cccccccc@host>\n\nbody\n";
 const APPARENTLY_TO: &str = "From: a@example.com\nApparently-To: b@example.com\n\nbody\n";
 const TWO_SUBJECTS: &str = "Subject: one\nSubject: two\nSubject: two\n\nbody\n";
 const CAPS_SUBJECT: &str = "Subject: Re: FREE MONEY NOW\n\nbody\n";
@@ -68,6 +71,62 @@ fn eval_table() {
             "check_for_missing_to_header",
             &[],
             Some(true),
+        ),
+        (
+            "empty to counts",
+            EMPTY_TO,
+            "check_for_missing_to_header",
+            &[],
+            Some(false),
+        ),
+        (
+            "date a day ahead",
+            DATE_AHEAD,
+            "check_for_shifted_date",
+            &["24", "48"],
+            Some(true),
+        ),
+        (
+            "date a day ahead not behind",
+            DATE_AHEAD,
+            "check_for_shifted_date",
+            &["undef", "-96"],
+            Some(false),
+        ),
+        (
+            "date on time",
+            DATE_ON_TIME,
+            "check_for_shifted_date",
+            &["-3", "3"],
+            Some(true),
+        ),
+        (
+            "date on time not shifted",
+            DATE_ON_TIME,
+            "check_for_shifted_date",
+            &["3", "6"],
+            Some(false),
+        ),
+        (
+            "no date no shift",
+            PLAIN,
+            "check_for_shifted_date",
+            &["-3", "3"],
+            Some(true),
+        ),
+        (
+            "outlook id far off",
+            OUTLOOK_FORGED,
+            "check_outlook_message_id",
+            &[],
+            Some(true),
+        ),
+        (
+            "non outlook id",
+            PLAIN,
+            "check_outlook_message_id",
+            &[],
+            Some(false),
         ),
         (
             "apparently-to counts",
@@ -388,6 +447,26 @@ fn eval_table() {
     ];
     for (name, message, function, args, expected) in cases {
         assert_eq!(run(message, function, args), *expected, "case {name}");
+    }
+}
+
+#[test]
+fn date_forms_parse_like_perl() {
+    use super::date::parse_date;
+    let cases: &[(&str, Option<i64>)] = &[
+        ("Thu, 22 Aug 2002 13:09:41 +0100", Some(1_030_018_181)),
+        ("22 Aug 2002 13:09:41 GMT", Some(1_030_021_781)),
+        ("Thu, 22 Aug 02 13:09:41 -0000", Some(1_030_021_781)),
+        ("22 Aug 102 13:09:41 PDT", Some(1_030_046_981)),
+        // The month-first form also removes the time, so it reads as 0:00.
+        ("Thu Aug 22 13:09:41 2002", Some(1_029_974_400)),
+        ("31 Feb 2002 00:00:00 +0000", Some(1_014_940_800)),
+        ("1 Jan 1960 00:00:00 +0000", Some(0)),
+        ("yesterday", None),
+        ("0 Jan 2002 00:00:00", None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(parse_date(text), *expected, "date {text}");
     }
 }
 
