@@ -167,7 +167,7 @@ fn take_day_month_year(tokens: &mut Vec<&str>) -> Option<(i64, i64, String)> {
     None
 }
 
-/// Parses `h:mm` or `hh:mm:ss`.
+/// Parses `h:mm` or `hh:mm`, each with an optional `:ss`.
 fn parse_time(token: &str) -> Option<(i64, i64, i64)> {
     let mut parts = token.split(':');
     let hour = parts.next()?;
@@ -277,17 +277,14 @@ fn received_times(message: &Prepared<'_>) -> Vec<i64> {
         });
         from_loopback || value.contains("invoked by uid")
     };
-    let first_local = first_is_local(&received[0]);
-    if first_local {
-        let local = received.remove(0);
-        let fetchmail = received.first().is_some_and(|value| {
-            value.contains("by localhost with") && value.contains("(fetchmail-")
-        });
-        if fetchmail {
-            received.remove(0);
-        } else {
-            received.insert(0, local);
-        }
+    let local = first_is_local(&received[0]).then(|| received.remove(0));
+    let fetchmail = received
+        .first()
+        .is_some_and(|value| value.contains("by localhost with") && value.contains("(fetchmail-"));
+    if fetchmail {
+        received.remove(0);
+    } else if let Some(local) = local {
+        received.insert(0, local);
     }
 
     received
@@ -338,7 +335,7 @@ pub fn date_diff_secs(message: &Prepared<'_>) -> i64 {
 }
 
 /// Returns whether the Date is shifted from the Received time by at least
-/// `min_hours` and less than `max_hours`; `None` bounds are open.
+/// `min_hours` and less than `max_hours`. A `None` bound is open.
 pub fn shifted(message: &Prepared<'_>, min_hours: Option<f64>, max_hours: Option<f64>) -> bool {
     let diff = date_diff_secs(message) as f64;
     min_hours.is_none_or(|min| diff >= 3600.0 * min)
