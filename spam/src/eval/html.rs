@@ -151,3 +151,45 @@ fn parse_comparison(text: &str) -> Option<(Operator, f64)> {
     .find_map(|(symbol, operator)| text.strip_prefix(symbol).map(|rest| (operator, rest)))?;
     Some((operator, rest.trim().parse().ok()?))
 }
+
+/// Returns `html_test(name)`: only `html`, which is true for any message
+/// with an HTML part. Other flags (fonts, forms, embeds) are not recorded
+/// and return `None`.
+pub fn test(message: &Prepared<'_>, name: &str) -> Option<bool> {
+    match name {
+        "html" => Some(!message.html().is_empty()),
+        _ => None,
+    }
+}
+
+/// Returns whether a string of list `field` (`comment`, `anchor` or
+/// `title`) of any HTML part matches the Perl regex `pattern`. An invalid
+/// pattern never matches, as in HTMLEval.pm.
+///
+/// NOTE: the pattern is compiled on every call, because `evaluate` has no
+/// place to keep it. A scorer that calls this often should cache it.
+pub fn text_match(message: &Prepared<'_>, field: &str, pattern: &str) -> Option<bool> {
+    if !matches!(field, "comment" | "anchor" | "title") {
+        return None;
+    }
+    if message.html().is_empty() {
+        return Some(false);
+    }
+    let pattern = crate::rules::Pattern {
+        source: pattern.to_string(),
+        flags: String::new(),
+    };
+    let Ok(compiled) = crate::compile::compile_pattern(&pattern) else {
+        return Some(false);
+    };
+    Some(message.html().iter().any(|facts| {
+        let strings: &[String] = match field {
+            "comment" => &facts.comments,
+            "anchor" => &facts.anchor_texts,
+            _ => std::slice::from_ref(&facts.title),
+        };
+        strings
+            .iter()
+            .any(|text| compiled.is_match(text.as_bytes()))
+    }))
+}

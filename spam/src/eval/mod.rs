@@ -61,6 +61,8 @@ const IMPLEMENTED: &[&str] = &[
     "html_range",
     "html_tag_balance",
     "html_tag_exists",
+    "html_test",
+    "html_text_match",
     "subject_is_all_caps",
 ];
 
@@ -119,6 +121,8 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
             number(arg(1)?)?,
         )),
         "html_charset_faraway" => Some(false),
+        "html_test" => html::test(message, arg(0)?),
+        "html_text_match" => html::text_match(message, arg(0)?, arg(1)?),
         "check_for_uppercase" => {
             let share = body::uppercase_percent(message);
             Some(share > number(arg(0)?)? && share <= number(arg(1)?)?)

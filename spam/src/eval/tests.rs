@@ -41,6 +41,7 @@ const QP_PLAIN: &str =
     "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n";
 const BAD_ISO: &str = "Content-Type: text/plain; charset=iso-1234-5\n\nbody\n";
 const ATTACHMENT: &str = "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\nPDF\n--b--\n";
+const COMMENT_LINK_HTML: &str = "Content-Type: text/html\n\n<html><!-- saved from url=(0022)http://x.test/ --><a href=\"http://x.test/\"><img src=\"a.gif\">click</a></html>\n";
 const IMAGE_HTML: &str = "Content-Type: text/html\n\n<html><body><img src=\"a.gif\" width=100 height=100>buy</body></html>\n";
 
 /// 8-bit bytes in a Subject, which valid UTF-8 would excuse.
@@ -344,6 +345,50 @@ fn eval_table() {
             "check_body_length",
             &["1"],
             Some(false),
+        ),
+        ("html part", HTML_ONLY, "html_test", &["html"], Some(true)),
+        ("no html part", PLAIN, "html_test", &["html"], Some(false)),
+        (
+            "unrecorded html flag",
+            HTML_ONLY,
+            "html_test",
+            &["embeds"],
+            None,
+        ),
+        (
+            "saved from url comment",
+            COMMENT_LINK_HTML,
+            "html_text_match",
+            &["comment", r"<!-- saved from url=\(\d{4}\)"],
+            Some(true),
+        ),
+        (
+            "image in link",
+            COMMENT_LINK_HTML,
+            "html_text_match",
+            &["anchor", "<img>"],
+            Some(true),
+        ),
+        (
+            "no image in link",
+            HTML_ONLY,
+            "html_text_match",
+            &["anchor", "<img>"],
+            Some(false),
+        ),
+        (
+            "short title",
+            HTML_ONLY,
+            "html_text_match",
+            &["title", ".{120}"],
+            Some(false),
+        ),
+        (
+            "unknown text list",
+            HTML_ONLY,
+            "html_text_match",
+            &["script", "x"],
+            None,
         ),
         (
             "center tag",
