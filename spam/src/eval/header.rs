@@ -199,6 +199,16 @@ fn subject_addresses_user(subject: &str, user: &str) -> bool {
     false
 }
 
+/// Returns whether the envelope sender equals the From address, ignoring
+/// case. Both missing counts as equal, as in HeaderEval.pm.
+pub fn envelope_matches_from(message: &Prepared<'_>) -> bool {
+    let from = message.header("From", HeaderForm::Addr).unwrap_or_default();
+    let envelope = message
+        .header("EnvelopeFrom", HeaderForm::Addr)
+        .unwrap_or_default();
+    from.to_lowercase() == envelope.to_lowercase()
+}
+
 /// Returns whether the From address and the envelope sender are in
 /// different second-level domains. Either one missing is no hit.
 pub fn from_domains_differ(message: &Prepared<'_>) -> bool {

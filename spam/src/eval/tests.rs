@@ -29,6 +29,8 @@ const ENVELOPE_OTHER: &str =
     "Return-Path: <x@bounce.other.net>\nFrom: a@mail.example.com\n\nbody\n";
 const ENVELOPE_SAME: &str =
     "Return-Path: <x@bounce.example.com>\nFrom: a@mail.example.com\n\nbody\n";
+const ENVELOPE_EQUAL: &str =
+    "Return-Path: <A@Mail.Example.com>\nFrom: a@mail.example.com\n\nbody\n";
 const HTML_ONLY: &str =
     "Content-Type: text/html\n\n<html><head></head><body><center>Hi there</center></body>\n";
 const ALTERNATIVE: &str = "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: text/html\n\n<html><body><p>a much longer html part for the ratio</p></body></html>\n--b--\n";
@@ -346,6 +348,20 @@ fn eval_table() {
             &["1"],
             Some(false),
         ),
+        (
+            "envelope is from",
+            ENVELOPE_SAME,
+            "check_for_matching_env_and_hdr_from",
+            &[],
+            Some(false),
+        ),
+        (
+            "envelope equals from",
+            ENVELOPE_EQUAL,
+            "check_for_matching_env_and_hdr_from",
+            &[],
+            Some(true),
+        ),
         ("html part", HTML_ONLY, "html_test", &["html"], Some(true)),
         ("no html part", PLAIN, "html_test", &["html"], Some(false)),
         (
@@ -595,7 +611,7 @@ const SA_EVAL_HITS: &str = include_str!("testdata/sa_eval_hits.tsv");
 /// `AGREEMENT_MIN` overall, so a regression shows without pinning each rule.
 #[test]
 fn corpus_agreement_with_spamassassin() {
-    const AGREEMENT_MIN: f64 = 0.95;
+    const AGREEMENT_MIN: f64 = 0.99;
     let Some(home) = std::env::var_os("HOME") else {
         return;
     };
