@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ringmail_spam::compile::{CompileStats, CompiledRules, KindStats};
+use ringmail_spam::compile::{CompileOptions, CompileStats, CompiledRules, KindStats};
 use ringmail_spam::rules::{self, LoadOptions, RuleKind, RuleModel};
 
 use crate::Failure;
@@ -27,7 +27,13 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
         list_rules(&model, json);
         return Ok(());
     }
-    let (_compiled, compile_stats) = CompiledRules::compile(&model);
+    let options = CompileOptions {
+        implemented_evals: ringmail_spam::eval::implemented()
+            .iter()
+            .map(|name| name.to_string())
+            .collect(),
+    };
+    let (_compiled, compile_stats) = CompiledRules::compile_with(&model, &options);
     if json {
         print_json(&model, &sources, &compile_stats);
     } else {

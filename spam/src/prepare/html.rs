@@ -20,7 +20,7 @@
 //! text. That is not done here, so text SpamAssassin hides from Bayes is
 //! rendered like any other text.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Maximum tags interpreted in one HTML part, because each tag costs an
 /// attribute parse and a part of millions of `<b>` tags would cost that many.
@@ -29,6 +29,10 @@ pub const HTML_TAGS_MAX: usize = 100_000;
 /// Maximum open elements counted at once. Start tags past it still render
 /// but are not counted as open, so unclosed nesting costs bounded memory.
 pub const HTML_DEPTH_MAX: usize = 1_000;
+
+/// Maximum comments kept in `HtmlFacts::comments`, because a part could be
+/// millions of empty comments and only the first few matter to rules.
+pub const HTML_COMMENTS_MAX: usize = 1_000;
 
 /// Facts about one HTML part, for eval rules.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,6 +65,23 @@ pub struct HtmlFacts {
     pub title: String,
     /// Whether `HTML_TAGS_MAX` was reached.
     pub tags_truncated: bool,
+    /// Every tag name seen, with its balance: start tags add one and end
+    /// tags take one away, never below zero. This is SpamAssassin's
+    /// `inside` table, which `html_tag_exists` and `html_tag_balance` read.
+    /// It has at most `HTML_TAGS_MAX` entries.
+    pub inside: BTreeMap<String, u64>,
+    /// Comments and other `<!...>` markup except `<!doctype`, with their
+    /// delimiters, for `html_text_match('comment', ...)`. At most
+    /// `HTML_COMMENTS_MAX` are kept.
+    pub comments: Vec<String>,
+    /// The text of each `a` element, with `"<img>\n"` for each image in
+    /// it, as SpamAssassin's `anchor` list, for `html_text_match('anchor', ...)`.
+    pub anchor_texts: Vec<String>,
+}
+
+/// Returns whether `name` is an HTML 4.01 or XHTML 1.0 element name.
+pub fn is_element(name: &str) -> bool {
+    ELEMENTS.contains(&name)
 }
 
 /// The result of rendering one HTML part.
@@ -256,16 +277,29 @@ pub fn render(html: &str) -> HtmlRendered {
     let mut open: HashMap<String, usize> = HashMap::new();
     let mut depth = 0usize;
     let mut in_title = false;
+    let mut in_anchor = false;
     let mut position = 0;
 
     while position < html.len() {
         let Some(found) = html[position..].find('<') else {
-            emit_text(&mut output, &html[position..], in_title, &mut facts);
+            emit_text(
+                &mut output,
+                &html[position..],
+                in_title,
+                in_anchor,
+                &mut facts,
+            );
             break;
         };
         let start = position + found;
         if start > position {
-            emit_text(&mut output, &html[position..start], in_title, &mut facts);
+            emit_text(
+                &mut output,
+                &html[position..start],
+                in_title,
+                in_anchor,
+                &mut facts,
+            );
         }
         let rest = &html[start..];
 
@@ -273,15 +307,23 @@ pub fn render(html: &str) -> HtmlRendered {
             position = comment
                 .find("-->")
                 .map_or(html.len(), |end| start + 4 + end + 3);
+            keep_comment(&mut facts, &html[start..position]);
             continue;
         }
         if rest.starts_with("<!") || rest.starts_with("<?") {
             position = rest.find('>').map_or(html.len(), |end| start + end + 1);
+            let markup = &html[start..position];
+            let is_doctype = markup
+                .get(..9)
+                .is_some_and(|head| head.eq_ignore_ascii_case("<!doctype"));
+            if markup.starts_with("<!") && !is_doctype {
+                keep_comment(&mut facts, markup);
+            }
             continue;
         }
         let Some(tag) = parse_tag(rest) else {
             // A `<` that starts no tag is text.
-            emit_text(&mut output, "<", in_title, &mut facts);
+            emit_text(&mut output, "<", in_title, in_anchor, &mut facts);
             position = start + 1;
             continue;
         };
@@ -294,6 +336,12 @@ pub fn render(html: &str) -> HtmlRendered {
         facts.tags += 1;
         if ELEMENTS.contains(&tag.name.as_str()) {
             facts.elements += 1;
+        }
+        let balance = facts.inside.entry(tag.name.clone()).or_insert(0);
+        if tag.end {
+            *balance = balance.saturating_sub(1);
+        } else {
+            *balance += 1;
         }
 
         if tag.end {
@@ -311,6 +359,15 @@ pub fn render(html: &str) -> HtmlRendered {
             depth += 1;
         }
         in_title = open.get("title").is_some_and(|&count| count > 0);
+        if !tag.end && tag.name == "a" {
+            facts.anchor_texts.push(String::new());
+        }
+        if !tag.end && tag.name == "img" && in_anchor {
+            if let Some(anchor) = facts.anchor_texts.last_mut() {
+                anchor.push_str("<img>\n");
+            }
+        }
+        in_anchor = open.get("a").is_some_and(|&count| count > 0);
 
         if let Some(whitespace) = tag_whitespace(&tag.name) {
             output.push_whitespace(whitespace);
@@ -337,6 +394,13 @@ pub fn render(html: &str) -> HtmlRendered {
     HtmlRendered { text, uris, facts }
 }
 
+/// Adds `comment` to the facts unless `HTML_COMMENTS_MAX` are kept already.
+fn keep_comment(facts: &mut HtmlFacts, comment: &str) {
+    if facts.comments.len() < HTML_COMMENTS_MAX {
+        facts.comments.push(comment.to_string());
+    }
+}
+
 /// Returns the offset of the first `</name` at or after `from`, ignoring
 /// case, or the end of `html`.
 fn find_end_tag(html: &str, from: usize, name: &str) -> usize {
@@ -353,10 +417,21 @@ fn find_end_tag(html: &str, from: usize, name: &str) -> usize {
     html.len()
 }
 
-fn emit_text(output: &mut Output, text: &str, in_title: bool, facts: &mut HtmlFacts) {
+fn emit_text(
+    output: &mut Output,
+    text: &str,
+    in_title: bool,
+    in_anchor: bool,
+    facts: &mut HtmlFacts,
+) {
     let decoded = decode_entities(text);
     if in_title {
         facts.title.push_str(&decoded);
+    }
+    if in_anchor {
+        if let Some(anchor) = facts.anchor_texts.last_mut() {
+            anchor.push_str(&decoded);
+        }
     }
     output.push_text(&decoded);
 }

@@ -1,0 +1,237 @@
+//! Header evals after SpamAssassin 4.0.1's Plugin/HeaderEval.pm.
+//!
+//! Each function reads `Prepared::headers()`. Raw byte tests
+//! (`illegal_chars`) read the field bytes as written, because a decoded
+//! `String` has already replaced the invalid bytes they count.
+
+use std::collections::BTreeSet;
+
+use crate::prepare::{HeaderForm, Prepared};
+
+use super::charset_likely_caps;
+
+/// Returns whether the message has neither a To nor an Apparently-To
+/// field. An empty field counts as present, because SpamAssassin's value
+/// for it is "\n", not the empty string.
+pub fn missing_to(message: &Prepared<'_>) -> bool {
+    let headers = message.headers();
+    !headers.exists("To") && !headers.exists("Apparently-To")
+}
+
+/// Returns whether the number of distinct values of field `name` lies in
+/// `min..=max`.
+pub fn count_in_range(message: &Prepared<'_>, name: &str, min: f64, max: f64) -> Option<bool> {
+    let distinct: BTreeSet<&[u8]> = message
+        .headers()
+        .iter()
+        .filter(|(field, _)| field.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, value)| value)
+        .collect();
+    let count = distinct.len() as f64;
+    Some(count >= min && count <= max)
+}
+
+/// Returns whether the raw value of field `name` (or the whole header for
+/// `ALL`) has at least `count` control or 8-bit bytes and they make up at
+/// least `ratio` of its length. Valid UTF-8 without controls never hits.
+pub fn illegal_chars(message: &Prepared<'_>, name: &str, ratio: f64, count: f64) -> Option<bool> {
+    let name = name.strip_suffix(":raw").unwrap_or(name);
+    let mut text = Vec::new();
+    for (field, value) in message.headers().iter() {
+        if name == "ALL" {
+            text.extend_from_slice(field);
+            text.extend_from_slice(b": ");
+        } else if !field.eq_ignore_ascii_case(name.as_bytes()) {
+            continue;
+        }
+        text.extend_from_slice(value);
+        text.push(b'\n');
+    }
+    if !text.iter().any(|byte| !byte.is_ascii_whitespace()) {
+        return Some(false);
+    }
+
+    let is_control = |byte: &u8| matches!(byte, 0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f);
+    if !text.is_ascii() && std::str::from_utf8(&text).is_ok() && !text.iter().any(is_control) {
+        return Some(false);
+    }
+
+    let mut illegal = text
+        .iter()
+        .filter(|byte| is_control(byte) || **byte >= 0x7f)
+        .count();
+    // SpamAssassin forgives one cent, pound or registered sign in a Subject.
+    let exempt = text
+        .iter()
+        .filter(|byte| matches!(byte, 0xa2 | 0xa3 | 0xae))
+        .count();
+    if illegal > 0 && name.eq_ignore_ascii_case("subject") && exempt == 1 {
+        illegal -= 1;
+    }
+    let illegal = illegal as f64;
+    Some(illegal / text.len() as f64 >= ratio && illegal >= count)
+}
+
+/// Returns whether a Subject of two or more words and at least 10
+/// characters, after reply and forward prefixes, has only capital letters.
+pub fn subject_is_all_caps(message: &Prepared<'_>) -> bool {
+    let subject = message
+        .header("Subject", HeaderForm::Decoded)
+        .unwrap_or_default();
+    let subject = strip_reply_prefixes(subject.trim());
+    if !subject.contains(char::is_whitespace) || subject.chars().count() < 10 {
+        return false;
+    }
+    let raw = message
+        .header("Subject", HeaderForm::Raw)
+        .unwrap_or_default();
+    if encoded_word_charsets(&raw).any(charset_likely_caps) {
+        return false;
+    }
+    let letters: Vec<char> = subject.chars().filter(char::is_ascii_alphabetic).collect();
+    !letters.is_empty() && letters.iter().all(char::is_ascii_uppercase)
+}
+
+/// Removes leading `Re:`, `Fwd:` and similar prefixes, in any case.
+fn strip_reply_prefixes(mut subject: &str) -> &str {
+    const PREFIXES: [&str; 10] = [
+        "re", "fwd", "fw", "aw", "antwort", "wg", "sv", "vb", "vs", "vl",
+    ];
+    'strip: loop {
+        for prefix in PREFIXES {
+            let Some(head) = subject.get(..prefix.len()) else {
+                continue;
+            };
+            if !head.eq_ignore_ascii_case(prefix) {
+                continue;
+            }
+            if let Some(rest) = subject[prefix.len()..].strip_prefix(':') {
+                subject = rest.trim_start();
+                continue 'strip;
+            }
+        }
+        return subject;
+    }
+}
+
+/// Returns the charset names of the RFC 2047 encoded-words in `raw`.
+fn encoded_word_charsets(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split("=?")
+        .skip(1)
+        .filter_map(|rest| rest.split('?').next())
+}
+
+/// Returns whether the Subject names the To address (`address`) or the
+/// local part of it (`user`) in the ways HeaderEval.pm looks for.
+pub fn to_in_subject(message: &Prepared<'_>, test: &str) -> Option<bool> {
+    let to = message.header("To", HeaderForm::Addr).unwrap_or_default();
+    if to.is_empty() {
+        return Some(false);
+    }
+    let subject = message
+        .header("Subject", HeaderForm::Decoded)
+        .unwrap_or_default();
+    match test {
+        "address" => Some(contains_word(&subject.to_lowercase(), &to.to_lowercase())),
+        "user" => {
+            let user = to.split('@').next().unwrap_or_default();
+            Some(!user.is_empty() && subject_addresses_user(&subject, user))
+        }
+        _ => None,
+    }
+}
+
+/// Returns whether `needle` occurs in `text` with no word character on
+/// either side.
+fn contains_word(text: &str, needle: &str) -> bool {
+    let is_word =
+        |character: Option<char>| character.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !is_word(before) && !is_word(after)
+    })
+}
+
+/// Returns whether the Subject has one of the four forms of HeaderEval.pm's
+/// `user` test: "Re: [word] user" at the end, "user" followed by punctuation at the start, the Subject
+/// being "user", and ", user!" at the end.
+fn subject_addresses_user(subject: &str, user: &str) -> bool {
+    let lower = subject.to_lowercase();
+    let user_lower = user.to_lowercase();
+
+    for prefix in ["re:", "fw:"] {
+        if let Some(rest) = lower.strip_prefix(prefix) {
+            let rest = rest.trim_start();
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let one_word = words.len() == 1 && words[0] == user_lower && rest.trim_end() == rest;
+            let two_words =
+                words.len() == 2 && words[1] == user_lower && rest.ends_with(&user_lower);
+            if one_word || two_words {
+                return true;
+            }
+        }
+    }
+
+    // The user name is matched case-sensitively here, as in the Perl.
+    if let Some(rest) = subject.strip_prefix(user) {
+        let rest = rest.trim_start();
+        let mut chars = rest.chars();
+        if let Some(mark) = chars.next() {
+            let after = chars.next();
+            if ",:;!?-".contains(mark) && after.is_none_or(char::is_whitespace) {
+                return true;
+            }
+        }
+    }
+
+    if lower == user_lower {
+        return true;
+    }
+    if let Some(rest) = lower.strip_prefix(',') {
+        let rest = rest.trim_start();
+        if let Some(tail) = rest.strip_prefix(&user_lower) {
+            let mut chars = tail.chars();
+            return chars.next().is_some_and(|mark| ",:;!?-".contains(mark))
+                && chars.next().is_none();
+        }
+    }
+    false
+}
+
+/// Returns whether the envelope sender equals the From address, ignoring
+/// case. Both missing counts as equal, as in HeaderEval.pm.
+pub fn envelope_matches_from(message: &Prepared<'_>) -> bool {
+    let from = message.header("From", HeaderForm::Addr).unwrap_or_default();
+    let envelope = message
+        .header("EnvelopeFrom", HeaderForm::Addr)
+        .unwrap_or_default();
+    from.to_lowercase() == envelope.to_lowercase()
+}
+
+/// Returns whether the From address and the envelope sender are in
+/// different second-level domains. Either one missing is no hit.
+pub fn from_domains_differ(message: &Prepared<'_>) -> bool {
+    let from = message.header("From", HeaderForm::Addr).unwrap_or_default();
+    let envelope = message
+        .header("EnvelopeFrom", HeaderForm::Addr)
+        .unwrap_or_default();
+    match (second_level_domain(&from), second_level_domain(&envelope)) {
+        (Some(from), Some(envelope)) => !from.eq_ignore_ascii_case(envelope),
+        _ => false,
+    }
+}
+
+/// Returns the last two labels of the domain after the last `@`.
+fn second_level_domain(address: &str) -> Option<&str> {
+    let (_, domain) = address.rsplit_once('@')?;
+    if domain.is_empty() {
+        return None;
+    }
+    let mut dots = domain.rmatch_indices('.');
+    let _last = dots.next();
+    match dots.next() {
+        Some((at, _)) if at > 0 => Some(&domain[at + 1..]),
+        _ => Some(domain),
+    }
+}

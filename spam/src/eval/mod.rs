@@ -1,0 +1,186 @@
+//! Eval functions: the `eval:name(args)` tests of SpamAssassin 4.0.1 rules
+//! that need no network, computed from a `Prepared` message.
+//!
+//! `evaluate(function, args, message)` returns `Some(hit)` for a function
+//! this module implements and `None` for any other, so that a scorer can
+//! count unknown functions instead of treating them as misses. `args` are
+//! the rule's arguments with quotes removed. Body and rawbody evals in Perl
+//! also receive the body array first, and that argument is not in `args`.
+//! A known function called with an argument it does not support (such as
+//! a `check_for_mime` flag that is not computed) also returns `None`.
+//!
+//! Families, after the Perl plugin each one follows:
+//! - `header`: HeaderEval.pm (missing To, header counts, illegal bytes,
+//!   Subject tests, From and envelope domains).
+//! - `mime`: MIMEEval.pm (part types, transfer encodings, the text to
+//!   HTML ratio of multipart/alternative, body length).
+//! - `date`: the Date and Received time tests of HeaderEval.pm.
+//! - `html`: HTMLEval.pm, reading `Prepared::html()`.
+//! - `body`: BodyEval.pm and the body half of MIMEEval.pm (upper case
+//!   share, blank line ratio).
+//!
+//! Settings are SpamAssassin's defaults: `ok_locales all`, so every
+//! "faraway charset" test is false. Network tests (DNSBL, URIBL, SPF,
+//! DKIM, DMARC, Razor, Pyzor) and list tests (welcomelists, blocklists,
+//! FreeMail) are not here and return `None`.
+
+mod body;
+mod date;
+mod header;
+mod html;
+mod mime;
+
+#[cfg(test)]
+mod tests;
+
+use crate::prepare::Prepared;
+
+/// Names of the eval functions `evaluate` implements, sorted.
+const IMPLEMENTED: &[&str] = &[
+    "check_blank_line_ratio",
+    "check_body_length",
+    "check_equal_from_domains",
+    "check_for_faraway_charset",
+    "check_for_faraway_charset_in_headers",
+    "check_for_matching_env_and_hdr_from",
+    "check_for_mime",
+    "check_for_mime_html",
+    "check_for_mime_html_only",
+    "check_for_missing_to_header",
+    "check_for_shifted_date",
+    "check_for_to_in_subject",
+    "check_for_uppercase",
+    "check_header_count_range",
+    "check_illegal_chars",
+    "check_ma_non_text",
+    "check_mime_multipart_ratio",
+    "check_outlook_message_id",
+    "html_charset_faraway",
+    "html_eval",
+    "html_image_only",
+    "html_image_ratio",
+    "html_range",
+    "html_tag_balance",
+    "html_tag_exists",
+    "html_test",
+    "html_text_match",
+    "subject_is_all_caps",
+];
+
+/// Evaluates the eval function `function` with the rule's `args` on
+/// `message`. Returns `None` when the function, or the argument it was
+/// given, is not implemented.
+pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Option<bool> {
+    let arg = |index: usize| args.get(index).map(String::as_str);
+    match function {
+        "check_for_missing_to_header" => Some(header::missing_to(message)),
+        "check_header_count_range" => {
+            header::count_in_range(message, arg(0)?, number(arg(1)?)?, number(arg(2)?)?)
+        }
+        "check_illegal_chars" => {
+            header::illegal_chars(message, arg(0)?, number(arg(1)?)?, number(arg(2)?)?)
+        }
+        "subject_is_all_caps" => Some(header::subject_is_all_caps(message)),
+        "check_for_to_in_subject" => header::to_in_subject(message, arg(0)?),
+        "check_equal_from_domains" => Some(header::from_domains_differ(message)),
+        "check_for_matching_env_and_hdr_from" => Some(header::envelope_matches_from(message)),
+        "check_for_shifted_date" => {
+            let hours = |text: &str| {
+                if text == "undef" {
+                    Some(None)
+                } else {
+                    number(text).map(Some)
+                }
+            };
+            Some(date::shifted(message, hours(arg(0)?)?, hours(arg(1)?)?))
+        }
+        "check_outlook_message_id" => Some(date::outlook_message_id_forged(message)),
+        "check_for_faraway_charset" | "check_for_faraway_charset_in_headers" => Some(false),
+        "check_for_mime" => mime::check_for_mime(message, arg(0)?),
+        "check_for_mime_html" => Some(mime::facts(message).html_parts > 0),
+        "check_for_mime_html_only" => {
+            let facts = mime::facts(message);
+            Some(facts.html_parts > 0 && facts.text_parts == 0)
+        }
+        "check_mime_multipart_ratio" => {
+            let ratio = mime::facts(message).multipart_ratio;
+            Some(ratio >= number(arg(0)?)? && ratio < number(arg(1)?)?)
+        }
+        "check_ma_non_text" => Some(mime::alternative_has_non_text(message)),
+        "check_body_length" => Some(mime::body_len(message) as f64 <= number(arg(0)?)?),
+        "html_tag_exists" => Some(html::tag_exists(message, arg(0)?)),
+        "html_tag_balance" => html::tag_balance(message, arg(0)?, arg(1)?),
+        "html_range" => html::range(message, arg(0)?, bound(arg(1)?)?, bound(arg(2)?)?),
+        "html_eval" => html::compare(message, arg(0)?, arg(1)?),
+        "html_image_only" => Some(html::image_only(
+            message,
+            number(arg(0)?)?,
+            number(arg(1)?)?,
+        )),
+        "html_image_ratio" => Some(html::image_ratio(
+            message,
+            number(arg(0)?)?,
+            number(arg(1)?)?,
+        )),
+        "html_charset_faraway" => Some(false),
+        "html_test" => html::test(message, arg(0)?),
+        "html_text_match" => html::text_match(message, arg(0)?, arg(1)?),
+        "check_for_uppercase" => {
+            let share = body::uppercase_percent(message);
+            Some(share > number(arg(0)?)? && share <= number(arg(1)?)?)
+        }
+        "check_blank_line_ratio" => {
+            let lines_min = arg(2).and_then(number).unwrap_or(1.0);
+            Some(body::blank_line_ratio_in(
+                message,
+                number(arg(0)?)?,
+                number(arg(1)?)?,
+                lines_min,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Returns the names of the eval functions `evaluate` implements, sorted.
+pub fn implemented() -> &'static [&'static str] {
+    IMPLEMENTED
+}
+
+/// Parses a numeric rule argument as Perl would read a plain number.
+fn number(text: &str) -> Option<f64> {
+    text.trim().parse().ok()
+}
+
+/// Parses a range bound, where `inf` means no bound.
+fn bound(text: &str) -> Option<f64> {
+    if text.trim().eq_ignore_ascii_case("inf") {
+        return Some(f64::INFINITY);
+    }
+    number(text)
+}
+
+/// Character sets whose text is often all capitals without being shouted,
+/// as SpamAssassin 4.0.1's `CHARSETS_LIKELY_TO_FP_AS_CAPS`: any name that
+/// contains one of these.
+fn charset_likely_caps(charset: &str) -> bool {
+    const PARTS: [&str; 12] = [
+        "koi",
+        "jp",
+        "jis",
+        "euc",
+        "gb",
+        "big5",
+        "isoir",
+        "cp1251",
+        "windows-1251",
+        "georgianps",
+        "pt154",
+        "tis",
+    ];
+    let lower = charset.to_ascii_lowercase();
+    let is_name = lower
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    is_name && PARTS.iter().any(|part| lower.contains(part))
+}

@@ -1,0 +1,685 @@
+//! Tests of the eval functions: one table of handcrafted messages, and an
+//! agreement count against SpamAssassin 4.0.1 on a corpus sample.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{evaluate, implemented};
+use crate::prepare::Prepared;
+use crate::rules::{load_default, LoadOptions, Test};
+
+/// Evaluates `function(args)` on `message`.
+fn run(message: &str, function: &str, args: &[&str]) -> Option<bool> {
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    evaluate(function, &args, &Prepared::new(message.as_bytes()))
+}
+
+const PLAIN: &str = "From: a@mail.example.com\nTo: bob@example.org\nSubject: hello there\n\nhi\n";
+const NO_TO: &str = "From: a@example.com\nSubject: hi\n\nbody\n";
+const EMPTY_TO: &str = "From: a@example.com\nTo: \nSubject: hi\n\nbody\n";
+const DATE_AHEAD: &str = "Received: from a.example.com by b.example.org; Thu, 22 Aug 2002 13:09:41 +0100\nDate: Fri, 23 Aug 2002 14:09:41 +0100\n\nbody\n";
+const DATE_ON_TIME: &str = "Received: from a.example.com by b.example.org; Thu, 22 Aug 2002 13:09:41 +0100\nDate: Thu, 22 Aug 2002 12:09:41 +0000\n\nbody\n";
+const OUTLOOK_FORGED: &str = "Received: from a by b; Thu, 22 Aug 2002 13:09:41 +0100\nDate: Thu, 22 Aug 2002 13:09:41 +0100\nMessage-ID: <0000000000aa$bbbbbbbb$cccccccc@host>\n\nbody\n";
+const APPARENTLY_TO: &str = "From: a@example.com\nApparently-To: b@example.com\n\nbody\n";
+const TWO_SUBJECTS: &str = "Subject: one\nSubject: two\nSubject: two\n\nbody\n";
+const CAPS_SUBJECT: &str = "Subject: Re: FREE MONEY NOW\n\nbody\n";
+const CAPS_SUBJECT_KOI8: &str = "Subject: =?koi8-r?Q?FREE_MONEY_NOW?=\n\nbody\n";
+const ONE_WORD_CAPS: &str = "Subject: FREEMONEYNOW\n\nbody\n";
+const USER_SUBJECT: &str = "To: Bob <bob@example.org>\nSubject: bob, you won\n\nbody\n";
+const ENVELOPE_OTHER: &str =
+    "Return-Path: <x@bounce.other.net>\nFrom: a@mail.example.com\n\nbody\n";
+const ENVELOPE_SAME: &str =
+    "Return-Path: <x@bounce.example.com>\nFrom: a@mail.example.com\n\nbody\n";
+const ENVELOPE_EQUAL: &str =
+    "Return-Path: <A@Mail.Example.com>\nFrom: a@mail.example.com\n\nbody\n";
+const HTML_ONLY: &str =
+    "Content-Type: text/html\n\n<html><head></head><body><center>Hi there</center></body>\n";
+const ALTERNATIVE: &str = "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: text/html\n\n<html><body><p>a much longer html part for the ratio</p></body></html>\n--b--\n";
+const ALTERNATIVE_IMAGE: &str = "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\nR0lGODlh\n--b--\n";
+const BASE64_TEXT: &str =
+    "Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n";
+const QP_NEEDLESS: &str =
+    "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n=48=65llo\n";
+const QP_PLAIN: &str =
+    "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n";
+const BAD_ISO: &str = "Content-Type: text/plain; charset=iso-1234-5\n\nbody\n";
+const ATTACHMENT: &str = "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\nPDF\n--b--\n";
+const COMMENT_LINK_HTML: &str = "Content-Type: text/html\n\n<html><!-- saved from url=(0022)http://x.test/ --><a href=\"http://x.test/\"><img src=\"a.gif\">click</a></html>\n";
+const IMAGE_HTML: &str = "Content-Type: text/html\n\n<html><body><img src=\"a.gif\" width=100 height=100>buy</body></html>\n";
+
+/// 8-bit bytes in a Subject, which valid UTF-8 would excuse.
+const LATIN1_SUBJECT: &[u8] = b"Subject: \xe9\xe9\xe9\n\nbody\n";
+
+/// One table row: case name, message, function, arguments, expected result.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Option<bool>,
+);
+
+#[test]
+fn eval_table() {
+    let cases: &[Case] = &[
+        (
+            "to present",
+            PLAIN,
+            "check_for_missing_to_header",
+            &[],
+            Some(false),
+        ),
+        (
+            "to missing",
+            NO_TO,
+            "check_for_missing_to_header",
+            &[],
+            Some(true),
+        ),
+        (
+            "empty to counts",
+            EMPTY_TO,
+            "check_for_missing_to_header",
+            &[],
+            Some(false),
+        ),
+        (
+            "date a day ahead",
+            DATE_AHEAD,
+            "check_for_shifted_date",
+            &["24", "48"],
+            Some(true),
+        ),
+        (
+            "date a day ahead not behind",
+            DATE_AHEAD,
+            "check_for_shifted_date",
+            &["undef", "-96"],
+            Some(false),
+        ),
+        (
+            "date on time",
+            DATE_ON_TIME,
+            "check_for_shifted_date",
+            &["-3", "3"],
+            Some(true),
+        ),
+        (
+            "date on time not shifted",
+            DATE_ON_TIME,
+            "check_for_shifted_date",
+            &["3", "6"],
+            Some(false),
+        ),
+        (
+            "no date no shift",
+            PLAIN,
+            "check_for_shifted_date",
+            &["-3", "3"],
+            Some(true),
+        ),
+        (
+            "outlook id far off",
+            OUTLOOK_FORGED,
+            "check_outlook_message_id",
+            &[],
+            Some(true),
+        ),
+        (
+            "non outlook id",
+            PLAIN,
+            "check_outlook_message_id",
+            &[],
+            Some(false),
+        ),
+        (
+            "apparently-to counts",
+            APPARENTLY_TO,
+            "check_for_missing_to_header",
+            &[],
+            Some(false),
+        ),
+        (
+            "two distinct subjects",
+            TWO_SUBJECTS,
+            "check_header_count_range",
+            &["Subject", "2", "999"],
+            Some(true),
+        ),
+        (
+            "one subject",
+            PLAIN,
+            "check_header_count_range",
+            &["Subject", "2", "999"],
+            Some(false),
+        ),
+        (
+            "caps subject after re",
+            CAPS_SUBJECT,
+            "subject_is_all_caps",
+            &[],
+            Some(true),
+        ),
+        (
+            "caps subject in koi8",
+            CAPS_SUBJECT_KOI8,
+            "subject_is_all_caps",
+            &[],
+            Some(false),
+        ),
+        (
+            "one word caps subject",
+            ONE_WORD_CAPS,
+            "subject_is_all_caps",
+            &[],
+            Some(false),
+        ),
+        (
+            "lower case subject",
+            PLAIN,
+            "subject_is_all_caps",
+            &[],
+            Some(false),
+        ),
+        (
+            "user at subject start",
+            USER_SUBJECT,
+            "check_for_to_in_subject",
+            &["user"],
+            Some(true),
+        ),
+        (
+            "user not in subject",
+            PLAIN,
+            "check_for_to_in_subject",
+            &["user"],
+            Some(false),
+        ),
+        (
+            "unknown to test",
+            PLAIN,
+            "check_for_to_in_subject",
+            &["nonsense"],
+            None,
+        ),
+        (
+            "envelope in other domain",
+            ENVELOPE_OTHER,
+            "check_equal_from_domains",
+            &[],
+            Some(true),
+        ),
+        (
+            "envelope in same domain",
+            ENVELOPE_SAME,
+            "check_equal_from_domains",
+            &[],
+            Some(false),
+        ),
+        (
+            "html only",
+            HTML_ONLY,
+            "check_for_mime_html_only",
+            &[],
+            Some(true),
+        ),
+        (
+            "html with text",
+            ALTERNATIVE,
+            "check_for_mime_html_only",
+            &[],
+            Some(false),
+        ),
+        (
+            "html present",
+            ALTERNATIVE,
+            "check_for_mime_html",
+            &[],
+            Some(true),
+        ),
+        (
+            "plain has no html",
+            PLAIN,
+            "check_for_mime_html",
+            &[],
+            Some(false),
+        ),
+        (
+            "tiny text beside html",
+            ALTERNATIVE,
+            "check_mime_multipart_ratio",
+            &["0.00", "0.1"],
+            Some(true),
+        ),
+        (
+            "no alternative ratio is one",
+            PLAIN,
+            "check_mime_multipart_ratio",
+            &["0.00", "0.1"],
+            Some(false),
+        ),
+        (
+            "image in alternative",
+            ALTERNATIVE_IMAGE,
+            "check_ma_non_text",
+            &[],
+            Some(true),
+        ),
+        (
+            "text and html alternative",
+            ALTERNATIVE,
+            "check_ma_non_text",
+            &[],
+            Some(false),
+        ),
+        (
+            "base64 ascii text",
+            BASE64_TEXT,
+            "check_for_mime",
+            &["mime_base64_encoded_text"],
+            Some(true),
+        ),
+        (
+            "base64 counted",
+            BASE64_TEXT,
+            "check_for_mime",
+            &["mime_base64_count"],
+            Some(true),
+        ),
+        (
+            "no base64",
+            PLAIN,
+            "check_for_mime",
+            &["mime_base64_count"],
+            Some(false),
+        ),
+        (
+            "needless qp escapes",
+            QP_NEEDLESS,
+            "check_for_mime",
+            &["mime_qp_count"],
+            Some(true),
+        ),
+        (
+            "needed qp escape",
+            QP_PLAIN,
+            "check_for_mime",
+            &["mime_qp_count"],
+            Some(false),
+        ),
+        (
+            "bad iso charset",
+            BAD_ISO,
+            "check_for_mime",
+            &["mime_bad_iso_charset"],
+            Some(true),
+        ),
+        (
+            "latin charset is fine",
+            PLAIN,
+            "check_for_mime",
+            &["mime_bad_iso_charset"],
+            Some(false),
+        ),
+        (
+            "attachment",
+            ATTACHMENT,
+            "check_for_mime",
+            &["mime_attachment"],
+            Some(true),
+        ),
+        (
+            "unknown mime flag",
+            PLAIN,
+            "check_for_mime",
+            &["mime_missing_boundary"],
+            None,
+        ),
+        (
+            "short body",
+            PLAIN,
+            "check_body_length",
+            &["128"],
+            Some(true),
+        ),
+        (
+            "body over minimum",
+            PLAIN,
+            "check_body_length",
+            &["1"],
+            Some(false),
+        ),
+        (
+            "envelope is from",
+            ENVELOPE_SAME,
+            "check_for_matching_env_and_hdr_from",
+            &[],
+            Some(false),
+        ),
+        (
+            "envelope equals from",
+            ENVELOPE_EQUAL,
+            "check_for_matching_env_and_hdr_from",
+            &[],
+            Some(true),
+        ),
+        ("html part", HTML_ONLY, "html_test", &["html"], Some(true)),
+        ("no html part", PLAIN, "html_test", &["html"], Some(false)),
+        (
+            "unrecorded html flag",
+            HTML_ONLY,
+            "html_test",
+            &["embeds"],
+            None,
+        ),
+        (
+            "saved from url comment",
+            COMMENT_LINK_HTML,
+            "html_text_match",
+            &["comment", r"<!-- saved from url=\(\d{4}\)"],
+            Some(true),
+        ),
+        (
+            "image in link",
+            COMMENT_LINK_HTML,
+            "html_text_match",
+            &["anchor", "<img>"],
+            Some(true),
+        ),
+        (
+            "no image in link",
+            HTML_ONLY,
+            "html_text_match",
+            &["anchor", "<img>"],
+            Some(false),
+        ),
+        (
+            "short title",
+            HTML_ONLY,
+            "html_text_match",
+            &["title", ".{120}"],
+            Some(false),
+        ),
+        (
+            "unknown text list",
+            HTML_ONLY,
+            "html_text_match",
+            &["script", "x"],
+            None,
+        ),
+        (
+            "center tag",
+            HTML_ONLY,
+            "html_tag_exists",
+            &["center"],
+            Some(true),
+        ),
+        (
+            "no script tag",
+            HTML_ONLY,
+            "html_tag_exists",
+            &["script"],
+            Some(false),
+        ),
+        (
+            "unclosed center",
+            HTML_ONLY,
+            "html_tag_balance",
+            &["center", "!= 0"],
+            Some(false),
+        ),
+        (
+            "unclosed html",
+            HTML_ONLY,
+            "html_tag_balance",
+            &["html", "!= 0"],
+            Some(true),
+        ),
+        (
+            "code in comparison",
+            HTML_ONLY,
+            "html_tag_balance",
+            &["html", "; system(1)"],
+            None,
+        ),
+        (
+            "short html",
+            HTML_ONLY,
+            "html_range",
+            &["length", "0", "1024"],
+            Some(true),
+        ),
+        (
+            "unknown html value",
+            HTML_ONLY,
+            "html_range",
+            &["max_size", "5", "6"],
+            None,
+        ),
+        (
+            "short html eval",
+            HTML_ONLY,
+            "html_eval",
+            &["length", "< 512"],
+            Some(true),
+        ),
+        (
+            "image with little text",
+            IMAGE_HTML,
+            "html_image_only",
+            &["0000", "0400"],
+            Some(true),
+        ),
+        (
+            "no image",
+            HTML_ONLY,
+            "html_image_only",
+            &["0000", "0400"],
+            Some(false),
+        ),
+        (
+            "text per pixel",
+            IMAGE_HTML,
+            "html_image_ratio",
+            &["0.000", "0.002"],
+            Some(true),
+        ),
+        (
+            "uppercase short body",
+            PLAIN,
+            "check_for_uppercase",
+            &["25", "50"],
+            Some(false),
+        ),
+        (
+            "faraway under ok_locales all",
+            PLAIN,
+            "html_charset_faraway",
+            &[],
+            Some(false),
+        ),
+        ("network eval", PLAIN, "check_rbl", &["a", "b"], None),
+        (
+            "missing argument",
+            PLAIN,
+            "check_header_count_range",
+            &["Subject"],
+            None,
+        ),
+    ];
+    for (name, message, function, args, expected) in cases {
+        assert_eq!(run(message, function, args), *expected, "case {name}");
+    }
+}
+
+#[test]
+fn date_forms_parse_like_perl() {
+    use super::date::parse_date;
+    let cases: &[(&str, Option<i64>)] = &[
+        ("Thu, 22 Aug 2002 13:09:41 +0100", Some(1_030_018_181)),
+        ("22 Aug 2002 13:09:41 GMT", Some(1_030_021_781)),
+        ("Thu, 22 Aug 02 13:09:41 -0000", Some(1_030_021_781)),
+        ("22 Aug 102 13:09:41 PDT", Some(1_030_046_981)),
+        // The month-first form also removes the time, so it reads as 0:00.
+        ("Thu Aug 22 13:09:41 2002", Some(1_029_974_400)),
+        ("31 Feb 2002 00:00:00 +0000", Some(1_014_940_800)),
+        ("1 Jan 1960 00:00:00 +0000", Some(0)),
+        ("yesterday", None),
+        ("0 Jan 2002 00:00:00", None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(parse_date(text), *expected, "date {text}");
+    }
+}
+
+#[test]
+fn illegal_chars_in_latin1_subject() {
+    let message = Prepared::new(LATIN1_SUBJECT);
+    let args = ["Subject".to_string(), "0.00".to_string(), "2".to_string()];
+    assert_eq!(evaluate("check_illegal_chars", &args, &message), Some(true));
+}
+
+#[test]
+fn illegal_chars_excuse_utf8() {
+    let message = Prepared::new("Subject: caf\u{e9} \u{e9}t\u{e9}\n\nbody\n".as_bytes());
+    let args = ["Subject".to_string(), "0.00".to_string(), "2".to_string()];
+    assert_eq!(
+        evaluate("check_illegal_chars", &args, &message),
+        Some(false)
+    );
+}
+
+#[test]
+fn uppercase_shouted_body() {
+    let line = "THIS IS A VERY LOUD OFFER FOR YOU TODAY ONLY ";
+    let message = format!("Subject: x\n\n{}\n", line.repeat(8));
+    assert_eq!(
+        run(&message, "check_for_uppercase", &["75", "100"]),
+        Some(true)
+    );
+}
+
+#[test]
+fn blank_line_ratio_of_spaced_body() {
+    let message = "Subject: x\n\na\n\n\n\n\nb\n";
+    assert_eq!(
+        run(message, "check_blank_line_ratio", &["50", "100", "4"]),
+        Some(true)
+    );
+    assert_eq!(
+        run(message, "check_blank_line_ratio", &["0", "10", "4"]),
+        Some(false)
+    );
+}
+
+#[test]
+fn implemented_list_is_sorted_and_evaluates() {
+    let names = implemented();
+    let mut sorted = names.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted.as_slice());
+    for name in names {
+        // With no arguments a function returns a result or `None`, never a panic.
+        let _ = run(PLAIN, name, &[]);
+    }
+}
+
+#[test]
+fn hostile_inputs_do_not_panic() {
+    let inputs: [&[u8]; 5] = [
+        b"",
+        b"Subject:\n\n",
+        b"Content-Type: multipart/alternative\n\n--\n",
+        b"Content-Type: text/html\n\n<img width=99999999999 height=99999999999><<</>",
+        b"Content-Transfer-Encoding: quoted-printable\n\n=20=20=\n=3",
+    ];
+    for input in inputs {
+        let message = Prepared::new(input);
+        for name in implemented() {
+            let _ = evaluate(name, &["Subject".into(), "0".into(), "1".into()], &message);
+        }
+    }
+}
+
+/// The SpamAssassin 4.0.1 eval hits of a fixed corpus sample, as written by
+/// `testdata/collect.sh`.
+const SA_EVAL_HITS: &str = include_str!("testdata/sa_eval_hits.tsv");
+
+/// Counts, per eval function, how often Ringmail's result equals
+/// SpamAssassin's on the sample, over the stock rules that call it. Rules
+/// SpamAssassin does not run (score 0 and not a `__` sub-rule) are left out.
+/// It prints the table and fails only if agreement falls below
+/// `AGREEMENT_MIN` overall, so a regression shows without pinning each rule.
+#[test]
+fn corpus_agreement_with_spamassassin() {
+    const AGREEMENT_MIN: f64 = 0.99;
+    let Some(home) = std::env::var_os("HOME") else {
+        return;
+    };
+    let dir = std::path::Path::new(&home).join(".cache/ringmail/spamassassin-corpus-0.2.3/eml");
+    if !dir.is_dir() {
+        eprintln!("skipped: corpus not found, run `python3 tests/corpus/fetch.py`");
+        return;
+    }
+    let Ok((model, _)) = load_default(LoadOptions::default()) else {
+        eprintln!("skipped: no SpamAssassin rules installed");
+        return;
+    };
+
+    let known: BTreeSet<&str> = implemented().iter().copied().collect();
+    let mut rules = Vec::new();
+    for (_, rule) in model.defined() {
+        let Some((_, Test::Eval(call))) = &rule.definition else {
+            continue;
+        };
+        let runs = rule.name.starts_with("__") || rule.score(0) != 0.0;
+        if runs && known.contains(call.function.as_str()) {
+            rules.push((rule.name.clone(), call.clone()));
+        }
+    }
+
+    // Per function: [agree, ringmail only, spamassassin only, not computed].
+    let mut counts: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let mut disagreements = Vec::new();
+    for line in SA_EVAL_HITS.lines() {
+        let (path, hits) = line.split_once('\t').unwrap_or((line, ""));
+        let Ok(raw) = std::fs::read(dir.join(path)) else {
+            continue;
+        };
+        let sa_hits: BTreeSet<&str> = hits.split(',').filter(|name| !name.is_empty()).collect();
+        let message = Prepared::new(&raw);
+        for (name, call) in &rules {
+            let entry = counts.entry(call.function.clone()).or_default();
+            let expected = sa_hits.contains(name.as_str());
+            match evaluate(&call.function, &call.args, &message) {
+                None => entry[3] += 1,
+                Some(found) if found == expected => entry[0] += 1,
+                Some(true) => {
+                    entry[1] += 1;
+                    disagreements.push(format!("{path} {name}: ringmail hit"));
+                }
+                Some(false) => {
+                    entry[2] += 1;
+                    disagreements.push(format!("{path} {name}: spamassassin hit"));
+                }
+            }
+        }
+    }
+
+    let mut agree_total = 0;
+    let mut compared_total = 0;
+    eprintln!("function agree ringmail_only spamassassin_only not_computed");
+    for (function, [agree, ours, theirs, skipped]) in &counts {
+        eprintln!("{function} {agree} {ours} {theirs} {skipped}");
+        agree_total += agree;
+        compared_total += agree + ours + theirs;
+    }
+    for line in &disagreements {
+        eprintln!("{line}");
+    }
+    let share = agree_total as f64 / compared_total.max(1) as f64;
+    eprintln!("agreement {agree_total}/{compared_total}");
+    assert!(
+        share >= AGREEMENT_MIN,
+        "agreement {share:.3} is below {AGREEMENT_MIN}"
+    );
+}
