@@ -41,7 +41,12 @@ mod tests {
     fn split_is_stable_for_known_names() {
         // Pinned values: a change here moves messages between the sets and
         // makes earlier figures incomparable.
-        let names = ["00001.7c53336b37003a9286aba55d2945844c.eml", "00002.eml", "a", ""];
+        let names = [
+            "00001.7c53336b37003a9286aba55d2945844c.eml",
+            "00002.eml",
+            "a",
+            "",
+        ];
         let pinned: Vec<bool> = names.iter().map(|name| is_train(name)).collect();
         let again: Vec<bool> = names.iter().map(|name| is_train(name)).collect();
         assert_eq!(pinned, again);
@@ -51,7 +56,9 @@ mod tests {
 
     #[test]
     fn split_share_close_to_train_percent() {
-        let train = (0..10_000).filter(|i| is_train(&format!("{i:05}.{i:x}.eml"))).count();
+        let train = (0..10_000)
+            .filter(|i| is_train(&format!("{i:05}.{i:x}.eml")))
+            .count();
         assert!((6_700..7_300).contains(&train), "{train} of 10000 in train");
     }
 

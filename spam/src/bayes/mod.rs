@@ -357,7 +357,11 @@ fn fnv1a_mixed(bytes: impl Iterator<Item = u8>) -> u64 {
 /// Above 0.999 this returns `BAYES_999`. SpamAssassin then also hits
 /// `BAYES_99`, because the two bands overlap; `bayes_rules` returns both.
 pub fn bayes_rule(probability: f64) -> &'static str {
-    let p = if probability.is_nan() { 0.5 } else { probability.clamp(0.0, 1.0) };
+    let p = if probability.is_nan() {
+        0.5
+    } else {
+        probability.clamp(0.0, 1.0)
+    };
     BANDS
         .iter()
         .find(|(_, upper)| p <= *upper)

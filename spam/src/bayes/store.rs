@@ -70,7 +70,10 @@ pub fn encode(data: &StoreData) -> Vec<u8> {
     let mut learned: Vec<(&u64, &Label)> = data.learned.iter().collect();
     learned.sort_unstable_by_key(|(digest, _)| **digest);
 
-    let len = HEADER_LEN + tokens.len() * TOKEN_RECORD_LEN + learned.len() * LEARNED_RECORD_LEN + CHECKSUM_LEN;
+    let len = HEADER_LEN
+        + tokens.len() * TOKEN_RECORD_LEN
+        + learned.len() * LEARNED_RECORD_LEN
+        + CHECKSUM_LEN;
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&data.nspam.to_le_bytes());
@@ -107,10 +110,15 @@ pub fn decode(bytes: &[u8]) -> Result<StoreData, BayesError> {
         )));
     }
     if bytes.len() < HEADER_LEN + CHECKSUM_LEN {
-        return Err(corrupt(format!("file length {} is shorter than a header", bytes.len())));
+        return Err(corrupt(format!(
+            "file length {} is shorter than a header",
+            bytes.len()
+        )));
     }
     if bytes[..8] != MAGIC {
-        return Err(corrupt("invalid magic or unsupported format version".to_string()));
+        return Err(corrupt(
+            "invalid magic or unsupported format version".to_string(),
+        ));
     }
 
     let body_len = bytes.len() - CHECKSUM_LEN;
@@ -127,14 +135,19 @@ pub fn decode(bytes: &[u8]) -> Result<StoreData, BayesError> {
     let token_count = read_u32(bytes, 16) as usize;
     let learned_count = read_u32(bytes, 20) as usize;
     if token_count > TOKENS_MAX {
-        return Err(corrupt(format!("{token_count} tokens exceed the maximum of {TOKENS_MAX}")));
+        return Err(corrupt(format!(
+            "{token_count} tokens exceed the maximum of {TOKENS_MAX}"
+        )));
     }
     if learned_count > LEARNED_MAX {
         return Err(corrupt(format!(
             "{learned_count} learned messages exceed the maximum of {LEARNED_MAX}"
         )));
     }
-    let expected = HEADER_LEN + token_count * TOKEN_RECORD_LEN + learned_count * LEARNED_RECORD_LEN + CHECKSUM_LEN;
+    let expected = HEADER_LEN
+        + token_count * TOKEN_RECORD_LEN
+        + learned_count * LEARNED_RECORD_LEN
+        + CHECKSUM_LEN;
     if bytes.len() != expected {
         return Err(corrupt(format!(
             "file length {} does not match the counts, expected {expected}",
@@ -165,7 +178,9 @@ pub fn decode(bytes: &[u8]) -> Result<StoreData, BayesError> {
     for _ in 0..learned_count {
         let digest = read_u64(bytes, at);
         if previous.is_some_and(|previous| previous >= digest) {
-            return Err(corrupt(format!("message digest {digest:016x} is out of order")));
+            return Err(corrupt(format!(
+                "message digest {digest:016x} is out of order"
+            )));
         }
         previous = Some(digest);
         let label = Label::from_byte(bytes[at + 8])
@@ -203,12 +218,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BayesError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|error| io_error("create directory", dir, error))?;
 
-    let file_name = path.file_name().map_or_else(|| "bayes.db".into(), |name| name.to_string_lossy());
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "bayes.db".into(), |name| name.to_string_lossy());
     let temporary = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
     let result = (|| {
-        let mut file = File::create(&temporary).map_err(|error| io_error("create", &temporary, error))?;
-        file.write_all(bytes).map_err(|error| io_error("write", &temporary, error))?;
-        file.sync_all().map_err(|error| io_error("sync", &temporary, error))?;
+        let mut file =
+            File::create(&temporary).map_err(|error| io_error("create", &temporary, error))?;
+        file.write_all(bytes)
+            .map_err(|error| io_error("write", &temporary, error))?;
+        file.sync_all()
+            .map_err(|error| io_error("sync", &temporary, error))?;
         fs::rename(&temporary, path).map_err(|error| io_error("rename over", path, error))?;
         File::open(dir)
             .and_then(|directory| directory.sync_all())

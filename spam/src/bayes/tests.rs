@@ -105,7 +105,9 @@ fn tokenize_ignore_headers_option_drops_header() {
     let message = Prepared::new(raw);
     assert!(tokenize(&message, &[]).contains("HX-Tracking:abcdef"));
     let ignored = tokenize(&message, &["x-tracking".to_string()]);
-    assert!(!ignored.iter().any(|token| token.starts_with("HX-Tracking:")));
+    assert!(!ignored
+        .iter()
+        .any(|token| token.starts_with("HX-Tracking:")));
 }
 
 #[test]
@@ -124,13 +126,26 @@ fn tokenize_only_last_two_received_fields() {
 fn tokenize_presence_only_header_value_hidden() {
     let raw = b"DKIM-Signature: v=1; a=rsa-sha256; b=verylongsignaturevalue\r\n\r\nbody\r\n";
     let tokens = tokenize(&Prepared::new(raw), &[]);
-    let dkim: HashSet<&String> = tokens.iter().filter(|t| t.starts_with("HDKIM-Signature:")).collect();
-    assert!(dkim.is_empty(), "value '1' is too short to be a token: {dkim:?}");
+    let dkim: HashSet<&String> = tokens
+        .iter()
+        .filter(|t| t.starts_with("HDKIM-Signature:"))
+        .collect();
+    assert!(
+        dkim.is_empty(),
+        "value '1' is too short to be a token: {dkim:?}"
+    );
 }
 
 #[test]
 fn ignored_header_set_matches_spamassassin_examples() {
-    for name in ["Date", "subject", "X-Spam-Status", "List-Id", "X-Bugzilla-Product", "Xref"] {
+    for name in [
+        "Date",
+        "subject",
+        "X-Spam-Status",
+        "List-Id",
+        "X-Bugzilla-Product",
+        "Xref",
+    ] {
         assert!(is_ignored_header(name), "{name}");
     }
     for name in ["From", "X-Mailer", "Content-Type", "X-Spam-Other"] {
@@ -193,7 +208,11 @@ fn store_encode_decode_round_trip() {
     let data = sample_data();
     let bytes = encode(&data);
     assert_eq!(decode(&bytes).unwrap(), data);
-    assert_eq!(encode(&decode(&bytes).unwrap()), bytes, "one store has one encoding");
+    assert_eq!(
+        encode(&decode(&bytes).unwrap()),
+        bytes,
+        "one store has one encoding"
+    );
 }
 
 #[test]
@@ -203,7 +222,10 @@ fn store_flipped_byte_detected_by_checksum() {
         let mut corrupt = bytes.clone();
         corrupt[at] ^= 0x40;
         let error = decode(&corrupt).unwrap_err();
-        assert!(matches!(error, BayesError::Corrupt { .. }), "byte {at}: {error}");
+        assert!(
+            matches!(error, BayesError::Corrupt { .. }),
+            "byte {at}: {error}"
+        );
     }
 }
 
@@ -303,13 +325,25 @@ fn learn_same_message_twice_counts_once() {
     let dir = temp.path();
     let mut store = BayesStore::open(dir).unwrap();
     let message = spam_message(1);
-    assert_eq!(store.learn(&message, Label::Spam).unwrap(), LearnOutcome::Learned);
-    assert_eq!(store.learn(&message, Label::Spam).unwrap(), LearnOutcome::AlreadyLearned);
+    assert_eq!(
+        store.learn(&message, Label::Spam).unwrap(),
+        LearnOutcome::Learned
+    );
+    assert_eq!(
+        store.learn(&message, Label::Spam).unwrap(),
+        LearnOutcome::AlreadyLearned
+    );
     assert_eq!(store.nspam(), 1);
     assert_eq!(store.token("viagra").unwrap().spam, 1);
 
-    let crlf: Vec<u8> = String::from_utf8(message.clone()).unwrap().replace('\n', "\r\n").into_bytes();
-    assert_eq!(store.learn(&crlf, Label::Spam).unwrap(), LearnOutcome::AlreadyLearned);
+    let crlf: Vec<u8> = String::from_utf8(message.clone())
+        .unwrap()
+        .replace('\n', "\r\n")
+        .into_bytes();
+    assert_eq!(
+        store.learn(&crlf, Label::Spam).unwrap(),
+        LearnOutcome::AlreadyLearned
+    );
 }
 
 #[test]
@@ -319,7 +353,10 @@ fn learn_other_label_moves_message() {
     let mut store = BayesStore::open(dir).unwrap();
     let message = spam_message(1);
     store.learn(&message, Label::Spam).unwrap();
-    assert_eq!(store.learn(&message, Label::Ham).unwrap(), LearnOutcome::Relearned);
+    assert_eq!(
+        store.learn(&message, Label::Ham).unwrap(),
+        LearnOutcome::Relearned
+    );
     assert_eq!((store.nspam(), store.nham()), (0, 1));
     let counts = store.token("viagra").unwrap();
     assert_eq!((counts.spam, counts.ham), (0, 1));
@@ -336,7 +373,10 @@ fn forget_restores_empty_store() {
     assert_eq!(store.forget(&message), LearnOutcome::NotLearned);
     assert_eq!(store.nspam(), 0);
     assert_eq!(store.token_count(), 0);
-    assert_eq!(store.learn(&message, Label::Spam).unwrap(), LearnOutcome::Learned);
+    assert_eq!(
+        store.learn(&message, Label::Spam).unwrap(),
+        LearnOutcome::Learned
+    );
 }
 
 #[test]
@@ -372,8 +412,12 @@ fn probability_separates_trained_classes() {
         store.learn(&spam_message(i), Label::Spam).unwrap();
         store.learn(&ham_message(i), Label::Ham).unwrap();
     }
-    let spam = store.probability(&Prepared::new(&spam_message(9999))).unwrap();
-    let ham = store.probability(&Prepared::new(&ham_message(9999))).unwrap();
+    let spam = store
+        .probability(&Prepared::new(&spam_message(9999)))
+        .unwrap();
+    let ham = store
+        .probability(&Prepared::new(&ham_message(9999)))
+        .unwrap();
     assert!(spam > 0.99, "spam {spam}");
     assert!(ham < 0.01, "ham {ham}");
 }

@@ -219,7 +219,10 @@ fn lowercase_title_case(text: &str) -> String {
         let letter_at = if start == 0 && chars[0].is_ascii_uppercase() {
             Some(0)
         } else if chars[start] == '.' {
-            let spaces = chars[start + 1..].iter().take_while(|c| c.is_whitespace()).count();
+            let spaces = chars[start + 1..]
+                .iter()
+                .take_while(|c| c.is_whitespace())
+                .count();
             (spaces > 0).then_some(start + 1 + spaces)
         } else {
             None
@@ -248,7 +251,12 @@ fn title_case_end(chars: &[char], at: usize) -> Option<usize> {
     if at >= chars.len() || !chars[at].is_ascii_uppercase() {
         return None;
     }
-    let run_end = chars[at + 1..].iter().take_while(|c| !c.is_ascii_uppercase()).count() + at + 1;
+    let run_end = chars[at + 1..]
+        .iter()
+        .take_while(|c| !c.is_ascii_uppercase())
+        .count()
+        + at
+        + 1;
     if run_end == at + 1 {
         return None;
     }
@@ -256,19 +264,25 @@ fn title_case_end(chars: &[char], at: usize) -> Option<usize> {
         return Some(run_end);
     }
     // Backtrack to the last whitespace that leaves one character before it.
-    (at + 2..run_end).rev().find(|&k| chars[k].is_whitespace()).map(|k| k + 1)
+    (at + 2..run_end)
+        .rev()
+        .find(|&k| chars[k].is_whitespace())
+        .map(|k| k + 1)
 }
 
 fn has_mail_address(word: &str) -> bool {
     let bytes = word.as_bytes();
     (1..bytes.len().saturating_sub(1)).any(|i| {
-        bytes[i] == b'@' && !bytes[i - 1].is_ascii_whitespace() && !bytes[i + 1].is_ascii_whitespace()
+        bytes[i] == b'@'
+            && !bytes[i - 1].is_ascii_whitespace()
+            && !bytes[i + 1].is_ascii_whitespace()
     })
 }
 
 fn has_dotted_name(word: &str) -> bool {
     let bytes = word.as_bytes();
-    (1..bytes.len().saturating_sub(1)).any(|i| bytes[i] == b'.' && bytes[i + 1].is_ascii_alphabetic())
+    (1..bytes.len().saturating_sub(1))
+        .any(|i| bytes[i] == b'.' && bytes[i + 1].is_ascii_alphabetic())
 }
 
 /// Appends `U*user` and `D*domain` tokens for `address`, plus one `D*`
@@ -319,12 +333,18 @@ fn decompose(token: &str, prefix: &str, out: &mut Vec<String>) {
     let is_kept = |c: char| is_word_char(c) || c == ':' || c == '*';
     let has_punctuation = token.chars().any(|c| !is_kept(c));
     if has_punctuation {
-        out.push(format!("{prefix}{}", token.chars().filter(|&c| is_kept(c)).collect::<String>()));
+        out.push(format!(
+            "{prefix}{}",
+            token.chars().filter(|&c| is_kept(c)).collect::<String>()
+        ));
     }
     if token.chars().any(|c| c.is_ascii_uppercase()) {
         let lower = token.to_ascii_lowercase();
         if has_punctuation {
-            out.push(format!("{prefix}{}", lower.chars().filter(|&c| is_kept(c)).collect::<String>()));
+            out.push(format!(
+                "{prefix}{}",
+                lower.chars().filter(|&c| is_kept(c)).collect::<String>()
+            ));
         }
         out.push(format!("{prefix}{lower}"));
     }
@@ -434,7 +454,10 @@ fn header_values(message: &Prepared<'_>, ignore_headers: &[String]) -> BTreeMap<
         if value.trim().is_empty() && name.trim().is_empty() {
             continue;
         }
-        if ignore_headers.iter().any(|ignored| ignored.eq_ignore_ascii_case(&name)) {
+        if ignore_headers
+            .iter()
+            .any(|ignored| ignored.eq_ignore_ascii_case(&name))
+        {
             continue;
         }
         let value = chew_value(&name, value);
@@ -476,7 +499,14 @@ fn chew_value(name: &str, value: String) -> String {
         chew_message_id(&value)
     } else if matches!(
         base,
-        "return-path" | "from" | "to" | "cc" | "reply-to" | "errors-to" | "mail-followup-to" | "sender"
+        "return-path"
+            | "from"
+            | "to"
+            | "cc"
+            | "reply-to"
+            | "errors-to"
+            | "mail-followup-to"
+            | "sender"
     ) {
         chew_addresses(&value)
     } else if name == "Received" {
@@ -516,7 +546,11 @@ fn chew_message_id(value: &str) -> String {
         r"<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\$([0-9a-f]{4})[0-9a-f]{4}\$([0-9a-f]{8})@(\S+)>",
     );
     let value = replace_all(outlook, value, " OEA$1 OEB$2 OEC$3 $4 ");
-    let value = replace_all(compile(&EXIM, r"<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]@"), &value, "");
+    let value = replace_all(
+        compile(&EXIM, r"<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]@"),
+        &value,
+        "",
+    );
     let sendmail = compile(
         &SENDMAIL,
         r"<20\d\d[01]\d[0123]\d[012]\d[012345]\d[012345]\d\.[A-F0-9]{10,12}@",
@@ -570,7 +604,11 @@ fn chew_received(value: &str) -> String {
     }
     out.push_str(&value[copied_to..]);
 
-    replace_all(compile(&FILLER, r"\b(?:with|from|for|SMTP|ESMTP)\b"), &out, " ")
+    replace_all(
+        compile(&FILLER, r"\b(?:with|from|for|SMTP|ESMTP)\b"),
+        &out,
+        " ",
+    )
 }
 
 /// Keeps a Content-Type's words without "text" and "charset", and its
@@ -613,12 +651,19 @@ fn chew_addresses(value: &str) -> String {
     let mut tokens = Vec::new();
     for entry in split_address_list(value) {
         let (phrase, address) = match (entry.find('<'), entry.rfind('>')) {
-            (Some(open), Some(close)) if open < close => {
-                (format!("{} {}", &entry[..open], &entry[close + 1..]), entry[open + 1..close].trim().to_string())
-            }
+            (Some(open), Some(close)) if open < close => (
+                format!("{} {}", &entry[..open], &entry[close + 1..]),
+                entry[open + 1..close].trim().to_string(),
+            ),
             _ => {
-                let address = entry.split_whitespace().find(|word| word.contains('@')).unwrap_or("");
-                let phrase: Vec<&str> = entry.split_whitespace().filter(|word| !word.contains('@')).collect();
+                let address = entry
+                    .split_whitespace()
+                    .find(|word| word.contains('@'))
+                    .unwrap_or("");
+                let phrase: Vec<&str> = entry
+                    .split_whitespace()
+                    .filter(|word| !word.contains('@'))
+                    .collect();
                 (phrase.join(" "), address.to_string())
             }
         };
