@@ -1,10 +1,10 @@
 //! `ringmail spam learn`: train or untrain the Bayes store from directories
 //! of messages.
 //!
-//! `--spam DIR` and `--ham DIR` name directories whose regular files are
-//! each one message; subdirectories are read too (so a Maildir's cur/ and
-//! new/ both count), up to `DIR_DEPTH_MAX` levels, and files whose names
-//! start with "." are skipped. With `--forget` the messages are removed
+//! `--spam DIR` and `--ham DIR` name directories in which each regular
+//! file is one message. Subdirectories are read too, up to `DIR_DEPTH_MAX`
+//! levels, so a Maildir's cur/ and new/ both count. Files whose names start
+//! with "." are skipped. With `--forget` the messages are removed
 //! from the store instead. The store is `<data>/spam/bayes.db` and is
 //! written once, atomically, after all files are read. The command prints,
 //! per class, how many messages were learned, already learned, moved from

@@ -18,8 +18,8 @@ pub fn is_train(file_name: &str) -> bool {
     fnv1a(file_name.as_bytes()) % 100 < TRAIN_PERCENT
 }
 
-/// Returns whether the corpus group directory `group` holds spam. The
-/// other groups hold ham.
+/// Returns whether the corpus group directory `group` contains spam.
+/// The other groups contain ham.
 pub fn is_spam_group(group: &str) -> bool {
     group.starts_with("spam")
 }

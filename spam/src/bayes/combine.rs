@@ -3,11 +3,13 @@
 //!
 //! `token_probability` is Gary Robinson's f(w): the raw ratio
 //! `s·nham / (n·nspam + s·nham)` pulled toward `FW_X` by a prior of weight
-//! `FW_S`, so a token seen once is not taken as certain. `combine` is
-//! Fisher's method: the products of `p` and of `1 - p` over the chosen
-//! tokens, each turned into a probability by the chi-square distribution
-//! with `2·count` degrees of freedom, and the two results averaged into one
-//! spam probability in [0, 1]. `select_significant` keeps at most
+//! `FW_S`, so a token seen once is not taken as certain.
+//!
+//! `combine` is Fisher's method. It multiplies `p` and `1 - p` over the
+//! chosen tokens and turns each product into a probability with the
+//! chi-square distribution of `2·count` degrees of freedom. The two results
+//! are then averaged into one spam probability in [0, 1].
+//! `select_significant` keeps at most
 //! `SIGNIFICANT_TOKENS_MAX` tokens whose distance from 0.5 is at least
 //! `PROBABILITY_STRENGTH_MIN`.
 
@@ -192,7 +194,8 @@ mod tests {
     fn combine_many_extreme_tokens_does_not_underflow() {
         let spammy = vec![0.999_999; SIGNIFICANT_TOKENS_MAX];
         let p = combine(1000, 1000, &spammy).unwrap();
-        assert!(p > 0.99 && p <= 1.0, "{p}");
+        assert!(p > 0.99, "{p}");
+        assert!(p <= 1.0, "{p}");
         let hammy = vec![0.000_001; SIGNIFICANT_TOKENS_MAX];
         let p = combine(1000, 1000, &hammy).unwrap();
         assert!((0.0..0.01).contains(&p), "{p}");

@@ -15,7 +15,7 @@
 //! - `bayes_rule` maps a probability to SpamAssassin's BAYES_xx rule name.
 //!
 //! Tokens are stored as 64-bit hashes (`token_hash`), as SpamAssassin keeps
-//! 40 bits of a SHA-1, so the store holds no message text.
+//! 40 bits of a SHA-1, so the store contains no message text.
 
 pub mod combine;
 pub mod store;
@@ -80,7 +80,7 @@ pub struct TokenCounts {
     pub atime_s: u32,
 }
 
-/// What `learn` or `forget` did with one message.
+/// The result of `learn` or `forget` for one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LearnOutcome {
     /// The message was new and is now counted.
@@ -176,6 +176,9 @@ impl BayesStore {
 
     /// Writes the store to its file atomically, expiring the least
     /// recently learned tokens first when there are more than `TOKENS_MAX`.
+    ///
+    /// NOTE: there is no file lock, so when two processes learn at once the
+    /// last `save` wins and the other's messages are lost from the counts.
     pub fn save(&mut self) -> Result<(), BayesError> {
         if self.data.tokens.len() > TOKENS_MAX {
             self.expire(TOKENS_MAX * EXPIRE_KEEP_PERCENT / 100);
@@ -352,7 +355,7 @@ fn fnv1a_mixed(bytes: impl Iterator<Item = u8>) -> u64 {
 /// Returns the SpamAssassin rule for a Bayes probability, with the bands
 /// of SpamAssassin 4.0.1's 23_bayes.cf: `check_bayes(min, max)` hits when
 /// `min < p <= max`, and when `min` is 0 also at `p = 0`. Values outside
-/// [0, 1] are clamped.
+/// [0, 1] are clamped, and NaN counts as 0.5.
 ///
 /// Above 0.999 this returns `BAYES_999`. SpamAssassin then also hits
 /// `BAYES_99`, because the two bands overlap; `bayes_rules` returns both.

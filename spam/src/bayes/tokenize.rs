@@ -3,10 +3,10 @@
 //!
 //! `tokenize` turns a `Prepared` message into the set of token strings that
 //! the store counts:
-//! - body words from `Prepared::body()` lines (Subject first), with
-//!   Title Case at the start of a sentence lowercased, decomposed variants
-//!   ("Foo!" also gives "Foo", "foo!" and "foo"), mail addresses split into
-//!   `U*` user and `D*` domain tokens and dotted names into `UD:` tokens;
+//! - body words from `Prepared::body()` lines (Subject first). Title Case
+//!   at the start of a sentence is lowercased, and each word also gives its
+//!   decomposed variants ("Foo!" gives "Foo", "foo!" and "foo"). Mail
+//!   addresses add `U*` user and `D*` domain tokens, dotted names `UD:` ones;
 //! - URI words from `Prepared::uris()`, the same way but without the `sk:`
 //!   shortening;
 //! - header words prefixed `H<name>:`, for every header except the ignored
@@ -54,7 +54,7 @@ pub const HEADER_TOKENS_MAX: usize = 10_000;
 /// Characters kept by `shorten_long` before the `sk:` prefix.
 const SKIP_PREFIX_CHARS: usize = 7;
 
-/// Where a line comes from, because some rules apply to one source only.
+/// The source of a line, because some rules apply to one source only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Region {
     Header,
