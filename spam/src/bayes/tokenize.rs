@@ -3,17 +3,17 @@
 //!
 //! `tokenize` turns a `Prepared` message into the set of token strings that
 //! the store counts:
-//! - body words from `Prepared::body()` lines (Subject first). Title Case
+//! - Body words from `Prepared::body()` lines (Subject first). Title Case
 //!   at the start of a sentence is lowercased, and each word also gives its
 //!   decomposed variants ("Foo!" gives "Foo", "foo!" and "foo"). Mail
-//!   addresses add `U*` user and `D*` domain tokens, dotted names `UD:` ones;
+//!   addresses add `U*` user and `D*` domain tokens, dotted names `UD:` ones.
 //! - URI words from `Prepared::uris()`, the same way but without the `sk:`
-//!   shortening;
-//! - header words prefixed `H<name>:`, for every header except the ignored
-//!   set (`is_ignored_header`) and the caller's `ignore_headers`, with
-//!   common names compressed (`From` to `*F`), From/To/Cc also under `*Ad`,
-//!   Message-ID/In-Reply-To/References under `*MI` and X-Mailer/User-Agent
-//!   under `*UA`, and only the bottom two Received fields.
+//!   shortening.
+//! - Header words prefixed `H<name>:`. The ignored set (`is_ignored_header`)
+//!   and the caller's `ignore_headers` give none, and of the Received fields
+//!   only the bottom two count. Common names are compressed (`From` to
+//!   `*F`). From/To/Cc words also go under `*Ad`, Message-ID, In-Reply-To
+//!   and References under `*MI`, and X-Mailer and User-Agent under `*UA`.
 //!
 //! Words shorter than `TOKEN_LEN_MIN` bytes are dropped. Words longer than
 //! `TOKEN_LEN_MAX` bytes become `u8:` tokens, one per 3- or 4-byte UTF-8
