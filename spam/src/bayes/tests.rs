@@ -454,6 +454,16 @@ proptest! {
     }
 
     #[test]
+    fn tokenize_arbitrary_message_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        let mut message = b"From: a@b.example\nReceived: from x (y [192.168.1.2])\nContent-Type: text/plain; boundary=\"--=_ab12\"\n\n".to_vec();
+        message.extend_from_slice(&raw);
+        for raw in [&raw[..], &message[..]] {
+            let tokens = tokenize(&Prepared::new(raw), &[]);
+            prop_assert!(!tokens.contains(""));
+        }
+    }
+
+    #[test]
     fn tokenize_line_arbitrary_text_never_panics(line in "\\PC{0,200}") {
         for region in [Region::Header, Region::Body, Region::Uri] {
             let tokens = line_tokens(&line, "H*x:", region);
