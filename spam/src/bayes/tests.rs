@@ -473,3 +473,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn tokenize_header_chewing_drops_one_off_parts() {
+    let raw = b"Received: from relay.example by mx.example with ESMTP id 4A1B2C3D4E \
+        for <u@example.org>; Mon, 1 Jan 2024 10:00:00 +0000\r\n\
+        Content-Type: text/plain; charset=us-ascii\r\n\
+        Message-ID: <20240101100000.ABCDEF1234@mailer.example>\r\n\
+        MIME-Version: 1.0\r\n\r\nbody\r\n";
+    let tokens = tokenize(&Prepared::new(raw), &[]);
+    for unwanted in [
+        "H*r:with",
+        "H*r:ESMTP",
+        "H*r:2024",
+        "H*r:10:00:00",
+        "H*ct:text",
+        "H*ct:charset",
+        "H*M:ABCDEF1234",
+    ] {
+        assert!(
+            !tokens.contains(unwanted),
+            "unexpected {unwanted} in {tokens:?}"
+        );
+    }
+    for wanted in [
+        "H*r:relay.example",
+        "H*ct:us-ascii",
+        "H*M:mailer",
+        "H*MI:mailer",
+    ] {
+        assert!(tokens.contains(wanted), "missing {wanted} in {tokens:?}");
+    }
+    assert!(!tokens
+        .iter()
+        .any(|token| token.starts_with("HMIME-Version:")));
+}
