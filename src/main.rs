@@ -93,6 +93,9 @@ enum SpamCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Learn directories of spam and ham into the Bayes store
+    /// (<data>/spam/bayes.db), or forget them with --forget.
+    Learn(spam_learn_cli::LearnArgs),
 }
 
 #[derive(Subcommand)]
@@ -219,6 +222,7 @@ macro_rules! say {
 }
 
 mod spam_cli;
+mod spam_learn_cli;
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
@@ -252,6 +256,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Spam {
             command: SpamCommand::Rules { stats, rules, json },
         } => spam_cli::rules(stats, rules.as_deref(), json),
+        Command::Spam {
+            command: SpamCommand::Learn(args),
+        } => spam_learn_cli::learn(&cli.data, &args),
     }
 }
 

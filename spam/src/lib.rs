@@ -9,10 +9,15 @@
 //! [`rules`] loads SpamAssassin's `.cf` files into a rule model and
 //! [`compile`] turns that model into per-target prefilters and regexes, and
 //! [`prepare`] gives each message the views rules match against.
-//! Scoring with them, meta rules, evals and Bayes come later.
+//! [`bayes`] learns token counts from labelled mail and returns a spam
+//! probability, and [`corpus_split`] fixes the corpus train/test split.
+//! [`eval`] implements SpamAssassin's local eval functions. Scoring a
+//! message with all of them comes next.
 #![forbid(unsafe_code)]
 
+pub mod bayes;
 pub mod compile;
+pub mod corpus_split;
 pub mod eval;
 pub mod prepare;
 pub mod rules;
