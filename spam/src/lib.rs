@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod compile;
+pub mod score;
 pub mod prepare;
 pub mod rules;
 
