@@ -8,14 +8,16 @@
 //!
 //! [`rules`] loads SpamAssassin's `.cf` files into a rule model and
 //! [`compile`] turns that model into per-target prefilters and regexes, and
-//! [`prepare`] gives each message the views rules match against.
-//! Scoring with them, meta rules, evals and Bayes come later.
+//! [`prepare`] gives each message the views rules match against, and
+//! [`score`] runs the compiled rules, meta rules and injected eval and
+//! Bayes results over one message and formats SpamAssassin's `X-Spam-*`
+//! header fields.
 #![forbid(unsafe_code)]
 
 pub mod compile;
-pub mod score;
 pub mod prepare;
 pub mod rules;
+pub mod score;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 

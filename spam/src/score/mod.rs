@@ -42,7 +42,7 @@ use crate::compile::{CompiledRules, Target, HITS_MAX};
 use crate::prepare::Prepared;
 use crate::rules::{RuleId, RuleKind, RuleModel, Test};
 
-pub use report::{spam_headers, SpamHeader};
+pub use report::{format_score, spam_headers, SpamHeader};
 
 /// The signature of an eval function: name, arguments, message. `None`
 /// means the function is not implemented.
