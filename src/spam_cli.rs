@@ -324,12 +324,12 @@ fn read_message(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Reads at most [`MESSAGE_SIZE_MAX`] bytes, and fails when there are more.
-fn read_limited(reader: impl std::io::Read, what: &str) -> Result<Vec<u8>, String> {
+fn read_limited(reader: impl std::io::Read, source_name: &str) -> Result<Vec<u8>, String> {
     let mut message = Vec::new();
     reader
         .take(MESSAGE_SIZE_MAX + 1)
         .read_to_end(&mut message)
-        .map_err(|error| format!("cannot read {what}: {error}"))?;
+        .map_err(|error| format!("cannot read {source_name}: {error}"))?;
     if message.len() as u64 > MESSAGE_SIZE_MAX {
         return Err(format!(
             "message is larger than the maximum of {MESSAGE_SIZE_MAX} bytes"

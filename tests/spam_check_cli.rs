@@ -248,6 +248,7 @@ fn corpus_messages_with_default_rules() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = common::run_ringmail(&args, None, Path::new("."));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
     let objects: Vec<serde_json::Value> = stdout(&output)
         .lines()
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
@@ -256,6 +257,7 @@ fn corpus_messages_with_default_rules() {
     for object in &objects {
         assert!(object["score"].as_f64().unwrap().is_finite(), "{object}");
     }
+
     // SpamAssassin 4.0.1 lists MAILING_LIST_MULTI for the ham message and
     // the diet-subject spam; both are header rules Ringmail runs.
     for index in [0, 2] {

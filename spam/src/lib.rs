@@ -8,10 +8,10 @@
 //!
 //! [`rules`] loads SpamAssassin's `.cf` files into a rule model and
 //! [`compile`] turns that model into per-target prefilters and regexes, and
-//! [`prepare`] gives each message the views rules match against, and
-//! [`score`] runs the compiled rules, meta rules and injected eval and
-//! Bayes results over one message and formats SpamAssassin's `X-Spam-*`
-//! header fields.
+//! [`prepare`] gives each message the views rules match against.
+//! [`score`] scores one message with the compiled rules, meta rules,
+//! injected eval results and a Bayes probability, and formats
+//! SpamAssassin's `X-Spam-*` header fields.
 #![forbid(unsafe_code)]
 
 pub mod compile;

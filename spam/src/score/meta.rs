@@ -1,8 +1,9 @@
 //! Meta rules: ordering by dependency, and evaluation after every other rule.
 //!
-//! A meta rule reads other rules' values: a hit count for regex, `exists:`
-//! and eval rules, the expression's result for a hit meta, and 0 for a rule
-//! that did not hit, did not run (score 0 in the set) or is not defined.
+//! A meta rule reads other rules' values. A hit regex, `exists:` or eval
+//! rule has its hit count, and a hit meta has its expression's result. A
+//! rule that did not hit, did not run (score 0 in the set) or is not
+//! defined has 0.
 //! A meta hits when its expression is not 0. Its value is the result when
 //! positive and 1 otherwise, because SpamAssassin 4.0.1's `got_hit` raises a
 //! value of 0 or less to 1.
@@ -26,8 +27,8 @@ pub fn dependency_order(model: &RuleModel, metas: &[(RuleId, MetaExpr)]) -> Vec<
         .map(|(slot, (id, _))| (*id, slot))
         .collect();
 
-    // readers[d] lists the metas that read meta d; pending[m] counts the
-    // metas that m reads and that have not been ordered yet.
+    // readers[d] lists the metas that read meta d, and pending[m] counts
+    // the metas that m reads and that are not ordered yet.
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); metas.len()];
     let mut pending = vec![0usize; metas.len()];
     for (slot, (_, expr)) in metas.iter().enumerate() {
@@ -81,8 +82,8 @@ pub(super) fn run(
             let value = model.id(name).map_or(0.0, |id| values[id.index()]);
             Some(value)
         };
-        // `lookup` answers every name, so evaluation does not fail, but an
-        // error would count as a miss.
+        // `lookup` returns a value for every name, so evaluation does not
+        // fail, but an error would count as a miss.
         let Ok(result) = evaluate_meta(expr, &lookup) else {
             continue;
         };

@@ -14,9 +14,9 @@
 //!    field hits.
 //! 2. `exists:` rules, body rules on each line of `Prepared::body`, rawbody
 //!    rules on each rawbody piece, uri rules on each URI, full rules once.
-//! 3. eval rules through the injected function. `check_bayes` is answered
-//!    from the Bayes probability here. `None` from the function counts as a
-//!    miss and is counted in [`Verdict::evals_unimplemented`].
+//! 3. eval rules through the injected function. The scorer evaluates
+//!    `check_bayes` itself from the Bayes probability. `None` from the
+//!    function counts as a miss and in [`Verdict::evals_unimplemented`].
 //! 4. meta rules, in dependency order ([`meta`]).
 //!
 //! A rule without `tflags multiple` counts at most once per message. A
@@ -53,7 +53,8 @@ pub const SCORE_SET_PLAIN: usize = 0;
 /// Score set with Bayes and without network tests.
 pub const SCORE_SET_BAYES: usize = 2;
 
-/// The eval function of SpamAssassin's Bayes rules, answered by the scorer.
+/// The eval function of SpamAssassin's Bayes rules, which the scorer
+/// evaluates itself.
 const CHECK_BAYES: &str = "check_bayes";
 
 /// One rule that hit and counted.
@@ -186,8 +187,8 @@ impl Scorer {
         &self.model
     }
 
-    /// Scores `message`. `evals` answers eval rules; `bayes` is the Bayes
-    /// spam probability, or `None` when Bayes is off or untrained.
+    /// Scores `message`. `evals` evaluates eval rules, and `bayes` is the
+    /// Bayes spam probability, or `None` when Bayes is off or untrained.
     pub fn score(&self, message: &Prepared<'_>, evals: &EvalFn<'_>, bayes: Option<f64>) -> Verdict {
         let set = if bayes.is_some() {
             SCORE_SET_BAYES

@@ -11,10 +11,11 @@
 //! ```
 //!
 //! The format follows SpamAssassin 4.0.1's output, compared by hand with
-//! `spamassassin -L` on corpus messages: scores with one decimal, one `*` per
-//! whole point up to [`LEVEL_STARS_MAX`], tests sorted by name (`none` when
-//! empty), and `X-Spam-Status` folded so that no line is longer than
-//! [`FOLD_WIDTH_MAX`] columns, counting the field name and a tab as 8.
+//! `spamassassin -L` on three corpus messages. Scores have one decimal, and
+//! the level has one `*` per whole point up to [`LEVEL_STARS_MAX`]. Tests
+//! are sorted by name (`none` when empty). `X-Spam-Status` is folded so that
+//! no line is longer than [`FOLD_WIDTH_MAX`] columns, counting the field
+//! name, and a leading tab as 8 columns.
 //! Lines break after a comma or at a space, and continuation lines start
 //! with a tab. `version=` is Ringmail's version, and `autolearn=no`
 //! because the scorer never learns.

@@ -68,8 +68,8 @@ fn header_rules_table() {
 
 #[test]
 fn if_unset_applies_only_to_its_rule() {
-    // Both rules read the same target; only the one with `if-unset` sees
-    // the text when Cc is missing.
+    // Both rules read the same target, but when Cc is missing only the one
+    // with `if-unset` matches against its text.
     let scorer = scorer_from(
         "header CC_DEFAULT Cc =~ /nobody/ [if-unset: nobody]\nscore CC_DEFAULT 1\n\
          header CC_PLAIN Cc =~ /nobody/\nscore CC_PLAIN 1\n",
