@@ -1,13 +1,13 @@
 //! The header fields SpamAssassin adds to a scored message, built from a
-//! [`Verdict`]:
+//! [`Verdict`]. Continuation lines start with a tab, shown here as spaces:
 //!
 //! ```text
 //! X-Spam-Flag: YES                      (spam only)
 //! X-Spam-Score: 9.4
 //! X-Spam-Level: *********
 //! X-Spam-Status: Yes, score=9.4 required=5.0 tests=FREEMAIL_FROM,
-//! 	HTML_MESSAGE,MIME_HTML_ONLY autolearn=no autolearn_force=no
-//! 	version=0.1.0
+//!     HTML_MESSAGE,MIME_HTML_ONLY autolearn=no autolearn_force=no
+//!     version=0.1.0
 //! ```
 //!
 //! The format follows SpamAssassin 4.0.1's output, compared by hand with
