@@ -220,6 +220,23 @@ fn broken_mime_is_scored_not_rejected() {
     assert_eq!(stdout(&output).lines().count(), cases.len());
 }
 
+#[test]
+fn symlink_loop_stops_at_depth_max() {
+    let setup = Setup::new();
+    setup.write("mail/a.eml", HAM);
+    std::os::unix::fs::symlink(setup.path("mail"), setup.path("mail/loop")).unwrap();
+    let mail = setup.path("mail").display().to_string();
+    let output = setup.check(&[&mail], None);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    assert!(
+        errors.contains("directory nesting exceeds the maximum of 32"),
+        "{errors}"
+    );
+    // a.eml at each of the 32 levels read.
+    assert_eq!(stdout(&output).lines().count(), 32);
+}
+
 /// Returns a few corpus messages, or `None` when the corpus is absent.
 fn corpus_messages() -> Option<Vec<PathBuf>> {
     let home = std::env::var_os("HOME")?;

@@ -11,8 +11,9 @@
 //!
 //! NOTE: SpamAssassin builds `X-Spam-Relays-*` and `ALL-TRUSTED` and the
 //! like from its parse of the Received chain. Ringmail does not parse that
-//! chain yet, so these read as missing, and about 100 stock rules that read
-//! them do not hit when SpamAssassin's would.
+//! chain yet, so these read as missing and the rules that read them can
+//! differ from SpamAssassin's results. SpamAssassin 4.0.1's stock rules
+//! name them on about 100 lines.
 
 use std::net::IpAddr;
 
