@@ -285,8 +285,10 @@ impl Scorer {
             if rule.kind == RuleKind::Meta || !tally.runs(rule.id) {
                 continue;
             }
+            // Without a probability no Bayes band hits, as in SpamAssassin
+            // with Bayes off.
             let result = if rule.call.function == CHECK_BAYES {
-                bayes.map(|probability| bayes_in_range(probability, &rule.call.args))
+                Some(bayes.is_some_and(|probability| bayes_in_range(probability, &rule.call.args)))
             } else {
                 evals(&rule.call.function, &rule.call.args, message)
             };

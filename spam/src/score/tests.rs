@@ -194,6 +194,14 @@ fn score_set_follows_bayes() {
 }
 
 #[test]
+fn check_bayes_without_probability_is_a_miss() {
+    let scorer = scorer_from("body BAYES_50 eval:check_bayes('0.4', '0.6')\nscore BAYES_50 0.8\n");
+    let verdict = verdict(&scorer, "Subject: x\n\n\n");
+    assert!(verdict.hits.is_empty());
+    assert_eq!(verdict.evals_unimplemented, 0);
+}
+
+#[test]
 fn bayes_band_rule_hits_without_check_bayes() {
     let scorer = scorer_from("meta BAYES_80 0\nscore BAYES_80 0 0 2 2\n");
     let prepared = Prepared::new(b"Subject: x\n\n\n");
