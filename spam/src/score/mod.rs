@@ -136,9 +136,12 @@ struct Tally<'s> {
 }
 
 impl Tally<'_> {
+    /// Returns whether rule `id` runs in this score set. An id outside the
+    /// model, from rules compiled for another model, never runs.
     fn runs(&self, id: RuleId) -> bool {
-        let facts = &self.facts[id.index()];
-        facts.is_sub || facts.scores[self.set] != 0.0
+        self.facts
+            .get(id.index())
+            .is_some_and(|facts| facts.is_sub || facts.scores[self.set] != 0.0)
     }
 
     fn add(&mut self, id: RuleId, hits: u32) {
@@ -156,7 +159,8 @@ impl Tally<'_> {
 
 impl Scorer {
     /// Builds a scorer for `model` and its compiled form. `compiled` must
-    /// come from this `model`, because rule ids index into both.
+    /// come from this `model`, because rule ids index into both. Rules of
+    /// another model are ignored where their ids fall outside `model`.
     pub fn new(model: Arc<RuleModel>, compiled: Arc<CompiledRules>) -> Scorer {
         let facts = model
             .rules
