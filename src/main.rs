@@ -96,6 +96,25 @@ enum SpamCommand {
     /// Learn directories of spam and ham into the Bayes store
     /// (<data>/spam/bayes.db), or forget them with --forget.
     Learn(spam_learn_cli::LearnArgs),
+    /// Score messages and print one line per message: path, score, verdict
+    /// (spam or ham) and the rules that hit. Rules are compiled once.
+    Check {
+        /// Message files, directories (read recursively) or `-` for
+        /// standard input.
+        #[arg(required = true, value_name = "FILE|DIR|-")]
+        inputs: Vec<PathBuf>,
+        /// Directory of .cf (and .pre) files; without it SpamAssassin's stock
+        /// rules load, or Ringmail's embedded set when they are missing.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Print one JSON object per message instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Exit with status 1 when any message is spam (2 still means an
+        /// error).
+        #[arg(long)]
+        exit_code: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -164,7 +183,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "ringmail: {}", failure.message);
+            // An empty message sets only the exit status, after the command
+            // has reported its own errors.
+            if !failure.message.is_empty() {
+                let _ = writeln!(std::io::stderr(), "ringmail: {}", failure.message);
+            }
             ExitCode::from(failure.status)
         }
     }
@@ -259,6 +282,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Spam {
             command: SpamCommand::Learn(args),
         } => spam_learn_cli::learn(&cli.data, &args),
+        Command::Spam {
+            command:
+                SpamCommand::Check {
+                    inputs,
+                    rules,
+                    json,
+                    exit_code,
+                },
+        } => spam_cli::check(&cli.data, &inputs, rules.as_deref(), json, exit_code),
     }
 }
 

@@ -8,11 +8,25 @@
 //! missing eval functions. Then it lists the directives kept as settings, by
 //! count. `--json` prints the same as one JSON object. Without `--stats` the
 //! command lists the rules: name, kind, score in score set 0 and description.
+//!
+//! `ringmail spam check FILE... | DIR | -`: load and compile the rules once,
+//! then score every message and print `path score verdict rule,rule,...`
+//! (`none` when no rule hit), or one JSON object per message with `--json`.
+//! The exit status is 0 whatever the verdicts, 1 with `--exit-code` when any
+//! message is spam, and 2 when the rules do not load or an input cannot be
+//! read. An unreadable input is reported and the others are still scored.
+//! Messages over [`MESSAGE_SIZE_MAX`] count as unreadable, and directories
+//! are read to [`DIRECTORY_DEPTH_MAX`] levels.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use ringmail_spam::bayes::BayesStore;
 use ringmail_spam::compile::{CompileOptions, CompileStats, CompiledRules, KindStats};
+use ringmail_spam::prepare::Prepared;
 use ringmail_spam::rules::{self, LoadOptions, RuleKind, RuleModel};
+use ringmail_spam::score::{format_score, Scorer, Verdict};
 
 use crate::Failure;
 
@@ -199,4 +213,216 @@ fn print_json(model: &RuleModel, sources: &[String], stats: &CompileStats) {
         "compile_ms": stats.compile_ms,
     });
     say!("{output:#}");
+}
+
+/// Maximum bytes of one message that `spam check` reads, because a message
+/// is held in memory with its decoded parts while it is scored.
+const MESSAGE_SIZE_MAX: u64 = 64 * 1024 * 1024;
+/// Maximum directory nesting read under a DIR argument, which also ends
+/// symbolic link loops.
+const DIRECTORY_DEPTH_MAX: usize = 32;
+
+/// Exit status of `spam check` when an input or the rules failed.
+const CHECK_ERROR_STATUS: u8 = 2;
+/// Exit status of `spam check --exit-code` when a message is spam.
+const CHECK_SPAM_STATUS: u8 = 1;
+
+/// Totals of one `spam check` run.
+#[derive(Default)]
+struct CheckTotals {
+    messages: usize,
+    spam: usize,
+    errors: usize,
+}
+
+/// What `spam check` scores with: the compiled rules, and the Bayes store
+/// from the data directory (empty when nothing was learned).
+struct Checker {
+    scorer: Scorer,
+    bayes: BayesStore,
+}
+
+/// Runs `ringmail spam check`, with the Bayes store of `data_dir`.
+pub fn check(
+    data_dir: &Path,
+    inputs: &[PathBuf],
+    rules_dir: Option<&Path>,
+    json: bool,
+    exit_code: bool,
+) -> Result<(), Failure> {
+    let (model, _) = load(rules_dir).map_err(|failure| Failure {
+        message: failure.message,
+        status: CHECK_ERROR_STATUS,
+    })?;
+    let mut bayes = BayesStore::open(data_dir).map_err(|error| Failure {
+        message: format!("bayes store in {}: {error}", data_dir.display()),
+        status: CHECK_ERROR_STATUS,
+    })?;
+    let ignored = model
+        .settings
+        .get("bayes_ignore_header")
+        .cloned()
+        .unwrap_or_default();
+    bayes.set_ignore_headers(ignored);
+    let (compiled, _) = CompiledRules::compile(&model);
+    let checker = Checker {
+        scorer: Scorer::new(Arc::new(model), Arc::new(compiled)),
+        bayes,
+    };
+
+    let mut totals = CheckTotals::default();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            let result = read_limited(std::io::stdin().lock(), "standard input");
+            check_one(&checker, "-", result, json, &mut totals);
+        } else if input.is_dir() {
+            check_directory(&checker, input, 0, json, &mut totals);
+        } else {
+            check_one(
+                &checker,
+                &input.display().to_string(),
+                read_message(input),
+                json,
+                &mut totals,
+            );
+        }
+    }
+
+    if totals.errors > 0 {
+        return Err(Failure {
+            message: format!(
+                "{} of {} inputs could not be scored",
+                totals.errors,
+                totals.errors + totals.messages
+            ),
+            status: CHECK_ERROR_STATUS,
+        });
+    }
+    if exit_code && totals.spam > 0 {
+        return Err(Failure {
+            message: String::new(),
+            status: CHECK_SPAM_STATUS,
+        });
+    }
+    Ok(())
+}
+
+/// Scores every file under `directory`, in name order.
+fn check_directory(
+    checker: &Checker,
+    directory: &Path,
+    depth: usize,
+    json: bool,
+    totals: &mut CheckTotals,
+) {
+    let label = directory.display().to_string();
+    if depth >= DIRECTORY_DEPTH_MAX {
+        let error = format!("directory nesting exceeds the maximum of {DIRECTORY_DEPTH_MAX}");
+        check_one(checker, &label, Err(error), json, totals);
+        return;
+    }
+    let entries = match std::fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let error = format!("cannot read directory: {error}");
+            check_one(checker, &label, Err(error), json, totals);
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            check_directory(checker, &path, depth + 1, json, totals);
+        } else {
+            check_one(
+                checker,
+                &path.display().to_string(),
+                read_message(&path),
+                json,
+                totals,
+            );
+        }
+    }
+}
+
+fn read_message(path: &Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot open: {error}"))?;
+    read_limited(file, "file")
+}
+
+/// Reads at most [`MESSAGE_SIZE_MAX`] bytes, and fails when there are more.
+fn read_limited(reader: impl std::io::Read, source_name: &str) -> Result<Vec<u8>, String> {
+    let mut message = Vec::new();
+    reader
+        .take(MESSAGE_SIZE_MAX + 1)
+        .read_to_end(&mut message)
+        .map_err(|error| format!("cannot read {source_name}: {error}"))?;
+    if message.len() as u64 > MESSAGE_SIZE_MAX {
+        return Err(format!(
+            "message is larger than the maximum of {MESSAGE_SIZE_MAX} bytes"
+        ));
+    }
+    Ok(message)
+}
+
+/// Scores one message, or reports why it could not be read, and prints
+/// the result line.
+fn check_one(
+    checker: &Checker,
+    label: &str,
+    message: Result<Vec<u8>, String>,
+    json: bool,
+    totals: &mut CheckTotals,
+) {
+    let message = match message {
+        Ok(message) => message,
+        Err(error) => {
+            totals.errors += 1;
+            eprintln!("ringmail: {label}: {error}");
+            if json {
+                say!("{}", serde_json::json!({ "path": label, "error": error }));
+            }
+            return;
+        }
+    };
+
+    let prepared = Prepared::new(&message);
+    let probability = checker.bayes.probability(&prepared);
+    let verdict = checker
+        .scorer
+        .score(&prepared, &ringmail_spam::eval::evaluate, probability);
+    totals.messages += 1;
+    totals.spam += usize::from(verdict.is_spam);
+
+    if json {
+        say!("{}", verdict_json(label, &verdict));
+    } else {
+        let rules = verdict.rule_names();
+        let rules = if rules.is_empty() {
+            "none".to_string()
+        } else {
+            rules.join(",")
+        };
+        let answer = if verdict.is_spam { "spam" } else { "ham" };
+        say!("{label} {} {answer} {rules}", format_score(verdict.score));
+    }
+}
+
+fn verdict_json(label: &str, verdict: &Verdict) -> serde_json::Value {
+    let hits: Vec<serde_json::Value> = verdict
+        .hits
+        .iter()
+        .map(|hit| serde_json::json!({ "name": hit.name, "score": hit.score, "hits": hit.hits }))
+        .collect();
+    serde_json::json!({
+        "path": label,
+        "score": verdict.score,
+        "required": verdict.required,
+        "verdict": if verdict.is_spam { "spam" } else { "ham" },
+        "tests": verdict.rule_names(),
+        "hits": hits,
+        "score_set": verdict.score_set,
+        "evals_unimplemented": verdict.evals_unimplemented,
+    })
 }

@@ -11,8 +11,10 @@
 //! [`prepare`] gives each message the views rules match against.
 //! [`bayes`] learns token counts from labelled mail and returns a spam
 //! probability, and [`corpus_split`] fixes the corpus train/test split.
-//! [`eval`] implements SpamAssassin's local eval functions. Scoring a
-//! message with all of them comes next.
+//! [`eval`] implements SpamAssassin's local eval functions.
+//! [`score`] scores one message with the compiled rules, meta rules,
+//! injected eval results and a Bayes probability, and formats
+//! SpamAssassin's `X-Spam-*` header fields.
 #![forbid(unsafe_code)]
 
 pub mod bayes;
@@ -21,6 +23,7 @@ pub mod corpus_split;
 pub mod eval;
 pub mod prepare;
 pub mod rules;
+pub mod score;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 

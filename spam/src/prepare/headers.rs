@@ -260,7 +260,7 @@ fn unfold_value(raw: &[u8]) -> Cow<'_, [u8]> {
 
 /// Returns the first address of an address-list value, or the value
 /// trimmed of angle brackets when it has no parsable address.
-fn first_address(value: &str) -> String {
+pub(crate) fn first_address(value: &str) -> String {
     for address in parse_address_list(value.as_bytes()) {
         if let Address::Mailbox { mailbox, host, .. } = address {
             let mut text = String::from_utf8_lossy(&mailbox).into_owned();
@@ -280,7 +280,7 @@ fn first_address(value: &str) -> String {
 
 /// Returns the display name of the first address, unquoted, or "" when
 /// it has none.
-fn first_display_name(value: &str) -> String {
+pub(crate) fn first_display_name(value: &str) -> String {
     for address in parse_address_list(value.as_bytes()) {
         if let Address::Mailbox { name, .. } = address {
             return name

@@ -1,0 +1,473 @@
+//! Scorer tests: header semantics, tflags, meta rules, score sets, Bayes
+//! bands, header formatting, and a corpus smoke test.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::rules::{load, LoadOptions, MemorySource};
+
+fn scorer_from(text: &str) -> Scorer {
+    let source = MemorySource::new([("/t.cf", text)]);
+    let model = load(&source, &[PathBuf::from("/t.cf")], LoadOptions::default()).unwrap();
+    assert!(model.warnings.is_empty(), "{:?}", model.warnings);
+    let (compiled, _) = CompiledRules::compile(&model);
+    Scorer::new(Arc::new(model), Arc::new(compiled))
+}
+
+fn no_evals(_: &str, _: &[String], _: &Prepared<'_>) -> Option<bool> {
+    None
+}
+
+fn verdict(scorer: &Scorer, message: &str) -> Verdict {
+    scorer.score(&Prepared::new(message.as_bytes()), &no_evals, None)
+}
+
+fn names(verdict: &Verdict) -> Vec<&str> {
+    verdict.rule_names()
+}
+
+fn close(left: f64, right: f64) -> bool {
+    (left - right).abs() < 1e-9
+}
+
+const PLAIN: &str = "From: Jane <jane@example.com>\nTo: bob@example.org\nSubject: lunch\n\nhello there\nsee you soon\n";
+
+#[test]
+fn header_rules_table() {
+    let scorer = scorer_from(
+        "header FROM_JANE From =~ /jane/i\nscore FROM_JANE 1\n\
+         header FROM_ADDR From:addr =~ /^jane\\@example\\.com$/\nscore FROM_ADDR 1\n\
+         header FROM_NAME From:name =~ /^Jane$/\nscore FROM_NAME 1\n\
+         header NOT_BOB To !~ /bob/\nscore NOT_BOB 1\n\
+         header NO_CC_MATCH Cc !~ /anything/\nscore NO_CC_MATCH 1\n\
+         header CC_EMPTY Cc =~ /^$/\nscore CC_EMPTY 1\n\
+         header CC_UNSET Cc =~ /^unset$/ [if-unset: unset]\nscore CC_UNSET 1\n\
+         header HAS_SUBJECT exists:Subject\nscore HAS_SUBJECT 1\n\
+         header HAS_CC exists:Cc\nscore HAS_CC 1\n",
+    );
+    let verdict = verdict(&scorer, PLAIN);
+    let hit = names(&verdict);
+    let expected = [
+        ("FROM_JANE", true),
+        ("FROM_ADDR", true),
+        ("FROM_NAME", true),
+        ("NOT_BOB", false),
+        // A missing field reads as the empty string, so `!~` hits.
+        ("NO_CC_MATCH", true),
+        ("CC_EMPTY", true),
+        ("CC_UNSET", true),
+        ("HAS_SUBJECT", true),
+        ("HAS_CC", false),
+    ];
+    for (name, should_hit) in expected {
+        assert_eq!(hit.contains(&name), should_hit, "{name} in {hit:?}");
+    }
+}
+
+#[test]
+fn if_unset_applies_only_to_its_rule() {
+    // Both rules read the same target, but when Cc is missing only the one
+    // with `if-unset` matches against its text.
+    let scorer = scorer_from(
+        "header CC_DEFAULT Cc =~ /nobody/ [if-unset: nobody]\nscore CC_DEFAULT 1\n\
+         header CC_PLAIN Cc =~ /nobody/\nscore CC_PLAIN 1\n",
+    );
+    let verdict = verdict(&scorer, PLAIN);
+    assert_eq!(names(&verdict), vec!["CC_DEFAULT"]);
+
+    let with_cc = PLAIN.replace("Subject:", "Cc: somebody@example.net\nSubject:");
+    assert!(super::tests::verdict(&scorer, &with_cc).hits.is_empty());
+}
+
+#[test]
+fn multiple_counts_every_line_up_to_maxhits() {
+    let scorer = scorer_from(
+        "body __WORD /\\bspam\\b/\ntflags __WORD multiple\n\
+         body __CAPPED /\\bspam\\b/\ntflags __CAPPED multiple maxhits=2\n\
+         body ONCE /\\bspam\\b/\nscore ONCE 1.5\n\
+         meta THREE_WORDS __WORD >= 3\nscore THREE_WORDS 2\n\
+         meta CAPPED_TWO __CAPPED == 2\nscore CAPPED_TWO 1\n",
+    );
+    let message = "Subject: spam\n\nspam spam\n\nmore spam here\n";
+    let verdict = verdict(&scorer, message);
+    assert_eq!(names(&verdict), vec!["CAPPED_TWO", "ONCE", "THREE_WORDS"]);
+    let once = verdict.hits.iter().find(|hit| hit.name == "ONCE").unwrap();
+    assert_eq!(once.hits, 1);
+    assert!(close(verdict.score, 4.5), "{}", verdict.score);
+}
+
+#[test]
+fn multiple_rule_adds_its_score_once() {
+    let scorer = scorer_from("body WORDS /word/\ntflags WORDS multiple\nscore WORDS 1.2\n");
+    let verdict = verdict(&scorer, "Subject: x\n\nword word word\n");
+    assert_eq!(verdict.hits.len(), 1);
+    assert_eq!(verdict.hits[0].hits, 3);
+    assert!(close(verdict.score, 1.2));
+}
+
+#[test]
+fn meta_rules_table() {
+    let scorer = scorer_from(
+        "body __A /alpha/\nbody __B /beta/\nbody __C /gamma/\n\
+         meta BOTH __A && __B\nscore BOTH 1\n\
+         meta EITHER __A || __C\nscore EITHER 1\n\
+         meta NOT_C !__C\nscore NOT_C 1\n\
+         meta SUM (__A + __B + __C) >= 2\nscore SUM 1\n\
+         meta UNDEFINED_REF __NOT_DEFINED_ANYWHERE || __C\nscore UNDEFINED_REF 1\n\
+         meta CHAINED BOTH && SUM\nscore CHAINED 1\n\
+         meta CHAIN_FIRST CHAIN_LATER\nscore CHAIN_FIRST 1\n\
+         meta CHAIN_LATER __A\nscore CHAIN_LATER 1\n",
+    );
+    let verdict = verdict(&scorer, "Subject: alpha\n\nbeta\n");
+    let hit = names(&verdict);
+    let expected = [
+        ("BOTH", true),
+        ("EITHER", true),
+        ("NOT_C", true),
+        ("SUM", true),
+        ("UNDEFINED_REF", false),
+        ("CHAINED", true),
+        // Defined before the meta it reads, and still evaluated after it.
+        ("CHAIN_FIRST", true),
+        ("CHAIN_LATER", true),
+    ];
+    for (name, should_hit) in expected {
+        assert_eq!(hit.contains(&name), should_hit, "{name} in {hit:?}");
+    }
+}
+
+#[test]
+fn meta_cycle_never_hits() {
+    let scorer = scorer_from(
+        "body __A /alpha/\nmeta LOOP_ONE LOOP_TWO || __A\nscore LOOP_ONE 1\n\
+         meta LOOP_TWO LOOP_ONE || __A\nscore LOOP_TWO 1\n\
+         meta AFTER_LOOP LOOP_ONE\nscore AFTER_LOOP 1\nmeta FINE __A\nscore FINE 1\n",
+    );
+    let verdict = verdict(&scorer, "Subject: alpha\n\n\n");
+    assert_eq!(names(&verdict), vec!["FINE"]);
+}
+
+#[test]
+fn zero_score_rule_does_not_run_for_metas() {
+    let scorer = scorer_from(
+        "body OFF /alpha/\nscore OFF 0\nmeta READS_OFF OFF\nscore READS_OFF 1\n\
+         body __SUB /alpha/\nmeta READS_SUB __SUB\nscore READS_SUB 1\n",
+    );
+    let verdict = verdict(&scorer, "Subject: alpha\n\n\n");
+    assert_eq!(names(&verdict), vec!["READS_SUB"]);
+}
+
+#[test]
+fn sub_rules_and_zero_scores_are_not_listed() {
+    let scorer = scorer_from("body __HIDDEN /alpha/\nbody SHOWN /alpha/\nscore SHOWN 0.5\n");
+    let verdict = verdict(&scorer, "Subject: alpha\n\n\n");
+    assert_eq!(names(&verdict), vec!["SHOWN"]);
+    assert!(close(verdict.score, 0.5));
+}
+
+#[test]
+fn score_set_follows_bayes() {
+    let scorer = scorer_from(
+        "body WORD /alpha/\nscore WORD 1.0 1.5 2.0 2.5\n\
+         body BAYES_99 eval:check_bayes('0.99', '0.999')\nscore BAYES_99 0 0 3.5 3.5\n\
+         body BAYES_00 eval:check_bayes('0', '0.01')\nscore BAYES_00 0 0 -1.9 -1.9\n",
+    );
+    let prepared = Prepared::new(b"Subject: alpha\n\n\n");
+
+    let plain = scorer.score(&prepared, &no_evals, None);
+    assert_eq!(plain.score_set, SCORE_SET_PLAIN);
+    assert_eq!(names(&plain), vec!["WORD"]);
+    assert!(close(plain.score, 1.0));
+    assert_eq!(plain.evals_unimplemented, 0, "zero-score evals do not run");
+
+    let spammy = scorer.score(&prepared, &no_evals, Some(0.995));
+    assert_eq!(spammy.score_set, SCORE_SET_BAYES);
+    assert_eq!(names(&spammy), vec!["BAYES_99", "WORD"]);
+    assert!(close(spammy.score, 5.5), "{}", spammy.score);
+    assert!(spammy.is_spam);
+
+    let hammy = scorer.score(&prepared, &no_evals, Some(0.0));
+    assert_eq!(names(&hammy), vec!["BAYES_00", "WORD"]);
+    assert!(close(hammy.score, 0.1), "{}", hammy.score);
+}
+
+#[test]
+fn check_bayes_without_probability_is_a_miss() {
+    let scorer = scorer_from("body BAYES_50 eval:check_bayes('0.4', '0.6')\nscore BAYES_50 0.8\n");
+    let verdict = verdict(&scorer, "Subject: x\n\n\n");
+    assert!(verdict.hits.is_empty());
+    assert_eq!(verdict.evals_unimplemented, 0);
+}
+
+#[test]
+fn bayes_band_rule_hits_without_check_bayes() {
+    let scorer = scorer_from("meta BAYES_80 0\nscore BAYES_80 0 0 2 2\n");
+    let prepared = Prepared::new(b"Subject: x\n\n\n");
+    let verdict = scorer.score(&prepared, &no_evals, Some(0.9));
+    assert_eq!(names(&verdict), vec!["BAYES_80"]);
+}
+
+#[test]
+fn bayes_rule_bands() {
+    let cases = [
+        (0.0, "BAYES_00"),
+        (0.009, "BAYES_00"),
+        (0.01, "BAYES_05"),
+        (0.049, "BAYES_05"),
+        (0.05, "BAYES_20"),
+        (0.2, "BAYES_40"),
+        (0.4, "BAYES_50"),
+        (0.5, "BAYES_50"),
+        (0.6, "BAYES_60"),
+        (0.8, "BAYES_80"),
+        (0.95, "BAYES_95"),
+        (0.99, "BAYES_99"),
+        (0.998, "BAYES_99"),
+        (0.999, "BAYES_999"),
+        (1.0, "BAYES_999"),
+        (-1.0, "BAYES_00"),
+        (2.0, "BAYES_999"),
+    ];
+    for (probability, expected) in cases {
+        assert_eq!(bayes_rule(probability), expected, "{probability}");
+    }
+}
+
+#[test]
+fn evals_use_injected_function() {
+    let scorer = scorer_from(
+        "header MISSING_TO eval:check_missing_to()\nscore MISSING_TO 1\n\
+         body NOT_DONE eval:not_implemented_here('x')\nscore NOT_DONE 1\n\
+         body ALWAYS_NO eval:always_no()\nscore ALWAYS_NO 1\n",
+    );
+    let evals = |function: &str, args: &[String], _: &Prepared<'_>| match function {
+        "check_missing_to" => Some(args.is_empty()),
+        "always_no" => Some(false),
+        _ => None,
+    };
+    let verdict = scorer.score(&Prepared::new(b"Subject: x\n\n\n"), &evals, None);
+    assert_eq!(names(&verdict), vec!["MISSING_TO"]);
+    assert_eq!(verdict.evals_unimplemented, 1);
+}
+
+#[test]
+fn rawbody_uri_and_full_targets() {
+    let scorer = scorer_from(
+        "rawbody RAW_TAG /<b>bold/\nscore RAW_TAG 1\n\
+         body BODY_TAG /<b>/\nscore BODY_TAG 1\n\
+         uri URI_HOST /example\\.net/\nscore URI_HOST 1\n\
+         full FULL_HEADER /^X-Mailer: spamkit/m\nscore FULL_HEADER 1\n",
+    );
+    let message = "X-Mailer: spamkit\nSubject: hi\nContent-Type: text/html\n\n\
+                   <html><body><b>bold</b> <a href=\"http://example.net/x\">go</a></body></html>\n";
+    let verdict = verdict(&scorer, message);
+    assert_eq!(names(&verdict), vec!["FULL_HEADER", "RAW_TAG", "URI_HOST"]);
+}
+
+#[test]
+fn required_score_sets_is_spam() {
+    let scorer = scorer_from("required_score 2.5\nbody WORD /alpha/\nscore WORD 2.5\n");
+    let verdict = verdict(&scorer, "Subject: alpha\n\n\n");
+    assert!(close(verdict.required, 2.5));
+    assert!(verdict.is_spam, "a score equal to required is spam");
+}
+
+#[test]
+fn score_is_rounded_to_three_decimals() {
+    let scorer = scorer_from(
+        "body ONE /a/\nscore ONE 0.1\nbody TWO /b/\nscore TWO 0.2\n\
+         body THREE /c/\nscore THREE -0.3\n",
+    );
+    let verdict = verdict(&scorer, "Subject: abc\n\n\n");
+    assert_eq!(verdict.score, 0.0);
+    assert!(verdict.score.is_sign_positive());
+}
+
+fn verdict_with(score: f64, is_spam: bool, rules: &[&str]) -> Verdict {
+    Verdict {
+        score,
+        required: 5.0,
+        is_spam,
+        hits: rules
+            .iter()
+            .map(|name| Hit {
+                name: name.to_string(),
+                score: 1.0,
+                hits: 1,
+            })
+            .collect(),
+        score_set: 0,
+        evals_unimplemented: 0,
+    }
+}
+
+#[test]
+fn status_folds_like_spamassassin() {
+    // The rule list of a spam corpus message as SpamAssassin 4.0.1 folded
+    // it, with SpamAssassin's version replaced by Ringmail's.
+    let verdict = verdict_with(
+        9.4,
+        true,
+        &[
+            "UNPARSEABLE_RELAY",
+            "FREEMAIL_ENVFROM_END_DIGIT",
+            "FREEMAIL_FROM",
+            "FSL_HELO_NON_FQDN_1",
+            "HELO_NO_DOMAIN",
+            "HTML_EXTRA_CLOSE",
+            "HTML_FONT_TINY_NORDNS",
+            "HTML_MESSAGE",
+            "INVALID_DATE_TZ_ABSURD",
+            "MIME_HTML_ONLY",
+            "RDNS_NONE",
+            "SPOOFED_FREEMAIL",
+            "SPOOFED_FREEMAIL_NO_RDNS",
+        ],
+    );
+    let mut sorted = verdict.clone();
+    sorted
+        .hits
+        .sort_by(|left, right| left.name.cmp(&right.name));
+    let headers = spam_headers(&sorted);
+    let status = headers
+        .iter()
+        .find(|header| header.name == "X-Spam-Status")
+        .unwrap();
+    let expected = format!(
+        "Yes, score=9.4 required=5.0 tests=FREEMAIL_ENVFROM_END_DIGIT,\n\
+         \tFREEMAIL_FROM,FSL_HELO_NON_FQDN_1,HELO_NO_DOMAIN,HTML_EXTRA_CLOSE,\n\
+         \tHTML_FONT_TINY_NORDNS,HTML_MESSAGE,INVALID_DATE_TZ_ABSURD,\n\
+         \tMIME_HTML_ONLY,RDNS_NONE,SPOOFED_FREEMAIL,SPOOFED_FREEMAIL_NO_RDNS,\n\
+         \tUNPARSEABLE_RELAY autolearn=no autolearn_force=no version={}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(status.value, expected);
+}
+
+#[test]
+fn status_breaks_at_space_before_autolearn() {
+    let verdict = verdict_with(
+        2.6,
+        false,
+        &[
+            "DIET_1",
+            "HEADER_FROM_DIFFERENT_DOMAINS",
+            "MAILING_LIST_MULTI",
+            "SUBJECT_DIET",
+        ],
+    );
+    let value = report::fold("X-Spam-Status", &report::status_text(&verdict));
+    let lines: Vec<&str> = value.split('\n').collect();
+    assert_eq!(lines[0], "No, score=2.6 required=5.0 tests=DIET_1,");
+    assert_eq!(
+        lines[1],
+        "\tHEADER_FROM_DIFFERENT_DOMAINS,MAILING_LIST_MULTI,SUBJECT_DIET"
+    );
+    assert!(lines[2].starts_with("\tautolearn=no autolearn_force=no version="));
+}
+
+#[test]
+fn headers_for_ham_and_spam() {
+    let ham = spam_headers(&verdict_with(-0.04, false, &[]));
+    let fields: Vec<String> = ham.iter().map(SpamHeader::to_field).collect();
+    assert_eq!(fields[0], "X-Spam-Score: 0.0\n");
+    assert_eq!(fields[1], "X-Spam-Level: \n");
+    assert!(fields[2].starts_with("X-Spam-Status: No, score=0.0 required=5.0 tests=none "));
+    assert_eq!(fields.len(), 3, "no X-Spam-Flag on ham");
+
+    let spam = spam_headers(&verdict_with(7.9, true, &["A"]));
+    assert_eq!(spam[0].to_field(), "X-Spam-Flag: YES\n");
+    assert_eq!(spam[2].value, "*******");
+
+    let huge = spam_headers(&verdict_with(400.0, true, &["A"]));
+    assert_eq!(huge[2].value.len(), report::LEVEL_STARS_MAX);
+}
+
+#[test]
+fn folded_lines_stay_within_width() {
+    let names: Vec<String> = (0..200)
+        .map(|index| format!("RULE_NUMBER_{index}"))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let value = spam_headers(&verdict_with(99.0, true, &refs))
+        .pop()
+        .unwrap()
+        .value;
+    for (index, line) in value.split('\n').enumerate() {
+        let width = if index == 0 {
+            "X-Spam-Status: ".len() + line.len()
+        } else {
+            line.len() - 1 + 8
+        };
+        assert!(
+            width <= report::FOLD_WIDTH_MAX,
+            "line {index} is {width} wide: {line:?}"
+        );
+    }
+}
+
+/// Returns the corpus directory written by tests/corpus/fetch.py.
+fn corpus_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let dir = std::path::Path::new(&home).join(".cache/ringmail/spamassassin-corpus-0.2.3/eml");
+    dir.is_dir().then_some(dir)
+}
+
+/// Messages of the corpus smoke test.
+const CORPUS_SMOKE_MESSAGES: usize = 300;
+/// Time allowed for one message in a debug build with the stock rules. It
+/// only catches runaway work: typical messages take milliseconds.
+const CORPUS_MESSAGE_TIME_MAX: Duration = Duration::from_secs(5);
+
+#[test]
+fn corpus_scores_without_panic() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: corpus not found, run `python3 tests/corpus/fetch.py`");
+        return;
+    };
+    let model = match crate::rules::load_default(LoadOptions::default()) {
+        Ok((model, _)) => model,
+        Err(error) => panic!("default rules do not load: {error}"),
+    };
+    let (compiled, _) = CompiledRules::compile(&model);
+    let scorer = Scorer::new(Arc::new(model), Arc::new(compiled));
+
+    let mut paths = Vec::new();
+    for group in std::fs::read_dir(&dir).unwrap().flatten() {
+        for entry in std::fs::read_dir(group.path()).unwrap().flatten() {
+            paths.push(entry.path());
+        }
+    }
+    paths.sort();
+    // Take messages from every group, not only the first directory.
+    let step = (paths.len() / CORPUS_SMOKE_MESSAGES).max(1);
+    let chosen: Vec<&PathBuf> = paths
+        .iter()
+        .step_by(step)
+        .take(CORPUS_SMOKE_MESSAGES)
+        .collect();
+
+    let started = Instant::now();
+    let mut spam = 0;
+    for path in &chosen {
+        let message = std::fs::read(path).unwrap();
+        let message_started = Instant::now();
+        let verdict = scorer.score(&Prepared::new(&message), &no_evals, None);
+        let elapsed = message_started.elapsed();
+        assert!(
+            elapsed < CORPUS_MESSAGE_TIME_MAX,
+            "{} took {elapsed:?}",
+            path.display()
+        );
+        assert!(verdict.score.is_finite(), "{}", path.display());
+        spam += usize::from(verdict.is_spam);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "scored {} corpus messages, {spam} spam, {:.0} msg/s (informational)",
+        chosen.len(),
+        chosen.len() as f64 / seconds
+    );
+}
