@@ -15,6 +15,7 @@
 //! [`score`] scores one message with the compiled rules, meta rules,
 //! injected eval results and a Bayes probability, and formats
 //! SpamAssassin's `X-Spam-*` header fields.
+//! [`spamd`] parses spamc requests and formats spamd responses.
 #![forbid(unsafe_code)]
 
 pub mod bayes;
@@ -24,6 +25,7 @@ pub mod eval;
 pub mod prepare;
 pub mod rules;
 pub mod score;
+pub mod spamd;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
