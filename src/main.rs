@@ -96,6 +96,17 @@ enum SpamCommand {
     /// Learn directories of spam and ham into the Bayes store
     /// (<data>/spam/bayes.db), or forget them with --forget.
     Learn(spam_learn_cli::LearnArgs),
+    /// Serve the spamd protocol (SPAMC/1.5) for spamc, with the rules
+    /// compiled once, until SIGTERM or SIGINT.
+    Serve {
+        /// Address and TCP port to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7830")]
+        listen: std::net::SocketAddr,
+        /// Directory of .cf (and .pre) files; without it SpamAssassin's stock
+        /// rules load, or Ringmail's embedded set when they are missing.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
     /// Score messages and print one line per message: path, score, verdict
     /// (spam or ham) and the rules that hit. Rules are compiled once.
     Check {
@@ -246,6 +257,7 @@ macro_rules! say {
 
 mod spam_cli;
 mod spam_learn_cli;
+mod spam_serve;
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
@@ -291,6 +303,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     exit_code,
                 },
         } => spam_cli::check(&cli.data, &inputs, rules.as_deref(), json, exit_code),
+        Command::Spam {
+            command: SpamCommand::Serve { listen, rules },
+        } => spam_serve::serve(&cli.data, listen, rules.as_deref()),
     }
 }
 

@@ -56,7 +56,9 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
     Ok(())
 }
 
-fn load(rules_dir: Option<&Path>) -> Result<(RuleModel, Vec<String>), Failure> {
+/// Loads the rules of `rules_dir`, or the default rules without it, and
+/// returns them with the names of their sources.
+pub(crate) fn load(rules_dir: Option<&Path>) -> Result<(RuleModel, Vec<String>), Failure> {
     let options = LoadOptions::default();
     let result = match rules_dir {
         Some(dir) => {
