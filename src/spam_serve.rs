@@ -10,8 +10,8 @@
 //! being read are finished, and then the command returns.
 //!
 //! Limits: each request must arrive within [`REQUEST_TIMEOUT_MS`], and the
-//! reply must be written within it too, so a client that stalls holds a
-//! worker no longer than that. After each reply, up to
+//! reply must be written within it too, so a client that stalls keeps a
+//! worker busy no longer than that. After each reply, up to
 //! [`DRAIN_SIZE_MAX`] unread bytes are read and dropped for at most
 //! [`DRAIN_TIMEOUT_MS`], so that closing the socket does not send a reset
 //! that destroys the reply before the client reads it.
@@ -32,10 +32,11 @@ use ringmail_spam::spamd::{self, ExitCode, Limits, Request, RequestReader, Spamd
 use crate::Failure;
 
 /// Maximum time to read one request and to write its reply, in
-/// milliseconds. spamc's own default timeout is 600 seconds, but a
-/// request is at most a few hundred KiB on loopback or a LAN.
+/// milliseconds, scoring included. spamc 4.0.1 waits 600 seconds by
+/// default, but a request is at most a few hundred KiB on loopback or a
+/// LAN, so 30 seconds only cuts off clients that stall.
 const REQUEST_TIMEOUT_MS: u64 = 30_000;
-/// Maximum time spent reading and dropping unread request bytes after an
+/// Maximum time spent reading and dropping unread request bytes after a
 /// reply, in milliseconds.
 const DRAIN_TIMEOUT_MS: u64 = 1_000;
 /// Maximum unread request bytes read and dropped after a reply.
@@ -43,7 +44,8 @@ const DRAIN_SIZE_MAX: usize = 1024 * 1024;
 /// Size of one socket read.
 const READ_BUFFER_LEN: usize = 64 * 1024;
 
-/// What every worker scores with.
+/// The compiled rules, Bayes store and request limits that every worker
+/// shares.
 struct Service {
     scorer: Scorer,
     bayes: BayesStore,
@@ -59,9 +61,11 @@ pub fn serve(data_dir: &Path, listen: SocketAddr, rules_dir: Option<&Path>) -> R
     let local = listener
         .local_addr()
         .map_err(|error| Failure::runtime(format!("cannot read listen address: {error}")))?;
-    let mut signals =
-        signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
-            .map_err(|error| Failure::runtime(format!("cannot install signal handlers: {error}")))?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|error| Failure::runtime(format!("cannot install signal handlers: {error}")))?;
 
     let workers_len = std::thread::available_parallelism().map_or(1, |count| count.get());
     let stopping = Arc::new(AtomicBool::new(false));
@@ -126,7 +130,9 @@ fn wake_workers(local: SocketAddr, workers_len: usize) {
         target.set_ip(loopback);
     }
     for _ in 0..workers_len {
-        if let Err(error) = TcpStream::connect_timeout(&target, Duration::from_millis(DRAIN_TIMEOUT_MS)) {
+        if let Err(error) =
+            TcpStream::connect_timeout(&target, Duration::from_millis(DRAIN_TIMEOUT_MS))
+        {
             tracing::warn!(%target, %error, "cannot wake a spamd worker");
         }
     }
@@ -216,7 +222,9 @@ fn read_request(
             }
             return Err(SpamdError {
                 code: ExitCode::Protocol,
-                message: format!("connection closed after {received} bytes of an incomplete request"),
+                message: format!(
+                    "connection closed after {received} bytes of an incomplete request"
+                ),
             });
         }
         received += count;
