@@ -67,6 +67,10 @@ pub fn serve(data_dir: &Path, listen: SocketAddr, rules_dir: Option<&Path>) -> R
     ])
     .map_err(|error| Failure::runtime(format!("cannot install signal handlers: {error}")))?;
 
+    // NOTE: a client that stalls occupies its worker until the request
+    // timeout, so on a machine with few cores a few stalled clients delay
+    // every other request. More workers than cores would make that less
+    // likely.
     let workers_len = std::thread::available_parallelism().map_or(1, |count| count.get());
     let stopping = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::with_capacity(workers_len);
@@ -97,7 +101,8 @@ pub fn serve(data_dir: &Path, listen: SocketAddr, rules_dir: Option<&Path>) -> R
     Ok(())
 }
 
-/// Loads and compiles the rules and opens the Bayes store.
+/// Loads and compiles the rules and opens the Bayes store. The store is
+/// read once, so mail learned later counts only after a restart.
 fn load_service(data_dir: &Path, rules_dir: Option<&Path>) -> Result<Service, Failure> {
     let (model, _) = crate::spam_cli::load(rules_dir)?;
     let mut bayes = BayesStore::open(data_dir).map_err(|error| {
