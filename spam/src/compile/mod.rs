@@ -13,8 +13,16 @@
 //! 2. regex-automata's `meta::Regex` compiles it, in byte mode with ASCII
 //!    classes, as Perl matches byte strings;
 //! 3. if the pattern needs lookaround or backreferences, or step 2 fails,
-//!    fancy-regex compiles it (counted as a fallback);
+//!    fancy-regex compiles it (counted as a fallback), behind a superset
+//!    regex when [`superset`] can build one: a text the superset misses is
+//!    a miss without running fancy-regex, and the superset's literals are
+//!    the rule's prefilter;
 //! 4. if every engine fails, the rule is counted and skipped with its error.
+//!
+//! [`CompiledRules::match_lines`] matches a list of lines (body, rawbody
+//! pieces, URIs) with the per-line result of `match_target`. Rules without
+//! prefilter literals first run once over the joined lines, when that is a
+//! sound test ([`superset::is_line_safe`]), so most of them skip every line.
 //!
 //! Eval, `exists:` and meta rules are kept for the scorer, with counts of the
 //! eval functions Ringmail implements ([`CompileOptions::implemented_evals`]).

@@ -17,7 +17,7 @@
 //! Any other construct fancy-regex parses but regex-syntax does not have
 //! returns `None`, and the rule runs fancy-regex alone, as before.
 //!
-//! [`is_line_safe`] tells whether a regex that matches one line also matches
+//! [`is_line_safe`] returns whether a regex that matches one line also matches
 //! the lines joined with `\n`. Within a line every position keeps its
 //! neighbors, and at a line's edges the joined text has `\n` where the line
 //! has its start or end. `\n` is a non-word byte, which is how the text's

@@ -64,7 +64,6 @@ pub fn dependency_order(model: &RuleModel, metas: &[(RuleId, MetaExpr)]) -> Vec<
     order
 }
 
-/// Evaluates the metas in `order` and records their hits in `tally`.
 /// The rule ids of the names in one meta expression, keyed by the address
 /// and length of each name's text inside that expression.
 ///
@@ -101,6 +100,7 @@ impl ResolvedNames {
     }
 }
 
+/// Evaluates the metas in `order` and records their hits in `tally`.
 pub(super) fn run(
     model: &RuleModel,
     compiled: &CompiledRules,
