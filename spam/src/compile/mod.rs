@@ -13,8 +13,16 @@
 //! 2. regex-automata's `meta::Regex` compiles it, in byte mode with ASCII
 //!    classes, as Perl matches byte strings;
 //! 3. if the pattern needs lookaround or backreferences, or step 2 fails,
-//!    fancy-regex compiles it (counted as a fallback);
+//!    fancy-regex compiles it (counted as a fallback), behind a superset
+//!    regex when [`superset`] can build one: a text the superset misses is
+//!    a miss without running fancy-regex, and the superset's literals are
+//!    the rule's prefilter;
 //! 4. if every engine fails, the rule is counted and skipped with its error.
+//!
+//! [`CompiledRules::match_lines`] matches a list of lines (body, rawbody
+//! pieces, URIs) with the per-line result of `match_target`. Rules without
+//! prefilter literals first run once over the joined lines, when that is a
+//! sound test ([`superset::is_line_safe`]), so most of them skip every line.
 //!
 //! Eval, `exists:` and meta rules are kept for the scorer, with counts of the
 //! eval functions Ringmail implements ([`CompileOptions::implemented_evals`]).
@@ -23,6 +31,7 @@
 //! regex per target for the always-candidate rules is not built yet.
 
 pub mod prefilter;
+pub mod superset;
 pub mod translate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -147,7 +156,38 @@ impl CompileStats {
 
 enum Matcher {
     Automata(meta::Regex),
-    Fancy(fancy_regex::Regex),
+    /// A fancy-regex rule, with its superset regex when it has one
+    /// ([`superset`]): a text the superset does not match is a miss.
+    Fancy(fancy_regex::Regex, Option<meta::Regex>),
+}
+
+impl Matcher {
+    /// Returns the regex-automata regex that every match of this matcher
+    /// also matches: the regex itself, or a fancy rule's superset.
+    fn plain(&self) -> Option<&meta::Regex> {
+        match self {
+            Matcher::Automata(regex) => Some(regex),
+            Matcher::Fancy(_, superset) => superset.as_ref(),
+        }
+    }
+
+    /// Returns whether a fancy rule's superset regex misses `text`, so
+    /// fancy-regex need not run.
+    fn superset_misses(&self, text: &[u8]) -> bool {
+        match self {
+            Matcher::Automata(_) => false,
+            Matcher::Fancy(_, superset) => superset
+                .as_ref()
+                .is_some_and(|superset| !superset.is_match(text)),
+        }
+    }
+}
+
+/// Whether a confirm may rule a text out with a fancy rule's superset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    On,
+    Off,
 }
 
 struct CompiledRule {
@@ -155,6 +195,8 @@ struct CompiledRule {
     matcher: Matcher,
     negated: bool,
     hits_max: u32,
+    /// Whether [`Matcher::plain`] is line-safe ([`superset::is_line_safe`]).
+    line_safe: bool,
 }
 
 /// The rules of one target and their prefilter.
@@ -314,6 +356,7 @@ impl CompiledRules {
                 matcher: compiled.matcher,
                 negated,
                 hits_max,
+                line_safe: compiled.line_safe,
             });
         }
 
@@ -383,7 +426,7 @@ impl CompiledRules {
     }
 
     /// Returns the rules of `target` whose regex matches `text`, running
-    /// every rule's regex without the prefilter. Tests compare this with
+    /// every rule's regex without the prefilter and without superset regexes. Tests compare this with
     /// [`CompiledRules::match_target`].
     pub fn match_target_unfiltered(&self, target: &Target, text: &[u8]) -> Vec<RuleMatch> {
         let Some(rules) = self.targets.get(target) else {
@@ -392,14 +435,115 @@ impl CompiledRules {
         rules
             .rules
             .iter()
-            .filter_map(|rule| self.confirm(rule, text))
+            .filter_map(|rule| self.confirm(rule, text, Gate::Off))
             .collect()
+    }
+
+    /// Returns the rules of `target` that hit any of `lines`, as if
+    /// [`CompiledRules::match_target`] ran on each line and the hits were
+    /// summed per rule, up to the rule's `maxhits` (or [`HITS_MAX`]).
+    ///
+    /// Rules without a prefilter first run once over the lines joined with
+    /// `\n` when their regex-automata form is line-safe
+    /// ([`superset::is_line_safe`]). A rule that misses there misses every
+    /// line, and a rule that hits runs only from the line where the joined
+    /// match starts, because no line before it can match.
+    pub fn match_lines(&self, target: &Target, lines: &[&[u8]]) -> Vec<RuleMatch> {
+        let Some(rules) = self.targets.get(target) else {
+            return Vec::new();
+        };
+        let always = self.gate_always(rules, lines);
+
+        let mut counts = vec![0u32; rules.rules.len()];
+        let mut candidate = vec![false; rules.rules.len()];
+        for (index, line) in lines.iter().enumerate() {
+            let active = always
+                .iter()
+                .filter(|(_, first_line)| *first_line <= index)
+                .map(|(slot, _)| *slot as usize);
+            self.run_text(rules, line, active, &mut candidate, |slot, hits| {
+                let rule = &rules.rules[slot];
+                counts[slot] = counts[slot].saturating_add(hits).min(rule.hits_max.max(1));
+            });
+        }
+
+        rules
+            .rules
+            .iter()
+            .zip(counts)
+            .filter(|(_, hits)| *hits > 0)
+            .map(|(rule, hits)| RuleMatch {
+                rule: rule.id,
+                hits,
+            })
+            .collect()
+    }
+
+    /// Returns each always-candidate slot of `rules` that can hit `lines`,
+    /// with the index of the first line it has to run on.
+    fn gate_always(&self, rules: &TargetRules, lines: &[&[u8]]) -> Vec<(u32, usize)> {
+        let gated = rules.always.iter().any(|slot| {
+            let rule = &rules.rules[*slot as usize];
+            rule.line_safe && !rule.negated
+        });
+        if !gated || lines.len() < 2 {
+            return rules.always.iter().map(|slot| (*slot, 0)).collect();
+        }
+
+        let joined = lines.join(&b'\n');
+        // Offset in `joined` just past each line's last byte.
+        let mut line_ends = Vec::with_capacity(lines.len());
+        let mut offset = 0usize;
+        for line in lines {
+            offset += line.len();
+            line_ends.push(offset);
+            offset += 1;
+        }
+
+        let mut always = Vec::with_capacity(rules.always.len());
+        for slot in &rules.always {
+            let rule = &rules.rules[*slot as usize];
+            let gate = rule.matcher.plain().filter(|_| rule.line_safe && !rule.negated);
+            match gate {
+                None => always.push((*slot, 0)),
+                Some(regex) => {
+                    if let Some(found) = regex.find(joined.as_slice()) {
+                        let first_line = line_ends.partition_point(|end| *end < found.start());
+                        always.push((*slot, first_line));
+                    }
+                }
+            }
+        }
+        always
     }
 
     fn run_target(&self, rules: &TargetRules, text: &[u8]) -> Vec<RuleMatch> {
         let mut candidate = vec![false; rules.rules.len()];
-        for slot in &rules.always {
-            candidate[*slot as usize] = true;
+        let mut matches = Vec::new();
+        let always = rules.always.iter().map(|slot| *slot as usize);
+        self.run_text(rules, text, always, &mut candidate, |slot, hits| {
+            matches.push(RuleMatch {
+                rule: rules.rules[slot].id,
+                hits,
+            });
+        });
+        matches
+    }
+
+    /// Runs the rules of one target on `text`: the `always` slots and the
+    /// prefilter's candidates, calling `hit` with each hit slot and its
+    /// count in slot order. `candidate` is scratch space, all `false` on
+    /// entry and on return.
+    fn run_text(
+        &self,
+        rules: &TargetRules,
+        text: &[u8],
+        always: impl Iterator<Item = usize>,
+        candidate: &mut [bool],
+        mut hit: impl FnMut(usize, u32),
+    ) {
+        for slot in always {
+            candidate[slot] = true;
         }
         if let Some(automaton) = &rules.prefilter {
             for found in automaton.find_overlapping_iter(text) {
@@ -407,25 +551,25 @@ impl CompiledRules {
             }
         }
 
-        let mut matches = Vec::new();
-        for (rule, is_candidate) in rules.rules.iter().zip(candidate) {
-            if is_candidate {
-                matches.extend(self.confirm(rule, text));
+        for (slot, rule) in rules.rules.iter().enumerate() {
+            if candidate[slot] {
+                candidate[slot] = false;
+                if let Some(found) = self.confirm(rule, text, Gate::On) {
+                    hit(slot, found.hits);
+                }
             } else if rule.negated {
                 // Without a factor in the text the regex cannot match, so a
                 // `!~` rule hits.
-                matches.push(RuleMatch {
-                    rule: rule.id,
-                    hits: 1,
-                });
+                hit(slot, 1);
             }
         }
-        matches
     }
 
     /// Runs one rule's regex on `text`.
-    fn confirm(&self, rule: &CompiledRule, text: &[u8]) -> Option<RuleMatch> {
-        let hits = if rule.negated {
+    fn confirm(&self, rule: &CompiledRule, text: &[u8], gate: Gate) -> Option<RuleMatch> {
+        let hits = if gate == Gate::On && rule.matcher.superset_misses(text) {
+            u32::from(rule.negated)
+        } else if rule.negated {
             u32::from(!self.is_match(&rule.matcher, text))
         } else if rule.hits_max > 1 {
             self.count(&rule.matcher, text, rule.hits_max)
@@ -441,7 +585,7 @@ impl CompiledRules {
     fn is_match(&self, matcher: &Matcher, text: &[u8]) -> bool {
         match matcher {
             Matcher::Automata(regex) => regex.is_match(text),
-            Matcher::Fancy(regex) => match regex.is_match(text) {
+            Matcher::Fancy(regex, _) => match regex.is_match(text) {
                 Ok(found) => found,
                 Err(_) => {
                     self.backtrack_limit_hits.fetch_add(1, Ordering::Relaxed);
@@ -455,7 +599,7 @@ impl CompiledRules {
         let cap = cap as usize;
         let count = match matcher {
             Matcher::Automata(regex) => regex.find_iter(text).take(cap).count(),
-            Matcher::Fancy(regex) => {
+            Matcher::Fancy(regex, _) => {
                 let mut count = 0;
                 for found in regex.find_iter(text).take(cap) {
                     if found.is_err() {
@@ -513,6 +657,9 @@ pub struct CompiledPattern {
     matcher: Matcher,
     pub engine: Engine,
     pub factors: Option<Vec<Vec<u8>>>,
+    /// Whether the pattern's regex-automata form (the regex itself, or a
+    /// fancy pattern's superset) is line-safe ([`superset::is_line_safe`]).
+    pub line_safe: bool,
 }
 
 impl CompiledPattern {
@@ -521,7 +668,25 @@ impl CompiledPattern {
     pub fn is_match(&self, text: &[u8]) -> bool {
         match &self.matcher {
             Matcher::Automata(regex) => regex.is_match(text),
-            Matcher::Fancy(regex) => regex.is_match(text).unwrap_or(false),
+            Matcher::Fancy(regex, superset) => {
+                superset.as_ref().is_none_or(|superset| superset.is_match(text))
+                    && regex.is_match(text).unwrap_or(false)
+            }
+        }
+    }
+
+    /// Returns whether fancy-regex runs this pattern behind a superset
+    /// regex ([`superset`]).
+    pub fn has_superset(&self) -> bool {
+        matches!(self.matcher, Matcher::Fancy(_, Some(_)))
+    }
+
+    /// Returns whether fancy-regex alone matches `text`, without the
+    /// superset. Tests compare this with [`CompiledPattern::is_match`].
+    pub fn is_match_fancy_only(&self, text: &[u8]) -> Option<bool> {
+        match &self.matcher {
+            Matcher::Automata(_) => None,
+            Matcher::Fancy(regex, _) => Some(regex.is_match(text).unwrap_or(false)),
         }
     }
 }
@@ -530,6 +695,7 @@ impl CompiledPattern {
 pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
     let translation = translate(&pattern.source, &pattern.flags)
         .map_err(|error| format!("unsupported regex construct: {error}"))?;
+    let hir = parse_hir(&translation);
     let mut automata_error = None;
     if !translation.needs_fancy {
         match build_automata(&translation) {
@@ -537,18 +703,29 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
                 return Ok(CompiledPattern {
                     matcher: Matcher::Automata(regex),
                     engine: Engine::Automata,
-                    factors: literal_factors(&translation),
+                    factors: hir.as_ref().and_then(prefilter::factors),
+                    line_safe: hir.as_ref().is_some_and(superset::is_line_safe),
                 })
             }
             Err(error) => automata_error = Some(error),
         }
     }
     match build_fancy(&translation) {
-        Ok(regex) => Ok(CompiledPattern {
-            matcher: Matcher::Fancy(regex),
-            engine: Engine::Fancy,
-            factors: literal_factors(&translation),
-        }),
+        Ok(regex) => {
+            let superset = build_superset(&translation);
+            let superset_hir = superset.as_ref().map(|(_, hir)| hir);
+            let factors = hir
+                .as_ref()
+                .and_then(prefilter::factors)
+                .or_else(|| superset_hir.and_then(prefilter::factors));
+            let line_safe = superset_hir.is_some_and(superset::is_line_safe);
+            Ok(CompiledPattern {
+                matcher: Matcher::Fancy(regex, superset.map(|(regex, _)| regex)),
+                engine: Engine::Fancy,
+                factors,
+                line_safe,
+            })
+        }
         Err(fancy_error) => Err(match automata_error {
             Some(automata_error) => {
                 format!("regex-automata: {automata_error}; fancy-regex: {fancy_error}")
@@ -556,6 +733,32 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
             None => format!("fancy-regex: {fancy_error}"),
         }),
     }
+}
+
+/// Builds the superset regex of a fancy pattern and returns it with its
+/// HIR, or `None` when it has none or regex-automata rejects it.
+fn build_superset(translation: &Translation) -> Option<(meta::Regex, regex_syntax::hir::Hir)> {
+    let pattern = superset::superset_pattern(translation)?;
+    let syntax = syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(NEST_MAX);
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(NEST_MAX)
+        .build()
+        .parse(&pattern)
+        .ok()?;
+    let config = meta::Config::new()
+        .utf8_empty(false)
+        .nfa_size_limit(Some(NFA_SIZE_MAX));
+    let regex = meta::Builder::new()
+        .configure(config)
+        .syntax(syntax)
+        .build(&pattern)
+        .ok()?;
+    Some((regex, hir))
 }
 
 fn syntax_config(translation: &Translation, case_insensitive: bool) -> syntax::Config {
@@ -600,11 +803,12 @@ fn build_fancy(translation: &Translation) -> Result<fancy_regex::Regex, String> 
         .map_err(|error| one_line(&error.to_string()))
 }
 
-/// Returns the prefilter literals, from a case-sensitive parse (see
-/// [`prefilter`]). Patterns regex-syntax cannot parse have none.
-fn literal_factors(translation: &Translation) -> Option<Vec<Vec<u8>>> {
+/// Parses the translated pattern case-sensitively, for the prefilter
+/// literals (see [`prefilter`]) and the line-safety test. Patterns
+/// regex-syntax cannot parse return `None`.
+fn parse_hir(translation: &Translation) -> Option<regex_syntax::hir::Hir> {
     let config = syntax_config(translation, false);
-    let hir = regex_syntax::ParserBuilder::new()
+    regex_syntax::ParserBuilder::new()
         .unicode(config.get_unicode())
         .utf8(config.get_utf8())
         .multi_line(config.get_multi_line())
@@ -613,8 +817,7 @@ fn literal_factors(translation: &Translation) -> Option<Vec<Vec<u8>>> {
         .nest_limit(NEST_MAX)
         .build()
         .parse(&translation.pattern)
-        .ok()?;
-    prefilter::factors(&hir)
+        .ok()
 }
 
 fn one_line(text: &str) -> String {

@@ -354,6 +354,193 @@ fn prefilter_has_no_false_negatives_on_corpus() {
     assert!(hits > 0);
 }
 
+/// Returns the sum of per-line hits of every rule of `target`, each line
+/// matched by every regex without prefilter or superset, capped at the
+/// rule's maximum hits: what [`CompiledRules::match_lines`] must return.
+fn per_line_oracle(rules: &CompiledRules, target: &Target, lines: &[&[u8]]) -> Vec<RuleMatch> {
+    let Some(target_rules) = rules.targets.get(target) else {
+        return Vec::new();
+    };
+    let mut counts: BTreeMap<RuleId, u32> = BTreeMap::new();
+    for line in lines {
+        for found in rules.match_target_unfiltered(target, line) {
+            *counts.entry(found.rule).or_default() += found.hits;
+        }
+    }
+    target_rules
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            let hits = counts.get(&rule.id).copied()?.min(rule.hits_max);
+            Some(RuleMatch {
+                rule: rule.id,
+                hits,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn match_lines_equals_per_line_oracle_on_corpus() {
+    let Some(model) = stock_model() else {
+        return;
+    };
+    let messages = corpus_sample(50);
+    if messages.is_empty() {
+        eprintln!("skipped: corpus not fetched (python3 tests/corpus/fetch.py)");
+        return;
+    }
+    let (rules, _) = CompiledRules::compile(&model);
+    let mut hits = 0usize;
+    for message in &messages {
+        let prepared = crate::prepare::Prepared::new(message);
+        let body: Vec<&[u8]> = prepared.body().iter().map(|line| line.as_bytes()).collect();
+        let rawbody: Vec<&[u8]> = prepared.rawbody().iter().map(|piece| &piece[..]).collect();
+        let uris: Vec<&[u8]> = prepared.uris().iter().map(|uri| uri.as_bytes()).collect();
+        for (target, lines) in [
+            (Target::Body, &body),
+            (Target::Rawbody, &rawbody),
+            (Target::Uri, &uris),
+        ] {
+            let found = rules.match_lines(&target, lines);
+            let expected = per_line_oracle(&rules, &target, lines);
+            assert_eq!(found, expected, "target {target:?}, {} lines", lines.len());
+            hits += found.len();
+        }
+    }
+    eprintln!("{} messages, {hits} rule hits", messages.len());
+    assert!(hits > 0);
+}
+
+#[test]
+fn match_lines_gate_keeps_text_anchors_per_line() {
+    // `^bar` and `cat\z` each match one line alone but not the lines
+    // joined with `\n`, so the joined-text gate must not skip them. The
+    // rules without prefilter literals (R_DIGITS, R_LOOKD, R_NOHIT) are
+    // always candidates, so the gate runs them over the joined lines.
+    let model = model_from(
+        "body R_START /^bar/\nbody R_END /cat\\z/\nbody R_LOOK /(?<!x)bar(?=s)/\n\
+         body R_MULTI /\\bbar/\ntflags R_MULTI multiple maxhits=3\n\
+         body R_CLASS /[a-c]{2}t/\nbody R_DIGITS /\\d\\dx/\n\
+         body R_LOOKD /(?<![a-z])\\d\\d/\nbody R_NOHIT /\\d{5}/\n",
+    );
+    let (rules, _) = CompiledRules::compile(&model);
+    let body = &rules.targets[&Target::Body];
+    assert_eq!(body.always.len(), 3);
+
+    let lines: &[&[u8]] = &[b"a cat", b"bars bar", b"xbars bar bar", b"12x"];
+    let found = rules.match_lines(&Target::Body, lines);
+    assert_eq!(found, per_line_oracle(&rules, &Target::Body, lines));
+    let mut names: Vec<&str> = found.iter().map(|hit| rules.rule_name(hit.rule)).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["R_CLASS", "R_DIGITS", "R_END", "R_LOOK", "R_LOOKD", "R_MULTI", "R_START"]
+    );
+    let multi = found
+        .iter()
+        .find(|hit| rules.rule_name(hit.rule) == "R_MULTI")
+        .unwrap();
+    assert_eq!(multi.hits, 3);
+}
+
+#[test]
+fn superset_never_rejects_fancy_match_on_corpus() {
+    let Some(model) = stock_model() else {
+        return;
+    };
+    let messages = corpus_sample(100);
+    if messages.is_empty() {
+        eprintln!("skipped: corpus not fetched (python3 tests/corpus/fetch.py)");
+        return;
+    }
+    let mut patterns = Vec::new();
+    for (_, rule) in model.defined() {
+        let pattern = match &rule.definition {
+            Some((_, Test::Regex(pattern))) | Some((_, Test::Header { pattern, .. })) => pattern,
+            _ => continue,
+        };
+        if let Ok(compiled) = compile_pattern(pattern) {
+            if compiled.has_superset() {
+                patterns.push((rule.name.clone(), compiled));
+            }
+        }
+    }
+    assert!(patterns.len() > 50, "{} fancy rules with a superset", patterns.len());
+
+    let mut fancy_hits = 0usize;
+    for message in &messages {
+        let prepared = crate::prepare::Prepared::new(message);
+        let mut texts: Vec<&[u8]> = prepared.body().iter().map(|line| line.as_bytes()).collect();
+        texts.push(message);
+        for (name, compiled) in &patterns {
+            for text in &texts {
+                let alone = compiled.is_match_fancy_only(text);
+                assert_eq!(
+                    Some(compiled.is_match(text)),
+                    alone,
+                    "rule {name} text {:?}",
+                    String::from_utf8_lossy(&text[..text.len().min(200)])
+                );
+                fancy_hits += usize::from(alone == Some(true));
+            }
+        }
+    }
+    eprintln!("{} fancy rules, {fancy_hits} hits", patterns.len());
+    assert!(fancy_hits > 0);
+}
+
+/// Prints the rules that take the most time over the bench's sample:
+/// `cargo test --release -p ringmail-spam rule_time_report -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing report, not a check"]
+fn rule_time_report() {
+    let Some(model) = stock_model() else {
+        return;
+    };
+    let messages = corpus_sample(30);
+    let (rules, _) = CompiledRules::compile(&model);
+    let mut times: BTreeMap<String, std::time::Duration> = BTreeMap::new();
+    for message in &messages {
+        let prepared = crate::prepare::Prepared::new(message);
+        let body: Vec<&[u8]> = prepared.body().iter().map(|line| line.as_bytes()).collect();
+        let target_rules = &rules.targets[&Target::Body];
+        let started = Instant::now();
+        let always = rules.gate_always(target_rules, &body);
+        *times.entry("(joined-text gate)".to_string()).or_default() += started.elapsed();
+        for (index, line) in body.iter().enumerate() {
+            let mut candidate = vec![false; target_rules.rules.len()];
+            for (slot, first_line) in &always {
+                candidate[*slot as usize] = *first_line <= index;
+            }
+            if let Some(automaton) = &target_rules.prefilter {
+                for found in automaton.find_overlapping_iter(line) {
+                    let slot = target_rules.pattern_slots[found.pattern().as_usize()];
+                    candidate[slot as usize] = true;
+                }
+            }
+            for (rule, is_candidate) in target_rules.rules.iter().zip(candidate) {
+                if is_candidate {
+                    let started = Instant::now();
+                    let _ = rules.confirm(rule, line, Gate::On);
+                    *times.entry(rules.rule_name(rule.id).to_string()).or_default() +=
+                        started.elapsed();
+                }
+            }
+        }
+        let started = Instant::now();
+        let _ = rules.match_target(&Target::Full, message).count();
+        *times.entry("(full target)".to_string()).or_default() += started.elapsed();
+    }
+    let mut sorted: Vec<_> = times.into_iter().collect();
+    sorted.sort_by_key(|(_, time)| std::cmp::Reverse(*time));
+    let total: std::time::Duration = sorted.iter().map(|(_, time)| *time).sum();
+    eprintln!("{} messages, total {total:?}", messages.len());
+    for (name, time) in sorted.iter().take(30) {
+        eprintln!("{time:>12?} {name}");
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

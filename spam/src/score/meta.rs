@@ -64,11 +64,48 @@ pub fn dependency_order(model: &RuleModel, metas: &[(RuleId, MetaExpr)]) -> Vec<
     order
 }
 
+/// The rule ids of the names in one meta expression, keyed by the address
+/// and length of each name's text inside that expression.
+///
+/// `evaluate_meta` passes each name as a borrow of the expression's own
+/// string, so a lookup compares two integers instead of hashing the name.
+/// A name not found this way (another expression, or a copy) falls back to
+/// the model's index, so the result never depends on the addresses.
+#[derive(Debug, Default)]
+pub struct ResolvedNames {
+    entries: Vec<(usize, usize, Option<RuleId>)>,
+}
+
+impl ResolvedNames {
+    /// Resolves every name in `expr`, which must stay at its address (it
+    /// lives in the shared `CompiledRules`) for the keys to be found.
+    pub fn new(model: &RuleModel, expr: &MetaExpr) -> ResolvedNames {
+        let mut entries = Vec::new();
+        expr.for_each_rule(&mut |name| {
+            entries.push((name.as_ptr() as usize, name.len(), model.id(name)));
+        });
+        ResolvedNames { entries }
+    }
+
+    fn id(&self, model: &RuleModel, name: &str) -> Option<RuleId> {
+        let key = (name.as_ptr() as usize, name.len());
+        match self
+            .entries
+            .iter()
+            .find(|(address, len, _)| (*address, *len) == key)
+        {
+            Some((_, _, id)) => *id,
+            None => model.id(name),
+        }
+    }
+}
+
 /// Evaluates the metas in `order` and records their hits in `tally`.
 pub(super) fn run(
     model: &RuleModel,
     compiled: &CompiledRules,
     order: &[usize],
+    resolved: &[ResolvedNames],
     tally: &mut Tally<'_>,
 ) {
     let metas = compiled.metas();
@@ -78,8 +115,11 @@ pub(super) fn run(
             continue;
         }
         let values = &tally.values;
+        let names = &resolved[*slot];
         let lookup = |name: &str| {
-            let value = model.id(name).map_or(0.0, |id| values[id.index()]);
+            let value = names
+                .id(model, name)
+                .map_or(0.0, |id| values[id.index()]);
             Some(value)
         };
         // `lookup` returns a value for every name, so evaluation does not

@@ -13,7 +13,8 @@
 //!    is what Perl's undefined value matches as. So a `!~` rule on a missing
 //!    field hits.
 //! 2. `exists:` rules, body rules on each line of `Prepared::body`, rawbody
-//!    rules on each rawbody piece, uri rules on each URI, full rules once.
+//!    rules on each rawbody piece, uri rules on each URI (all three through
+//!    `CompiledRules::match_lines`), full rules once.
 //! 3. eval rules through the injected function. The scorer evaluates
 //!    `check_bayes` itself from the Bayes probability. `None` from the
 //!    function counts as a miss and in [`Verdict::evals_unimplemented`].
@@ -119,6 +120,8 @@ pub struct Scorer {
     /// Indexes into `compiled.metas()`, dependencies first. Metas in a
     /// cycle are left out, so they never hit.
     meta_order: Vec<usize>,
+    /// The rule ids named by each of `compiled.metas()`, by index.
+    meta_names: Vec<meta::ResolvedNames>,
 }
 
 const _: () = {
@@ -177,12 +180,18 @@ impl Scorer {
             .collect();
         let header_targets = header_targets(&model, &compiled);
         let meta_order = meta::dependency_order(&model, compiled.metas());
+        let meta_names = compiled
+            .metas()
+            .iter()
+            .map(|(_, expr)| meta::ResolvedNames::new(&model, expr))
+            .collect();
         Scorer {
             model,
             compiled,
             facts,
             header_targets,
             meta_order,
+            meta_names,
         }
     }
 
@@ -210,7 +219,13 @@ impl Scorer {
         self.run_headers(message, &mut tally);
         self.run_texts(message, &mut tally);
         let evals_unimplemented = self.run_evals(message, evals, bayes, &mut tally);
-        meta::run(&self.model, &self.compiled, &self.meta_order, &mut tally);
+        meta::run(
+            &self.model,
+            &self.compiled,
+            &self.meta_order,
+            &self.meta_names,
+            &mut tally,
+        );
 
         self.verdict(&tally, evals_unimplemented)
     }
@@ -254,20 +269,17 @@ impl Scorer {
     }
 
     fn run_texts(&self, message: &Prepared<'_>, tally: &mut Tally<'_>) {
-        for line in message.body() {
-            for found in self.compiled.match_target(&Target::Body, line.as_bytes()) {
-                tally.add(found.rule, found.hits);
-            }
+        let body: Vec<&[u8]> = message.body().iter().map(|line| line.as_bytes()).collect();
+        for found in self.compiled.match_lines(&Target::Body, &body) {
+            tally.add(found.rule, found.hits);
         }
-        for piece in message.rawbody() {
-            for found in self.compiled.match_target(&Target::Rawbody, piece) {
-                tally.add(found.rule, found.hits);
-            }
+        let rawbody: Vec<&[u8]> = message.rawbody().iter().map(|piece| &piece[..]).collect();
+        for found in self.compiled.match_lines(&Target::Rawbody, &rawbody) {
+            tally.add(found.rule, found.hits);
         }
-        for uri in message.uris() {
-            for found in self.compiled.match_target(&Target::Uri, uri.as_bytes()) {
-                tally.add(found.rule, found.hits);
-            }
+        let uris: Vec<&[u8]> = message.uris().iter().map(|uri| uri.as_bytes()).collect();
+        for found in self.compiled.match_lines(&Target::Uri, &uris) {
+            tally.add(found.rule, found.hits);
         }
         for found in self.compiled.match_target(&Target::Full, message.full()) {
             tally.add(found.rule, found.hits);
