@@ -189,6 +189,25 @@ fn header_only_and_empty_messages() {
     }
 }
 
+#[test]
+fn space_just_past_the_line_limit_keeps_pieces_short() {
+    // A space at byte BODY_LINE_LEN_MAX (the first byte past the limit)
+    // used to end a piece of BODY_LINE_LEN_MAX + 1 bytes.
+    for space_at in [BODY_LINE_LEN_MAX - 1, BODY_LINE_LEN_MAX, BODY_LINE_LEN_MAX + 1] {
+        let mut line = "x".repeat(space_at);
+        line.push(' ');
+        line.push_str(&"y".repeat(100));
+        let mut lines = Vec::new();
+        text::split_short_lines(&line, &mut lines);
+        assert!(
+            lines.iter().all(|piece| piece.len() <= BODY_LINE_LEN_MAX),
+            "space at {space_at}: piece lengths {:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(lines.concat(), line, "space at {space_at}");
+    }
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {

@@ -70,7 +70,9 @@ pub fn split_short_lines(text: &str, lines: &mut Vec<String>) {
     for line in text.split_inclusive('\n') {
         let mut rest = line;
         while rest.len() > BODY_LINE_LEN_MAX {
-            let window = &rest[..floor_char_boundary(rest, BODY_LINE_LEN_MAX + 1)];
+            // The piece keeps its space, so the space must sit within the
+            // first `BODY_LINE_LEN_MAX` bytes for the piece to fit.
+            let window = &rest[..floor_char_boundary(rest, BODY_LINE_LEN_MAX)];
             let mut cut = window.rfind(' ').map_or(0, |at| at + 1);
             if cut == 0 {
                 cut = floor_char_boundary(rest, BODY_LINE_LEN_MAX);
