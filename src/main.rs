@@ -209,9 +209,9 @@ fn main() -> ExitCode {
 const LOG_BUFFER_LEN: usize = 64 * 1024;
 
 /// Sends log events to standard error through a writer thread, so a worker
-/// never waits on a write(2) to a slow terminal, pipe or file. The queue is
-/// not lossy: when it is full, the logging thread waits rather than drop an
-/// event. Returns the guard that flushes the queue when dropped.
+/// does not wait on a write(2) to a slow terminal, pipe or file. The queue is
+/// not lossy: when it is full, the thread that logs waits rather than drop
+/// an event. Returns the guard that flushes the queue when dropped.
 fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RINGMAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

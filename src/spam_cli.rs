@@ -237,8 +237,8 @@ struct CheckTotals {
     errors: usize,
 }
 
-/// What `spam check` scores with: the compiled rules, and the Bayes store
-/// from the data directory (empty when nothing was learned).
+/// The scoring inputs of `spam check`: the compiled rules, and the Bayes
+/// store from the data directory (empty when nothing was learned).
 struct Checker {
     scorer: Scorer,
     bayes: BayesStore,

@@ -2,7 +2,7 @@
 //!
 //! `tests/clients/bdat_send.pl` sends a message with BODY=BINARYMIME in
 //! fixed-size BDAT chunks, the last with BDAT LAST. The stored copy must
-//! equal what was sent, after Ringmail's Received header, byte for byte:
+//! equal what was sent, after Ringmail's Received header, byte for byte.
 //! BDAT carries the message as is, with no dot-stuffing, so a line that
 //! starts with a dot, a lone dot line, NUL and 8-bit octets must survive.
 

@@ -293,7 +293,7 @@ header MISSING_TO eval:check_for_missing_to_header()\nscore MISSING_TO 1.0\n\
 body BAYES_99 eval:check_bayes('0.99', '1.00')\nscore BAYES_99 3.5\n\
 body BAYES_00 eval:check_bayes('0.00', '0.01')\nscore BAYES_00 -1.9\n";
 
-/// A message of `class` ("spam" or "ham") whose body words set it apart.
+/// Returns a message of `class` ("spam" or "ham") whose body words set it apart.
 fn labelled(class: &str, index: usize) -> String {
     let words = match class {
         "spam" => "cheap pills casino jackpot viagra bonus unclaimed prize",
@@ -306,7 +306,7 @@ fn labelled(class: &str, index: usize) -> String {
 }
 
 #[test]
-fn check_uses_eval_functions_and_the_bayes_store() {
+fn check_uses_evals_and_bayes() {
     let setup = Setup::new();
     std::fs::write(setup.path("rules/local.cf"), EVAL_AND_BAYES_RULES).unwrap();
     // The store classifies only after 200 spam and 200 ham were learned.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Durable accept rate of Ringmail beside Postfix and the load generator's
+# Measures the durable accept rate of Ringmail beside Postfix and the load generator's
 # sink, all on this machine in one run, with the same load: 4 KiB messages,
 # 50 connections, 100 messages per connection.
 #

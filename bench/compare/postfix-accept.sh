@@ -73,7 +73,7 @@ smtpd_client_connection_rate_limit = 0
 default_process_limit = 200
 CONF
 if [[ $mode == hold ]]; then
-  # A static access map answers HOLD for every client.
+  # A static access map returns HOLD for every client.
   echo "smtpd_recipient_restrictions = check_client_access static:HOLD, permit_mynetworks, reject" >> "$dir/etc/main.cf"
 fi
 sed -e "s/^smtp      inet  n       -       y       -       -       smtpd/$port inet n - n - - smtpd/" \

@@ -1,7 +1,7 @@
 //! The SMTP envelope of one accepted message, as the spool stores it and the
 //! delivery stages read it.
 //!
-//! [`Envelope`] holds what the client said outside the message: the reverse
+//! [`Envelope`] contains what the client sent outside the message: the reverse
 //! path, each recipient with its routing decision and DSN parameters
 //! (RFC 3461), the body type (RFC 6152, RFC 3030), SMTPUTF8 (RFC 6531) and
 //! REQUIRETLS (RFC 8689). Addresses are kept as the client wrote them, after

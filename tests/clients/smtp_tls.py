@@ -16,7 +16,7 @@ Scenarios, picked by the first argument:
                           --no-plaintext-auth, EHLO before TLS must not offer
                           AUTH and AUTH there gets 538.
   auth-reset   --port P   AUTH over plaintext loopback, then STARTTLS: the
-                          server forgets the AUTH (RFC 3207 section 4.2), so
+                          server discards the AUTH (RFC 3207 section 4.2), so
                           MAIL gets 530 until the client authenticates again.
   peer-cert    --port P --pem FILE
                           The certificate served on the implicit-TLS port is

@@ -7,7 +7,7 @@
 //! touched. Drop stops the instance.
 //!
 //! Postfix's master runs as root and drops privileges to the `postfix` user,
-//! so these tests need root and Debian's postfix package; `tests/run`
+//! so these tests need root and Debian's postfix package. `tests/run`
 //! installs the package without configuring the system instance.
 
 use std::fs;
@@ -80,12 +80,12 @@ impl Postfix {
         postfix
     }
 
-    /// The configuration directory, for `postfix -c`.
+    /// Returns the configuration directory, for `postfix -c`.
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().join("etc")
     }
 
-    /// The text of its mail log so far.
+    /// Returns the text of its mail log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
     }

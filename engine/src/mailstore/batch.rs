@@ -59,7 +59,7 @@ pub const BATCH_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// Maximum number of files one batch writes. Each keeps an open descriptor
 /// and a few ring entries until its copy is synced and closed, so a worker
-/// holds at most `BATCHES_IN_FLIGHT_MAX * BATCH_FILES_MAX` (2048) such files.
+/// keeps at most `BATCHES_IN_FLIGHT_MAX * BATCH_FILES_MAX` (2048) such files.
 pub const BATCH_FILES_MAX: usize = 1024;
 
 /// Maximum number of batches committing at once. With two, the next batch

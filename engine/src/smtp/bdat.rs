@@ -20,7 +20,7 @@
 //! - While chunk octets are owed, each read waits at most the data timeout.
 //!
 //! The Received header is written before the first chunk, as for DATA, so
-//! it has the same form and the header policy sees the same offsets.
+//! it has the same form and the header policy checks the same offsets.
 
 use std::io;
 

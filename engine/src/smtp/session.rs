@@ -491,8 +491,8 @@ impl Session {
 
     /// Writes the message into each recipient's Maildir through the worker's
     /// batcher, or into the worker's spool when a recipient is remote or a
-    /// Maildir write failed, and returns the reply: 250 only when the message
-    /// is durable, 451 when it is nowhere (and then no copy is left behind).
+    /// Maildir write failed. Returns 250 only when the message is durable,
+    /// and 451 when it is stored nowhere, in which case no copy is left.
     async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Reply {
         let queue_id = envelope.queue_id.as_str();
         if envelope
@@ -501,8 +501,8 @@ impl Session {
             .any(|recipient| recipient.destination == Destination::Remote)
         {
             // Remote recipients go to the spool. The local recipients of the
-            // same message go with them, so one durable record answers for
-            // every recipient and none is delivered twice if the append fails.
+            // same message go with them, so one durable record covers every
+            // recipient and none is delivered twice if the append fails.
             let failed = Reply::new(
                 451,
                 status(4, 3, 0),

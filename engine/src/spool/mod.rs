@@ -9,10 +9,10 @@
 //! Layout: `<data>/spool/w<worker>/<seq:016x>.seg` contains message records.
 //! Beside it, `<seq:016x>.done` contains the done marks of that segment's
 //! messages, one per finished recipient. Done marks live in a file per
-//! segment, not in the tail of the log, so that deleting a finished segment
-//! deletes its marks with it and no mark ever points into another segment:
-//! segments can be recycled in any order, and a directory left by a worker
-//! that no longer exists is adopted as it is, without copying.
+//! segment, not in the tail of the log. Deleting a finished segment so
+//! deletes its marks with it, and no mark points into another segment.
+//! Segments can therefore be recycled in any order, and a directory left by
+//! a worker that no longer exists is adopted as it is, without copying.
 //!
 //! Contract: [`Spool::append`] returns `Ok` only after an fdatasync that
 //! covers the record has completed, which is the condition for a 250 reply.

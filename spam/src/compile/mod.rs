@@ -503,7 +503,10 @@ impl CompiledRules {
         let mut always = Vec::with_capacity(rules.always.len());
         for slot in &rules.always {
             let rule = &rules.rules[*slot as usize];
-            let gate = rule.matcher.plain().filter(|_| rule.line_safe && !rule.negated);
+            let gate = rule
+                .matcher
+                .plain()
+                .filter(|_| rule.line_safe && !rule.negated);
             match gate {
                 None => always.push((*slot, 0)),
                 Some(regex) => {
@@ -669,7 +672,9 @@ impl CompiledPattern {
         match &self.matcher {
             Matcher::Automata(regex) => regex.is_match(text),
             Matcher::Fancy(regex, superset) => {
-                superset.as_ref().is_none_or(|superset| superset.is_match(text))
+                superset
+                    .as_ref()
+                    .is_none_or(|superset| superset.is_match(text))
                     && regex.is_match(text).unwrap_or(false)
             }
         }

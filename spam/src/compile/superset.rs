@@ -73,7 +73,9 @@ fn relax(expr: Expr, depth: usize) -> Option<Expr> {
     let relaxed = match expr {
         Expr::Empty | Expr::Any { .. } => expr,
         Expr::Literal { val, casei } => relax_literal(&val, casei),
-        Expr::LiteralBytes { bytes } => Expr::Concat(bytes.iter().map(|byte| byte_expr(*byte)).collect()),
+        Expr::LiteralBytes { bytes } => {
+            Expr::Concat(bytes.iter().map(|byte| byte_expr(*byte)).collect())
+        }
         // A class with non-ASCII text might parse differently in the two
         // engines, so it gets no superset.
         Expr::Delegate { ref inner, .. } if !inner.is_ascii() => return None,

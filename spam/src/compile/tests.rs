@@ -466,7 +466,11 @@ fn superset_never_rejects_fancy_match_on_corpus() {
             }
         }
     }
-    assert!(patterns.len() > 50, "{} fancy rules with a superset", patterns.len());
+    assert!(
+        patterns.len() > 50,
+        "{} fancy rules with a superset",
+        patterns.len()
+    );
 
     let mut fancy_hits = 0usize;
     for message in &messages {
@@ -523,8 +527,9 @@ fn rule_time_report() {
                 if is_candidate {
                     let started = Instant::now();
                     let _ = rules.confirm(rule, line, Gate::On);
-                    *times.entry(rules.rule_name(rule.id).to_string()).or_default() +=
-                        started.elapsed();
+                    *times
+                        .entry(rules.rule_name(rule.id).to_string())
+                        .or_default() += started.elapsed();
                 }
             }
         }

@@ -190,10 +190,14 @@ fn header_only_and_empty_messages() {
 }
 
 #[test]
-fn space_just_past_the_line_limit_keeps_pieces_short() {
+fn split_lines_space_past_limit() {
     // A space at byte BODY_LINE_LEN_MAX (the first byte past the limit)
     // used to end a piece of BODY_LINE_LEN_MAX + 1 bytes.
-    for space_at in [BODY_LINE_LEN_MAX - 1, BODY_LINE_LEN_MAX, BODY_LINE_LEN_MAX + 1] {
+    for space_at in [
+        BODY_LINE_LEN_MAX - 1,
+        BODY_LINE_LEN_MAX,
+        BODY_LINE_LEN_MAX + 1,
+    ] {
         let mut line = "x".repeat(space_at);
         line.push(' ');
         line.push_str(&"y".repeat(100));

@@ -117,9 +117,7 @@ pub(super) fn run(
         let values = &tally.values;
         let names = &resolved[*slot];
         let lookup = |name: &str| {
-            let value = names
-                .id(model, name)
-                .map_or(0.0, |id| values[id.index()]);
+            let value = names.id(model, name).map_or(0.0, |id| values[id.index()]);
             Some(value)
         };
         // `lookup` returns a value for every name, so evaluation does not

@@ -63,7 +63,7 @@ impl Session {
             return false;
         }
 
-        // RFC 3207 section 4.2: forget everything the client said before
+        // RFC 3207 section 4.2: discard everything the client sent before
         // the handshake, the AUTH identity included.
         self.tls = true;
         self.helo = None;
