@@ -66,7 +66,12 @@ async fn attempt(spool: &Spool, store: &MailStore, message: &QueuedMessage) -> V
         return delivered;
     }
     let bytes = match read_message(spool, message).await {
-        Ok(bytes) => Rc::<[u8]>::from(mailstore::line_ends::to_lf(&bytes)),
+        Ok(mut bytes) => {
+            // The record holds the message as received, with CRLF; Maildir
+            // files hold LF.
+            mailstore::line_ends::to_lf_in_place(&mut bytes);
+            Rc::<[u8]>::from(bytes)
+        }
         Err(error) => {
             tracing::error!(queue_id = message.envelope.queue_id, record = %message.id, %error, "cannot read spooled message");
             return delivered;
