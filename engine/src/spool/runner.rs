@@ -67,8 +67,8 @@ async fn attempt(spool: &Spool, store: &MailStore, message: &QueuedMessage) -> V
     }
     let bytes = match read_message(spool, message).await {
         Ok(mut bytes) => {
-            // The record holds the message as received, with CRLF; Maildir
-            // files hold LF.
+            // The record contains the message as received, with CRLF, and
+            // Maildir files use LF.
             mailstore::line_ends::to_lf_in_place(&mut bytes);
             Rc::<[u8]>::from(bytes)
         }
