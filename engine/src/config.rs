@@ -95,6 +95,8 @@ pub struct Config {
     pub spool: SpoolConfig,
     /// The certificate for STARTTLS and implicit TLS.
     pub tls: TlsConfig,
+    /// Spam scoring of received messages.
+    pub spam: SpamConfig,
 }
 
 /// `[smtp]`: the SMTP receiver.
@@ -232,6 +234,67 @@ pub struct SpoolConfig {
     pub bounce_after_secs: u64,
 }
 
+/// Default `spam.junk_score`: SpamAssassin's stock `required_score`.
+pub const SPAM_JUNK_SCORE_DEFAULT: f64 = 5.0;
+
+/// Default `spam.reject_score`. Three times the stock `required_score`
+/// leaves room for false positives: ham that scores 5 to 15 still arrives,
+/// in Junk.
+pub const SPAM_REJECT_SCORE_DEFAULT: f64 = 15.0;
+
+/// Default `spam.message_size_max`: 500 KiB, the size above which spamc
+/// 4.0.1 passes a message through unscored (its `-s` default). Spam is
+/// rarely larger, and scoring time grows with the size.
+pub const SPAM_MESSAGE_SIZE_MAX_DEFAULT: usize = 500 * 1024;
+
+/// Largest allowed `spam.message_size_max`: 64 MiB, the size that
+/// `ringmail spam check` reads at most. A scored message is held in memory
+/// with its decoded parts.
+pub const SPAM_MESSAGE_SIZE_MAX_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Largest absolute value of a spam score threshold. SpamAssassin's scores
+/// stay far below it, and a finite bound rejects `inf` and `nan`.
+pub const SPAM_SCORE_LIMIT: f64 = 10_000.0;
+
+/// `[spam]`: spam scoring in the SMTP server, at the end of DATA or BDAT
+/// LAST and before the reply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpamConfig {
+    /// Score every received message. Off by default, so that a server runs
+    /// no rules that the operator did not choose and the accept benchmarks
+    /// measure the SMTP path alone.
+    pub enabled: bool,
+    /// Directory of `.pre` and `.cf` rule files. Unset means SpamAssassin's
+    /// stock rules when installed, else Ringmail's embedded set, as
+    /// `ringmail spam check` loads them.
+    pub rules: Option<PathBuf>,
+    /// Score from which `X-Spam-Flag: YES` is added and `X-Spam-Status`
+    /// says Yes. Unset means the rule set's `required_score`.
+    pub add_header_score: Option<f64>,
+    /// Score from which local recipients get the message in their Junk
+    /// folder instead of INBOX.
+    pub junk_score: f64,
+    /// Score above which the message is rejected with 550 5.7.1.
+    pub reject_score: f64,
+    /// Largest message in octets that is scored. Larger messages are
+    /// delivered unscored and without `X-Spam-*` fields.
+    pub message_size_max: usize,
+}
+
+impl Default for SpamConfig {
+    fn default() -> Self {
+        SpamConfig {
+            enabled: false,
+            rules: None,
+            add_header_score: None,
+            junk_score: SPAM_JUNK_SCORE_DEFAULT,
+            reject_score: SPAM_REJECT_SCORE_DEFAULT,
+            message_size_max: SPAM_MESSAGE_SIZE_MAX_DEFAULT,
+        }
+    }
+}
+
 impl Default for SpoolConfig {
     fn default() -> Self {
         SpoolConfig {
@@ -255,6 +318,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             spool: SpoolConfig::default(),
             tls: TlsConfig::default(),
+            spam: SpamConfig::default(),
         }
     }
 }
@@ -419,6 +483,7 @@ impl Config {
         self.validate_smtp_connection_limits()?;
         self.validate_submission()?;
         self.validate_spool()?;
+        self.validate_spam()?;
         if !(1..=RECEIVED_MAX_LIMIT).contains(&self.smtp.received_max) {
             return Err(invalid(
                 "smtp.received_max",
@@ -484,6 +549,61 @@ impl Config {
                 value: spool.bounce_after_secs.to_string(),
                 reason: "must be at least retry_min_secs",
             });
+        }
+        Ok(())
+    }
+
+    /// Checks the `[spam]` thresholds and size. The thresholds are checked
+    /// also when scoring is off, so that turning it on later cannot fail.
+    fn validate_spam(&self) -> Result<(), ConfigError> {
+        let spam = &self.spam;
+        let scores = [
+            ("spam.add_header_score", spam.add_header_score),
+            ("spam.junk_score", Some(spam.junk_score)),
+            ("spam.reject_score", Some(spam.reject_score)),
+        ];
+        for (key, score) in scores {
+            if let Some(score) = score {
+                if !(-SPAM_SCORE_LIMIT..=SPAM_SCORE_LIMIT).contains(&score) {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        value: score.to_string(),
+                        reason: "must be a number from -10000 to 10000",
+                    });
+                }
+            }
+        }
+        if spam.reject_score < spam.junk_score {
+            return Err(ConfigError::Invalid {
+                key: "spam.reject_score",
+                value: format!("{} (junk_score {})", spam.reject_score, spam.junk_score),
+                reason: "must be at least junk_score",
+            });
+        }
+        if let Some(add_header_score) = spam.add_header_score {
+            if add_header_score > spam.junk_score {
+                return Err(ConfigError::Invalid {
+                    key: "spam.add_header_score",
+                    value: format!("{add_header_score} (junk_score {})", spam.junk_score),
+                    reason: "must be at most junk_score, so that mail filed into Junk is flagged",
+                });
+            }
+        }
+        if !(1024..=SPAM_MESSAGE_SIZE_MAX_LIMIT).contains(&spam.message_size_max) {
+            return Err(ConfigError::Invalid {
+                key: "spam.message_size_max",
+                value: spam.message_size_max.to_string(),
+                reason: "must be 1024 to 67108864 octets",
+            });
+        }
+        if let Some(rules) = &spam.rules {
+            if rules.as_os_str().is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "spam.rules",
+                    value: "\"\"".to_string(),
+                    reason: "must be a directory; leave the key out for the default rules",
+                });
+            }
         }
         Ok(())
     }
@@ -761,6 +881,31 @@ retry_min_secs = 60
 retry_max_secs = 3600
 # Seconds after which an undeliverable message is due to bounce (5 days).
 bounce_after_secs = 432000
+
+[spam]
+# Score every message at the end of DATA or BDAT, before the reply. Off by
+# default: the server runs no rules unless the operator turns them on.
+enabled = false
+# Directory of SpamAssassin .pre and .cf rule files. Without this key the
+# rules come from /usr/share/spamassassin and /etc/spamassassin when
+# SpamAssassin is installed, else from Ringmail's embedded rule set. A rule
+# file that fails to load stops the server at start. Bayes uses
+# <data>/spam/bayes.db (see `ringmail spam learn`) once it has learned
+# enough mail; the server reads it at start.
+# rules = "/etc/ringmail/spam-rules"
+# Every scored message gets X-Spam-Score, X-Spam-Level and X-Spam-Status.
+# From add_header_score on, it also gets X-Spam-Flag: YES. Without this key
+# the rule set's required_score applies (5.0 in SpamAssassin's rules).
+# add_header_score = 5.0
+# From this score on, local recipients get the message in their Junk folder
+# (Maildir++ .Junk, created when missing).
+junk_score = 5.0
+# Above this score the message is rejected with 550 5.7.1 and stored
+# nowhere. Must be at least junk_score.
+reject_score = 15.0
+# Messages larger than this many octets are delivered unscored, without
+# X-Spam-* fields, as spamc does with its 500 KiB default.
+message_size_max = 512000
 "#;
 
 #[cfg(test)]
@@ -925,6 +1070,51 @@ mod tests {
                 .to_string();
             assert!(error.contains(key), "{line}: {error}");
         }
+    }
+
+    #[test]
+    fn spam_example_and_range() {
+        let parsed = Config::parse(EXAMPLE).expect("example must parse");
+        let defaults = SpamConfig::default();
+        assert!(!parsed.spam.enabled);
+        assert_eq!(parsed.spam.rules, defaults.rules);
+        assert_eq!(parsed.spam.add_header_score, None);
+        assert_eq!(parsed.spam.junk_score, SPAM_JUNK_SCORE_DEFAULT);
+        assert_eq!(parsed.spam.reject_score, SPAM_REJECT_SCORE_DEFAULT);
+        assert_eq!(parsed.spam.message_size_max, SPAM_MESSAGE_SIZE_MAX_DEFAULT);
+        let set = Config::parse("[spam]\nenabled = true\nrules = \"/r\"\nadd_header_score = 4.5\n")
+            .expect("a full spam section parses");
+        assert_eq!(set.spam.rules, Some(PathBuf::from("/r")));
+        assert_eq!(set.spam.add_header_score, Some(4.5));
+
+        // (lines of [spam], key named in the error)
+        let cases = [
+            ("reject_score = 4.0", "spam.reject_score"),
+            ("junk_score = 20.0", "spam.reject_score"),
+            ("add_header_score = 6.0", "spam.add_header_score"),
+            ("junk_score = nan", "spam.junk_score"),
+            ("reject_score = inf", "spam.reject_score"),
+            ("add_header_score = -inf", "spam.add_header_score"),
+            ("message_size_max = 1023", "spam.message_size_max"),
+            ("message_size_max = 67108865", "spam.message_size_max"),
+            ("rules = \"\"", "spam.rules"),
+            ("reject_scor = 4.0", "reject_scor"),
+            ("junk_score = \"high\"", "junk_score"),
+        ];
+        for (line, key) in cases {
+            let error = Config::parse(&format!("[spam]\n{line}\n"))
+                .expect_err(line)
+                .to_string();
+            assert!(error.contains(key), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn spam_scores_accept_integers() {
+        let parsed = Config::parse("[spam]\njunk_score = 6\nreject_score = 6\n")
+            .expect("integer scores parse");
+        assert_eq!(parsed.spam.junk_score, 6.0);
+        assert_eq!(parsed.spam.reject_score, 6.0);
     }
 
     #[test]

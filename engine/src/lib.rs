@@ -13,6 +13,7 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod smtp;
+pub mod spam;
 pub mod spool;
 pub mod time;
 pub mod tls;

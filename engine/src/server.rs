@@ -31,6 +31,7 @@ use crate::mailstore::MailStore;
 use crate::runtime::{self, net, Worker};
 use crate::smtp::auth::AuthFailures;
 use crate::smtp::limits::{self, ConnectionCounter, ConnectionPermit};
+use crate::spam::SpamFilter;
 use crate::spool;
 use crate::users::UserDb;
 
@@ -51,6 +52,8 @@ pub struct Shared {
     pub auth_failures: AuthFailures,
     /// The TLS configuration of STARTTLS and the implicit-TLS listeners.
     pub tls: Arc<rustls::ServerConfig>,
+    /// Spam scoring, when `[spam] enabled` is set.
+    pub spam: Option<SpamFilter>,
 }
 
 /// A protocol served on a listener.
@@ -196,6 +199,15 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
     let hostname = config.resolved_hostname();
     let tls = crate::tls::server_config(&config.tls, data_dir, &hostname)
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
+    // The rules load and compile here, before any listener is bound, so a
+    // broken rule file stops the start instead of failing mail later.
+    let spam = if config.spam.enabled {
+        let filter = SpamFilter::start(&config.spam, data_dir, config.worker_count())
+            .map_err(io::Error::other)?;
+        Some(filter)
+    } else {
+        None
+    };
     let smtp_connections = Arc::new(ConnectionCounter::new(
         config.smtp.connections_max,
         config.smtp.connections_per_ip_max,
@@ -208,6 +220,7 @@ fn open_shared(config: Config, data_dir: &Path) -> io::Result<Shared> {
         smtp_connections,
         auth_failures: AuthFailures::new(),
         tls,
+        spam,
     })
 }
 

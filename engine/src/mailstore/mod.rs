@@ -169,6 +169,41 @@ impl MailStore {
     }
 }
 
+impl MailStore {
+    /// Creates folder `name` of `user` where missing, like
+    /// [`MailStore::create_folder`], and returns its directory. An existing
+    /// folder is fine, also one that another worker creates at the same
+    /// time. Delivery into a fixed folder such as Junk uses it.
+    pub fn ensure_folder(&self, user: &str, name: &[u8]) -> io::Result<PathBuf> {
+        let path = self.folder_path(user, name).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid folder name {:?}", String::from_utf8_lossy(name)),
+            )
+        })?;
+        let marker = path.join("maildirfolder");
+        let complete = MAILDIR_SUBDIRS.iter().all(|sub| path.join(sub).is_dir());
+        if complete && marker.is_file() {
+            return Ok(path);
+        }
+
+        let maildir = self.ensure_maildir(user)?;
+        if path == maildir {
+            return Ok(path);
+        }
+        let created = create_dir_if_missing(&path)?;
+        create_subdirs(&path)?;
+        if !marker.is_file() {
+            std::fs::File::create(&marker)?.sync_all()?;
+            durable::sync_dir(&path)?;
+        }
+        if created {
+            durable::sync_dir(&maildir)?;
+        }
+        Ok(path)
+    }
+}
+
 /// Checks a folder name (without the leading '.') and returns it as text.
 fn validate_folder_name(name: &[u8]) -> Option<&str> {
     if name.is_empty() || name.len() > FOLDER_NAME_LEN_MAX {

@@ -106,6 +106,36 @@ where
         .map_err(|error| io::Error::other(format!("blocking task failed: {error}")))
 }
 
+/// Creates a channel that carries one value from any thread to a task on a
+/// worker. Work that runs on a thread of its own (spam scoring) sends its
+/// result through it, and the waiting session does not block its worker.
+pub fn reply_channel<T>() -> (ReplySender<T>, ReplyReceiver<T>) {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    (ReplySender(sender), ReplyReceiver(receiver))
+}
+
+/// Sending half of [`reply_channel`]; it may move to any thread.
+pub struct ReplySender<T>(tokio::sync::oneshot::Sender<T>);
+
+impl<T> ReplySender<T> {
+    /// Sends `value`. Returns false when the receiver is gone, for example
+    /// because its session timed out.
+    pub fn send(self, value: T) -> bool {
+        self.0.send(value).is_ok()
+    }
+}
+
+/// Receiving half of [`reply_channel`].
+pub struct ReplyReceiver<T>(tokio::sync::oneshot::Receiver<T>);
+
+impl<T> ReplyReceiver<T> {
+    /// Waits for the value. Returns `None` when the sender was dropped
+    /// without sending.
+    pub async fn receive(self) -> Option<T> {
+        self.0.await.ok()
+    }
+}
+
 /// Waits for `duration` on the current worker's timer.
 pub async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await

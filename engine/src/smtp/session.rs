@@ -39,6 +39,7 @@ use crate::envelope::{BodyType, Destination, Envelope};
 use crate::mailstore::{self, Delivery};
 use crate::router::{self, Relay, RouteError};
 use crate::server::{Shared, Shutdown};
+use crate::spam::{Action, JUNK_FOLDER};
 
 mod tls;
 
@@ -455,7 +456,28 @@ impl Session {
         }
 
         envelope.received_unix_secs = transaction::unix_now_secs();
-        self.deliver(&envelope, message).await
+        let Some(filter) = &self.shared.spam else {
+            return self.deliver(&envelope, message, None).await;
+        };
+        let checked = filter.check(message, trace_len, &envelope.queue_id).await;
+        match checked.action {
+            Action::Inbox => self.deliver(&envelope, checked.message, None).await,
+            Action::Junk => {
+                self.deliver(&envelope, checked.message, Some(JUNK_FOLDER))
+                    .await
+            }
+            Action::Reject {
+                score,
+                reject_score,
+            } => {
+                tracing::info!(peer = %self.peer, queue_id = envelope.queue_id, score, reject_score, "message rejected as spam");
+                Reply::new(
+                    550,
+                    status(5, 7, 1),
+                    format!("message rejected as spam (score {score} > {reject_score})"),
+                )
+            }
+        }
     }
 
     /// Writes the Received header that starts every stored copy.
@@ -491,9 +513,11 @@ impl Session {
 
     /// Writes the message into each recipient's Maildir through the worker's
     /// batcher, or into the worker's spool when a recipient is remote or a
-    /// Maildir write failed. Returns 250 only when the message is durable,
-    /// and 451 when it is stored nowhere, in which case no copy is left.
-    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Reply {
+    /// Maildir write failed. `folder` names the folder of each local
+    /// recipient that receives it, created when missing, and `None` means
+    /// INBOX. Returns 250 only when the message is durable, and 451 when it
+    /// is stored nowhere, in which case no copy is left.
+    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>, folder: Option<&str>) -> Reply {
         let queue_id = envelope.queue_id.as_str();
         if envelope
             .recipients
@@ -503,6 +527,9 @@ impl Session {
             // Remote recipients go to the spool. The local recipients of the
             // same message go with them, so one durable record covers every
             // recipient and none is delivered twice if the append fails.
+            // NOTE: the spool record has no folder, so those local
+            // recipients get spam in INBOX (with its X-Spam-* fields), not
+            // in Junk.
             let failed = Reply::new(
                 451,
                 status(4, 3, 0),
@@ -524,7 +551,11 @@ impl Session {
                 continue;
             }
             users.push(user);
-            match store.ensure_maildir(user) {
+            let ensured = match folder {
+                None => store.ensure_maildir(user),
+                Some(name) => store.ensure_folder(user, name.as_bytes()),
+            };
+            match ensured {
                 Ok(maildir) => targets.push(Delivery { maildir }),
                 Err(error) => {
                     let failed = self.delivery_failed(queue_id, user, &error);
@@ -548,6 +579,7 @@ impl Session {
                     recipients = envelope.recipients.len(),
                     requiretls = envelope.requiretls,
                     size,
+                    folder = folder.unwrap_or("INBOX"),
                     "delivered"
                 );
                 Reply::new(250, status(2, 0, 0), format!("Ok: delivered as {queue_id}"))
