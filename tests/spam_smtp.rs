@@ -2,10 +2,10 @@
 //! the raw SMTP and IMAP clients of the harness, and loopback sockets.
 //!
 //! Most tests load a small rule set that the test writes (`rules = DIR`), so
-//! that scores are exact and do not depend on SpamAssassin's stock rules:
-//! `free money` scores [`FREE_MONEY_SCORE`] and `wire transfer` scores
-//! [`WIRE_TRANSFER_SCORE`], with the default thresholds (junk from 5.0,
-//! reject above 15.0). One test uses the default rules when SpamAssassin's
+//! that scores are exact and do not depend on SpamAssassin's stock rules.
+//! In it, `free money` scores [`FREE_MONEY_SCORE`] and `wire transfer`
+//! scores [`WIRE_TRANSFER_SCORE`]. The thresholds are the defaults: junk
+//! from 5.0, reject above 15.0. One test uses the default rules when SpamAssassin's
 //! are installed under `/usr/share/spamassassin`, and the ham test reads one
 //! message of the SpamAssassin corpus when its cache exists.
 
@@ -177,10 +177,7 @@ fn spammy_message_lands_in_junk_flagged() {
     );
 
     let log = wait_log_line(&server, "spam scored", 5_000).expect("a spam scored log line");
-    assert!(
-        log.contains("action=\"junk\"") || log.contains("action=junk"),
-        "{log}"
-    );
+    assert!(log.contains("action=\"junk\""), "{log}");
     assert!(log.contains("TEST_FREE_MONEY=6"), "{log}");
     assert!(log.contains("micros="), "{log}");
 }
@@ -209,7 +206,7 @@ fn junk_folder_is_listed_over_imap() {
 }
 
 #[test]
-fn over_reject_score_gets_550_and_server_keeps_serving() {
+fn reject_score_gets_550_stores_nothing() {
     let server = start_scoring_server();
     let mut smtp = server.smtp();
     smtp.ehlo("client.example");

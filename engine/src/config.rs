@@ -242,9 +242,9 @@ pub const SPAM_JUNK_SCORE_DEFAULT: f64 = 5.0;
 /// in Junk.
 pub const SPAM_REJECT_SCORE_DEFAULT: f64 = 15.0;
 
-/// Default `spam.message_size_max`: 500 KiB, the size above which spamc
-/// 4.0.1 passes a message through unscored (its `-s` default). Spam is
-/// rarely larger, and scoring time grows with the size.
+/// Default `spam.message_size_max`: 500 KiB. spamc 4.0.1 passes larger
+/// messages through unscored by default (`spamc -h` gives `-s` as 500k).
+/// Scoring time grows with the size.
 pub const SPAM_MESSAGE_SIZE_MAX_DEFAULT: usize = 500 * 1024;
 
 /// Largest allowed `spam.message_size_max`: 64 MiB, the size that
@@ -270,7 +270,7 @@ pub struct SpamConfig {
     /// `ringmail spam check` loads them.
     pub rules: Option<PathBuf>,
     /// Score from which `X-Spam-Flag: YES` is added and `X-Spam-Status`
-    /// says Yes. Unset means the rule set's `required_score`.
+    /// starts with Yes. Unset means the rule set's `required_score`.
     pub add_header_score: Option<f64>,
     /// Score from which local recipients get the message in their Junk
     /// folder instead of INBOX.
@@ -553,8 +553,8 @@ impl Config {
         Ok(())
     }
 
-    /// Checks the `[spam]` thresholds and size. The thresholds are checked
-    /// also when scoring is off, so that turning it on later cannot fail.
+    /// Checks the `[spam]` thresholds and size, also when scoring is off,
+    /// so that a bad value is reported before scoring is turned on.
     fn validate_spam(&self) -> Result<(), ConfigError> {
         let spam = &self.spam;
         let scores = [

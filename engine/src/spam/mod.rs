@@ -1,6 +1,6 @@
-//! Spam scoring in the SMTP server: [`SpamFilter`] scores each received
+//! Spam scoring in the SMTP server. [`SpamFilter`] scores each received
 //! message at the end of DATA or BDAT LAST, before the message is stored and
-//! before the reply, and returns the message with its `X-Spam-*` fields and
+//! before the reply. It returns the message with its `X-Spam-*` fields and
 //! the [`Action`] that the thresholds pick.
 //!
 //! [`SpamFilter::start`] loads and compiles the rules once, before the
@@ -66,7 +66,7 @@ pub const LOGGED_RULES_MAX: usize = 5;
 /// stores it as `.Junk`, and IMAP lists it as `Junk`.
 pub const JUNK_FOLDER: &str = "Junk";
 
-/// What the server does with a message after scoring.
+/// The server's next step for a message after scoring.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
     /// Deliver into INBOX: not scored, or below `junk_score`.
@@ -102,7 +102,7 @@ pub struct Thresholds {
 impl Thresholds {
     /// Picks the action for `score`. Junk starts at its threshold, as
     /// SpamAssassin's `required_score` does, and rejection starts above
-    /// its threshold, as the reply text `score X > Y` says.
+    /// its threshold, matching the reply text `score X > Y`.
     pub fn action(&self, score: f64) -> Action {
         if score > self.reject {
             Action::Reject {
@@ -170,8 +170,9 @@ pub struct SpamFilter {
     thresholds: Thresholds,
     message_size_max: usize,
     jobs: Sender<Job>,
-    /// Messages delivered unscored because the queue was full, for the log.
-    queue_full_count: AtomicU64,
+    /// Messages delivered unscored because they could not be queued, for
+    /// the log.
+    unqueued_count: AtomicU64,
 }
 
 impl SpamFilter {
@@ -235,7 +236,7 @@ impl SpamFilter {
             },
             message_size_max: config.message_size_max,
             jobs,
-            queue_full_count: AtomicU64::new(0),
+            unqueued_count: AtomicU64::new(0),
         })
     }
 
@@ -273,7 +274,7 @@ impl SpamFilter {
                 TrySendError::Full(_) => "queue full",
                 TrySendError::Disconnected(_) => "scoring threads stopped",
             };
-            let count = self.queue_full_count.fetch_add(1, Ordering::Relaxed) + 1;
+            let count = self.unqueued_count.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(
                 queue_id,
                 reason,
@@ -322,7 +323,7 @@ impl SpamFilter {
 }
 
 /// Returns the message buffer, copying it only when a scoring thread still
-/// holds it (after a timeout).
+/// has a reference to it (after a timeout).
 fn take_message(message: Arc<Vec<u8>>) -> Vec<u8> {
     Arc::try_unwrap(message).unwrap_or_else(|shared| shared.as_ref().clone())
 }
