@@ -448,3 +448,67 @@ fn default_rules_reject_gtube() {
     let loaded = wait_log_line(&server, "spam rules loaded", 5_000).expect("a rules loaded line");
     assert!(loaded.contains("/usr/share/spamassassin"), "{loaded}");
 }
+
+/// Runs swaks with `args` and returns whether it succeeded and its
+/// transcript.
+fn swaks(args: &[&str]) -> (bool, String) {
+    let output = Command::new("swaks")
+        .args(["--timeout", "30"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("failed to run swaks: {error}; is swaks installed? (tests/run installs it)")
+        });
+    let transcript = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), transcript)
+}
+
+#[test]
+fn swaks_sends_junk_and_rejected_spam() {
+    let server = start_scoring_server();
+    let target = format!("127.0.0.1:{}", server.smtp_port);
+    let send = |body: &str| {
+        swaks(&[
+            "--server",
+            &target,
+            "--from",
+            "sender@example.org",
+            "--to",
+            "alice@localhost",
+            "--header",
+            "Subject: from swaks",
+            "--body",
+            body,
+        ])
+    };
+
+    let (success, transcript) = send("free money");
+    assert!(success, "{transcript}");
+    assert!(
+        transcript.contains("<-  250 2.0.0 Ok: delivered as"),
+        "{transcript}"
+    );
+    assert_eq!(
+        files_in(&junk_dir(&server, "alice")).len(),
+        1,
+        "one message in Junk"
+    );
+
+    let (success, transcript) = send("free money by wire transfer");
+    assert!(!success, "{transcript}");
+    assert!(
+        transcript.contains("550 5.7.1 message rejected as spam (score 16 > 15)"),
+        "{transcript}"
+    );
+    assert_eq!(
+        files_in(&junk_dir(&server, "alice")).len(),
+        1,
+        "still one message in Junk"
+    );
+    assert_eq!(server.maildir_count("alice"), 0, "nothing in INBOX");
+}
