@@ -101,10 +101,7 @@ fn junk_dir(server: &Server, user: &str) -> PathBuf {
 
 #[test]
 fn ham_from_corpus_gets_status_no_in_inbox() {
-    let home = std::env::var_os("HOME").unwrap_or_default();
-    let corpus = PathBuf::from(home)
-        .join(".cache/ringmail/spamassassin-corpus-0.2.3/eml/easy-ham-1")
-        .join("00001.7c53336b37003a9286aba55d2945844c.eml");
+    let corpus = corpus_group_dir("easy-ham-1").join("00001.7c53336b37003a9286aba55d2945844c.eml");
     let Ok(ham) = fs::read(&corpus) else {
         eprintln!(
             "skipped: {} is missing; python3 tests/corpus/fetch.py fetches it",
@@ -511,4 +508,138 @@ fn swaks_sends_junk_and_rejected_spam() {
         "still one message in Junk"
     );
     assert_eq!(server.maildir_count("alice"), 0, "nothing in INBOX");
+}
+
+#[test]
+fn relayed_message_is_spooled_with_fields() {
+    let rules_parent = tempfile::tempdir().expect("create a temp dir");
+    let rules = write_rules(rules_parent.path());
+    let config = format!(
+        "[smtp]\nrelay_networks = [\"127.0.0.0/8\"]\n[spam]\nenabled = true\nrules = {:?}\n",
+        rules.display().to_string()
+    );
+    let server = Server::start_with_config(&[("alice", "pw")], Some(&config));
+    let mut smtp = server.smtp();
+    smtp.ehlo("client.example");
+
+    let reply = smtp.transaction(
+        "sender@example.org",
+        &["someone@example.net", "alice@localhost"],
+        &message("offer", "free money"),
+    );
+
+    reply.assert_status(250, "2.0.0", "end of data");
+    assert!(reply.text().contains("queued as"), "{reply}");
+    let mut segments = Vec::new();
+    let mut pending = vec![server.data_dir().join("spool")];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).expect("read a spool dir") {
+            let path = entry.expect("read a spool entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                segments.push(fs::read(&path).expect("read a spool file"));
+            }
+        }
+    }
+    let spooled = segments
+        .iter()
+        .any(|bytes| find(bytes, b"X-Spam-Flag: YES\r\nX-Spam-Score: 6.0\r\n").is_some());
+    assert!(spooled, "the spool record carries the X-Spam-* fields");
+
+    // The local copy comes from the spool, so it is in INBOX, not in Junk.
+    let deadline = std::time::Instant::now() + Duration::from_millis(10_000);
+    while server.maildir_count("alice") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let inbox = server.maildir_files("alice");
+    assert_eq!(inbox.len(), 1, "the local copy in INBOX");
+    let header = header_of(&fs::read(&inbox[0]).expect("read the stored message"));
+    assert!(header.starts_with("X-Spam-Flag: YES\n"), "{header}");
+}
+
+/// Returns the directory of corpus group `group` (such as `easy-ham-1`) in
+/// the cache that `tests/corpus/fetch.py` fills.
+fn corpus_group_dir(group: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    PathBuf::from(home)
+        .join(".cache/ringmail/spamassassin-corpus-0.2.3/eml")
+        .join(group)
+}
+
+/// Copies the first `count` messages of corpus group `group` into `target`.
+/// Returns false when the corpus cache is missing or the group is smaller.
+fn copy_corpus(group: &str, count: usize, target: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(corpus_group_dir(group)) else {
+        return false;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("read a corpus entry").path())
+        .collect();
+    files.sort();
+    fs::create_dir_all(target).expect("create a corpus copy dir");
+    for file in files.iter().take(count) {
+        let name = file.file_name().expect("a corpus file name");
+        fs::copy(file, target.join(name)).expect("copy a corpus message");
+    }
+    files.len() >= count
+}
+
+#[test]
+fn trained_bayes_store_is_used() {
+    let learn_dir = tempfile::tempdir().expect("create a temp dir");
+    let spam_dir = learn_dir.path().join("spam");
+    let ham_dir = learn_dir.path().join("ham");
+    // 210 of each is above the 200 spam and 200 ham the store needs.
+    if !copy_corpus("spam-1", 210, &spam_dir) || !copy_corpus("easy-ham-1", 210, &ham_dir) {
+        eprintln!("skipped: the corpus cache is missing; python3 tests/corpus/fetch.py fetches it");
+        return;
+    }
+    let rules = learn_dir.path().join("rules");
+    fs::create_dir_all(&rules).expect("create the rules dir");
+    let text = "body BAYES_00 eval:check_bayes('0.00', '0.01')\nscore BAYES_00 -1.5\n\
+                body BAYES_99 eval:check_bayes('0.99', '1.00')\nscore BAYES_99 3.5\n";
+    fs::write(rules.join("50_bayes.cf"), text).expect("write the rule file");
+    let config = format!(
+        "[spam]\nenabled = true\nrules = {:?}\n",
+        rules.display().to_string()
+    );
+    let mut server = Server::start_with_config(&[("alice", "pw")], Some(&config));
+
+    // The store is read at start, so learn while the server is stopped.
+    server.stop();
+    let data_dir = server.data_dir();
+    let learned = common::run_ringmail(
+        &[
+            "spam",
+            "learn",
+            "--data",
+            data_dir.to_str().expect("UTF-8 path"),
+            "--spam",
+            spam_dir.to_str().expect("UTF-8 path"),
+            "--ham",
+            ham_dir.to_str().expect("UTF-8 path"),
+        ],
+        None,
+        learn_dir.path(),
+    );
+    assert!(learned.status.success(), "spam learn: {learned:?}");
+    server.start_again();
+
+    let spam_file = fs::read_dir(&spam_dir)
+        .expect("read the spam copy")
+        .map(|entry| entry.expect("read an entry").path())
+        .min()
+        .expect("a spam message");
+    let spam = common::lf_to_crlf(&fs::read(&spam_file).expect("read a spam message"));
+    let mut smtp = server.smtp();
+    smtp.ehlo("client.example");
+    let reply = smtp.transaction("sender@example.org", &["alice@localhost"], &spam);
+    reply.assert_status(250, "2.0.0", "end of data");
+
+    let inbox = server.maildir_files("alice");
+    assert_eq!(inbox.len(), 1, "below junk_score, so in INBOX");
+    let header = header_of(&fs::read(&inbox[0]).expect("read the stored message"));
+    assert!(header.contains("tests=BAYES_99"), "{header}");
+    assert!(header.contains("score=3.5"), "{header}");
 }
