@@ -15,6 +15,10 @@
 //! them.
 //!
 //! STARTTLS, implicit TLS and REQUIRETLS live in the `tls` submodule.
+//!
+//! With `[spam] enabled`, the end of data waits for [`crate::spam`] to
+//! score the message on its thread pool. The score decides between INBOX,
+//! the Junk folder and a 550 5.7.1 before anything is stored.
 
 use std::io;
 use std::net::SocketAddr;
