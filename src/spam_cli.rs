@@ -272,23 +272,18 @@ pub fn check(
         bayes,
     };
 
-    let mut totals = CheckTotals::default();
+    let mut jobs = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {
             let result = read_limited(std::io::stdin().lock(), "standard input");
-            check_one(&checker, "-", result, json, &mut totals);
+            jobs.push(CheckJob::Read("-".to_string(), result));
         } else if input.is_dir() {
-            check_directory(&checker, input, 0, json, &mut totals);
+            collect_directory(input, 0, &mut jobs);
         } else {
-            check_one(
-                &checker,
-                &input.display().to_string(),
-                read_message(input),
-                json,
-                &mut totals,
-            );
+            jobs.push(CheckJob::File(input.clone()));
         }
     }
+    let totals = check_jobs(&checker, &jobs, json);
 
     if totals.errors > 0 {
         return Err(Failure {
@@ -309,25 +304,36 @@ pub fn check(
     Ok(())
 }
 
-/// Scores every file under `directory`, in name order.
-fn check_directory(
-    checker: &Checker,
-    directory: &Path,
-    depth: usize,
-    json: bool,
-    totals: &mut CheckTotals,
-) {
+/// One input of `spam check`: a file to read, or a message already read
+/// (standard input) or an error found while listing directories.
+enum CheckJob {
+    File(PathBuf),
+    Read(String, Result<Vec<u8>, String>),
+}
+
+/// The printed result of one input.
+#[derive(Default)]
+struct CheckOutcome {
+    stdout: Option<String>,
+    stderr: Option<String>,
+    is_message: bool,
+    is_spam: bool,
+    is_error: bool,
+}
+
+/// Adds every file under `directory` to `jobs`, in name order.
+fn collect_directory(directory: &Path, depth: usize, jobs: &mut Vec<CheckJob>) {
     let label = directory.display().to_string();
     if depth >= DIRECTORY_DEPTH_MAX {
         let error = format!("directory nesting exceeds the maximum of {DIRECTORY_DEPTH_MAX}");
-        check_one(checker, &label, Err(error), json, totals);
+        jobs.push(CheckJob::Read(label, Err(error)));
         return;
     }
     let entries = match std::fs::read_dir(directory) {
         Ok(entries) => entries,
         Err(error) => {
             let error = format!("cannot read directory: {error}");
-            check_one(checker, &label, Err(error), json, totals);
+            jobs.push(CheckJob::Read(label, Err(error)));
             return;
         }
     };
@@ -335,17 +341,68 @@ fn check_directory(
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            check_directory(checker, &path, depth + 1, json, totals);
+            collect_directory(&path, depth + 1, jobs);
         } else {
-            check_one(
-                checker,
-                &path.display().to_string(),
-                read_message(&path),
-                json,
-                totals,
-            );
+            jobs.push(CheckJob::File(path));
         }
     }
+}
+
+/// Scores `jobs` on one thread per core and prints each result in job
+/// order, as soon as every earlier one is printed.
+fn check_jobs(checker: &Checker, jobs: &[CheckJob], json: bool) -> CheckTotals {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |count| count.get())
+        .clamp(1, jobs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, CheckOutcome)>();
+    let mut totals = CheckTotals::default();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = jobs.get(index) else {
+                    break;
+                };
+                let outcome = match job {
+                    CheckJob::File(path) => check_one(
+                        checker,
+                        &path.display().to_string(),
+                        read_message(path),
+                        json,
+                    ),
+                    CheckJob::Read(label, result) => {
+                        check_one(checker, label, result.clone(), json)
+                    }
+                };
+                if sender.send((index, outcome)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut printed = 0usize;
+        for (index, outcome) in receiver {
+            waiting.insert(index, outcome);
+            while let Some(outcome) = waiting.remove(&printed) {
+                if let Some(line) = &outcome.stderr {
+                    eprintln!("{line}");
+                }
+                if let Some(line) = &outcome.stdout {
+                    say!("{line}");
+                }
+                totals.messages += usize::from(outcome.is_message);
+                totals.spam += usize::from(outcome.is_spam);
+                totals.errors += usize::from(outcome.is_error);
+                printed += 1;
+            }
+        }
+    });
+    totals
 }
 
 fn read_message(path: &Path) -> Result<Vec<u8>, String> {
@@ -368,24 +425,25 @@ fn read_limited(reader: impl std::io::Read, source_name: &str) -> Result<Vec<u8>
     Ok(message)
 }
 
-/// Scores one message, or reports why it could not be read, and prints
+/// Scores one message, or reports why it could not be read, and returns
 /// the result line.
 fn check_one(
     checker: &Checker,
     label: &str,
     message: Result<Vec<u8>, String>,
     json: bool,
-    totals: &mut CheckTotals,
-) {
+) -> CheckOutcome {
     let message = match message {
         Ok(message) => message,
         Err(error) => {
-            totals.errors += 1;
-            eprintln!("ringmail: {label}: {error}");
-            if json {
-                say!("{}", serde_json::json!({ "path": label, "error": error }));
-            }
-            return;
+            let stdout =
+                json.then(|| serde_json::json!({ "path": label, "error": error }).to_string());
+            return CheckOutcome {
+                stdout,
+                stderr: Some(format!("ringmail: {label}: {error}")),
+                is_error: true,
+                ..CheckOutcome::default()
+            };
         }
     };
 
@@ -394,11 +452,9 @@ fn check_one(
     let verdict = checker
         .scorer
         .score(&prepared, &ringmail_spam::eval::evaluate, probability);
-    totals.messages += 1;
-    totals.spam += usize::from(verdict.is_spam);
 
-    if json {
-        say!("{}", verdict_json(label, &verdict));
+    let line = if json {
+        verdict_json(label, &verdict).to_string()
     } else {
         let rules = verdict.rule_names();
         let rules = if rules.is_empty() {
@@ -407,7 +463,13 @@ fn check_one(
             rules.join(",")
         };
         let answer = if verdict.is_spam { "spam" } else { "ham" };
-        say!("{label} {} {answer} {rules}", format_score(verdict.score));
+        format!("{label} {} {answer} {rules}", format_score(verdict.score))
+    };
+    CheckOutcome {
+        stdout: Some(line),
+        is_message: true,
+        is_spam: verdict.is_spam,
+        ..CheckOutcome::default()
     }
 }
 

@@ -56,6 +56,8 @@ pub const BACKTRACK_LIMIT: usize = 100_000;
 pub const NFA_SIZE_MAX: usize = 8 * 1024 * 1024;
 /// Maximum nesting of groups and repetitions in one pattern.
 pub const NEST_MAX: u32 = 100;
+/// Maximum threads that compile rules at start.
+pub const COMPILE_THREADS_MAX: usize = 8;
 
 /// The text a regex rule runs on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -263,6 +265,9 @@ impl CompiledRules {
         let mut metas = Vec::new();
         stats.undefined = model.rules.len() - model.defined().count();
 
+        // Regex rules are compiled in parallel ([`compile_patterns`]), then
+        // added in rule order, so the result does not depend on the threads.
+        let mut jobs: Vec<RegexJob<'_>> = Vec::new();
         for (id, rule) in model.defined() {
             let Some((kind, test)) = &rule.definition else {
                 continue;
@@ -314,8 +319,21 @@ impl CompiledRules {
                     continue;
                 }
             };
+            jobs.push(RegexJob {
+                id,
+                kind: *kind,
+                target,
+                pattern,
+                negated,
+                spec,
+            });
+        }
 
-            let compiled = match compile_pattern(pattern) {
+        let results = compile_patterns(&jobs);
+        for (job, result) in jobs.into_iter().zip(results) {
+            let rule = &model.rules[job.id.index()];
+            let kind_stats = stats.kinds.entry(job.kind).or_default();
+            let compiled = match result {
                 Ok(compiled) => compiled,
                 Err(error) => {
                     kind_stats.unsupported += 1;
@@ -331,8 +349,8 @@ impl CompiledRules {
                 Engine::Fancy => kind_stats.fallback += 1,
             }
 
-            let builder = builders.entry(target).or_default();
-            builder.spec = spec;
+            let builder = builders.entry(job.target).or_default();
+            builder.spec = job.spec;
             let slot = builder.rules.len() as u32;
             match compiled.factors {
                 Some(factors) => {
@@ -352,9 +370,9 @@ impl CompiledRules {
                 1
             };
             builder.rules.push(CompiledRule {
-                id,
+                id: job.id,
                 matcher: compiled.matcher,
-                negated,
+                negated: job.negated,
                 hits_max,
                 line_safe: compiled.line_safe,
             });
@@ -616,6 +634,59 @@ impl CompiledRules {
         };
         u32::try_from(count).unwrap_or(u32::MAX)
     }
+}
+
+/// One regex rule waiting to be compiled.
+struct RegexJob<'m> {
+    id: RuleId,
+    kind: RuleKind,
+    target: Target,
+    pattern: &'m Pattern,
+    negated: bool,
+    spec: Option<HeaderSpec>,
+}
+
+/// Compiles the patterns of `jobs` on up to [`COMPILE_THREADS_MAX`] threads
+/// and returns the results in job order.
+fn compile_patterns(jobs: &[RegexJob<'_>]) -> Vec<Result<CompiledPattern, String>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |count| count.get())
+        .clamp(1, COMPILE_THREADS_MAX);
+    if threads == 1 || jobs.len() < 2 {
+        return jobs
+            .iter()
+            .map(|job| compile_pattern(job.pattern))
+            .collect();
+    }
+    // Interleaved shares even out the cost, because large rules cluster in
+    // the rule files.
+    let shares: Vec<Vec<(usize, Result<CompiledPattern, String>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|share| {
+                scope.spawn(move || {
+                    jobs.iter()
+                        .enumerate()
+                        .skip(share)
+                        .step_by(threads)
+                        .map(|(index, job)| (index, compile_pattern(job.pattern)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    });
+    let mut results: Vec<Option<Result<CompiledPattern, String>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    for (index, result) in shares.into_iter().flatten() {
+        results[index] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err("compiler thread failed".to_string())))
+        .collect()
 }
 
 fn regex_target(kind: RuleKind) -> Target {

@@ -8,6 +8,8 @@
 //! positive and 1 otherwise, because SpamAssassin 4.0.1's `got_hit` raises a
 //! value of 0 or less to 1.
 //!
+//! Each expression is compiled once into postfix steps ([`Program`]).
+//!
 //! Metas that read other metas run after them. Metas in a dependency cycle,
 //! and metas that read one, never run, because no order gives them a value.
 
@@ -15,8 +17,7 @@ use std::collections::HashMap;
 
 use super::Tally;
 use crate::compile::CompiledRules;
-use crate::rules::parse::evaluate_meta;
-use crate::rules::{MetaExpr, RuleId, RuleModel};
+use crate::rules::{MetaExpr, MetaOp, RuleId, RuleModel};
 
 /// Returns indexes into `metas`, each after the metas it reads (Kahn's
 /// algorithm). Metas in or behind a cycle are left out.
@@ -64,67 +65,126 @@ pub fn dependency_order(model: &RuleModel, metas: &[(RuleId, MetaExpr)]) -> Vec<
     order
 }
 
-/// The rule ids of the names in one meta expression, keyed by the address
-/// and length of each name's text inside that expression.
-///
-/// `evaluate_meta` passes each name as a borrow of the expression's own
-/// string, so a lookup compares two integers instead of hashing the name.
-/// A name not found this way (another expression, or a copy) falls back to
-/// the model's index, so the result never depends on the addresses.
-#[derive(Debug, Default)]
-pub struct ResolvedNames {
-    entries: Vec<(usize, usize, Option<RuleId>)>,
+/// One step of a compiled meta expression ([`Program`]).
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Push the value of a rule, or 0 for a name that is not a rule.
+    Load(Option<RuleId>),
+    Push(f64),
+    Not,
+    Negate,
+    Binary(MetaOp),
 }
 
-impl ResolvedNames {
-    /// Resolves every name in `expr`, which must stay at its address (it
-    /// lives in the shared `CompiledRules`) for the keys to be found.
-    pub fn new(model: &RuleModel, expr: &MetaExpr) -> ResolvedNames {
-        let mut entries = Vec::new();
-        expr.for_each_rule(&mut |name| {
-            entries.push((name.as_ptr() as usize, name.len(), model.id(name)));
-        });
-        ResolvedNames { entries }
+/// A meta expression compiled once into postfix steps over rule ids, so
+/// that scoring a message neither walks the tree nor looks up a name.
+/// It computes exactly what `evaluate_meta` computes with a lookup that
+/// gives each rule its value and every other name 0.
+#[derive(Debug, Default)]
+pub struct Program {
+    steps: Vec<Step>,
+    /// Largest stack depth the steps reach.
+    depth_max: usize,
+}
+
+impl Program {
+    /// Compiles `expr`, resolving each name in `model`.
+    pub fn new(model: &RuleModel, expr: &MetaExpr) -> Program {
+        let mut program = Program::default();
+        let mut depth = 0usize;
+        program.push_expr(model, expr, &mut depth);
+        program
     }
 
-    fn id(&self, model: &RuleModel, name: &str) -> Option<RuleId> {
-        let key = (name.as_ptr() as usize, name.len());
-        match self
-            .entries
-            .iter()
-            .find(|(address, len, _)| (*address, *len) == key)
-        {
-            Some((_, _, id)) => *id,
-            None => model.id(name),
+    fn push_expr(&mut self, model: &RuleModel, expr: &MetaExpr, depth: &mut usize) {
+        match expr {
+            MetaExpr::Rule(name) => self.push_step(Step::Load(model.id(name)), depth, 1),
+            MetaExpr::Number(number) => self.push_step(Step::Push(*number), depth, 1),
+            MetaExpr::Not(inner) => {
+                self.push_expr(model, inner, depth);
+                self.steps.push(Step::Not);
+            }
+            MetaExpr::Negate(inner) => {
+                self.push_expr(model, inner, depth);
+                self.steps.push(Step::Negate);
+            }
+            MetaExpr::Binary(op, left, right) => {
+                self.push_expr(model, left, depth);
+                self.push_expr(model, right, depth);
+                *depth -= 1;
+                self.steps.push(Step::Binary(*op));
+            }
         }
+    }
+
+    fn push_step(&mut self, step: Step, depth: &mut usize, pushed: usize) {
+        self.steps.push(step);
+        *depth += pushed;
+        self.depth_max = self.depth_max.max(*depth);
+    }
+
+    /// Returns the expression's value, with `values` indexed by rule id.
+    /// `stack` is scratch space.
+    pub fn evaluate(&self, values: &[f64], stack: &mut Vec<f64>) -> f64 {
+        stack.clear();
+        stack.reserve(self.depth_max);
+        let truth = |value: bool| f64::from(u8::from(value));
+        for step in &self.steps {
+            match *step {
+                Step::Load(id) => {
+                    stack.push(id.map_or(0.0, |id| values.get(id.index()).copied().unwrap_or(0.0)))
+                }
+                Step::Push(number) => stack.push(number),
+                Step::Not | Step::Negate | Step::Binary(_) if stack.is_empty() => return 0.0,
+                Step::Not => {
+                    let top = stack.len() - 1;
+                    stack[top] = truth(stack[top] == 0.0);
+                }
+                Step::Negate => {
+                    let top = stack.len() - 1;
+                    stack[top] = -stack[top];
+                }
+                Step::Binary(op) => {
+                    let (Some(right), Some(left)) = (stack.pop(), stack.pop()) else {
+                        return 0.0;
+                    };
+                    stack.push(match op {
+                        MetaOp::And => truth(left != 0.0 && right != 0.0),
+                        MetaOp::Or => truth(left != 0.0 || right != 0.0),
+                        MetaOp::Add => left + right,
+                        MetaOp::Sub => left - right,
+                        MetaOp::Mul => left * right,
+                        MetaOp::Div if right == 0.0 => 0.0,
+                        MetaOp::Div => left / right,
+                        MetaOp::Less => truth(left < right),
+                        MetaOp::Greater => truth(left > right),
+                        MetaOp::LessEqual => truth(left <= right),
+                        MetaOp::GreaterEqual => truth(left >= right),
+                        MetaOp::Equal => truth(left == right),
+                        MetaOp::NotEqual => truth(left != right),
+                    });
+                }
+            }
+        }
+        stack.pop().unwrap_or(0.0)
     }
 }
 
 /// Evaluates the metas in `order` and records their hits in `tally`.
 pub(super) fn run(
-    model: &RuleModel,
     compiled: &CompiledRules,
     order: &[usize],
-    resolved: &[ResolvedNames],
+    programs: &[Program],
     tally: &mut Tally<'_>,
 ) {
     let metas = compiled.metas();
+    let mut stack = Vec::new();
     for slot in order {
-        let (id, expr) = &metas[*slot];
+        let (id, _) = &metas[*slot];
         if !tally.runs(*id) {
             continue;
         }
-        let values = &tally.values;
-        let names = &resolved[*slot];
-        let lookup = |name: &str| {
-            let value = names.id(model, name).map_or(0.0, |id| values[id.index()]);
-            Some(value)
-        };
-        // `lookup` returns a value for every name, so evaluation does not
-        // fail, but an error would count as a miss.
-        let Ok(result) = evaluate_meta(expr, &lookup) else {
-            continue;
-        };
+        let result = programs[*slot].evaluate(&tally.values, &mut stack);
         if result == 0.0 || result.is_nan() {
             continue;
         }

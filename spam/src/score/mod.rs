@@ -121,7 +121,7 @@ pub struct Scorer {
     /// cycle are left out, so they never hit.
     meta_order: Vec<usize>,
     /// The rule ids named by each of `compiled.metas()`, by index.
-    meta_names: Vec<meta::ResolvedNames>,
+    meta_programs: Vec<meta::Program>,
 }
 
 const _: () = {
@@ -180,10 +180,10 @@ impl Scorer {
             .collect();
         let header_targets = header_targets(&model, &compiled);
         let meta_order = meta::dependency_order(&model, compiled.metas());
-        let meta_names = compiled
+        let meta_programs = compiled
             .metas()
             .iter()
-            .map(|(_, expr)| meta::ResolvedNames::new(&model, expr))
+            .map(|(_, expr)| meta::Program::new(&model, expr))
             .collect();
         Scorer {
             model,
@@ -191,7 +191,7 @@ impl Scorer {
             facts,
             header_targets,
             meta_order,
-            meta_names,
+            meta_programs,
         }
     }
 
@@ -220,10 +220,9 @@ impl Scorer {
         self.run_texts(message, &mut tally);
         let evals_unimplemented = self.run_evals(message, evals, bayes, &mut tally);
         meta::run(
-            &self.model,
             &self.compiled,
             &self.meta_order,
-            &self.meta_names,
+            &self.meta_programs,
             &mut tally,
         );
 

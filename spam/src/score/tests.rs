@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::rules::{load, LoadOptions, MemorySource};
+use crate::rules::{load, LoadOptions, MemorySource, MetaExpr};
 
 fn scorer_from(text: &str) -> Scorer {
     let source = MemorySource::new([("/t.cf", text)]);
@@ -470,4 +470,61 @@ fn corpus_scores_without_panic() {
         chosen.len(),
         chosen.len() as f64 / seconds
     );
+}
+
+/// The compiled meta steps must compute what the tree walk computes, for
+/// every stock meta expression (when SpamAssassin's rules are installed)
+/// and a table of edge cases, over varied rule values.
+#[test]
+fn meta_program_equals_tree_walk() {
+    use crate::rules::parse::{evaluate_meta, parse_meta};
+
+    let source = MemorySource::new([(
+        "/t.cf",
+        "body A /a/\nbody B /b/\nbody C /c/\nmeta M (A && B)\n",
+    )]);
+    let small = load(&source, &[PathBuf::from("/t.cf")], LoadOptions::default()).unwrap();
+    let mut models = vec![small];
+    let mut cases: Vec<(usize, MetaExpr)> = Vec::new();
+    for text in [
+        "A && B",
+        "A || !B",
+        "(A + B + C) > 1",
+        "A / (B - B)",
+        "-A * 3 >= -6",
+        "!(A == B) && C != 0",
+        "UNKNOWN_NAME || A",
+        "A - B - C",
+        "2 <= A + B <= 3",
+    ] {
+        cases.push((0, parse_meta(text).unwrap()));
+    }
+    if let Ok((stock, _)) = crate::rules::load_default(LoadOptions::default()) {
+        for (_, rule) in stock.defined() {
+            if let Some((_, Test::Meta(expr))) = &rule.definition {
+                cases.push((1, expr.clone()));
+            }
+        }
+        models.push(stock);
+    }
+
+    let mut stack = Vec::new();
+    for (model, expr) in &cases {
+        let model = &models[*model];
+        let program = meta::Program::new(model, expr);
+        for seed in 0..4u64 {
+            let values: Vec<f64> = (0..model.rules.len() as u64)
+                .map(|index| {
+                    ((index * 7 + seed * 3) % 5) as f64 * if seed == 3 { -0.5 } else { 1.0 }
+                })
+                .collect();
+            let lookup = |name: &str| Some(model.id(name).map_or(0.0, |id| values[id.index()]));
+            let walked = evaluate_meta(expr, &lookup).unwrap();
+            let stepped = program.evaluate(&values, &mut stack);
+            assert!(
+                walked == stepped || (walked.is_nan() && stepped.is_nan()),
+                "{expr:?} with seed {seed}: tree {walked}, steps {stepped}"
+            );
+        }
+    }
 }
