@@ -337,7 +337,7 @@ pub fn date_diff_secs(message: &Prepared<'_>) -> i64 {
 /// Returns whether the Date is shifted from the Received time by at least
 /// `min_hours` and less than `max_hours`. A `None` bound is open.
 pub fn shifted(message: &Prepared<'_>, min_hours: Option<f64>, max_hours: Option<f64>) -> bool {
-    let diff = date_diff_secs(message) as f64;
+    let diff = message.date_diff_secs(date_diff_secs) as f64;
     min_hours.is_none_or(|min| diff >= 3600.0 * min)
         && max_hours.is_none_or(|max| diff < 3600.0 * max)
 }

@@ -7,6 +7,10 @@
 //! `bad_tag_ratio` and `non_element_ratio`. Other names (`max_size`,
 //! `obfuscation_ratio`) return `None`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::compile::{compile_pattern, CompiledPattern};
 use crate::prepare::html::HtmlFacts;
 use crate::prepare::Prepared;
 
@@ -162,12 +166,39 @@ pub fn test(message: &Prepared<'_>, name: &str) -> Option<bool> {
     }
 }
 
+/// Maximum patterns kept compiled by [`cached_pattern`]. The rule files
+/// name a few dozen, so the bound only matters for a hostile rule set.
+const PATTERN_CACHE_MAX: usize = 1024;
+
+/// The `html_text_match` patterns compiled so far, shared by all threads.
+type PatternCache = std::sync::RwLock<HashMap<String, Option<Arc<CompiledPattern>>>>;
+
+/// Returns `source` compiled, or `None` when it does not compile. Each
+/// pattern is compiled once per process, not once per message.
+fn cached_pattern(source: &str) -> Option<Arc<CompiledPattern>> {
+    static CACHE: std::sync::OnceLock<PatternCache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(PatternCache::default);
+    if let Ok(patterns) = cache.read() {
+        if let Some(compiled) = patterns.get(source) {
+            return compiled.clone();
+        }
+    }
+    let pattern = crate::rules::Pattern {
+        source: source.to_string(),
+        flags: String::new(),
+    };
+    let compiled = compile_pattern(&pattern).ok().map(Arc::new);
+    if let Ok(mut patterns) = cache.write() {
+        if patterns.len() < PATTERN_CACHE_MAX {
+            patterns.insert(source.to_string(), compiled.clone());
+        }
+    }
+    compiled
+}
+
 /// Returns whether a string of list `field` (`comment`, `anchor` or
 /// `title`) of any HTML part matches the Perl regex `pattern`. An invalid
 /// pattern never matches, as in HTMLEval.pm.
-///
-/// NOTE: the pattern is compiled on every call, because `evaluate` has no
-/// place to keep it. A scorer that calls this often should cache it.
 pub fn text_match(message: &Prepared<'_>, field: &str, pattern: &str) -> Option<bool> {
     if !matches!(field, "comment" | "anchor" | "title") {
         return None;
@@ -175,11 +206,7 @@ pub fn text_match(message: &Prepared<'_>, field: &str, pattern: &str) -> Option<
     if message.html().is_empty() {
         return Some(false);
     }
-    let pattern = crate::rules::Pattern {
-        source: pattern.to_string(),
-        flags: String::new(),
-    };
-    let Ok(compiled) = crate::compile::compile_pattern(&pattern) else {
+    let Some(compiled) = cached_pattern(pattern) else {
         return Some(false);
     };
     Some(message.html().iter().any(|facts| {

@@ -85,6 +85,9 @@ pub struct Prepared<'m> {
     html: Vec<HtmlFacts>,
     leaves: usize,
     limits_reached: LimitsReached,
+    /// The Date minus Received difference, computed by the first eval rule
+    /// that reads it, because several rules compare it with other bounds.
+    date_diff_secs: std::cell::OnceCell<i64>,
 }
 
 /// State of one walk over the MIME tree.
@@ -145,7 +148,14 @@ impl<'m> Prepared<'m> {
             html: walk.html,
             leaves: walk.leaves,
             limits_reached: walk.limits_reached,
+            date_diff_secs: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Returns the Date minus Received difference in seconds, computing it
+    /// with `compute` on the first call only.
+    pub fn date_diff_secs(&self, compute: impl FnOnce(&Prepared<'m>) -> i64) -> i64 {
+        *self.date_diff_secs.get_or_init(|| compute(self))
     }
 
     /// Returns the message bytes, for `full` rules.
