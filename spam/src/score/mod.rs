@@ -18,6 +18,8 @@
 //! 3. eval rules through the injected function. The scorer evaluates
 //!    `check_bayes` itself from the Bayes probability. `None` from the
 //!    function counts as a miss and in [`Verdict::evals_unimplemented`].
+//!    Evals with `tflags net` never run, and those with `tflags learn` run
+//!    only with Bayes.
 //! 4. meta rules, in dependency order ([`meta`]).
 //!
 //! A rule without `tflags multiple` counts at most once per message. A
@@ -299,6 +301,13 @@ impl Scorer {
         let mut unimplemented = 0u32;
         for rule in self.compiled.evals() {
             if rule.kind == RuleKind::Meta || !tally.runs(rule.id) {
+                continue;
+            }
+            // As in SpamAssassin 4.0.1's Check plugin: `net` evals run only
+            // in sets with network tests, which Ringmail never uses, and
+            // `learn` evals only in sets with Bayes.
+            let tflags = &self.model.rules[rule.id.index()].tflags;
+            if tflags.net || (tflags.learn && tally.set & SCORE_SET_BAYES == 0) {
                 continue;
             }
             // Without a probability no Bayes band hits, as in SpamAssassin
