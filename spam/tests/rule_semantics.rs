@@ -220,3 +220,45 @@ fn meta_arithmetic_counts_sub_rules() {
         assert_hits(&verdict, &[("TWO_OF_THREE", two), ("WEIGHTED", weighted)]);
     }
 }
+
+#[test]
+fn mimeheader_reads_each_part() {
+    let scorer = scorer_from(
+        "mimeheader PDF_PART Content-Type =~ /application\\/pdf/i\nscore PDF_PART 1\n\
+         mimeheader GIF_NAME Content-Type:raw =~ /name=\"[a-z]+\\.gif\"/\nscore GIF_NAME 1\n\
+         mimeheader ROOT_MIXED Content-Type =~ /multipart\\/mixed/\nscore ROOT_MIXED 1\n\
+         mimeheader RAW_CTE Content-Transfer-Encoding =~ /^raw$/\nscore RAW_CTE 1\n\
+         header TOP_PDF Content-Type =~ /application\\/pdf/\nscore TOP_PDF 1\n",
+    );
+    let message = "Subject: parts\n\
+Content-Type: multipart/mixed; boundary=b\n\
+\n\
+--b\n\
+Content-Type: text/plain\n\
+\n\
+hello\n\
+--b\n\
+Content-Type: application/PDF; name=\"x.pdf\"\n\
+Content-Transfer-Encoding: base64\n\
+\n\
+AAAA\n\
+--b\n\
+Content-Type: image/gif;\n\tname=\"abc.gif\"\n\
+\n\
+R0lG\n\
+--b--\n";
+    assert_hits(
+        &score(&scorer, message),
+        &[
+            ("PDF_PART", true),
+            ("GIF_NAME", true),
+            ("ROOT_MIXED", true),
+            ("RAW_CTE", false),
+            ("TOP_PDF", false),
+        ],
+    );
+    assert_hits(
+        &score(&scorer, "Subject: plain\n\nno parts\n"),
+        &[("PDF_PART", false), ("ROOT_MIXED", false)],
+    );
+}
