@@ -220,6 +220,66 @@ fn broken_mime_is_scored_not_rejected() {
     assert_eq!(stdout(&output).lines().count(), cases.len());
 }
 
+/// Returns multiparts nested `depth` deep with a text part at the bottom.
+fn nested_multipart(depth: usize) -> String {
+    let mut message = String::from("Subject: nested\n");
+    for level in 0..depth {
+        message.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{level}\"\n\n--b{level}\n"
+        ));
+    }
+    message.push_str("Content-Type: text/plain\n\nbottom text\n");
+    message
+}
+
+#[test]
+fn broken_fixtures_scored_with_default_rules() {
+    // The handcrafted files of the classifier's tests, plus generated deep
+    // nesting and a 10 MB line, scored with the default rules: the stock
+    // rules where SpamAssassin is installed.
+    let setup = Setup::new();
+    let fixtures = common::repo_path("spam/tests/fixtures/broken");
+    let fixture_count = std::fs::read_dir(&fixtures).unwrap().count();
+    let nested_100 = setup.write("generated/nested-100.eml", &nested_multipart(100));
+    let nested_10000 = setup.write("generated/nested-10000.eml", &nested_multipart(10_000));
+    let mut line = String::from("Subject: long line\n\n");
+    while line.len() < 10 * 1024 * 1024 {
+        line.push_str("cheap pills http://x.example/ ");
+    }
+    let long_line = setup.write("generated/long-line.eml", &line);
+
+    let fixtures = fixtures.display().to_string();
+    let args = [
+        "spam",
+        "check",
+        "--json",
+        &fixtures,
+        &nested_100,
+        &nested_10000,
+        &long_line,
+    ];
+    let output = common::run_ringmail(&args, None, setup.dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    assert_eq!(objects.len(), fixture_count + 3, "{text}");
+    for object in &objects {
+        assert!(object["score"].as_f64().unwrap().is_finite(), "{object}");
+    }
+}
+
+#[test]
+fn broken_message_on_stdin_scored() {
+    let setup = Setup::new();
+    let message = "Subject: nul\u{0}inside\nno colon here\nContent-Type: multipart/mixed; boundary=z\n\n--z\n\nlottery\n";
+    let output = setup.check(&["--exit-code", "-"], Some(message));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("- "), "{}", stdout(&output));
+}
+
 #[test]
 fn symlink_loop_stops_at_depth_max() {
     let setup = Setup::new();

@@ -138,3 +138,69 @@ fn unreadable_directory_fails() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("cannot read directory"), "{error}");
 }
+
+/// Rules that show which Bayes band a message falls in.
+const BAYES_BAND_RULES: &str = "body BAYES_50 eval:check_bayes('0.40', '0.60')\n\
+score BAYES_50 0.8\n\
+body BAYES_60 eval:check_bayes('0.60', '0.80')\nscore BAYES_60 1.5\n\
+body BAYES_80 eval:check_bayes('0.80', '0.95')\nscore BAYES_80 2.0\n\
+body BAYES_95 eval:check_bayes('0.95', '0.99')\nscore BAYES_95 3.0\n\
+body BAYES_99 eval:check_bayes('0.99', '1.00')\nscore BAYES_99 3.5\n";
+
+/// Returns `spam check --json` output for `message` with the store in `data`.
+fn check_json(data: &Path, rules: &Path, message: &Path) -> serde_json::Value {
+    let output = Command::new(common::ringmail_bin())
+        .arg("--data")
+        .arg(data)
+        .args(["spam", "check", "--json", "--rules"])
+        .arg(rules)
+        .arg(message)
+        .output()
+        .expect("ringmail runs");
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn forget_undoes_learn() {
+    let temp = tempfile::tempdir().unwrap();
+    // The store classifies only after 200 spam and 200 ham were learned.
+    let (spam, ham) = write_messages(temp.path(), 200);
+    let data = temp.path().join("data");
+    let rules = temp.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("bayes.cf"), BAYES_BAND_RULES).unwrap();
+    let extra = temp.path().join("extra");
+    std::fs::create_dir(&extra).unwrap();
+    for i in 0..50 {
+        let message = format!("Subject: zebra {i}\n\nquokka zebra narwhal offer {i}\n");
+        std::fs::write(extra.join(format!("{i}.eml")), message).unwrap();
+    }
+    let message = temp.path().join("message.eml");
+    std::fs::write(&message, "Subject: zebra\n\nquokka zebra narwhal\n").unwrap();
+    let extra = extra.display().to_string();
+
+    spam_learn(&data, &["--spam", &spam, "--ham", &ham]);
+    let before = check_json(&data, &rules, &message);
+    let store = ringmail_spam::bayes::BayesStore::open(&data).unwrap();
+    let (tokens_before, nspam_before) = (store.token_count(), store.nspam());
+    drop(store);
+    // No token of the message is known yet, so no Bayes band hits.
+    assert_eq!(before["tests"], serde_json::json!([]), "{before}");
+
+    let output = spam_learn(&data, &["--spam", &extra]);
+    assert!(stdout(&output).contains("learned 50"), "{output:?}");
+    // The message's words are now spam tokens, so a spam-side band hits.
+    let learned = check_json(&data, &rules, &message);
+    let spam_bands = ["BAYES_60", "BAYES_80", "BAYES_95", "BAYES_99"];
+    let band = learned["tests"][0].as_str().unwrap_or_default();
+    assert!(spam_bands.contains(&band), "{learned}");
+
+    let output = spam_learn(&data, &["--forget", "--spam", &extra]);
+    assert!(stdout(&output).contains("forgotten 50"), "{output:?}");
+    let after = check_json(&data, &rules, &message);
+    assert_eq!(after, before);
+    let store = ringmail_spam::bayes::BayesStore::open(&data).unwrap();
+    assert_eq!(store.token_count(), tokens_before);
+    assert_eq!(store.nspam(), nspam_before);
+}

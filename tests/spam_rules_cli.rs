@@ -92,3 +92,46 @@ fn stock_rules_stats() {
             > 0
     );
 }
+
+/// Rules with one of each outcome that `--stats` counts per kind.
+const OUTCOME_RULES: &str = "\
+header HEADER_OK Subject =~ /ok/\n\
+header HEADER_PERL_CODE Subject =~ /(?{ print 1 })/\n\
+body BODY_RECURSION /(?R)/\n\
+body BODY_LOOKAHEAD /free(?=dom)/\n\
+body BODY_EVAL_MISSING eval:no_such_function_here()\n\
+header HEADER_EVAL_IMPLEMENTED eval:check_for_missing_to_header()\n\
+uri URI_OK /example/\n\
+some_unknown_directive one\n\
+some_unknown_directive two\n";
+
+#[test]
+fn stats_count_each_outcome_per_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("local.cf"), OUTCOME_RULES).unwrap();
+    let rules = dir.path().display().to_string();
+    let output = spam_rules(&["--stats", "--json", "--rules", &rules]);
+    assert!(output.status.success(), "{output:?}");
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+
+    let header = &value["kinds"]["header"];
+    assert_eq!(header["total"], 3, "{header}");
+    assert_eq!(header["compiled"], 1, "{header}");
+    assert_eq!(header["unsupported"], 1, "{header}");
+    assert_eq!(header["eval_implemented"], 1, "{header}");
+    let body = &value["kinds"]["body"];
+    assert_eq!(body["total"], 3, "{body}");
+    assert_eq!(body["unsupported"], 1, "{body}");
+    assert_eq!(body["fallback"], 1, "{body}");
+    assert_eq!(body["eval_missing"], 1, "{body}");
+    assert_eq!(value["kinds"]["uri"]["compiled"], 1);
+    assert_eq!(value["missing_evals"]["no_such_function_here"], 1);
+    assert_eq!(value["unknown_directives"]["some_unknown_directive"], 2);
+    assert_eq!(value["warnings"].as_array().unwrap().len(), 0);
+
+    // The text form lists the same kinds, one row each.
+    let output = spam_rules(&["--stats", "--rules", &rules]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{output:?}");
+    assert!(text.lines().any(|line| line.starts_with("body")), "{text}");
+}

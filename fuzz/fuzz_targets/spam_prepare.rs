@@ -1,5 +1,6 @@
 //! Fuzz target: message preparation for spam rules must not panic on any
-//! input, and body lines must stay within their maximum length.
+//! input, and body lines must stay within their maximum length. Header
+//! reads cover the pseudo-headers and the header of each MIME entity.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,5 +13,9 @@ fuzz_target!(|data: &[u8]| {
         for form in [HeaderForm::Decoded, HeaderForm::Raw, HeaderForm::Addr, HeaderForm::Name] {
             let _ = prepared.header(name, form);
         }
+    }
+    for headers in prepared.part_headers() {
+        let _ = headers.values("Content-Type", HeaderForm::Raw);
+        let _ = headers.values("Content-Type", HeaderForm::Decoded);
     }
 });

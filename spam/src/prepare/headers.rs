@@ -119,7 +119,7 @@ impl<'m> Headers<'m> {
         } else if name.eq_ignore_ascii_case("ToCc") {
             self.joined_any(&["To", "Cc"], form)
         } else if name == "MESSAGEID" {
-            self.joined_any(&["Message-Id", "Resent-Message-Id", "X-Message-Id"], form)
+            self.message_ids(form)
         } else if name == "EnvelopeFrom" {
             self.envelope_from()
         } else {
@@ -169,6 +169,25 @@ impl<'m> Headers<'m> {
         (!values.is_empty()).then(|| values.join("\n"))
     }
 
+    /// Returns the values of `MESSAGEID` in SpamAssassin 4.0.1's order:
+    /// X-Message-Id, Resent-Message-Id, X-Original-Message-ID, then
+    /// Message-Id, because mailing lists move the original Message-ID into
+    /// one of the first three. Empty values are dropped.
+    fn message_ids(&self, form: HeaderForm) -> Option<String> {
+        const NAMES: [&str; 4] = [
+            "X-Message-Id",
+            "Resent-Message-Id",
+            "X-Original-Message-ID",
+            "Message-Id",
+        ];
+        let values: Vec<String> = NAMES
+            .iter()
+            .flat_map(|name| self.values(name, form))
+            .filter(|value| !value.is_empty())
+            .collect();
+        (!values.is_empty()).then(|| values.join("\n"))
+    }
+
     /// Returns every field as `Name: value` lines. Decoded values are
     /// unfolded; raw values keep their folds.
     fn all(&self, raw: bool) -> String {
@@ -187,27 +206,96 @@ impl<'m> Headers<'m> {
         text
     }
 
-    /// Returns the envelope sender: X-Envelope-From, then the first
-    /// Return-Path, then the last Envelope-From. SpamAssassin 4.0.1 also
-    /// reads it from trusted Received lines and configured fields, which
-    /// need the trust path and are not done here.
+    /// Returns the envelope sender as SpamAssassin 4.0.1's
+    /// `PerMsgStatus::get_envelope_from` guesses it when no
+    /// `envelope_sender_header` is set. Each candidate is the first address
+    /// of the first such field, and a field without a valid `user@host`
+    /// address does not count:
+    /// 1. X-Sender holding an address, with a Received field that mentions
+    ///    `(fetchmail`, means no envelope sender at all, because fetchmail
+    ///    copies X-Sender into the envelope.
+    /// 2. X-Envelope-From, unless a Received field comes before it, which
+    ///    also means no envelope sender at all.
+    /// 3. Envelope-Sender, then Return-Path, each skipped when a Received
+    ///    field comes before it.
+    ///
+    /// NOTE: SpamAssassin first reads `envelope-from` from the Received
+    /// line of the last untrusted relay. That needs its trust path, which
+    /// Ringmail does not build, so a message whose Received line names the
+    /// sender can get a different value here.
     fn envelope_from(&self) -> Option<String> {
-        let candidates = [
-            self.values("X-Envelope-From", HeaderForm::Decoded)
-                .into_iter()
-                .next(),
-            self.values("Return-Path", HeaderForm::Decoded)
-                .into_iter()
-                .next(),
-            self.values("Envelope-From", HeaderForm::Decoded)
-                .into_iter()
-                .last(),
-        ];
-        candidates
-            .into_iter()
-            .flatten()
-            .find(|value| !value.is_empty())
+        let has_address = self
+            .first_value_address("X-Sender")
+            .is_some_and(|address| address.contains('@'));
+        if has_address {
+            let fetched = self
+                .values("Received", HeaderForm::Decoded)
+                .iter()
+                .any(|received| received.contains("(fetchmail"));
+            if fetched {
+                return None;
+            }
+        }
+
+        if let Some(address) = self.first_value_address("X-Envelope-From") {
+            if self.received_before("X-Envelope-From") {
+                return None;
+            }
+            return Some(address);
+        }
+
+        for name in ["Envelope-Sender", "Return-Path"] {
+            if let Some(address) = self.first_value_address(name) {
+                if !self.received_before(name) {
+                    return Some(address);
+                }
+            }
+        }
+        None
     }
+
+    /// Returns the first valid `user@host` address of the first field
+    /// called `name`.
+    fn first_value_address(&self, name: &str) -> Option<String> {
+        let value = self.values(name, HeaderForm::Decoded).into_iter().next()?;
+        valid_address(&value)
+    }
+
+    /// Returns whether a Received field comes before the last field called
+    /// `name`, which is what SpamAssassin's `/^Received:.*?^Name:/smi`
+    /// over all headers tests.
+    fn received_before(&self, name: &str) -> bool {
+        let is_named = |field: &FieldRanges, wanted: &str| {
+            self.block[field.name.clone()].eq_ignore_ascii_case(wanted.as_bytes())
+        };
+        let first_received = self
+            .fields
+            .iter()
+            .position(|field| is_named(field, "Received"));
+        let last_named = self.fields.iter().rposition(|field| is_named(field, name));
+        matches!((first_received, last_named), (Some(received), Some(named)) if received < named)
+    }
+}
+
+/// Returns the first address of `value` as `user@host`, or `None` when the
+/// first address has no user or no host, as SpamAssassin 4.0.1's
+/// `parse_header_addresses` leaves such an address undefined.
+fn valid_address(value: &str) -> Option<String> {
+    let first =
+        parse_address_list(value.as_bytes())
+            .into_iter()
+            .find_map(|address| match address {
+                Address::Mailbox { mailbox, host, .. } => Some((mailbox, host)),
+                _ => None,
+            })?;
+    let (mailbox, host) = first;
+    if mailbox.is_empty() || host.is_empty() {
+        return None;
+    }
+    let mut text = String::from_utf8_lossy(&mailbox).into_owned();
+    text.push('@');
+    text.push_str(&String::from_utf8_lossy(&host));
+    Some(text)
 }
 
 /// Returns a raw value with CRLF turned into LF and one leading space
@@ -342,15 +430,82 @@ Return-Path: <bounce@example.com>\r\n\
         );
         assert_eq!(
             headers.get("MESSAGEID", HeaderForm::Decoded).as_deref(),
-            Some("<id1@example.com>\nkeep")
+            Some("keep\n<id1@example.com>")
         );
-        assert_eq!(
-            headers.get("EnvelopeFrom", HeaderForm::Decoded).as_deref(),
-            Some("<bounce@example.com>")
-        );
+        // Return-Path comes after a Received field, so it is not trusted.
+        assert_eq!(headers.get("EnvelopeFrom", HeaderForm::Decoded), None);
         let all = headers.get("ALL", HeaderForm::Decoded).unwrap();
         assert!(all.starts_with("Received: from a by b\nFrom: "), "{all}");
         assert!(all.contains("Subject: café folded\n"), "{all}");
+    }
+
+    #[test]
+    fn messageid_order_and_empty_values() {
+        let block = b"Message-Id: <m@x>\nX-Original-Message-ID: <orig@x>\n\
+Resent-Message-Id:\nX-Message-Id: <list@x>\n\n";
+        let headers = Headers::new(block);
+        assert_eq!(
+            headers.get("MESSAGEID", HeaderForm::Decoded).as_deref(),
+            Some("<list@x>\n<orig@x>\n<m@x>")
+        );
+        let none = Headers::new(b"Subject: x\nMessage-Id:\n\n");
+        assert_eq!(none.get("MESSAGEID", HeaderForm::Decoded), None);
+    }
+
+    #[test]
+    fn envelope_from_sources_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("Return-Path: <b@x.org>\n", Some("b@x.org")),
+            ("Return-Path: <>\n", None),
+            ("Return-Path: junk\n", None),
+            (
+                "Envelope-Sender: e@x.org\nReturn-Path: <b@x.org>\n",
+                Some("e@x.org"),
+            ),
+            (
+                "X-Envelope-From: <x@x.org>\nReturn-Path: <b@x.org>\n",
+                Some("x@x.org"),
+            ),
+            // A Received field before a source makes it untrusted.
+            ("Received: from a\nReturn-Path: <b@x.org>\n", None),
+            (
+                "Return-Path: <b@x.org>\nReceived: from a\n",
+                Some("b@x.org"),
+            ),
+            (
+                "Envelope-Sender: e@x.org\nReceived: from a\nEnvelope-Sender: f@x.org\n\
+                 Return-Path: <b@x.org>\n",
+                None,
+            ),
+            (
+                "Return-Path: <b@x.org>\nReceived: from a\nEnvelope-Sender: e@x.org\n",
+                Some("b@x.org"),
+            ),
+            // An untrusted X-Envelope-From ends the search.
+            (
+                "Return-Path: <b@x.org>\nReceived: from a\nX-Envelope-From: x@x.org\n",
+                None,
+            ),
+            // fetchmail copies X-Sender into the envelope.
+            (
+                "X-Sender: s@x.org\nReturn-Path: <b@x.org>\nReceived: from a (fetchmail-6.4)\n",
+                None,
+            ),
+            (
+                "X-Sender: s@x.org\nReturn-Path: <b@x.org>\n",
+                Some("b@x.org"),
+            ),
+            ("Subject: none\n", None),
+        ];
+        for (block, expected) in cases {
+            let block = format!("{block}\n");
+            let headers = Headers::new(block.as_bytes());
+            assert_eq!(
+                headers.get("EnvelopeFrom", HeaderForm::Decoded).as_deref(),
+                *expected,
+                "header {block:?}"
+            );
+        }
     }
 
     #[test]

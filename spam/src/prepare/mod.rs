@@ -17,6 +17,8 @@
 //! - `full()`: the message bytes, for `full` rules.
 //! - `uris()`: for `uri` rules (see `uri`).
 //! - `html()`: one `HtmlFacts` per HTML part, for eval rules.
+//! - `part_headers()`: the header of each MIME entity, for `mimeheader`
+//!   rules.
 //!
 //! Preparation returns no error, and the unit tests, a property test, the
 //! corpus test and the `spam_prepare` fuzz target check that no input makes
@@ -83,6 +85,8 @@ pub struct Prepared<'m> {
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: Vec<String>,
     html: Vec<HtmlFacts>,
+    /// Header ranges of every MIME entity visited, the message's own first.
+    part_headers: Vec<std::ops::Range<usize>>,
     leaves: usize,
     limits_reached: LimitsReached,
     /// The Date minus Received difference, computed by the first eval rule
@@ -98,6 +102,7 @@ struct Walk<'m> {
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: uri::UriList,
     html: Vec<HtmlFacts>,
+    part_headers: Vec<std::ops::Range<usize>>,
     leaves: usize,
     decoded_total_len: usize,
     limits_reached: LimitsReached,
@@ -118,6 +123,7 @@ impl<'m> Prepared<'m> {
             rawbody: Vec::new(),
             uris: uri::UriList::default(),
             html: Vec::new(),
+            part_headers: Vec::new(),
             leaves: 0,
             decoded_total_len: 0,
             limits_reached: LimitsReached::default(),
@@ -146,6 +152,7 @@ impl<'m> Prepared<'m> {
             rawbody: walk.rawbody,
             uris: walk.uris.into_vec(),
             html: walk.html,
+            part_headers: walk.part_headers,
             leaves: walk.leaves,
             limits_reached: walk.limits_reached,
             date_diff_secs: std::cell::OnceCell::new(),
@@ -193,6 +200,17 @@ impl<'m> Prepared<'m> {
         &self.html
     }
 
+    /// Returns the header fields of every MIME entity, for `mimeheader`
+    /// rules: the message's own header first, then each part depth-first,
+    /// containers included, as SpamAssassin's `find_parts(qr/./)` lists
+    /// them. Entities below `MIME_DEPTH_MAX` are not listed. Each header is
+    /// scanned on request, because most rule sets have no `mimeheader` rule.
+    pub fn part_headers(&self) -> impl Iterator<Item = Headers<'m>> + '_ {
+        self.part_headers
+            .iter()
+            .map(|range| Headers::new(&self.full[range.clone()]))
+    }
+
     /// Returns the number of leaf parts read.
     pub fn leaves(&self) -> usize {
         self.leaves
@@ -207,6 +225,9 @@ impl<'m> Prepared<'m> {
 impl<'m> Walk<'m> {
     /// Visits `part` depth-first, reading its leaves in message order.
     fn visit(&mut self, part: &Part, depth: usize) {
+        // The protocols crate's `PARTS_MAX` bounds the entities of a tree,
+        // and so the length of this list.
+        self.part_headers.push(part.header.clone());
         match &part.content {
             Content::Multipart(children) => {
                 if depth >= MIME_DEPTH_MAX {

@@ -210,29 +210,60 @@ pub fn load_embedded(options: LoadOptions) -> Result<RuleModel, LoadError> {
     load(&source, &[PathBuf::from("ringmail.cf")], options)
 }
 
-/// Loads SpamAssassin's rules from their stock locations. The rules come
-/// from the newest sa-update directory
-/// `/var/lib/spamassassin/<version>/updates_spamassassin_org` if it contains
-/// `.cf` files, else from `/usr/share/spamassassin`. Then `/etc/spamassassin`
-/// follows, with the `.pre` plugin lists, `local.cf` and the distribution's
-/// additions. Without either rules directory, loads the
-/// embedded rule set. Returns the model and the paths read (empty for the
-/// embedded set).
+/// The directories [`load_default`] looks in, so that tests and packagers
+/// can point it elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultLocations {
+    /// Parent of sa-update's `<version>/updates_spamassassin_org`
+    /// directories. Default: `/var/lib/spamassassin`.
+    pub updates_dir: PathBuf,
+    /// The distribution's stock rules. Default: `/usr/share/spamassassin`.
+    pub stock_dir: PathBuf,
+    /// The site configuration, read after the rules when it exists.
+    /// Default: `/etc/spamassassin`.
+    pub site_dir: PathBuf,
+}
+
+impl Default for DefaultLocations {
+    fn default() -> DefaultLocations {
+        DefaultLocations {
+            updates_dir: PathBuf::from("/var/lib/spamassassin"),
+            stock_dir: PathBuf::from("/usr/share/spamassassin"),
+            site_dir: PathBuf::from("/etc/spamassassin"),
+        }
+    }
+}
+
+/// Loads SpamAssassin's rules from their stock locations, as
+/// [`load_default_from`] does with [`DefaultLocations::default`].
 pub fn load_default(options: LoadOptions) -> Result<(RuleModel, Vec<PathBuf>), LoadError> {
-    let Some(rules_dir) = default_rules_dir() else {
+    load_default_from(&DefaultLocations::default(), options)
+}
+
+/// Loads SpamAssassin's rules from `locations`. The rules come from the
+/// newest sa-update directory `<updates_dir>/<version>/updates_spamassassin_org`
+/// if it contains `.cf` files, else from `stock_dir`. Then `site_dir`
+/// follows, with the `.pre` plugin lists, `local.cf` and the distribution's
+/// additions. Without either rules directory, loads the embedded rule set
+/// and ignores `site_dir`. Returns the model and the paths read (empty for
+/// the embedded set).
+pub fn load_default_from(
+    locations: &DefaultLocations,
+    options: LoadOptions,
+) -> Result<(RuleModel, Vec<PathBuf>), LoadError> {
+    let Some(rules_dir) = default_rules_dir(locations) else {
         return Ok((load_embedded(options)?, Vec::new()));
     };
     let mut paths = vec![rules_dir];
-    let site_dir = PathBuf::from("/etc/spamassassin");
-    if site_dir.is_dir() {
-        paths.push(site_dir);
+    if locations.site_dir.is_dir() {
+        paths.push(locations.site_dir.clone());
     }
     let model = load(&FileSource, &paths, options)?;
     Ok((model, paths))
 }
 
-fn default_rules_dir() -> Option<PathBuf> {
-    let mut updates: Vec<PathBuf> = std::fs::read_dir("/var/lib/spamassassin")
+fn default_rules_dir(locations: &DefaultLocations) -> Option<PathBuf> {
+    let mut updates: Vec<PathBuf> = std::fs::read_dir(&locations.updates_dir)
         .into_iter()
         .flatten()
         .filter_map(|entry| entry.ok())
@@ -243,8 +274,7 @@ fn default_rules_dir() -> Option<PathBuf> {
     if let Some(newest) = updates.pop() {
         return Some(newest);
     }
-    let stock = PathBuf::from("/usr/share/spamassassin");
-    has_cf_files(&stock).then_some(stock)
+    has_cf_files(&locations.stock_dir).then(|| locations.stock_dir.clone())
 }
 
 fn has_cf_files(dir: &Path) -> bool {

@@ -16,7 +16,8 @@ pub mod model;
 pub mod parse;
 
 pub use load::{
-    load, load_default, load_dir, load_embedded, FileSource, LoadError, MemorySource, RuleSource,
+    load, load_default, load_default_from, load_dir, load_embedded, DefaultLocations, FileSource,
+    LoadError, MemorySource, RuleSource,
 };
 pub use model::*;
 pub use parse::{parse_delimited_regex, parse_meta, Parser};

@@ -832,6 +832,78 @@ fn embedded_rules_load_cleanly() {
     }
 }
 
+/// Returns default locations under `root` that do not exist yet.
+fn locations_under(root: &std::path::Path) -> DefaultLocations {
+    DefaultLocations {
+        updates_dir: root.join("var-lib"),
+        stock_dir: root.join("share"),
+        site_dir: root.join("etc"),
+    }
+}
+
+#[test]
+fn default_rules_without_stock_dir_are_embedded() {
+    let root = tempfile::tempdir().unwrap();
+    let locations = locations_under(root.path());
+    // A site directory alone, or a stock directory without `.cf` files,
+    // does not count as SpamAssassin being installed.
+    std::fs::create_dir_all(&locations.site_dir).unwrap();
+    std::fs::write(locations.site_dir.join("local.cf"), "body SITE /x/\n").unwrap();
+    std::fs::create_dir_all(&locations.stock_dir).unwrap();
+    std::fs::write(locations.stock_dir.join("README"), "not rules").unwrap();
+
+    let (model, paths) = load_default_from(&locations, LoadOptions::default()).unwrap();
+    let embedded = load_embedded(LoadOptions::default()).unwrap();
+    assert!(paths.is_empty(), "{paths:?}");
+    assert!(model.get("SITE").is_none());
+    assert_eq!(model.rules.len(), embedded.rules.len());
+    assert_eq!(model.files, embedded.files);
+}
+
+#[test]
+fn default_rules_read_stock_then_site_dir() {
+    let root = tempfile::tempdir().unwrap();
+    let locations = locations_under(root.path());
+    std::fs::create_dir_all(&locations.stock_dir).unwrap();
+    std::fs::write(
+        locations.stock_dir.join("20_stock.cf"),
+        "body STOCK /x/\nscore STOCK 1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(&locations.site_dir).unwrap();
+    std::fs::write(locations.site_dir.join("local.cf"), "score STOCK 3\n").unwrap();
+
+    let (model, paths) = load_default_from(&locations, LoadOptions::default()).unwrap();
+    assert_eq!(
+        paths,
+        [locations.stock_dir.clone(), locations.site_dir.clone()]
+    );
+    assert_eq!(model.get("STOCK").unwrap().scores, Some([3.0; 4]));
+}
+
+#[test]
+fn default_rules_prefer_newest_update_dir() {
+    let root = tempfile::tempdir().unwrap();
+    let locations = locations_under(root.path());
+    std::fs::create_dir_all(&locations.stock_dir).unwrap();
+    std::fs::write(locations.stock_dir.join("20_stock.cf"), "body STOCK /x/\n").unwrap();
+    for (version, rule) in [("3.004006", "OLD"), ("4.000001", "NEW")] {
+        let dir = locations
+            .updates_dir
+            .join(version)
+            .join("updates_spamassassin_org");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("20_rules.cf"), format!("body {rule} /x/\n")).unwrap();
+    }
+
+    let (model, paths) = load_default_from(&locations, LoadOptions::default()).unwrap();
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert!(paths[0].ends_with("4.000001/updates_spamassassin_org"));
+    assert!(model.get("NEW").is_some());
+    assert!(model.get("OLD").is_none());
+    assert!(model.get("STOCK").is_none());
+}
+
 #[test]
 fn delimited_regex_table() {
     let cases: &[(&str, &str, &str, &str)] = &[

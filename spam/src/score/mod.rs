@@ -14,10 +14,13 @@
 //!    field hits.
 //! 2. `exists:` rules, body rules on each line of `Prepared::body`, rawbody
 //!    rules on each rawbody piece, uri rules on each URI (all three through
-//!    `CompiledRules::match_lines`), full rules once.
+//!    `CompiledRules::match_lines`), full rules once, and `mimeheader` rules
+//!    on each MIME entity's header.
 //! 3. eval rules through the injected function. The scorer evaluates
 //!    `check_bayes` itself from the Bayes probability. `None` from the
 //!    function counts as a miss and in [`Verdict::evals_unimplemented`].
+//!    Evals with `tflags net` never run, and those with `tflags learn` run
+//!    only with Bayes.
 //! 4. meta rules, in dependency order ([`meta`]).
 //!
 //! A rule without `tflags multiple` counts at most once per message. A
@@ -40,8 +43,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::compile::{CompiledRules, Target, HITS_MAX};
-use crate::prepare::Prepared;
-use crate::rules::{RuleId, RuleKind, RuleModel, Test};
+use crate::prepare::{HeaderForm, Prepared};
+use crate::rules::{HeaderModifier, HeaderSpec, RuleId, RuleKind, RuleModel, Test};
 
 pub use report::{format_score, spam_headers, SpamHeader};
 
@@ -117,6 +120,8 @@ pub struct Scorer {
     compiled: Arc<CompiledRules>,
     facts: Vec<RuleFacts>,
     header_targets: Vec<HeaderTarget>,
+    /// Targets of `mimeheader` rules, run on every MIME entity's header.
+    mime_header_targets: Vec<(Target, HeaderSpec)>,
     /// Indexes into `compiled.metas()`, dependencies first. Metas in a
     /// cycle are left out, so they never hit.
     meta_order: Vec<usize>,
@@ -179,6 +184,13 @@ impl Scorer {
             })
             .collect();
         let header_targets = header_targets(&model, &compiled);
+        let mime_header_targets = compiled
+            .targets()
+            .filter_map(|(target, spec)| match (target, spec) {
+                (Target::Mimeheader(_), Some(spec)) => Some((target.clone(), spec.clone())),
+                _ => None,
+            })
+            .collect();
         let meta_order = meta::dependency_order(&model, compiled.metas());
         let meta_programs = compiled
             .metas()
@@ -190,6 +202,7 @@ impl Scorer {
             compiled,
             facts,
             header_targets,
+            mime_header_targets,
             meta_order,
             meta_programs,
         }
@@ -283,8 +296,33 @@ impl Scorer {
         for found in self.compiled.match_target(&Target::Full, message.full()) {
             tally.add(found.rule, found.hits);
         }
-        // NOTE: `mimeheader` rules do not run, because `Prepared` does not
-        // expose the headers of each MIME part yet.
+        self.run_mime_headers(message, tally);
+    }
+
+    /// Runs `mimeheader` rules on the last occurrence of their field in each
+    /// MIME entity, as SpamAssassin 4.0.1's MIMEHeader plugin does.
+    ///
+    /// NOTE: a missing field reads as "", never as the rule's `if_unset`
+    /// text. A `!~` rule hits when any one entity does not match, where
+    /// SpamAssassin requires that no entity matches.
+    fn run_mime_headers(&self, message: &Prepared<'_>, tally: &mut Tally<'_>) {
+        if self.mime_header_targets.is_empty() {
+            return;
+        }
+        for headers in message.part_headers() {
+            for (target, spec) in &self.mime_header_targets {
+                let form = if spec.modifiers.contains(&HeaderModifier::Raw) {
+                    HeaderForm::Raw
+                } else {
+                    HeaderForm::Decoded
+                };
+                let value = headers.values(spec.field.as_str(), form).pop();
+                let value = value.unwrap_or_default();
+                for found in self.compiled.match_target(target, value.as_bytes()) {
+                    tally.add(found.rule, 1);
+                }
+            }
+        }
     }
 
     /// Runs the eval rules and returns how many had no implementation.
@@ -298,6 +336,13 @@ impl Scorer {
         let mut unimplemented = 0u32;
         for rule in self.compiled.evals() {
             if rule.kind == RuleKind::Meta || !tally.runs(rule.id) {
+                continue;
+            }
+            // As in SpamAssassin 4.0.1's Check plugin: `net` evals run only
+            // in sets with network tests, which Ringmail never uses, and
+            // `learn` evals only in sets with Bayes.
+            let tflags = &self.model.rules[rule.id.index()].tflags;
+            if tflags.net || (tflags.learn && tally.set & SCORE_SET_BAYES == 0) {
                 continue;
             }
             // Without a probability no Bayes band hits, as in SpamAssassin
