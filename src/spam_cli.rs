@@ -18,7 +18,7 @@
 //! Messages over [`MESSAGE_SIZE_MAX`] count as unreadable, and directories
 //! are read to [`DIRECTORY_DEPTH_MAX`] levels. With `--timing` the command
 //! ends with one line on standard error, `timing: compile_ms=.. score_ms=..
-//! messages=.. msg_per_s=..`, so that a benchmark can separate start-up
+//! messages=.. errors=.. msg_per_s=..`, so that a benchmark can separate start-up
 //! (loading and compiling the rules, opening the Bayes store) from scoring
 //! (reading, preparing and scoring each message and printing its line).
 

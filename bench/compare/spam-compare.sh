@@ -69,8 +69,8 @@ rspamd_port=$((port_base + 3))
 rspamd_dns_port=$((port_base + 4))
 
 # Maximum wait for a server's port to open, in tenths of a second. spamd
-# compiles the stock rules in each child at start, which takes about 10 s on
-# a 2-core machine.
+# and Rspamd parse and compile their rules before they listen, which is slow
+# on a loaded 2-core machine.
 port_wait_tenths_max=1800
 
 fail() {
@@ -177,8 +177,8 @@ print(len(chosen))
 PY
 }
 
-# Waits until PORT answers: a spamd-protocol PING for spamd servers, whose
-# children would otherwise sit on an idle probe connection, and a TCP
+# Waits until PORT accepts a probe: a spamd-protocol PING for spamd servers,
+# whose children would otherwise wait on an idle probe connection, and a TCP
 # connect for Rspamd.
 wait_port() {
   local port=$1 tracer=$2 probe=$3
@@ -195,7 +195,7 @@ wait_port() {
 }
 
 # Starts a server under strace, writing its connect calls to
-# OUT_DIR/NAME.strace, and waits for PORT to answer PROBE (ping or tcp).
+# OUT_DIR/NAME.strace, and waits for PORT to accept PROBE (ping or tcp).
 start_traced() {
   local name=$1 port=$2 probe=$3
   shift 3
@@ -269,6 +269,9 @@ warm_up() {
     fail "warm-up on port $port failed"
 }
 
+# The whole run is one function, so bash parses it before it starts and an
+# edit to this file during a run cannot change the commands still to come.
+main() {
 install_missing
 messages=$(select_messages)
 find "$out/messages" -type f -print0 | sort -z >"$out/files.list"
@@ -410,3 +413,6 @@ for tool, workers, scanned, seconds in rows:
         f"| {r / rate['spamd-spamc']:.1f} | {r / rate['rspamd']:.2f} |"
     print(f"| {tool} | {workers} | {scanned} | {float(seconds):.3f} | {r:.1f} {ratios}")
 PY
+}
+
+main "$@"

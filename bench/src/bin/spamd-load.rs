@@ -11,8 +11,8 @@
 //! line, `messages=.. failed=.. seconds=.. msg_per_s=..`, and exits 1 when
 //! any request failed.
 //!
-//! `spamd-load stub --listen ADDR` answers every request with a fixed ham
-//! reply after reading the whole request, without looking at the message.
+//! `spamd-load stub --listen ADDR` replies to every request with a fixed
+//! ham reply after reading the whole request, without looking at the message.
 //! It measures what a client costs by itself: spamc's process start, or
 //! this client's own overhead. One thread per connection, until killed.
 //!
@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Maximum size of one message file, in bytes. spamc refuses messages
-/// over 500 KiB by default, so larger ones are not part of a fair run.
+/// Maximum size of one message file, in bytes, because every message is
+/// held in memory for the whole run.
 const MESSAGE_SIZE_MAX: u64 = 64 * 1024 * 1024;
 /// Maximum client threads. More connections than this on loopback only
 /// measure the scheduler.
@@ -40,8 +40,9 @@ const CONNECTIONS_MAX: usize = 256;
 /// Maximum reply size read, in bytes: a CHECK reply is a few header lines.
 const REPLY_SIZE_MAX: u64 = 1024 * 1024;
 /// Maximum wait for one socket read or write, in milliseconds. spamd 4.0.1
-/// takes a few hundred milliseconds per message at worst on the corpus, so
-/// 60 seconds only cuts off a server that stopped.
+/// scanned the corpus at about 1.4 messages per second with 2 children on
+/// a loaded 2-core machine, so 60 seconds only cuts off a server that
+/// stopped.
 const IO_TIMEOUT_MS: u64 = 60_000;
 /// Maximum request header size the stub reads, in bytes.
 const STUB_HEADER_SIZE_MAX: u64 = 64 * 1024;
@@ -248,7 +249,8 @@ fn validate_reply(reply: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `stub`: answers every request with a fixed ham reply until killed.
+/// Runs `stub`: replies to every request with a fixed ham reply until
+/// killed.
 fn stub(args: &[String]) -> Result<ExitCode, String> {
     let listen = match args {
         [flag, value] if flag == "--listen" => value
