@@ -196,9 +196,14 @@ wait_port() {
 
 # Starts a server under strace, writing its connect calls to
 # OUT_DIR/NAME.strace, and waits for PORT to accept PROBE (ping or tcp).
+# Fails first when PORT is already taken, because the probe would then
+# reach another server.
 start_traced() {
   local name=$1 port=$2 probe=$3
   shift 3
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    fail "port $port is already in use, so $name cannot be measured there; set PORT_BASE"
+  fi
   strace -f --seccomp-bpf -e trace=connect -o "$out/$name.strace" "$@" \
     >"$out/$name.out" 2>&1 &
   tracer_pids+=($!)
