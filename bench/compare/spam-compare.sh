@@ -91,7 +91,8 @@ results=$out/results.tsv
 # Tracer process ids of the servers, stopped by cleanup on every exit.
 tracer_pids=()
 
-# Stops the process that strace started (its only child), then strace.
+# Stops the process that strace started (its only child) with SIGTERM, then
+# waits up to 10 s for strace to exit before killing it.
 stop_traced() {
   local tracer=$1 child
   for child in $(pgrep -P "$tracer" 2>/dev/null || true); do
@@ -363,12 +364,13 @@ worker "normal" {
   .include "\$CONFDIR/worker-normal.inc"
 }
 EOF
-# Modules that send DNS queries or HTTP requests, or need Redis.
+# Modules that send DNS queries or HTTP requests, or need Redis. The
+# regexp, chartable and other local-only modules stay on.
 for module in rbl surbl emails spf dkim dmarc arc mx_check asn hfilter phishing \
   fuzzy_check dkim_signing neural reputation url_redirector ratelimit greylist \
   history_redis replies dcc antivirus external_services p0f clickhouse elastic \
   metadata_exporter metric_exporter rspamd_update bimi spamtrap whitelist multimap \
-  aws_s3 url_reputation url_tags; do
+  aws_s3; do
   echo 'enabled = false;' >"$rspamd_dir/local/local.d/$module.conf"
 done
 echo "dns { nameserver = [\"127.0.0.1:$rspamd_dns_port\"]; }" >"$rspamd_dir/local/local.d/options.inc"
