@@ -125,6 +125,11 @@ enum SpamCommand {
         /// error).
         #[arg(long)]
         exit_code: bool,
+        /// Print on standard error, after the run, the milliseconds spent
+        /// loading and compiling the rules and those spent scoring, with
+        /// the message count and the scoring rate in messages per second.
+        #[arg(long)]
+        timing: bool,
     },
 }
 
@@ -301,8 +306,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     rules,
                     json,
                     exit_code,
+                    timing,
                 },
-        } => spam_cli::check(&cli.data, &inputs, rules.as_deref(), json, exit_code),
+        } => spam_cli::check(
+            &cli.data,
+            &inputs,
+            rules.as_deref(),
+            spam_cli::CheckOptions {
+                json,
+                exit_code,
+                timing,
+            },
+        ),
         Command::Spam {
             command: SpamCommand::Serve { listen, rules },
         } => spam_serve::serve(&cli.data, listen, rules.as_deref()),

@@ -101,6 +101,37 @@ fn exit_code_flag_reports_spam() {
 }
 
 #[test]
+fn timing_flag_reports_counts_on_stderr() {
+    let setup = Setup::new();
+    let spam = setup.write("spam.eml", SPAM);
+    let missing = setup.path("missing.eml").display().to_string();
+    let output = setup.check(&["--timing", &spam, &missing], None);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 1, "{}", stdout(&output));
+
+    let errors = stderr(&output);
+    let line = errors
+        .lines()
+        .find(|line| line.starts_with("timing: "))
+        .unwrap_or_else(|| panic!("no timing line in {errors}"));
+    let fields: Vec<(&str, &str)> = line["timing: ".len()..]
+        .split(' ')
+        .map(|field| field.split_once('=').unwrap())
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        ["compile_ms", "score_ms", "messages", "errors", "msg_per_s"]
+    );
+    assert_eq!(fields[2].1, "1");
+    assert_eq!(fields[3].1, "1");
+    for (name, value) in &fields {
+        let number: f64 = value.parse().unwrap_or_else(|_| panic!("{name}={value}"));
+        assert!(number >= 0.0, "{name}={value}");
+    }
+}
+
+#[test]
 fn unreadable_file_exits_2_after_scoring_others() {
     let setup = Setup::new();
     let ham = setup.write("ham.eml", HAM);
