@@ -17,13 +17,15 @@
 //! Contract: [`Spool::append`] returns `Ok` only after an fdatasync that
 //! covers the record has completed, which is the condition for a 250 reply.
 //! An append only reserves its bytes in the active segment and hands the
-//! encoded record to the batch. A single committer task per worker takes the
-//! batch, writes its records with one write per run of adjacent records, then
-//! fdatasyncs each segment written and releases every append in the batch.
-//! N concurrent appends so cost about one write and one sync per batch, not N
-//! of each. Each write and sync goes through the worker's io_uring, and the
-//! kernel may run it on an io-wq thread, so fewer operations mean fewer
-//! handoffs to those threads.
+//! encoded record to the batch. Each worker runs two tasks. The writer takes
+//! the batch and writes its records with one write per run of adjacent
+//! records. The syncer takes every append whose write has completed,
+//! fdatasyncs each segment written and releases those appends. The writer
+//! writes the next batch while the syncer's fdatasync is in flight, so the
+//! two overlap. N concurrent appends so cost about one write and one sync
+//! per batch, not N of each. Each write and sync goes through the worker's
+//! io_uring, and the kernel may run it on an io-wq thread, so fewer
+//! operations mean fewer handoffs to those threads.
 
 mod listing;
 pub mod record;
@@ -127,10 +129,10 @@ impl QueuedMessage {
 pub struct SpoolCounters {
     /// Records appended and acknowledged.
     pub appends: u64,
-    /// fdatasync batches issued by the committer.
+    /// fdatasync rounds issued by the syncer.
     pub syncs: u64,
-    /// Segment writes issued by the committer, one per run of adjacent
-    /// records in a batch.
+    /// Segment writes issued by the writer, one per run of adjacent records
+    /// in a batch.
     pub writes: u64,
     /// Segments deleted because every message in them was done.
     pub segments_recycled: u64,
@@ -148,8 +150,8 @@ struct PendingWrite {
     bytes: Vec<u8>,
 }
 
-/// The records reserved since the committer last took the batch, and the
-/// appends waiting for their sync.
+/// The records reserved since the writer last took the batch, and the
+/// appends waiting for their write and sync.
 #[derive(Default)]
 struct Batch {
     waiters: Vec<oneshot::Sender<SyncResult>>,
@@ -173,6 +175,14 @@ impl Batch {
             bytes: record,
         });
     }
+}
+
+/// Appends whose records are written but not yet covered by an fdatasync,
+/// and the segments they were written to.
+#[derive(Default)]
+struct Unsynced {
+    waiters: Vec<oneshot::Sender<SyncResult>>,
+    segments: Vec<Rc<ActiveSegment>>,
 }
 
 thread_local! {
@@ -201,8 +211,11 @@ pub struct Spool {
     /// segment full create one new segment, not several.
     roll_lock: tokio::sync::Mutex<()>,
     batch: RefCell<Batch>,
-    /// Wakes the committer when a write joins the batch.
-    commit_wake: Rc<Notify>,
+    /// Wakes the writer when a record joins the batch.
+    write_wake: Rc<Notify>,
+    unsynced: RefCell<Unsynced>,
+    /// Wakes the syncer when a write completes.
+    sync_wake: Rc<Notify>,
     counters: Cell<SpoolCounters>,
     /// Undelivered messages, including those adopted at recovery.
     queue: RefCell<BTreeMap<RecordId, QueuedMessage>>,
@@ -221,7 +234,8 @@ pub struct Spool {
 impl Spool {
     /// Opens worker `worker`'s spool under `spool_dir`: creates its directory,
     /// starts a new segment after the recovered ones, loads the recovered
-    /// queue and starts the committer task. Call it on the worker's runtime.
+    /// queue and starts the writer and syncer tasks. Call it on the worker's
+    /// runtime.
     pub async fn open(
         spool_dir: &Path,
         worker: u32,
@@ -250,7 +264,8 @@ impl Spool {
             .map(|message| (message.next_attempt, message.id))
             .collect();
 
-        let commit_wake = Rc::new(Notify::new());
+        let write_wake = Rc::new(Notify::new());
+        let sync_wake = Rc::new(Notify::new());
         let spool = Rc::new(Spool {
             spool_dir: spool_dir.to_path_buf(),
             worker,
@@ -258,7 +273,9 @@ impl Spool {
             active: RefCell::new(Rc::new(active)),
             roll_lock: tokio::sync::Mutex::new(()),
             batch: RefCell::new(Batch::default()),
-            commit_wake: commit_wake.clone(),
+            write_wake: write_wake.clone(),
+            unsynced: RefCell::new(Unsynced::default()),
+            sync_wake: sync_wake.clone(),
             counters: Cell::new(SpoolCounters::default()),
             queue: RefCell::new(queue),
             schedule: RefCell::new(schedule),
@@ -266,7 +283,8 @@ impl Spool {
             done_files: RefCell::new(HashMap::new()),
             runner_wake: Notify::new(),
         });
-        runtime::spawn(run_committer(Rc::downgrade(&spool), commit_wake));
+        runtime::spawn(run_writer(Rc::downgrade(&spool), write_wake));
+        runtime::spawn(run_syncer(Rc::downgrade(&spool), sync_wake));
         Ok(spool)
     }
 
@@ -290,7 +308,7 @@ impl Spool {
         self.queue.borrow().len()
     }
 
-    /// Appends a message record, waits until the committer has written it and
+    /// Appends a message record, waits until the writer has written it and
     /// an fdatasync covers it, adds it to the queue and returns its id.
     ///
     /// An error means the message is not durable and must not be
@@ -308,10 +326,12 @@ impl Spool {
             batch.push_record(&segment, offset, bytes);
             batch.waiters.push(sender);
         }
-        self.commit_wake.notify_one();
+        self.write_wake.notify_one();
         let synced = match receiver.await {
             Ok(synced) => synced.map_err(|(kind, text)| io::Error::new(kind, text)),
-            Err(_) => Err(io::Error::other("spool committer stopped before the sync")),
+            Err(_) => Err(io::Error::other(
+                "spool writer or syncer stopped before the sync",
+            )),
         };
         if let Err(error) = synced {
             self.release(segment.id);
@@ -527,10 +547,10 @@ pub fn retry_delay(config: &SpoolConfig, attempts: u32) -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Runs the committer of one spool: waits for appends, writes and
-/// fdatasyncs the records reserved since the last batch, and releases the
-/// appends in that batch. Ends when the spool is dropped.
-async fn run_committer(spool: Weak<Spool>, wake: Rc<Notify>) {
+/// Runs the writer of one spool: waits for appends, writes the records
+/// reserved since the last batch and hands their appends to the syncer.
+/// Ends when the spool is dropped.
+async fn run_writer(spool: Weak<Spool>, wake: Rc<Notify>) {
     loop {
         wake.notified().await;
         let Some(spool) = spool.upgrade() else {
@@ -541,24 +561,42 @@ async fn run_committer(spool: Weak<Spool>, wake: Rc<Notify>) {
             continue;
         }
 
-        let writes = batch.writes.len() as u64;
-        let result = commit(&spool, batch.writes).await;
         let mut counters = spool.counters.get();
-        counters.syncs += 1;
-        counters.writes += writes;
+        counters.writes += batch.writes.len() as u64;
         spool.counters.set(counters);
-
-        for waiter in batch.waiters {
-            // A dropped receiver is an append whose session went away.
-            let _ = waiter.send(result.clone());
+        match write_runs(&spool, batch.writes).await {
+            Ok(segments) => {
+                let mut unsynced = spool.unsynced.borrow_mut();
+                unsynced.waiters.extend(batch.waiters);
+                for segment in segments {
+                    if !unsynced
+                        .segments
+                        .iter()
+                        .any(|known| Rc::ptr_eq(known, &segment))
+                    {
+                        unsynced.segments.push(segment);
+                    }
+                }
+                drop(unsynced);
+                spool.sync_wake.notify_one();
+            }
+            Err(error) => {
+                for waiter in batch.waiters {
+                    // A dropped receiver is an append whose session went away.
+                    let _ = waiter.send(Err(error.clone()));
+                }
+            }
         }
     }
 }
 
-/// Writes each run of records in `writes`, then fdatasyncs each segment they
-/// went to. The first failure fails the whole batch, and the segment it hit
-/// takes no more appends.
-async fn commit(spool: &Spool, writes: Vec<PendingWrite>) -> SyncResult {
+/// Writes each run of records in `writes` and returns the segments written.
+/// The first failure fails the whole batch, and the segment it hit takes no
+/// more appends.
+async fn write_runs(
+    spool: &Spool,
+    writes: Vec<PendingWrite>,
+) -> Result<Vec<Rc<ActiveSegment>>, (io::ErrorKind, String)> {
     let mut written: Vec<Rc<ActiveSegment>> = Vec::with_capacity(1);
     for write in writes {
         let segment = write.segment;
@@ -570,12 +608,44 @@ async fn commit(spool: &Spool, writes: Vec<PendingWrite>) -> SyncResult {
             abandon(&segment);
             return Err((error.kind(), format!("spool write failed: {error}")));
         }
-        if !written.iter().any(|done| Rc::ptr_eq(done, &segment)) {
+        if !written.iter().any(|known| Rc::ptr_eq(known, &segment)) {
             written.push(segment);
         }
     }
+    Ok(written)
+}
 
-    for segment in &written {
+/// Runs the syncer of one spool: waits for completed writes, fdatasyncs the
+/// segments they went to, and releases their appends. Every append it takes
+/// had its write completed before the fdatasync starts, so that fdatasync
+/// covers it. Ends when the spool is dropped.
+async fn run_syncer(spool: Weak<Spool>, wake: Rc<Notify>) {
+    loop {
+        wake.notified().await;
+        let Some(spool) = spool.upgrade() else {
+            return;
+        };
+        let unsynced = std::mem::take(&mut *spool.unsynced.borrow_mut());
+        if unsynced.waiters.is_empty() {
+            continue;
+        }
+
+        let result = sync_segments(&spool, &unsynced.segments).await;
+        let mut counters = spool.counters.get();
+        counters.syncs += 1;
+        spool.counters.set(counters);
+
+        for waiter in unsynced.waiters {
+            // A dropped receiver is an append whose session went away.
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+/// fdatasyncs each of `segments`. The first failure fails the whole round,
+/// and the segment it hit takes no more appends.
+async fn sync_segments(spool: &Spool, segments: &[Rc<ActiveSegment>]) -> SyncResult {
+    for segment in segments {
         check_not_failed(segment)?;
         if let Err(error) = segment.file.sync_data().await {
             tracing::error!(worker = spool.worker, seq = segment.id.seq, %error, "spool fdatasync failed, abandoning the segment");

@@ -136,8 +136,11 @@ fn concurrent_appends_share_fdatasyncs() {
         "{} syncs for {appends} concurrent appends",
         counters.syncs
     );
-    // Without a segment roll each batch is one run of adjacent records.
-    assert_eq!(counters.writes, counters.syncs);
+    assert!(
+        counters.writes <= 10,
+        "{} writes for {appends} concurrent appends",
+        counters.writes
+    );
     assert_eq!(recover(&spool_dir, 1).unwrap().stats.queued, appends);
 }
 
@@ -440,7 +443,7 @@ fn segment_with_append_in_flight_is_not_recycled() {
         let first_message = message(1);
         let mut pending = std::pin::pin!(spool.append(&first, &first_message));
         // One poll reserves the record in segment 0 and hands it to the
-        // committer.
+        // writer.
         std::future::poll_fn(|cx| {
             assert!(pending.as_mut().poll(cx).is_pending());
             std::task::Poll::Ready(())
