@@ -412,6 +412,7 @@ fn log_spool_counters(worker: Worker) {
         worker = worker.index,
         appends = counters.appends,
         syncs = counters.syncs,
+        writes = counters.writes,
         segments_recycled = counters.segments_recycled,
         "spool totals"
     );

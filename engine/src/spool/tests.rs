@@ -136,6 +136,11 @@ fn concurrent_appends_share_fdatasyncs() {
         "{} syncs for {appends} concurrent appends",
         counters.syncs
     );
+    assert!(
+        counters.writes <= 10,
+        "{} writes for {appends} concurrent appends",
+        counters.writes
+    );
     assert_eq!(recover(&spool_dir, 1).unwrap().stats.queued, appends);
 }
 
@@ -437,7 +442,8 @@ fn segment_with_append_in_flight_is_not_recycled() {
         let first = envelope("QFIRST", vec![recipient(Some("bob"))]);
         let first_message = message(1);
         let mut pending = std::pin::pin!(spool.append(&first, &first_message));
-        // One poll reserves the record in segment 0 and submits its write.
+        // One poll reserves the record in segment 0 and hands it to the
+        // writer.
         std::future::poll_fn(|cx| {
             assert!(pending.as_mut().poll(cx).is_pending());
             std::task::Poll::Ready(())
