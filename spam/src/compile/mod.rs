@@ -403,8 +403,20 @@ impl CompiledRules {
         target: &Target,
         text: &[u8],
     ) -> impl Iterator<Item = RuleMatch> + '_ {
+        self.match_target_live(target, text, None)
+    }
+
+    /// Returns what [`CompiledRules::match_target`] returns, restricted to
+    /// the rules marked in `live` (indexed by rule id; `None` means every
+    /// rule). The other rules do not run at all.
+    pub fn match_target_live(
+        &self,
+        target: &Target,
+        text: &[u8],
+        live: Option<&[bool]>,
+    ) -> impl Iterator<Item = RuleMatch> + '_ {
         let matches = match self.targets.get(target) {
-            Some(rules) => self.run_target(rules, text),
+            Some(rules) => self.run_target(rules, text, live),
             None => Vec::new(),
         };
         matches.into_iter()
@@ -467,10 +479,21 @@ impl CompiledRules {
     /// line, and a rule that hits runs only from the line where the joined
     /// match starts, because no line before it can match.
     pub fn match_lines(&self, target: &Target, lines: &[&[u8]]) -> Vec<RuleMatch> {
+        self.match_lines_live(target, lines, None)
+    }
+
+    /// Returns what [`CompiledRules::match_lines`] returns, restricted to
+    /// the rules marked in `live` as in [`CompiledRules::match_target_live`].
+    pub fn match_lines_live(
+        &self,
+        target: &Target,
+        lines: &[&[u8]],
+        live: Option<&[bool]>,
+    ) -> Vec<RuleMatch> {
         let Some(rules) = self.targets.get(target) else {
             return Vec::new();
         };
-        let always = self.gate_always(rules, lines);
+        let always = self.gate_always(rules, lines, live);
 
         let mut counts = vec![0u32; rules.rules.len()];
         let mut candidate = vec![false; rules.rules.len()];
@@ -479,7 +502,7 @@ impl CompiledRules {
                 .iter()
                 .filter(|(_, first_line)| *first_line <= index)
                 .map(|(slot, _)| *slot as usize);
-            self.run_text(rules, line, active, &mut candidate, |slot, hits| {
+            self.run_text(rules, line, active, live, &mut candidate, |slot, hits| {
                 let rule = &rules.rules[slot];
                 counts[slot] = counts[slot].saturating_add(hits).min(rule.hits_max.max(1));
             });
@@ -499,13 +522,24 @@ impl CompiledRules {
 
     /// Returns each always-candidate slot of `rules` that can hit `lines`,
     /// with the index of the first line it has to run on.
-    fn gate_always(&self, rules: &TargetRules, lines: &[&[u8]]) -> Vec<(u32, usize)> {
-        let gated = rules.always.iter().any(|slot| {
+    fn gate_always(
+        &self,
+        rules: &TargetRules,
+        lines: &[&[u8]],
+        live: Option<&[bool]>,
+    ) -> Vec<(u32, usize)> {
+        let live_always: Vec<u32> = rules
+            .always
+            .iter()
+            .copied()
+            .filter(|slot| is_live(live, rules.rules[*slot as usize].id))
+            .collect();
+        let gated = live_always.iter().any(|slot| {
             let rule = &rules.rules[*slot as usize];
             rule.line_safe && !rule.negated
         });
         if !gated || lines.len() < 2 {
-            return rules.always.iter().map(|slot| (*slot, 0)).collect();
+            return live_always.iter().map(|slot| (*slot, 0)).collect();
         }
 
         let joined = lines.join(&b'\n');
@@ -518,8 +552,8 @@ impl CompiledRules {
             offset += 1;
         }
 
-        let mut always = Vec::with_capacity(rules.always.len());
-        for slot in &rules.always {
+        let mut always = Vec::with_capacity(live_always.len());
+        for slot in &live_always {
             let rule = &rules.rules[*slot as usize];
             let gate = rule
                 .matcher
@@ -538,11 +572,16 @@ impl CompiledRules {
         always
     }
 
-    fn run_target(&self, rules: &TargetRules, text: &[u8]) -> Vec<RuleMatch> {
+    fn run_target(
+        &self,
+        rules: &TargetRules,
+        text: &[u8],
+        live: Option<&[bool]>,
+    ) -> Vec<RuleMatch> {
         let mut candidate = vec![false; rules.rules.len()];
         let mut matches = Vec::new();
         let always = rules.always.iter().map(|slot| *slot as usize);
-        self.run_text(rules, text, always, &mut candidate, |slot, hits| {
+        self.run_text(rules, text, always, live, &mut candidate, |slot, hits| {
             matches.push(RuleMatch {
                 rule: rules.rules[slot].id,
                 hits,
@@ -551,8 +590,8 @@ impl CompiledRules {
         matches
     }
 
-    /// Runs the rules of one target on `text`: the `always` slots and the
-    /// prefilter's candidates, calling `hit` with each hit slot and its
+    /// Runs the live rules of one target on `text`: the `always` slots and
+    /// the prefilter's candidates, calling `hit` with each hit slot and its
     /// count in slot order. `candidate` is scratch space, all `false` on
     /// entry and on return.
     fn run_text(
@@ -560,6 +599,7 @@ impl CompiledRules {
         rules: &TargetRules,
         text: &[u8],
         always: impl Iterator<Item = usize>,
+        live: Option<&[bool]>,
         candidate: &mut [bool],
         mut hit: impl FnMut(usize, u32),
     ) {
@@ -573,6 +613,10 @@ impl CompiledRules {
         }
 
         for (slot, rule) in rules.rules.iter().enumerate() {
+            if !is_live(live, rule.id) {
+                candidate[slot] = false;
+                continue;
+            }
             if candidate[slot] {
                 candidate[slot] = false;
                 if let Some(found) = self.confirm(rule, text, Gate::On) {
@@ -687,6 +731,12 @@ fn compile_patterns(jobs: &[RegexJob<'_>]) -> Vec<Result<CompiledPattern, String
         .into_iter()
         .map(|result| result.unwrap_or_else(|| Err("compiler thread failed".to_string())))
         .collect()
+}
+
+/// Returns whether rule `id` runs under the mask `live` (`None` runs every
+/// rule, and an id outside the mask does not run).
+fn is_live(live: Option<&[bool]>, id: RuleId) -> bool {
+    live.is_none_or(|live| live.get(id.index()).copied().unwrap_or(false))
 }
 
 fn regex_target(kind: RuleKind) -> Target {

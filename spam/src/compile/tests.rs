@@ -510,7 +510,7 @@ fn rule_time_report() {
         let body: Vec<&[u8]> = prepared.body().iter().map(|line| line.as_bytes()).collect();
         let target_rules = &rules.targets[&Target::Body];
         let started = Instant::now();
-        let always = rules.gate_always(target_rules, &body);
+        let always = rules.gate_always(target_rules, &body, None);
         *times.entry("(joined-text gate)".to_string()).or_default() += started.elapsed();
         for (index, line) in body.iter().enumerate() {
             let mut candidate = vec![false; target_rules.rules.len()];

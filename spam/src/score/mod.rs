@@ -44,7 +44,7 @@ use std::sync::Arc;
 
 use crate::compile::{CompiledRules, Target, HITS_MAX};
 use crate::prepare::{HeaderForm, Prepared};
-use crate::rules::{HeaderModifier, HeaderSpec, RuleId, RuleKind, RuleModel, Test};
+use crate::rules::{HeaderModifier, HeaderSpec, MetaExpr, RuleId, RuleKind, RuleModel, Test};
 
 pub use report::{format_score, spam_headers, SpamHeader};
 
@@ -127,6 +127,8 @@ pub struct Scorer {
     meta_order: Vec<usize>,
     /// The rule ids named by each of `compiled.metas()`, by index.
     meta_programs: Vec<meta::Program>,
+    /// Per score set, the rules whose result can change the score.
+    live: [Vec<bool>; 4],
 }
 
 const _: () = {
@@ -138,6 +140,8 @@ const _: () = {
 struct Tally<'s> {
     facts: &'s [RuleFacts],
     set: usize,
+    /// The rules that can change this set's score ([`live_rules`]).
+    live: &'s [bool],
     /// A rule's value for meta rules: its hit count, or a meta's result.
     values: Vec<f64>,
     counts: Vec<u32>,
@@ -170,7 +174,7 @@ impl Scorer {
     /// come from this `model`, because rule ids index into both. Rules of
     /// another model are ignored where their ids fall outside `model`.
     pub fn new(model: Arc<RuleModel>, compiled: Arc<CompiledRules>) -> Scorer {
-        let facts = model
+        let facts: Vec<RuleFacts> = model
             .rules
             .iter()
             .map(|rule| RuleFacts {
@@ -197,6 +201,7 @@ impl Scorer {
             .iter()
             .map(|(_, expr)| meta::Program::new(&model, expr))
             .collect();
+        let live = [0, 1, 2, 3].map(|set| live_rules(&model, &compiled, &facts, set));
         Scorer {
             model,
             compiled,
@@ -205,6 +210,7 @@ impl Scorer {
             mime_header_targets,
             meta_order,
             meta_programs,
+            live,
         }
     }
 
@@ -225,6 +231,7 @@ impl Scorer {
         let mut tally = Tally {
             facts: &self.facts,
             set,
+            live: &self.live[set],
             values: vec![0.0; rule_count],
             counts: vec![0; rule_count],
         };
@@ -247,7 +254,9 @@ impl Scorer {
             let value = input::header_value(message.headers(), &header.spec);
             match value {
                 Some(value) => {
-                    for found in self.compiled.match_target(&header.target, value.as_bytes()) {
+                    let live = Some(tally.live);
+                    let text = value.as_bytes();
+                    for found in self.compiled.match_target_live(&header.target, text, live) {
                         tally.add(found.rule, found.hits);
                     }
                 }
@@ -264,7 +273,8 @@ impl Scorer {
     /// Runs a target's rules for a missing field: each rule reads its own
     /// `if_unset` text, and the others read the empty string.
     fn run_missing_header(&self, header: &HeaderTarget, tally: &mut Tally<'_>) {
-        for found in self.compiled.match_target(&header.target, b"") {
+        let live = Some(tally.live);
+        for found in self.compiled.match_target_live(&header.target, b"", live) {
             if !header.if_unset.contains_key(&found.rule) {
                 tally.add(found.rule, found.hits);
             }
@@ -272,7 +282,7 @@ impl Scorer {
         for (id, text) in &header.if_unset {
             let hit = self
                 .compiled
-                .match_target(&header.target, text.as_bytes())
+                .match_target_live(&header.target, text.as_bytes(), live)
                 .find(|found| found.rule == *id);
             if let Some(found) = hit {
                 tally.add(found.rule, found.hits);
@@ -281,19 +291,26 @@ impl Scorer {
     }
 
     fn run_texts(&self, message: &Prepared<'_>, tally: &mut Tally<'_>) {
+        let live = Some(tally.live);
         let body: Vec<&[u8]> = message.body().iter().map(|line| line.as_bytes()).collect();
-        for found in self.compiled.match_lines(&Target::Body, &body) {
+        for found in self.compiled.match_lines_live(&Target::Body, &body, live) {
             tally.add(found.rule, found.hits);
         }
         let rawbody: Vec<&[u8]> = message.rawbody().iter().map(|piece| &piece[..]).collect();
-        for found in self.compiled.match_lines(&Target::Rawbody, &rawbody) {
+        for found in self
+            .compiled
+            .match_lines_live(&Target::Rawbody, &rawbody, live)
+        {
             tally.add(found.rule, found.hits);
         }
         let uris: Vec<&[u8]> = message.uris().iter().map(|uri| uri.as_bytes()).collect();
-        for found in self.compiled.match_lines(&Target::Uri, &uris) {
+        for found in self.compiled.match_lines_live(&Target::Uri, &uris, live) {
             tally.add(found.rule, found.hits);
         }
-        for found in self.compiled.match_target(&Target::Full, message.full()) {
+        for found in self
+            .compiled
+            .match_target_live(&Target::Full, message.full(), live)
+        {
             tally.add(found.rule, found.hits);
         }
         self.run_mime_headers(message, tally);
@@ -309,6 +326,7 @@ impl Scorer {
         if self.mime_header_targets.is_empty() {
             return;
         }
+        let live = Some(tally.live);
         for headers in message.part_headers() {
             for (target, spec) in &self.mime_header_targets {
                 let form = if spec.modifiers.contains(&HeaderModifier::Raw) {
@@ -318,7 +336,10 @@ impl Scorer {
                 };
                 let value = headers.values(spec.field.as_str(), form).pop();
                 let value = value.unwrap_or_default();
-                for found in self.compiled.match_target(target, value.as_bytes()) {
+                for found in self
+                    .compiled
+                    .match_target_live(target, value.as_bytes(), live)
+                {
                     tally.add(found.rule, 1);
                 }
             }
@@ -404,6 +425,47 @@ impl Scorer {
             evals_unimplemented,
         }
     }
+}
+
+/// Returns, for score set `set`, the rules whose result can change the
+/// score: every rule with a score in that set that is not a sub-rule
+/// (`__` name), and every rule that runs and that a live meta reads. The
+/// others never reach the verdict, so their regexes need not run, as a
+/// `__` rule that no scored meta reads adds nothing.
+fn live_rules(
+    model: &RuleModel,
+    compiled: &CompiledRules,
+    facts: &[RuleFacts],
+    set: usize,
+) -> Vec<bool> {
+    let runs = |index: usize| facts[index].is_sub || facts[index].scores[set] != 0.0;
+    let mut live = vec![false; facts.len()];
+    let mut pending: Vec<usize> = (0..facts.len())
+        .filter(|index| !facts[*index].is_sub && facts[*index].scores[set] != 0.0)
+        .collect();
+    for index in &pending {
+        live[*index] = true;
+    }
+    let metas: HashMap<usize, &MetaExpr> = compiled
+        .metas()
+        .iter()
+        .map(|(id, expr)| (id.index(), expr))
+        .collect();
+    while let Some(index) = pending.pop() {
+        let Some(expr) = metas.get(&index) else {
+            continue;
+        };
+        expr.for_each_rule(&mut |name| {
+            let Some(read) = model.id(name).map(RuleId::index) else {
+                return;
+            };
+            if read < live.len() && !live[read] && runs(read) {
+                live[read] = true;
+                pending.push(read);
+            }
+        });
+    }
+    live
 }
 
 /// Finds every header target and the `if_unset` texts of its rules.

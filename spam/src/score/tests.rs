@@ -528,3 +528,24 @@ fn meta_program_equals_tree_walk() {
         }
     }
 }
+
+#[test]
+fn live_rules_follow_scored_metas() {
+    let scorer = scorer_from(
+        "body A /apple/\nscore A 1\n\
+         body __B /banana/\nbody __C /cherry/\nbody D /date/\nscore D 0\n\
+         meta M (__B && D) || __B\nscore M 2\n\
+         meta __UNREAD (__C)\n",
+    );
+    let live = &scorer.live[SCORE_SET_PLAIN];
+    let is_live = |name: &str| live[scorer.model.id(name).unwrap().index()];
+    assert!(is_live("A"));
+    assert!(is_live("M"));
+    assert!(is_live("__B"));
+    assert!(!is_live("__C"), "no scored meta reads __C");
+    assert!(!is_live("__UNREAD"));
+    assert!(!is_live("D"), "a rule with score 0 does not run");
+
+    let found = verdict(&scorer, "Subject: x\n\nbanana cherry date\n");
+    assert_eq!(names(&found), vec!["M"]);
+}
