@@ -35,6 +35,7 @@
 pub mod decode;
 pub mod headers;
 pub mod html;
+pub mod received;
 pub mod text;
 pub mod uri;
 

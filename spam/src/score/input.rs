@@ -9,15 +9,18 @@
 //! `None` means the field is missing, which the scorer treats as
 //! SpamAssassin does (see the parent module).
 //!
-//! NOTE: SpamAssassin builds `X-Spam-Relays-*` and `ALL-TRUSTED` and the
-//! like from its parse of the Received chain. Ringmail does not parse that
-//! chain yet, so these read as missing and the rules that read them can
-//! differ from SpamAssassin's results. SpamAssassin 4.0.1's stock rules
-//! name them on about 100 lines.
+//! The pseudo-headers `X-Spam-Relays-Trusted`, `-Untrusted`, `-Internal`
+//! and `-External` come from the parse of the Received chain
+//! ([`RelayChain`]) and are always present, possibly empty, as in
+//! SpamAssassin.
+//!
+//! NOTE: `ALL-TRUSTED`, `ALL-UNTRUSTED`, `ALL-INTERNAL` and `ALL-EXTERNAL`
+//! (the header fields added by those relays) still read as missing.
 
 use std::net::IpAddr;
 
 use crate::prepare::headers::{first_address, first_display_name};
+use crate::prepare::received::{RelayChain, RelaySet};
 use crate::prepare::{HeaderForm, Headers};
 use crate::rules::{HeaderField, HeaderModifier, HeaderSpec};
 
@@ -33,7 +36,14 @@ pub fn header_value(headers: &Headers<'_>, spec: &HeaderSpec) -> Option<String> 
 
     let name = spec.field.as_str();
     let is_named = matches!(spec.field, HeaderField::Named(_));
-    let mut value = if is_named && has(HeaderModifier::First) {
+    let relay_set = if is_named {
+        RelaySet::from_field(name)
+    } else {
+        None
+    };
+    let mut value = if let Some(set) = relay_set {
+        RelayChain::new(headers).field_text(set)
+    } else if is_named && has(HeaderModifier::First) {
         headers.values(name, form).into_iter().next()?
     } else if is_named && has(HeaderModifier::Last) {
         headers.values(name, form).pop()?
