@@ -260,8 +260,8 @@ macro_rules! say {
 
 mod spam_cli;
 mod spam_learn_cli;
-mod spam_split_cli;
 mod spam_serve;
+mod spam_split_cli;
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {

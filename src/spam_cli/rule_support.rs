@@ -67,9 +67,7 @@ fn own_reason(
         Test::Eval(call) if call.function == "check_bayes" => Some("bayes".to_string()),
         Test::Eval(call) => {
             let result = ringmail_spam::eval::evaluate(&call.function, &call.args, probe);
-            result
-                .is_none()
-                .then(|| format!("eval {}", call.function))
+            result.is_none().then(|| format!("eval {}", call.function))
         }
         Test::Regex(_) | Test::Header { .. } if failed.contains(rule.name.as_str()) => {
             Some("regex".to_string())
