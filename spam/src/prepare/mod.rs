@@ -33,6 +33,7 @@
 //! CRLF of its bodies read as LF.
 
 pub mod decode;
+pub mod font_size;
 pub mod headers;
 pub mod html;
 pub mod received;

@@ -110,6 +110,11 @@ impl Relay {
 pub struct RelayChain {
     relays: Vec<Relay>,
     trusted: usize,
+    /// Index of the last Received field, counted from the top and from 0,
+    /// that is in the trusted part, or -1. Fields that do not parse count
+    /// while the chain is still trusted, as SpamAssassin counts them for
+    /// `ALL-TRUSTED` and `ALL-EXTERNAL`.
+    last_trusted_index: i64,
 }
 
 /// The four relay pseudo-headers.
@@ -122,6 +127,18 @@ pub enum RelaySet {
 }
 
 impl RelaySet {
+    /// Returns the set whose header fields `ALL-TRUSTED`, `ALL-UNTRUSTED`,
+    /// `ALL-INTERNAL` or `ALL-EXTERNAL` name.
+    pub fn from_all_name(name: &str) -> Option<RelaySet> {
+        match name {
+            "ALL-TRUSTED" => Some(RelaySet::Trusted),
+            "ALL-UNTRUSTED" => Some(RelaySet::Untrusted),
+            "ALL-INTERNAL" => Some(RelaySet::Internal),
+            "ALL-EXTERNAL" => Some(RelaySet::External),
+            _ => None,
+        }
+    }
+
     /// Returns the set a pseudo-header name (any case) stands for.
     pub fn from_field(name: &str) -> Option<RelaySet> {
         let lower = name.to_ascii_lowercase();
@@ -139,16 +156,29 @@ impl RelayChain {
     /// Parses the Received fields of `headers`, newest first, then the
     /// originating-IP fields.
     pub fn new(headers: &Headers<'_>) -> RelayChain {
-        let mut chain = RelayChain::default();
+        let mut chain = RelayChain {
+            last_trusted_index: -1,
+            ..RelayChain::default()
+        };
         for value in headers
             .values("Received", HeaderForm::Raw)
             .into_iter()
             .take(RECEIVED_FIELDS_MAX)
         {
-            match parse(&value) {
-                Parsed::Relay(relay) => chain.push(relay),
-                Parsed::FetchMarker => chain.restart_at_fetch_marker(),
-                Parsed::Skipped => {}
+            let in_trusted = chain.trusted == chain.relays.len();
+            let parsed = parse(&value);
+            if let Parsed::Relay(relay) = parsed {
+                chain.push(relay);
+                if chain.trusted == chain.relays.len() {
+                    chain.last_trusted_index += 1;
+                }
+                continue;
+            }
+            if in_trusted {
+                chain.last_trusted_index += 1;
+            }
+            if parsed == Parsed::FetchMarker {
+                chain.restart_at_fetch_marker();
             }
         }
         for field in ORIGINATING_IP_FIELDS {
@@ -184,6 +214,28 @@ impl RelayChain {
             self.relays.clear();
             self.trusted = 0;
         }
+    }
+
+    /// Returns the index of the last trusted Received field (see the
+    /// field's doc), or -1 when the first one is untrusted.
+    pub fn last_trusted_index(&self) -> i64 {
+        self.last_trusted_index
+    }
+
+    /// Returns the envelope sender recorded by the newest untrusted relay,
+    /// or by the oldest trusted one when all are trusted, if it recorded
+    /// one.
+    pub fn last_hop_envelope_from(&self) -> Option<&str> {
+        let last_hop = if self.trusted < self.relays.len() {
+            self.relays.get(self.trusted)
+        } else {
+            self.trusted
+                .checked_sub(1)
+                .and_then(|index| self.relays.get(index))
+        };
+        last_hop
+            .map(|relay| relay.envfrom.as_str())
+            .filter(|envfrom| !envfrom.is_empty())
     }
 
     /// Returns the value of the pseudo-header for `set`: its relays in
@@ -685,6 +737,29 @@ Received: from e (e.example [192.168.1.1]) by f (8.11.6/8.11.6) with ESMTP id 3\
         assert!(external.contains("ip=192.168.1.1"), "{external}");
         assert_eq!(chain.field_text(RelaySet::Internal), trusted);
         assert_eq!(chain.field_text(RelaySet::Untrusted), external);
+    }
+
+    /// `__DOS_RELAYED_EXT` reads `ALL-EXTERNAL`: a message handed on by
+    /// two external relays has two Received fields in it, one handed
+    /// straight to the receiver has one.
+    #[test]
+    fn all_external_starts_at_first_untrusted_received() {
+        let message =
+            b"Received: from a (a.example [10.0.0.2]) by b (8.11.6/8.11.6) with ESMTP id 1\r\n\
+X-Top: 1\r\n\
+Received: from c (c.example [66.218.66.71]) by d (8.11.6/8.11.6) with ESMTP id 2\r\n\
+X-Middle: 2\r\n\
+Received: from e (e.example [66.218.66.72]) by c (8.11.6/8.11.6) with ESMTP id 3\r\n\
+\r\n";
+        let headers = Headers::new(&message[..message.len() - 2]);
+        let external = headers.get("ALL-EXTERNAL", HeaderForm::Decoded).unwrap();
+        assert!(external.starts_with("Received: from c "), "{external}");
+        assert!(external.contains("X-Middle: 2\n"), "{external}");
+        assert!(!external.contains("X-Top"), "{external}");
+        let trusted = headers.get("ALL-TRUSTED", HeaderForm::Decoded).unwrap();
+        assert!(trusted.contains("X-Top: 1\n"), "{trusted}");
+        assert!(trusted.ends_with("id 2\n"), "{trusted}");
+        assert!(!trusted.contains("X-Middle"), "{trusted}");
     }
 
     #[test]

@@ -11,16 +11,13 @@
 //!
 //! The pseudo-headers `X-Spam-Relays-Trusted`, `-Untrusted`, `-Internal`
 //! and `-External` come from the parse of the Received chain
-//! ([`RelayChain`]) and are always present, possibly empty, as in
+//! (`Headers::relay_chain`) and are always present, possibly empty, as in
 //! SpamAssassin.
-//!
-//! NOTE: `ALL-TRUSTED`, `ALL-UNTRUSTED`, `ALL-INTERNAL` and `ALL-EXTERNAL`
-//! (the header fields added by those relays) still read as missing.
 
 use std::net::IpAddr;
 
 use crate::prepare::headers::{first_address, first_display_name};
-use crate::prepare::received::{RelayChain, RelaySet};
+use crate::prepare::received::RelaySet;
 use crate::prepare::{HeaderForm, Headers};
 use crate::rules::{HeaderField, HeaderModifier, HeaderSpec};
 
@@ -42,7 +39,7 @@ pub fn header_value(headers: &Headers<'_>, spec: &HeaderSpec) -> Option<String> 
         None
     };
     let mut value = if let Some(set) = relay_set {
-        RelayChain::new(headers).field_text(set)
+        headers.relay_chain().field_text(set)
     } else if is_named && has(HeaderModifier::First) {
         headers.values(name, form).into_iter().next()?
     } else if is_named && has(HeaderModifier::Last) {
