@@ -4,7 +4,7 @@
 bench/compare/spam-accuracy.sh writes the inputs into its work directory:
 test.tsv (LABEL<TAB>PATH per test message, from `ringmail spam split`),
 rules.jsonl (`ringmail spam rules --json`), a cache directory with the
-header block of spamd's answer per message (CompareTests and CompareScore
+header block of spamd's response per message (CompareTests and CompareScore
 fields), and Ringmail's `spam check --json` lines.
 
 `rules` reports rule agreement over the rules both support: the rules that
@@ -80,7 +80,7 @@ def unfold_field(header_block, name):
 
 
 def read_spamassassin(cache, path):
-    """Return (score, {rule: score}) from spamd's cached answer for `path`."""
+    """Return (score, {rule: score}) from spamd's cached response for `path`."""
     block = (cache / cache_key(path)).read_text(errors="replace")
     tests = unfold_field(block, "X-Spam-CompareTests")
     score = unfold_field(block, "X-Spam-CompareScore")
@@ -287,7 +287,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["rules", "bayes"])
     parser.add_argument("--work", required=True, help="work directory of spam-accuracy.sh")
-    parser.add_argument("--sa-cache", required=True, help="directory of spamd's cached answers")
+    parser.add_argument("--sa-cache", required=True, help="directory of spamd's cached responses")
     parser.add_argument("--ringmail", required=True, help="`ringmail spam check --json` output")
     args = parser.parse_args()
     if args.mode == "rules":

@@ -5,10 +5,10 @@
 # Steps:
 #   1. `ringmail spam split --test|--train` lists the split, so this script
 #      and the Rust tests split the corpus with the same function.
-#   2. A private spamd (Debian package spamd, installed here when missing,
-#      with a policy-rc.d that stops the system-wide service from starting)
-#      listens on 127.0.0.1 with --local (no network tests) and a site
-#      config that adds the hit rules and the score as header fields.
+#   2. A private spamd listens on 127.0.0.1 with --local (no network
+#      tests) and a site config that adds the hit rules and the score as
+#      header fields. The script installs Debian's spamd package when it is
+#      missing, with a policy-rc.d that keeps the system service stopped.
 #      spamc sends every test message to it. Results are cached per message
 #      under $WORK/sa-cache, so later runs skip SpamAssassin.
 #   3. `ringmail spam check --json` scores the same files.
@@ -46,7 +46,7 @@ message_size_max=$((64 * 1024 * 1024))
 # Parallel spamc clients, one per spamd child and per core of the 2-core
 # machine the figures in docs/BENCHMARKS.md come from.
 clients=2
-# Maximum seconds to wait for spamd to load its rules and answer PING.
+# Maximum seconds to wait for spamd to load its rules and reply to PING.
 spamd_start_timeout_s=120
 
 sudo=()
@@ -144,7 +144,7 @@ stop_spamd() {
 trap stop_spamd EXIT
 
 # Starts a private spamd on 127.0.0.1:$port with the site config $1, under
-# strace, logging to $2.log, and waits until it answers PING.
+# strace, logging to $2.log, and waits until it replies to PING.
 start_spamd() {
   local site=$1 name=$2 user_args=()
   if [[ $(id -u) -eq 0 ]]; then
@@ -162,7 +162,7 @@ start_spamd() {
   local waited=0
   until spamc -d 127.0.0.1 -p "$port" -K >/dev/null 2>&1; do
     if ((waited >= spamd_start_timeout_s)); then
-      echo "spam-accuracy: spamd did not answer PING within ${spamd_start_timeout_s}s; see $work/$name.log" >&2
+      echo "spam-accuracy: spamd did not reply to PING within ${spamd_start_timeout_s}s; see $work/$name.log" >&2
       exit 1
     fi
     sleep 1
@@ -173,7 +173,7 @@ start_spamd() {
 }
 
 # Sends every test message without a cached result to spamd and stores the
-# header block of spamd's answer in $1/<group>__<file>. $1 is the cache.
+# header block of spamd's response in $1/<group>__<file>. $1 is the cache.
 query_spamd() {
   local cache=$1
   mkdir -p "$cache"

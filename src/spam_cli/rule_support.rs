@@ -7,12 +7,14 @@
 //! - `bayes`: `tflags learn`, a `BAYES_` name or `check_bayes`;
 //! - `regex`: no regex engine compiled the pattern;
 //! - `eval`: `eval::evaluate` returns `None` for the function or its
-//!   arguments, found by calling it once on a small probe message;
+//!   arguments, found by calling it once on a small probe message with a
+//!   text and an HTML part (HTML evals check their arguments only when a
+//!   message has HTML);
 //! - `meta`: the meta rule reads a defined rule that is unsupported, so its
 //!   result can differ even when its own expression is evaluated right.
 //!
-//! A rule that is supported can still disagree with SpamAssassin; the
-//! reasons only say where Ringmail knowingly does something else.
+//! A supported rule can still disagree with SpamAssassin. The reasons mark
+//! only where Ringmail knowingly does something else.
 
 use std::collections::HashSet;
 
@@ -20,15 +22,26 @@ use ringmail_spam::compile::CompileStats;
 use ringmail_spam::prepare::Prepared;
 use ringmail_spam::rules::{RuleModel, Test};
 
-/// A message with the usual header fields and a text body, for calls
-/// that find out whether an eval function accepts a rule's arguments.
+/// A message with the usual header fields and a text and an HTML part,
+/// for calls that find out whether an eval function accepts a rule's
+/// arguments.
 const PROBE_MESSAGE: &[u8] = b"From: probe@example.org\r\n\
 To: probe@example.org\r\n\
 Subject: probe\r\n\
 Date: Thu, 1 Jan 2026 00:00:00 +0000\r\n\
 Message-ID: <probe@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=probe\r\n\
 \r\n\
-probe\r\n";
+--probe\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+probe\r\n\
+--probe\r\n\
+Content-Type: text/html\r\n\
+\r\n\
+<html><body><p>probe</p></body></html>\r\n\
+--probe--\r\n";
 
 /// Returns, for every rule of `model` by id, `None` when Ringmail supports
 /// it or the reason it does not (see the module doc). `stats` is the
@@ -78,8 +91,8 @@ fn own_reason(
 
 /// Marks as unsupported every meta rule that reads an unsupported defined
 /// rule, repeating until nothing changes, so chains of metas are covered.
-/// Each pass marks at least one more rule or ends the loop, so the loop
-/// runs at most once per rule.
+/// A pass that marks no rule ends the loop, so it runs at most once per
+/// meta rule plus once.
 fn mark_metas(model: &RuleModel, reasons: &mut [Option<String>]) {
     loop {
         let mut changed = false;
