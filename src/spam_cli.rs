@@ -8,7 +8,7 @@
 //! missing eval functions. Then it lists the directives kept as settings, by
 //! count. `--json` prints the same as one JSON object. Without `--stats` the
 //! command lists the rules: name, kind, score in score set 0 and description.
-//! With `--json` each listed rule also says whether Ringmail runs it as
+//! With `--json` each listed rule also states whether Ringmail runs it as
 //! SpamAssassin does without network tests and Bayes, and why not
 //! ([`rule_support`]).
 //!

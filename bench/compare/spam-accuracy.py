@@ -18,6 +18,10 @@ disagreements, and the share of messages whose score is within 0.5 of
 SpamAssassin's: the full score, and the score summed over supported rules
 only.
 
+`rules` also writes relays-oracle.tsv (PATH<TAB>trusted relays<TAB>external
+relays, as spamd reported them), the input of the ignored Rust test
+relays_match_spamassassin_oracle.
+
 `bayes` reports, per class, how many test messages each program calls spam
 at its required score with Bayes on, and the Bayes band alone.
 """
@@ -141,8 +145,13 @@ def report_rules(args):
     full_within = 0
     supported_within = 0
     score_rows = []
+    oracle_lines = []
     for _label, path in split:
         sa_score, sa_hits = read_spamassassin(cache, path)
+        block = (cache / cache_key(path)).read_text(errors="replace")
+        trusted = unfold_field(block, "X-Spam-CompareRelaysTrusted") or ""
+        external = unfold_field(block, "X-Spam-CompareRelaysExternal") or ""
+        oracle_lines.append(f"{path}\t{trusted}\t{external}\n")
         result = ringmail[path]
         rm_hits = {hit["name"]: hit["score"] for hit in result["hits"]}
         for name in sa_hits:
@@ -167,6 +176,9 @@ def report_rules(args):
         full_within += abs(rm_score - sa_score) <= SCORE_TOLERANCE + 1e-9
         supported_within += abs(rm_supported - sa_supported) <= SCORE_TOLERANCE + 1e-9
         score_rows.append((abs(rm_supported - sa_supported), cache_key(path), sa_supported, rm_supported))
+
+    # Input of the ignored Rust test relays_match_spamassassin_oracle.
+    (work / "relays-oracle.tsv").write_text("".join(oracle_lines))
 
     messages = len(split)
     disagreements = only_sa + only_ringmail

@@ -13,7 +13,7 @@
 //! it (such as `font color` or `td bgcolor`), because that is where HTML.pm
 //! compares them. So `<big>text` alone leaves the maximum at 3.
 //!
-//! The stack holds at most [`STYLE_DEPTH_MAX`] entries, so unclosed markup
+//! The stack contains at most [`STYLE_DEPTH_MAX`] entries, so unclosed markup
 //! costs bounded memory, and a per-name count makes each end tag cost no
 //! scan of the stack unless that name is open.
 

@@ -6,9 +6,9 @@
 //!
 //! [`parse_received`] reads one unfolded Received value into a [`Relay`]
 //! (IP address, reverse DNS name, HELO name, receiving host, ident,
-//! envelope sender, queue id, authentication). It knows the common shapes
-//! of Exim, Postfix, qmail, qpsmtpd and sendmail, then falls back to the
-//! first bracketed IP address. [`RelayChain::new`] parses every Received
+//! envelope sender, queue id, authentication). It recognises the common
+//! shapes of Exim, Postfix, qmail, qpsmtpd and sendmail, then falls back to
+//! the first bracketed IP address. [`RelayChain::new`] parses every Received
 //! field, newest first, plus the originating-IP fields of webmail systems,
 //! which SpamAssassin treats as the oldest hop.
 //!
@@ -780,8 +780,8 @@ X-Originating-IP: [200.1.2.3]\r\n\
 
     /// Compares the relay pseudo-headers with SpamAssassin's on real mail.
     /// `RINGMAIL_RELAYS_ORACLE` names a file of `PATH<TAB>TRUSTED<TAB>EXTERNAL`
-    /// lines, which bench/compare/spam-accuracy.sh writes from spamd's
-    /// answers. Run with `-- --ignored --nocapture`.
+    /// lines, which bench/compare/spam-accuracy.py writes to
+    /// `target/spam-accuracy/relays-oracle.tsv` from spamd's responses. Run with `-- --ignored --nocapture`.
     #[test]
     #[ignore = "needs the corpus and spamd's answers"]
     fn relays_match_spamassassin_oracle() {
