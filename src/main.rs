@@ -96,6 +96,9 @@ enum SpamCommand {
     /// Learn directories of spam and ham into the Bayes store
     /// (<data>/spam/bayes.db), or forget them with --forget.
     Learn(spam_learn_cli::LearnArgs),
+    /// List the messages of the corpus train or test split as
+    /// `LABEL<TAB>PATH` lines (LABEL is spam or ham), sorted by path.
+    Split(spam_split_cli::SplitArgs),
     /// Serve the spamd protocol (SPAMC/1.5) for spamc, with the rules
     /// compiled once, until SIGTERM or SIGINT.
     Serve {
@@ -263,6 +266,7 @@ macro_rules! say {
 mod spam_cli;
 mod spam_learn_cli;
 mod spam_serve;
+mod spam_split_cli;
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
@@ -299,6 +303,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Spam {
             command: SpamCommand::Learn(args),
         } => spam_learn_cli::learn(&cli.data, &args),
+        Command::Spam {
+            command: SpamCommand::Split(args),
+        } => spam_split_cli::split(&args),
         Command::Spam {
             command:
                 SpamCommand::Check {

@@ -8,6 +8,9 @@
 //! missing eval functions. Then it lists the directives kept as settings, by
 //! count. `--json` prints the same as one JSON object. Without `--stats` the
 //! command lists the rules: name, kind, score in score set 0 and description.
+//! With `--json` each listed rule also states whether Ringmail runs it as
+//! SpamAssassin does without network tests and Bayes, and why not
+//! ([`rule_support`]).
 //!
 //! `ringmail spam check FILE... | DIR | -`: load and compile the rules once,
 //! then score every message and print `path score verdict rule,rule,...`
@@ -35,6 +38,8 @@ use ringmail_spam::score::{format_score, Scorer, Verdict};
 
 use crate::Failure;
 
+mod rule_support;
+
 /// Maximum warnings and failures printed in text output. The `--json`
 /// output contains every one the loader kept.
 const TEXT_LIST_MAX: usize = 20;
@@ -46,19 +51,24 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
         list_rules(&model, json);
         return Ok(());
     }
-    let options = CompileOptions {
-        implemented_evals: ringmail_spam::eval::implemented()
-            .iter()
-            .map(|name| name.to_string())
-            .collect(),
-    };
-    let (_compiled, compile_stats) = CompiledRules::compile_with(&model, &options);
+    let (_compiled, compile_stats) = CompiledRules::compile_with(&model, &implemented_options());
     if json {
         print_json(&model, &sources, &compile_stats);
     } else {
         print_text(&model, &sources, &compile_stats);
     }
     Ok(())
+}
+
+/// Returns compile options that count Ringmail's eval functions as
+/// implemented.
+fn implemented_options() -> CompileOptions {
+    CompileOptions {
+        implemented_evals: ringmail_spam::eval::implemented()
+            .iter()
+            .map(|name| name.to_string())
+            .collect(),
+    }
 }
 
 /// Loads the rules of `rules_dir`, or the default rules without it, and
@@ -85,15 +95,24 @@ pub(crate) fn load(rules_dir: Option<&Path>) -> Result<(RuleModel, Vec<String>),
 }
 
 fn list_rules(model: &RuleModel, json: bool) {
-    for (_, rule) in model.defined() {
+    let support = if json {
+        let (_compiled, compile_stats) = CompiledRules::compile_with(model, &implemented_options());
+        rule_support::unsupported_reasons(model, &compile_stats)
+    } else {
+        Vec::new()
+    };
+    for (id, rule) in model.defined() {
         let kind = rule.kind().map_or("", RuleKind::as_str);
         let description = rule.description.as_deref().unwrap_or("");
         if json {
+            let reason = support.get(id.index()).cloned().flatten();
             let line = serde_json::json!({
                 "name": rule.name,
                 "kind": kind,
                 "score": rule.score(0),
                 "description": description,
+                "supported": reason.is_none(),
+                "unsupported_reason": reason,
             });
             say!("{line}");
         } else {

@@ -4,8 +4,8 @@
 //! The values `html_range` and `html_eval` can read are those `HtmlFacts`
 //! records: `length` (characters of HTML source, as HTML.pm counts the
 //! text it parses), `closed_extra_ratio`,
-//! `bad_tag_ratio` and `non_element_ratio`. Other names (`max_size`,
-//! `obfuscation_ratio`) return `None`.
+//! `bad_tag_ratio`, `non_element_ratio`, `max_size` and `min_size`. Other
+//! names (`obfuscation_ratio`) return `None`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,6 +97,8 @@ fn value(facts: &HtmlFacts, name: &str) -> Result<Option<f64>, ()> {
     let per_tag = |count: f64| (facts.tags > 0).then(|| count / tags);
     match name {
         "length" => Ok(Some(facts.source_len as f64)),
+        "max_size" => Ok(Some(facts.max_size as f64)),
+        "min_size" => Ok(Some(facts.min_size as f64)),
         "closed_extra_ratio" => Ok(per_tag(facts.closed_extra as f64)),
         "bad_tag_ratio" => Ok(per_tag((facts.tags - facts.elements) as f64)),
         "non_element_ratio" => {

@@ -33,6 +33,10 @@ const ENVELOPE_EQUAL: &str =
     "Return-Path: <A@Mail.Example.com>\nFrom: a@mail.example.com\n\nbody\n";
 const HTML_ONLY: &str =
     "Content-Type: text/html\n\n<html><head></head><body><center>Hi there</center></body>\n";
+const FONT_SIZE_7_HTML: &str =
+    "Content-Type: text/html\n\n<html><body><font size=\"7\" color=red>SALE</font></body></html>\n";
+const FONT_SIZE_PLUS_3_HTML: &str =
+    "Content-Type: text/html\n\n<html><body><FONT SIZE=+3>SALE</FONT></body></html>\n";
 const ALTERNATIVE: &str = "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: text/html\n\n<html><body><p>a much longer html part for the ratio</p></body></html>\n--b--\n";
 const ALTERNATIVE_IMAGE: &str = "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\nR0lGODlh\n--b--\n";
 const BASE64_TEXT: &str =
@@ -452,8 +456,36 @@ fn eval_table() {
             "unknown html value",
             HTML_ONLY,
             "html_range",
-            &["max_size", "5", "6"],
+            &["obfuscation_ratio", "0", "1"],
             None,
+        ),
+        (
+            "default font size not large",
+            HTML_ONLY,
+            "html_range",
+            &["max_size", "5", "6"],
+            Some(false),
+        ),
+        (
+            "font size 7 is huge",
+            FONT_SIZE_7_HTML,
+            "html_range",
+            &["max_size", "6", "inf"],
+            Some(true),
+        ),
+        (
+            "font size 7 is not large",
+            FONT_SIZE_7_HTML,
+            "html_range",
+            &["max_size", "5", "6"],
+            Some(false),
+        ),
+        (
+            "relative font size +3 is large",
+            FONT_SIZE_PLUS_3_HTML,
+            "html_range",
+            &["max_size", "5", "6"],
+            Some(true),
         ),
         (
             "short html eval",

@@ -13,16 +13,19 @@
 //!   display name of the decoded value.
 //!
 //! Every occurrence of a field is returned, joined by "\n". The pseudo-headers
-//! `ALL`, `ToCc`, `MESSAGEID` and `EnvelopeFrom` are built from the real ones.
+//! `ALL`, `ToCc`, `MESSAGEID` and `EnvelopeFrom` are built from the real ones,
+//! `EnvelopeFrom` with the parse of the Received chain (`super::received`).
 //! Only the first `HEADER_FIELDS_MAX` fields are read, because the header
 //! block of a hostile message could hold millions of short lines.
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use ringmail_protocols::message::{fields, parse_address_list, Address};
 
 use super::decode::decode_header_value;
+use super::received::{RelayChain, RelaySet};
 
 /// Maximum header fields read from the top-level header block. It matches
 /// the protocols crate's per-entity field maximum.
@@ -46,6 +49,9 @@ pub enum HeaderForm {
 pub struct Headers<'m> {
     block: &'m [u8],
     fields: Vec<FieldRanges>,
+    /// The parsed Received chain, built on first use because only a few
+    /// rules read it.
+    relay_chain: OnceLock<RelayChain>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +87,16 @@ impl<'m> Headers<'m> {
                 value: field.value,
             })
             .collect();
-        Headers { block, fields }
+        Headers {
+            block,
+            fields,
+            relay_chain: OnceLock::new(),
+        }
+    }
+
+    /// Returns the relay chain parsed from the Received fields.
+    pub fn relay_chain(&self) -> &RelayChain {
+        self.relay_chain.get_or_init(|| RelayChain::new(self))
     }
 
     /// Returns the number of fields read.
@@ -122,6 +137,8 @@ impl<'m> Headers<'m> {
             self.message_ids(form)
         } else if name == "EnvelopeFrom" {
             self.envelope_from()
+        } else if let Some(set) = RelaySet::from_all_name(name) {
+            self.all_in_relay_set(set, form == HeaderForm::Raw)
         } else {
             self.joined(name, form)
         };
@@ -206,24 +223,72 @@ impl<'m> Headers<'m> {
         text
     }
 
+    /// Returns the header fields that relays of `set` added, as `all`
+    /// formats them, or `None` when there are none. Without configured
+    /// networks internal is trusted and external is untrusted. The trusted
+    /// part runs from the top through the Received field after the last
+    /// trusted one (the field the first untrusted relay's receiver wrote),
+    /// and the untrusted part from that field to the end, as SpamAssassin's
+    /// `get_all_hdrs_in_rcvd_index_range` splits them.
+    fn all_in_relay_set(&self, set: RelaySet, raw: bool) -> Option<String> {
+        let form = if raw {
+            HeaderForm::Raw
+        } else {
+            HeaderForm::Decoded
+        };
+        let boundary = self.relay_chain().last_trusted_index() + 1;
+        let from_top = matches!(set, RelaySet::Trusted | RelaySet::Internal);
+        let mut received_index: i64 = -1;
+        let mut text = String::new();
+        for field in &self.fields {
+            let name = &self.block[field.name.clone()];
+            let is_received = name.eq_ignore_ascii_case(b"Received");
+            if is_received {
+                received_index += 1;
+            }
+            let included = if from_top {
+                received_index <= boundary
+            } else {
+                received_index >= boundary
+            };
+            if !included {
+                if from_top {
+                    break;
+                }
+                continue;
+            }
+            text.push_str(&String::from_utf8_lossy(name));
+            text.push_str(": ");
+            text.push_str(&self.field_value(field, form));
+            text.push('\n');
+            if from_top && is_received && received_index == boundary {
+                break;
+            }
+        }
+        (!text.is_empty()).then_some(text)
+    }
+
     /// Returns the envelope sender as SpamAssassin 4.0.1's
     /// `PerMsgStatus::get_envelope_from` guesses it when no
     /// `envelope_sender_header` is set. Each candidate is the first address
     /// of the first such field, and a field without a valid `user@host`
     /// address does not count:
-    /// 1. X-Sender holding an address, with a Received field that mentions
+    /// 1. the envelope sender that the last untrusted relay (or the first
+    ///    trusted one) recorded in its Received field;
+    /// 2. X-Sender holding an address, with a Received field that mentions
     ///    `(fetchmail`, means no envelope sender at all, because fetchmail
     ///    copies X-Sender into the envelope.
-    /// 2. X-Envelope-From, unless a Received field comes before it, which
+    /// 3. X-Envelope-From, unless a Received field comes before it, which
     ///    also means no envelope sender at all.
-    /// 3. Envelope-Sender, then Return-Path, each skipped when a Received
+    /// 4. Envelope-Sender, then Return-Path, each skipped when a Received
     ///    field comes before it.
-    ///
-    /// NOTE: SpamAssassin first reads `envelope-from` from the Received
-    /// line of the last untrusted relay. That needs its trust path, which
-    /// Ringmail does not build, so a message whose Received line names the
-    /// sender can get a different value here.
     fn envelope_from(&self) -> Option<String> {
+        if let Some(envfrom) = self.relay_chain().last_hop_envelope_from() {
+            if envfrom.find('@').is_some_and(|at| at > 0) {
+                return Some(envfrom.to_string());
+            }
+        }
+
         let has_address = self
             .first_value_address("X-Sender")
             .is_some_and(|address| address.contains('@'));
@@ -437,6 +502,47 @@ Return-Path: <bounce@example.com>\r\n\
         let all = headers.get("ALL", HeaderForm::Decoded).unwrap();
         assert!(all.starts_with("Received: from a by b\nFrom: "), "{all}");
         assert!(all.contains("Subject: café folded\n"), "{all}");
+    }
+
+    /// Cases of SpamAssassin's envelope sender search, each a header
+    /// block and the expected EnvelopeFrom address.
+    #[test]
+    fn envelope_from_follows_spamassassin_order() {
+        let cases: [(&str, &[u8], Option<&str>); 5] = [
+            (
+                "return path above received",
+                b"Return-Path: <a@one.example>\r\nReceived: from x ([1.2.3.4]) by y (8.11.6/8.11.6) id 1\r\n",
+                Some("a@one.example"),
+            ),
+            (
+                "return path below received",
+                b"Received: from x ([1.2.3.4]) by y (8.11.6/8.11.6) id 1\r\nReturn-Path: <a@one.example>\r\n",
+                None,
+            ),
+            (
+                "x-sender with fetchmail hop",
+                b"Return-Path: <a@one.example>\r\nReceived: from p [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0)\r\nX-Sender: b@two.example\r\n",
+                None,
+            ),
+            (
+                "relay envelope sender first",
+                b"Return-Path: <a@one.example>\r\nReceived: from x (x.example [1.2.3.4]) (envelope-from c@three.example) by y (8.11.6/8.11.6) id 1\r\n",
+                Some("c@three.example"),
+            ),
+            (
+                "envelope sender before return path",
+                b"Envelope-Sender: d@four.example\r\nReturn-Path: <a@one.example>\r\n",
+                Some("d@four.example"),
+            ),
+        ];
+        for (name, block, expected) in cases {
+            let headers = Headers::new(block);
+            assert_eq!(
+                headers.get("EnvelopeFrom", HeaderForm::Addr).as_deref(),
+                expected,
+                "{name}"
+            );
+        }
     }
 
     #[test]

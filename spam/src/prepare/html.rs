@@ -22,6 +22,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::font_size::FontSizes;
+
 /// Maximum tags interpreted in one HTML part, because each tag costs an
 /// attribute parse and a part of millions of `<b>` tags would cost that many.
 pub const HTML_TAGS_MAX: usize = 100_000;
@@ -77,6 +79,10 @@ pub struct HtmlFacts {
     /// The text of each `a` element, with `"<img>\n"` for each image in
     /// it, as SpamAssassin's `anchor` list, for `html_text_match('anchor', ...)`.
     pub anchor_texts: Vec<String>,
+    /// Largest and smallest font size on HTML's 1 to 7 scale, 3 when no
+    /// tag set one ([`super::font_size`]).
+    pub max_size: i64,
+    pub min_size: i64,
 }
 
 /// Returns whether `name` is an HTML 4.01 or XHTML 1.0 element name.
@@ -275,6 +281,7 @@ pub fn render(html: &str) -> HtmlRendered {
         ..HtmlFacts::default()
     };
     let mut open: HashMap<String, usize> = HashMap::new();
+    let mut font_sizes = FontSizes::default();
     let mut depth = 0usize;
     let mut in_title = false;
     let mut in_anchor = false;
@@ -372,7 +379,10 @@ pub fn render(html: &str) -> HtmlRendered {
         if let Some(whitespace) = tag_whitespace(&tag.name) {
             output.push_whitespace(whitespace);
         }
-        if !tag.end {
+        if tag.end {
+            font_sizes.end_tag(&tag.name);
+        } else {
+            font_sizes.start_tag(&tag.name, &tag.attributes);
             record_start_tag(&tag, &mut uris, &mut facts);
         }
 
@@ -382,6 +392,8 @@ pub fn render(html: &str) -> HtmlRendered {
         }
     }
 
+    facts.max_size = font_sizes.max();
+    facts.min_size = font_sizes.min();
     let text = output.into_text();
     facts.text_len = text.chars().count();
     facts.non_space_len = text

@@ -35,8 +35,10 @@
 //! CRLF of its bodies read as LF.
 
 pub mod decode;
+pub mod font_size;
 pub mod headers;
 pub mod html;
+pub mod received;
 pub mod text;
 pub mod uri;
 

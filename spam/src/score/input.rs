@@ -9,15 +9,15 @@
 //! `None` means the field is missing, which the scorer treats as
 //! SpamAssassin does (see the parent module).
 //!
-//! NOTE: SpamAssassin builds `X-Spam-Relays-*` and `ALL-TRUSTED` and the
-//! like from its parse of the Received chain. Ringmail does not parse that
-//! chain yet, so these read as missing and the rules that read them can
-//! differ from SpamAssassin's results. SpamAssassin 4.0.1's stock rules
-//! name them on about 100 lines.
+//! The pseudo-headers `X-Spam-Relays-Trusted`, `-Untrusted`, `-Internal`
+//! and `-External` come from the parse of the Received chain
+//! (`Headers::relay_chain`) and are always present, possibly empty, as in
+//! SpamAssassin.
 
 use std::net::IpAddr;
 
 use crate::prepare::headers::{first_address, first_display_name};
+use crate::prepare::received::RelaySet;
 use crate::prepare::{HeaderForm, Headers};
 use crate::rules::{HeaderField, HeaderModifier, HeaderSpec};
 
@@ -33,7 +33,14 @@ pub fn header_value(headers: &Headers<'_>, spec: &HeaderSpec) -> Option<String> 
 
     let name = spec.field.as_str();
     let is_named = matches!(spec.field, HeaderField::Named(_));
-    let mut value = if is_named && has(HeaderModifier::First) {
+    let relay_set = if is_named {
+        RelaySet::from_field(name)
+    } else {
+        None
+    };
+    let mut value = if let Some(set) = relay_set {
+        headers.relay_chain().field_text(set)
+    } else if is_named && has(HeaderModifier::First) {
         headers.values(name, form).into_iter().next()?
     } else if is_named && has(HeaderModifier::Last) {
         headers.values(name, form).pop()?

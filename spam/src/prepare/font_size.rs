@@ -1,0 +1,293 @@
+//! Font sizes of an HTML part, for `html_range('max_size', ...)` and
+//! `min_size`, after the text style stack of SpamAssassin 4.0.1's
+//! Mail/SpamAssassin/HTML.pm (read from its Perl source).
+//!
+//! [`FontSizes`] takes the start and end tags of one part in order. Sizes
+//! are HTML's 1 to 7 scale (unbounded here, as in HTML.pm), starting at 3.
+//! The style elements (`body`, `font`, `table`, `tr`, `td`, `th`, `big`,
+//! `small`, `basefont`, `marquee`, `span`, `p`, `div`, `a`) push the
+//! current size on a stack and their end tags pop back to the matching
+//! start. `<font size=N>` sets size N, `size=+N` or `-N` is relative to the
+//! `basefont` size, and `big` and `small` step it by one. The maximum and
+//! minimum change only when a tag has an attribute HTML.pm interprets for
+//! it (such as `font color` or `td bgcolor`), because that is where HTML.pm
+//! compares them. So `<big>text` alone leaves the maximum at 3.
+//!
+//! The stack contains at most [`STYLE_DEPTH_MAX`] entries, so unclosed markup
+//! costs bounded memory, and a per-name count makes each end tag cost no
+//! scan of the stack unless that name is open.
+
+use std::collections::HashMap;
+
+/// Maximum entries on the style stack. Deeper start tags still update the
+/// maximum and minimum but are not pushed.
+pub const STYLE_DEPTH_MAX: usize = 1_000;
+
+/// HTML's default font size, and the start of the maximum and minimum.
+const SIZE_DEFAULT: i64 = 3;
+
+/// Elements that change the text style stack.
+const STYLE_ELEMENTS: [&str; 14] = [
+    "body", "font", "table", "tr", "th", "td", "big", "small", "basefont", "marquee", "span", "p",
+    "div", "a",
+];
+
+/// Returns the attributes HTML.pm interprets on `tag` (with `th` read as
+/// `td`).
+fn interpreted_attributes(tag: &str) -> &'static [&'static str] {
+    match tag {
+        "basefont" | "font" => &["color", "face", "size"],
+        "body" => &["text", "bgcolor", "link", "alink", "vlink", "background"],
+        "marquee" => &["bgcolor", "background"],
+        "table" | "td" | "tr" => &["bgcolor", "style"],
+        _ => &[],
+    }
+}
+
+/// The text style stack of one HTML part, reduced to font sizes.
+#[derive(Debug, Clone)]
+pub struct FontSizes {
+    /// Open style elements and the size inside each, oldest first.
+    stack: Vec<(String, i64)>,
+    /// How many entries of `stack` each element name has.
+    open: HashMap<String, usize>,
+    basefont: i64,
+    max: i64,
+    min: i64,
+}
+
+impl Default for FontSizes {
+    fn default() -> FontSizes {
+        FontSizes {
+            stack: Vec::new(),
+            open: HashMap::new(),
+            basefont: SIZE_DEFAULT,
+            max: SIZE_DEFAULT,
+            min: SIZE_DEFAULT,
+        }
+    }
+}
+
+impl FontSizes {
+    /// Returns the largest font size seen (3 when none was set).
+    pub fn max(&self) -> i64 {
+        self.max
+    }
+
+    /// Returns the smallest font size seen (3 when none was set).
+    pub fn min(&self) -> i64 {
+        self.min
+    }
+
+    /// Takes a start tag, its lower-case name and its attributes with
+    /// lower-case names.
+    pub fn start_tag(&mut self, name: &str, attributes: &[(String, String)]) {
+        if !STYLE_ELEMENTS.contains(&name) {
+            return;
+        }
+        let tag = if name == "th" { "td" } else { name };
+        let attribute = |wanted: &str| {
+            attributes
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| value.as_str())
+        };
+
+        if tag == "basefont" {
+            if let Some(size) = attribute("size").and_then(leading_number) {
+                self.basefont = size;
+                return;
+            }
+        }
+        if tag == "td" || tag == "tr" {
+            self.close_table_cells(tag);
+        }
+
+        let current = self.current();
+        let size = match tag {
+            "big" => current.saturating_add(1),
+            "small" => current.saturating_sub(1),
+            _ => self.size_from_attributes(tag, attributes, current),
+        };
+        self.push(tag, size);
+    }
+
+    /// Takes an end tag. `</body>` is ignored, as browsers render text
+    /// after it.
+    pub fn end_tag(&mut self, name: &str) {
+        if !STYLE_ELEMENTS.contains(&name) || name == "body" {
+            return;
+        }
+        let tag = if name == "th" { "td" } else { name };
+        if self.open.get(tag).copied().unwrap_or(0) == 0 {
+            return;
+        }
+        while let Some((popped, _)) = self.pop() {
+            if popped == tag {
+                break;
+            }
+        }
+    }
+
+    /// Returns the size a tag sets, and updates the maximum and minimum
+    /// for each attribute HTML.pm interprets on it.
+    fn size_from_attributes(
+        &mut self,
+        tag: &str,
+        attributes: &[(String, String)],
+        current: i64,
+    ) -> i64 {
+        let interpreted = interpreted_attributes(tag);
+        let mut size = current;
+        // HTML.pm walks the attributes in hash order and compares after
+        // each one. Comparing the inherited size first and the new size
+        // last gives the same extremes whatever that order was, except
+        // when `size` is the only attribute.
+        let others = attributes
+            .iter()
+            .any(|(name, _)| name != "size" && interpreted.contains(&name.as_str()));
+        if others {
+            self.observe(size);
+        }
+        for (name, value) in attributes {
+            if name != "size" || !interpreted.contains(&"size") {
+                continue;
+            }
+            let trimmed = value.trim_start();
+            if trimmed.starts_with(['+', '-']) {
+                if let Some(step) = leading_signed(trimmed) {
+                    size = self.basefont.saturating_add(step);
+                }
+            } else if let Some(absolute) = leading_number(trimmed) {
+                size = absolute;
+            }
+            self.observe(size);
+        }
+        size
+    }
+
+    fn observe(&mut self, size: i64) {
+        if size > self.max {
+            self.max = size;
+        } else if size < self.min {
+            self.min = size;
+        }
+    }
+
+    fn current(&self) -> i64 {
+        self.stack.last().map_or(SIZE_DEFAULT, |(_, size)| *size)
+    }
+
+    fn push(&mut self, tag: &str, size: i64) {
+        if self.stack.len() >= STYLE_DEPTH_MAX {
+            return;
+        }
+        self.stack.push((tag.to_string(), size));
+        *self.open.entry(tag.to_string()).or_insert(0) += 1;
+    }
+
+    fn pop(&mut self) -> Option<(String, i64)> {
+        let (tag, size) = self.stack.pop()?;
+        if let Some(count) = self.open.get_mut(&tag) {
+            *count = count.saturating_sub(1);
+        }
+        Some((tag, size))
+    }
+
+    /// Closes the open cells a new `td` or `tr` ends: `font` and `td`
+    /// entries for a `td`, and `font`, `td` and `tr` entries for a `tr`.
+    fn close_table_cells(&mut self, tag: &str) {
+        if self.open.get(tag).copied().unwrap_or(0) == 0 {
+            return;
+        }
+        while let Some((top, _)) = self.stack.last() {
+            let closes = match tag {
+                "td" => top == "font" || top == "td",
+                _ => top == "font" || top == "td" || top == "tr",
+            };
+            if !closes {
+                break;
+            }
+            self.pop();
+        }
+    }
+}
+
+/// Parses the digits at the start of `text` after spaces, as Perl's
+/// `/^\s*(\d+)/`.
+fn leading_number(text: &str) -> Option<i64> {
+    let trimmed = text.trim_start();
+    let digits: String = trimmed
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(18)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Parses a sign and the digits after it at the start of `text`.
+fn leading_signed(text: &str) -> Option<i64> {
+    let sign = if text.starts_with('-') { -1 } else { 1 };
+    leading_number(&text[1..]).map(|number| sign * number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attributes(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn font_size_seven_is_max() {
+        let mut sizes = FontSizes::default();
+        sizes.start_tag("font", &attributes(&[("size", "7")]));
+        sizes.end_tag("font");
+        assert_eq!(sizes.max(), 7);
+        assert_eq!(sizes.min(), 3);
+    }
+
+    #[test]
+    fn relative_font_size_adds_to_basefont() {
+        let mut sizes = FontSizes::default();
+        sizes.start_tag("basefont", &attributes(&[("size", "4")]));
+        sizes.start_tag("font", &attributes(&[("size", "+2")]));
+        assert_eq!(sizes.max(), 6);
+        sizes.start_tag("font", &attributes(&[("size", "-3")]));
+        assert_eq!(sizes.min(), 1);
+    }
+
+    #[test]
+    fn big_without_attributes_leaves_max() {
+        let mut sizes = FontSizes::default();
+        sizes.start_tag("big", &[]);
+        sizes.start_tag("big", &[]);
+        assert_eq!(sizes.max(), 3);
+        sizes.start_tag("font", &attributes(&[("color", "red")]));
+        assert_eq!(sizes.max(), 5);
+    }
+
+    #[test]
+    fn end_tag_restores_outer_size() {
+        let mut sizes = FontSizes::default();
+        sizes.start_tag("font", &attributes(&[("size", "5")]));
+        sizes.start_tag("span", &[]);
+        sizes.end_tag("font");
+        sizes.start_tag("font", &attributes(&[("color", "red")]));
+        assert_eq!(sizes.current(), 3);
+    }
+
+    #[test]
+    fn unclosed_tags_stop_at_depth_max() {
+        let mut sizes = FontSizes::default();
+        for _ in 0..STYLE_DEPTH_MAX * 2 {
+            sizes.start_tag("font", &attributes(&[("size", "4")]));
+        }
+        assert_eq!(sizes.stack.len(), STYLE_DEPTH_MAX);
+        assert_eq!(sizes.max(), 4);
+    }
+}
