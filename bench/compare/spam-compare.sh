@@ -10,7 +10,7 @@
 # from there.
 #
 # Runs, in this order:
-#   ringmail-check        `ringmail spam check --timing DIR`, one thread. The
+#   ringmail-check        `ringmail spam check --timing DIR`, one thread per core. The
 #                         rate counts scoring time only. Loading and compiling
 #                         the rules is timed apart and reported as start-up.
 #   ringmail-serve-spamc  `ringmail spam serve`, one worker per core, queried
@@ -302,7 +302,7 @@ check_scanned=$(sed -E 's/.* messages=([0-9]+).*/\1/' <<<"$timing")
 check_score_ms=$(sed -E 's/.* score_ms=([0-9.]+).*/\1/' <<<"$timing")
 check_compile_ms=$(sed -E 's/.*compile_ms=([0-9.]+).*/\1/' <<<"$timing")
 ((check_scanned == messages)) || fail "ringmail-check scanned $check_scanned of $messages messages"
-record ringmail-check 1 "$check_scanned" "$(awk -v ms="$check_score_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
+record ringmail-check "$(nproc)" "$check_scanned" "$(awk -v ms="$check_score_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
 
 # 2. ringmail spam serve.
 cores=$(nproc)
