@@ -282,8 +282,12 @@ struct Shape {
 /// quads, and IPv6 with an optional `IPv6:` prefix.
 const IP: &str = r"(?:IPv6:[0-9A-Fa-f:.]+|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]+|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})";
 
-fn shapes() -> &'static [(Regex, &'static [Role], Option<&'static str>)] {
-    static SHAPES: OnceLock<Vec<(Regex, &'static [Role], Option<&'static str>)>> = OnceLock::new();
+/// A compiled [`Shape`]: its regex, the role of each capture group, and
+/// the text the value must contain for the shape to be tried.
+type CompiledShape = (Regex, &'static [Role], Option<&'static str>);
+
+fn shapes() -> &'static [CompiledShape] {
+    static SHAPES: OnceLock<Vec<CompiledShape>> = OnceLock::new();
     SHAPES.get_or_init(|| {
         use Role::*;
         let list = [
