@@ -61,11 +61,12 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
 }
 
 /// Returns compile options that count Ringmail's eval functions as
-/// implemented.
+/// implemented, the scorer's FreeMail tests included.
 fn implemented_options() -> CompileOptions {
     CompileOptions {
         implemented_evals: ringmail_spam::eval::implemented()
             .iter()
+            .chain(ringmail_spam::score::freemail::IMPLEMENTED)
             .map(|name| name.to_string())
             .collect(),
     }

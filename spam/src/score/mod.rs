@@ -32,6 +32,7 @@
 //! with it. A rule whose score in that set is 0 does not run, so meta rules
 //! read it as 0. `__` sub-rules always run and are never scored or listed.
 
+pub mod freemail;
 pub mod input;
 pub mod meta;
 pub mod report;
@@ -129,6 +130,8 @@ pub struct Scorer {
     meta_programs: Vec<meta::Program>,
     /// Per score set, the rules whose result can change the score.
     live: [Vec<bool>; 4],
+    /// The FreeMail lists, or `None` when the rule set lists no domain.
+    freemail: Option<freemail::FreeMail>,
 }
 
 const _: () = {
@@ -202,6 +205,7 @@ impl Scorer {
             .map(|(_, expr)| meta::Program::new(&model, expr))
             .collect();
         let live = [0, 1, 2, 3].map(|set| live_rules(&model, &compiled, &facts, set));
+        let freemail = freemail::FreeMail::from_model(&model);
         Scorer {
             model,
             compiled,
@@ -211,6 +215,7 @@ impl Scorer {
             meta_order,
             meta_programs,
             live,
+            freemail,
         }
     }
 
@@ -370,6 +375,12 @@ impl Scorer {
             // with Bayes off.
             let result = if rule.call.function == CHECK_BAYES {
                 Some(bayes.is_some_and(|probability| bayes_in_range(probability, &rule.call.args)))
+            } else if freemail::IMPLEMENTED.contains(&rule.call.function.as_str()) {
+                // Without listed domains the plugin is off and its tests miss.
+                match &self.freemail {
+                    Some(lists) => lists.evaluate(&rule.call.function, &rule.call.args, message),
+                    None => Some(false),
+                }
             } else {
                 evals(&rule.call.function, &rule.call.args, message)
             };

@@ -1,0 +1,299 @@
+//! The header tests of SpamAssassin 4.0.1's FreeMail plugin
+//! (Plugin/FreeMail.pm): `check_freemail_from` and `check_freemail_header`.
+//!
+//! They need the rule set's `freemail_domains` and `freemail_welcomelist`
+//! lines, which the `eval` module cannot see, so the scorer builds a
+//! [`FreeMail`] from the model and calls it.
+//!
+//! An address is freemail when its domain is listed or matches a listed
+//! wildcard. In a wildcard, `*` is any run of bytes other than `.` and `?`
+//! is one byte. A welcomelisted address or domain is never freemail, and
+//! neither is a local part the plugin always spares (abuse, postmaster,
+//! bounce addresses and the like).
+//!
+//! Limits: [`DOMAINS_MAX`] listed domains and [`WILDCARDS_MAX`] wildcards,
+//! because each wildcard is tried against every address.
+//!
+//! NOTE: `check_freemail_replyto` and `check_freemail_body` also scan the
+//! body for addresses and are not implemented; they stay unimplemented
+//! evals. The plugin's `freemail_import_welcomelist_auth` is not read.
+
+use std::collections::HashSet;
+
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+use ringmail_protocols::message::{parse_address_list, Address};
+
+use crate::prepare::{HeaderForm, Prepared};
+use crate::rules::RuleModel;
+
+/// Names of the FreeMail tests [`FreeMail::evaluate`] implements.
+pub const IMPLEMENTED: &[&str] = &["check_freemail_from", "check_freemail_header"];
+
+/// Maximum exact domains read from `freemail_domains`. SpamAssassin
+/// 4.0.1's stock files list 2553, plus 29 wildcards.
+pub const DOMAINS_MAX: usize = 100_000;
+/// Maximum wildcard domains read from `freemail_domains`.
+pub const WILDCARDS_MAX: usize = 1_000;
+
+/// Local parts the plugin never counts as freemail users, as FreeMail.pm's
+/// default `$email_welcomelist` lists them (case-insensitive).
+const SPARED_LOCAL_PARTS: &str = r"(?i)^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-.*|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}).*|.+=.+=.+)@";
+
+/// The freemail lists of one rule set.
+#[derive(Debug)]
+pub struct FreeMail {
+    domains: HashSet<String>,
+    wildcards: Vec<String>,
+    welcomelist: HashSet<String>,
+    spared: Regex,
+}
+
+impl FreeMail {
+    /// Builds the lists from `model`'s `freemail_domains` and
+    /// `freemail_welcomelist` (or `freemail_whitelist`) lines, or returns
+    /// `None` when no domain is listed, as the plugin then turns itself off.
+    pub fn from_model(model: &RuleModel) -> Option<FreeMail> {
+        let mut domains = HashSet::new();
+        let mut wildcards = Vec::new();
+        let entries = model.settings.get("freemail_domains").into_iter().flatten();
+        for entry in entries.flat_map(|line| line.split_whitespace()) {
+            let valid = entry
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b".*?-".contains(&byte));
+            if !valid {
+                continue;
+            }
+            let domain = entry.to_ascii_lowercase();
+            if domain.contains(['*', '?']) {
+                if wildcards.len() < WILDCARDS_MAX {
+                    wildcards.push(domain);
+                }
+            } else if domains.len() < DOMAINS_MAX {
+                domains.insert(domain);
+            }
+        }
+        if domains.is_empty() && wildcards.is_empty() {
+            return None;
+        }
+
+        let mut welcomelist = HashSet::new();
+        for key in ["freemail_welcomelist", "freemail_whitelist"] {
+            let lines = model.settings.get(key).into_iter().flatten();
+            for entry in lines.flat_map(|line| line.split_whitespace()) {
+                welcomelist.insert(entry.to_ascii_lowercase());
+            }
+        }
+        let spared = Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build(SPARED_LOCAL_PARTS)
+            .ok()?;
+        Some(FreeMail {
+            domains,
+            wildcards,
+            welcomelist,
+            spared,
+        })
+    }
+
+    /// Returns whether the lower-cased `email` is a freemail address.
+    pub fn is_freemail(&self, email: &str) -> bool {
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        if email.is_empty()
+            || self.welcomelist.contains(email)
+            || self.welcomelist.contains(domain)
+            || self.spared.is_match(email.as_bytes())
+        {
+            return false;
+        }
+        self.domains.contains(domain)
+            || self
+                .wildcards
+                .iter()
+                .any(|pattern| wildcard_match(pattern.as_bytes(), domain.as_bytes()))
+    }
+
+    /// Evaluates `function` with `args`, or returns `None` when it is not a
+    /// FreeMail test this module implements, or its regex does not compile.
+    pub fn evaluate(
+        &self,
+        function: &str,
+        args: &[String],
+        message: &Prepared<'_>,
+    ) -> Option<bool> {
+        match function {
+            "check_freemail_from" => {
+                let filter = optional_pattern(args.first())?;
+                Some(self.any_freemail(&from_addresses(message), filter.as_ref()))
+            }
+            "check_freemail_header" => {
+                let header = args.first()?;
+                let filter = optional_pattern(args.get(1))?;
+                let name = header.strip_suffix(":addr").unwrap_or(header);
+                Some(self.any_freemail(&header_addresses(message, name), filter.as_ref()))
+            }
+            _ => None,
+        }
+    }
+
+    fn any_freemail(&self, emails: &[String], filter: Option<&Regex>) -> bool {
+        emails.iter().any(|email| {
+            self.is_freemail(email) && filter.is_none_or(|filter| filter.is_match(email.as_bytes()))
+        })
+    }
+}
+
+/// Returns the compiled optional regex argument: `Some(None)` without one,
+/// and `None` when it does not compile (the plugin then returns 0 with a
+/// warning, which a caller sees as an unimplemented call).
+fn optional_pattern(argument: Option<&String>) -> Option<Option<Regex>> {
+    let Some(pattern) = argument else {
+        return Some(None);
+    };
+    let regex = Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build(pattern)
+        .ok()?;
+    Some(Some(regex))
+}
+
+/// Returns whether `domain` matches `pattern`, where `*` stands for any run
+/// of bytes other than `.` and `?` for any one byte, over the whole domain.
+fn wildcard_match(pattern: &[u8], domain: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => domain.is_empty(),
+        Some((b'*', rest)) => {
+            let run = domain.iter().take_while(|byte| **byte != b'.').count();
+            (0..=run).any(|taken| wildcard_match(rest, &domain[taken..]))
+        }
+        Some((b'?', rest)) => !domain.is_empty() && wildcard_match(rest, &domain[1..]),
+        Some((byte, rest)) => domain.first() == Some(byte) && wildcard_match(rest, &domain[1..]),
+    }
+}
+
+/// Returns every address of every field `name`, lower-cased. The
+/// pseudo-header `EnvelopeFrom` gives its one address.
+fn header_addresses(message: &Prepared<'_>, name: &str) -> Vec<String> {
+    let values = if name == "EnvelopeFrom" {
+        message
+            .header(name, HeaderForm::Decoded)
+            .into_iter()
+            .collect()
+    } else {
+        message.headers().values(name, HeaderForm::Decoded)
+    };
+    let mut emails = Vec::new();
+    for value in values {
+        for address in parse_address_list(value.as_bytes()) {
+            if let Address::Mailbox { mailbox, host, .. } = address {
+                if mailbox.is_empty() || host.is_empty() {
+                    continue;
+                }
+                let mut email = String::from_utf8_lossy(&mailbox).to_ascii_lowercase();
+                email.push('@');
+                email.push_str(&String::from_utf8_lossy(&host).to_ascii_lowercase());
+                emails.push(email);
+            }
+        }
+    }
+    emails
+}
+
+/// Returns the addresses SpamAssassin's `all_from_addrs` collects: the
+/// first Resent-From when there is one, otherwise From, Envelope-Sender,
+/// Resent-Sender, X-Envelope-From and the envelope sender, with runs of
+/// dots squeezed to one.
+fn from_addresses(message: &Prepared<'_>) -> Vec<String> {
+    let resent = header_addresses(message, "Resent-From");
+    let mut emails = if let Some(first) = resent.into_iter().next() {
+        vec![first]
+    } else {
+        [
+            "From",
+            "Envelope-Sender",
+            "Resent-Sender",
+            "X-Envelope-From",
+            "EnvelopeFrom",
+        ]
+        .iter()
+        .flat_map(|name| header_addresses(message, name))
+        .collect()
+    };
+    for email in &mut emails {
+        while email.contains("..") {
+            *email = email.replace("..", ".");
+        }
+    }
+    emails.sort();
+    emails.dedup();
+    emails
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{load, LoadOptions, MemorySource};
+    use std::path::PathBuf;
+
+    fn freemail(text: &str) -> FreeMail {
+        let source = MemorySource::new([("/t.cf", text)]);
+        let model = load(&source, &[PathBuf::from("/t.cf")], LoadOptions::default()).unwrap();
+        FreeMail::from_model(&model).unwrap()
+    }
+
+    #[test]
+    fn freemail_addresses_table() {
+        let lists = freemail(
+            "freemail_domains gmail.com yahoo.* mail?.example\n\
+             freemail_domains hotmail.com\n\
+             freemail_welcomelist friend@hotmail.com\n",
+        );
+        let cases = [
+            ("jane@gmail.com", true),
+            ("jane@yahoo.co.uk", false),
+            ("jane@yahoo.fr", true),
+            ("jane@mail1.example", true),
+            ("jane@mail12.example", false),
+            ("jane@hotmail.com", true),
+            ("friend@hotmail.com", false),
+            ("postmaster@gmail.com", false),
+            ("bounce-123@gmail.com", false),
+            ("jane@example.com", false),
+            ("no-at-sign", false),
+        ];
+        for (email, expected) in cases {
+            assert_eq!(lists.is_freemail(email), expected, "{email}");
+        }
+    }
+
+    #[test]
+    fn no_freemail_domains_turns_plugin_off() {
+        let source = MemorySource::new([("/t.cf", "body A /a/\n")]);
+        let model = load(&source, &[PathBuf::from("/t.cf")], LoadOptions::default()).unwrap();
+        assert!(FreeMail::from_model(&model).is_none());
+    }
+
+    #[test]
+    fn from_and_header_evals() {
+        let lists = freemail("freemail_domains gmail.com\n");
+        let message =
+            b"From: Jane <Jane7@GMail.com>\nReply-To: boss@example.com\nSubject: x\n\nhi\n";
+        let prepared = Prepared::new(message);
+        let call = |function: &str, args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+            lists.evaluate(function, &args, &prepared)
+        };
+        assert_eq!(call("check_freemail_from", &[]), Some(true));
+        assert_eq!(call("check_freemail_from", &[r"\d@"]), Some(true));
+        assert_eq!(call("check_freemail_from", &[r"^x"]), Some(false));
+        assert_eq!(call("check_freemail_header", &["Reply-To"]), Some(false));
+        assert_eq!(
+            call("check_freemail_header", &["From:addr", r"\d@"]),
+            Some(true)
+        );
+        assert_eq!(call("check_freemail_header", &["X-Missing"]), Some(false));
+        assert_eq!(call("check_freemail_replyto", &["replyto"]), None);
+    }
+}
