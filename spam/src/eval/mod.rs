@@ -22,7 +22,8 @@
 //! Settings are SpamAssassin's defaults: `ok_locales all`, so every
 //! "faraway charset" test is false. Network tests (DNSBL, URIBL, SPF,
 //! DKIM, DMARC, Razor, Pyzor) and list tests (welcomelists, blocklists,
-//! FreeMail) are not here and return `None`.
+//! FreeMail) are not here and return `None`. The scorer computes FreeMail's
+//! two header tests itself (`score::freemail`), from the rule set's lists.
 
 mod body;
 mod date;
