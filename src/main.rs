@@ -20,7 +20,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "ringmail", version, about)]
 struct Cli {
-    /// Directory holding the user database and the mailboxes.
+    /// Data directory: the user database, mailboxes, spool, TLS files and
+    /// the spam Bayes store (spam/bayes.db).
     #[arg(
         long,
         global = true,
@@ -97,7 +98,10 @@ enum SpamCommand {
     /// (<data>/spam/bayes.db), or forget them with --forget.
     Learn(spam_learn_cli::LearnArgs),
     /// List the messages of the corpus train or test split as
-    /// `LABEL<TAB>PATH` lines (LABEL is spam or ham), sorted by path.
+    /// `LABEL<TAB>PATH` lines (LABEL is spam or ham), sorted by path. A
+    /// message is in the train split (70 %) when the FNV-1a hash of its
+    /// file name, modulo 100, is below 70, so the split is the same on
+    /// every machine.
     Split(spam_split_cli::SplitArgs),
     /// Serve the spamd protocol (SPAMC/1.5) for spamc, with the rules
     /// compiled once, until SIGTERM or SIGINT.
@@ -141,6 +145,8 @@ enum UserCommand {
     /// Add a user. The password is prompted for on a terminal, or read as one
     /// line from standard input with --password-stdin.
     Add {
+        /// User name: lowercase a-z, 0-9, '.', '_' and '-'. It is also the
+        /// local part of the user's address in every local domain.
         name: String,
         /// Read the password from the first line of standard input.
         #[arg(long)]
@@ -148,6 +154,7 @@ enum UserCommand {
     },
     /// Change a user's password.
     Passwd {
+        /// Name of an existing user.
         name: String,
         /// Read the password from the first line of standard input.
         #[arg(long)]

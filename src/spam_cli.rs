@@ -61,12 +61,13 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
 }
 
 /// Returns compile options that count Ringmail's eval functions as
-/// implemented, the scorer's FreeMail tests included.
+/// implemented, with the scorer's FreeMail tests and `check_bayes`.
 fn implemented_options() -> CompileOptions {
     CompileOptions {
         implemented_evals: ringmail_spam::eval::implemented()
             .iter()
             .chain(ringmail_spam::score::freemail::IMPLEMENTED)
+            .chain(&["check_bayes"])
             .map(|name| name.to_string())
             .collect(),
     }
