@@ -922,24 +922,30 @@ pub fn evaluate_meta(expr: &MetaExpr, lookup: &dyn Fn(&str) -> Option<f64>) -> R
         MetaExpr::Binary(op, left, right) => {
             let left = evaluate_meta(left, lookup)?;
             let right = evaluate_meta(right, lookup)?;
-            let truth = |value: bool| f64::from(u8::from(value));
-            match op {
-                MetaOp::And => truth(left != 0.0 && right != 0.0),
-                MetaOp::Or => truth(left != 0.0 || right != 0.0),
-                MetaOp::Add => left + right,
-                MetaOp::Sub => left - right,
-                MetaOp::Mul => left * right,
-                MetaOp::Div if right == 0.0 => 0.0,
-                MetaOp::Div => left / right,
-                MetaOp::Less => truth(left < right),
-                MetaOp::Greater => truth(left > right),
-                MetaOp::LessEqual => truth(left <= right),
-                MetaOp::GreaterEqual => truth(left >= right),
-                MetaOp::Equal => truth(left == right),
-                MetaOp::NotEqual => truth(left != right),
-            }
+            apply_meta_op(*op, left, right)
         }
     })
+}
+
+/// Returns `left op right` as a meta expression computes it: comparisons
+/// and logic give 1 or 0, and division by 0 gives 0.
+pub fn apply_meta_op(op: MetaOp, left: f64, right: f64) -> f64 {
+    let truth = |value: bool| f64::from(u8::from(value));
+    match op {
+        MetaOp::And => truth(left != 0.0 && right != 0.0),
+        MetaOp::Or => truth(left != 0.0 || right != 0.0),
+        MetaOp::Add => left + right,
+        MetaOp::Sub => left - right,
+        MetaOp::Mul => left * right,
+        MetaOp::Div if right == 0.0 => 0.0,
+        MetaOp::Div => left / right,
+        MetaOp::Less => truth(left < right),
+        MetaOp::Greater => truth(left > right),
+        MetaOp::LessEqual => truth(left <= right),
+        MetaOp::GreaterEqual => truth(left >= right),
+        MetaOp::Equal => truth(left == right),
+        MetaOp::NotEqual => truth(left != right),
+    }
 }
 
 fn evaluate_constant(expr: &MetaExpr) -> Result<f64, String> {

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use super::Tally;
 use crate::compile::CompiledRules;
+use crate::rules::parse::apply_meta_op;
 use crate::rules::{MetaExpr, MetaOp, RuleId, RuleModel};
 
 /// Returns indexes into `metas`, each after the metas it reads (Kahn's
@@ -83,51 +84,41 @@ enum Step {
 #[derive(Debug, Default)]
 pub struct Program {
     steps: Vec<Step>,
-    /// Largest stack depth the steps reach.
-    depth_max: usize,
 }
 
 impl Program {
     /// Compiles `expr`, resolving each name in `model`.
     pub fn new(model: &RuleModel, expr: &MetaExpr) -> Program {
         let mut program = Program::default();
-        let mut depth = 0usize;
-        program.push_expr(model, expr, &mut depth);
+        program.push_expr(model, expr);
         program
     }
 
-    fn push_expr(&mut self, model: &RuleModel, expr: &MetaExpr, depth: &mut usize) {
-        match expr {
-            MetaExpr::Rule(name) => self.push_step(Step::Load(model.id(name)), depth, 1),
-            MetaExpr::Number(number) => self.push_step(Step::Push(*number), depth, 1),
+    fn push_expr(&mut self, model: &RuleModel, expr: &MetaExpr) {
+        let step = match expr {
+            MetaExpr::Rule(name) => Step::Load(model.id(name)),
+            MetaExpr::Number(number) => Step::Push(*number),
             MetaExpr::Not(inner) => {
-                self.push_expr(model, inner, depth);
-                self.steps.push(Step::Not);
+                self.push_expr(model, inner);
+                Step::Not
             }
             MetaExpr::Negate(inner) => {
-                self.push_expr(model, inner, depth);
-                self.steps.push(Step::Negate);
+                self.push_expr(model, inner);
+                Step::Negate
             }
             MetaExpr::Binary(op, left, right) => {
-                self.push_expr(model, left, depth);
-                self.push_expr(model, right, depth);
-                *depth -= 1;
-                self.steps.push(Step::Binary(*op));
+                self.push_expr(model, left);
+                self.push_expr(model, right);
+                Step::Binary(*op)
             }
-        }
-    }
-
-    fn push_step(&mut self, step: Step, depth: &mut usize, pushed: usize) {
+        };
         self.steps.push(step);
-        *depth += pushed;
-        self.depth_max = self.depth_max.max(*depth);
     }
 
     /// Returns the expression's value, with `values` indexed by rule id.
     /// `stack` is scratch space.
     pub fn evaluate(&self, values: &[f64], stack: &mut Vec<f64>) -> f64 {
         stack.clear();
-        stack.reserve(self.depth_max);
         let truth = |value: bool| f64::from(u8::from(value));
         for step in &self.steps {
             match *step {
@@ -148,21 +139,7 @@ impl Program {
                     let (Some(right), Some(left)) = (stack.pop(), stack.pop()) else {
                         return 0.0;
                     };
-                    stack.push(match op {
-                        MetaOp::And => truth(left != 0.0 && right != 0.0),
-                        MetaOp::Or => truth(left != 0.0 || right != 0.0),
-                        MetaOp::Add => left + right,
-                        MetaOp::Sub => left - right,
-                        MetaOp::Mul => left * right,
-                        MetaOp::Div if right == 0.0 => 0.0,
-                        MetaOp::Div => left / right,
-                        MetaOp::Less => truth(left < right),
-                        MetaOp::Greater => truth(left > right),
-                        MetaOp::LessEqual => truth(left <= right),
-                        MetaOp::GreaterEqual => truth(left >= right),
-                        MetaOp::Equal => truth(left == right),
-                        MetaOp::NotEqual => truth(left != right),
-                    });
+                    stack.push(apply_meta_op(op, left, right));
                 }
             }
         }
