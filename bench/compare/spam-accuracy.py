@@ -11,12 +11,13 @@ fields), and Ringmail's `spam check --json` lines.
 `ringmail spam rules --json` marks supported, with a non-zero score in score
 set 0, and not `__` sub-rules, because neither program lists those. For each
 such rule, agreement is the share of test messages on which both hit it or
-both missed it. The report gives the overall share over all (rule, message)
-pairs, the same over the rules that hit at least once on either side (so
-rules that never hit do not inflate the figure), the 20 rules with the most
-disagreements, and the share of messages whose score is within 0.5 of
-SpamAssassin's: the full score, and the score summed over supported rules
-only.
+both missed it. The report gives:
+- the share of agreeing (rule, message) pairs over all rules;
+- the same share over the rules that hit at least once on either side, so
+  rules that never hit do not inflate the figure;
+- the 20 rules with the most disagreements;
+- the share of messages whose score is within 0.5 of SpamAssassin's, for
+  the full score and for the score summed over supported rules only.
 
 `rules` also writes relays-oracle.tsv (PATH<TAB>trusted relays<TAB>external
 relays, as spamd reported them), the input of the ignored Rust test

@@ -6,10 +6,10 @@
 //! - `net`: `tflags net`, a rule that needs DNS or other network lookups;
 //! - `bayes`: `tflags learn`, a `BAYES_` name or `check_bayes`;
 //! - `regex`: no regex engine compiled the pattern;
-//! - `eval`: `eval::evaluate` (or the scorer's FreeMail tests) returns `None` for the function or its
-//!   arguments, found by calling it once on a small probe message with a
-//!   text and an HTML part (HTML evals check their arguments only when a
-//!   message has HTML);
+//! - `eval`: `eval::evaluate`, or the scorer's FreeMail tests, return
+//!   `None` for the function or its arguments. This is found by calling it
+//!   once on a small probe message with a text and an HTML part, because
+//!   HTML evals check their arguments only when a message has HTML;
 //! - `meta`: the meta rule reads a defined rule that is unsupported, so its
 //!   result can differ even when its own expression is evaluated right.
 //!

@@ -23,8 +23,9 @@
 //!   so a flood of mail cannot queue unbounded memory or latency;
 //! - a session waits at most [`SCORE_TIMEOUT_MS`] for its result.
 //!
-//! Passing mail through unscored when the classifier cannot answer is what
-//! spamc does when spamd is down: no mail is lost or delayed by it.
+//! spamc also passes mail through unscored when spamd is down. So a
+//! scoring failure never loses mail, and it delays a message by at most
+//! [`SCORE_TIMEOUT_MS`].
 
 mod fields;
 
@@ -351,9 +352,9 @@ fn load_rules(config: &SpamConfig) -> Result<(RuleModel, Vec<String>), String> {
     loaded.map_err(|error| format!("spam rules failed to load: {error}"))
 }
 
-/// Runs on one scoring thread: scores each job until the filter is dropped.
-/// A panic in the classifier fails only that message, which the session
-/// then delivers unscored.
+/// Scores each job of `queue` until the filter is dropped, on one scoring
+/// thread. A panic in the classifier is caught, so it fails only that
+/// message, which the session then delivers unscored.
 fn score_jobs(classifier: &Classifier, queue: &Receiver<Job>) {
     for Job { message, reply } in queue.iter() {
         let started = Instant::now();
@@ -365,7 +366,7 @@ fn score_jobs(classifier: &Classifier, queue: &Receiver<Job>) {
                 // A session that timed out no longer waits, which is fine.
                 let _ = reply.send(Scored { verdict, micros });
             }
-            Err(_) => tracing::error!("spam scoring panicked; the message is delivered unscored"),
+            Err(_) => tracing::error!("spam scoring panicked, so the message is delivered unscored"),
         }
     }
 }

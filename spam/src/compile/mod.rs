@@ -30,8 +30,8 @@
 //! NOTE: one meta regex per rule confirms candidates. A multi-pattern meta
 //! regex (overlapping search) over the always-candidate body rules was
 //! measured slower than one regex per rule, in groups of 4, 8, 16 and 32
-//! patterns, likely because the lazy DFA's states multiply with the
-//! patterns and its cache keeps clearing. One union regex per group of 4 to
+//! patterns. A likely cause: the lazy DFA's states multiply with the
+//! patterns, so its cache keeps clearing. One union regex per group of 4 to
 //! 16 of those rules, tested with `is_match` to rule the whole group out,
 //! was no faster either. So no multi-pattern regex is built.
 
