@@ -19,11 +19,14 @@
 //! message is spam, and 2 when the rules do not load or an input cannot be
 //! read. An unreadable input is reported and the others are still scored.
 //! Messages over [`MESSAGE_SIZE_MAX`] count as unreadable, and directories
-//! are read to [`DIRECTORY_DEPTH_MAX`] levels. With `--timing` the command
-//! ends with one line on standard error, `timing: compile_ms=.. score_ms=..
-//! messages=.. errors=.. msg_per_s=..`, so that a benchmark can separate start-up
-//! (loading and compiling the rules, opening the Bayes store) from scoring
-//! (reading, preparing and scoring each message and printing its line).
+//! are read to [`DIRECTORY_DEPTH_MAX`] levels. Messages are scored on one
+//! thread per core and printed in input order.
+//!
+//! With `--timing` the command ends with one line on standard error:
+//! `timing: compile_ms=.. score_ms=.. messages=.. errors=.. msg_per_s=..`.
+//! It lets a benchmark separate start-up (loading and compiling the rules,
+//! opening the Bayes store) from scoring (reading, preparing and scoring
+//! each message and printing its line).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
