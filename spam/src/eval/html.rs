@@ -7,10 +7,7 @@
 //! `bad_tag_ratio`, `non_element_ratio`, `max_size` and `min_size`. Other
 //! names (`obfuscation_ratio`) return `None`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use crate::compile::{compile_pattern, CompiledPattern};
+use super::cached_pattern;
 use crate::prepare::html::HtmlFacts;
 use crate::prepare::Prepared;
 
@@ -166,36 +163,6 @@ pub fn test(message: &Prepared<'_>, name: &str) -> Option<bool> {
         "html" => Some(!message.html().is_empty()),
         _ => None,
     }
-}
-
-/// Maximum patterns kept compiled by [`cached_pattern`]. SpamAssassin
-/// 4.0.1's stock rules name 5, so the bound only matters for a hostile rule set.
-const PATTERN_CACHE_MAX: usize = 1024;
-
-/// The `html_text_match` patterns compiled so far, shared by all threads.
-type PatternCache = std::sync::RwLock<HashMap<String, Option<Arc<CompiledPattern>>>>;
-
-/// Returns `source` compiled, or `None` when it does not compile. Each
-/// pattern is compiled once per process, not once per message.
-fn cached_pattern(source: &str) -> Option<Arc<CompiledPattern>> {
-    static CACHE: std::sync::OnceLock<PatternCache> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(PatternCache::default);
-    if let Ok(patterns) = cache.read() {
-        if let Some(compiled) = patterns.get(source) {
-            return compiled.clone();
-        }
-    }
-    let pattern = crate::rules::Pattern {
-        source: source.to_string(),
-        flags: String::new(),
-    };
-    let compiled = compile_pattern(&pattern).ok().map(Arc::new);
-    if let Ok(mut patterns) = cache.write() {
-        if patterns.len() < PATTERN_CACHE_MAX {
-            patterns.insert(source.to_string(), compiled.clone());
-        }
-    }
-    compiled
 }
 
 /// Returns whether a string of list `field` (`comment`, `anchor` or

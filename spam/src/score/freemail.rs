@@ -19,11 +19,14 @@
 //! evals. The plugin's `freemail_import_welcomelist_auth` is not read.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use ringmail_protocols::message::{parse_address_list, Address};
 
+use crate::compile::CompiledPattern;
+use crate::eval::cached_pattern;
 use crate::prepare::{HeaderForm, Prepared};
 use crate::rules::RuleModel;
 
@@ -138,25 +141,22 @@ impl FreeMail {
         }
     }
 
-    fn any_freemail(&self, emails: &[String], filter: Option<&Regex>) -> bool {
+    fn any_freemail(&self, emails: &[String], filter: Option<&Arc<CompiledPattern>>) -> bool {
         emails.iter().any(|email| {
             self.is_freemail(email) && filter.is_none_or(|filter| filter.is_match(email.as_bytes()))
         })
     }
 }
 
-/// Returns the compiled optional regex argument: `Some(None)` without one,
-/// and `None` when it does not compile (the plugin then returns 0 with a
-/// warning, which a caller sees as an unimplemented call).
-fn optional_pattern(argument: Option<&String>) -> Option<Option<Regex>> {
-    let Some(pattern) = argument else {
-        return Some(None);
-    };
-    let regex = Regex::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .build(pattern)
-        .ok()?;
-    Some(Some(regex))
+/// Returns the compiled optional Perl regex argument: `Some(None)` without
+/// one, and `None` when it does not compile (the plugin then returns 0 with
+/// a warning, which a caller sees as an unimplemented call). Each pattern
+/// is compiled once per process ([`cached_pattern`]).
+fn optional_pattern(argument: Option<&String>) -> Option<Option<Arc<CompiledPattern>>> {
+    match argument {
+        None => Some(None),
+        Some(pattern) => cached_pattern(pattern).map(Some),
+    }
 }
 
 /// Returns whether `domain` matches `pattern`, where `*` stands for any run
