@@ -49,22 +49,34 @@ pub async fn run_queue(spool: Rc<Spool>, store: MailStore, mut shutdown: Shutdow
 /// Makes one delivery attempt for every message due now.
 pub(super) async fn run_due(spool: &Spool, store: &MailStore) {
     for id in spool.due(Instant::now()) {
-        let Some(message) = spool.queue.borrow().get(&id).cloned() else {
-            continue;
+        let (message, users) = {
+            let queue = spool.queue.borrow();
+            let Some(message) = queue.get(&id) else {
+                continue;
+            };
+            let users = pending_local_users(message);
+            // Only a message with local recipients left needs a copy for the
+            // attempt; the others just move to their next retry.
+            let copy = (!users.is_empty()).then(|| message.clone());
+            (copy, users)
         };
-        let delivered = attempt(spool, store, &message).await;
+        let delivered = match message {
+            Some(message) => attempt(spool, store, &message, users).await,
+            None => Vec::new(),
+        };
         update_after_attempt(spool, id, &delivered);
     }
 }
 
-/// Delivers the local recipients of `message` that are not done and returns
-/// the indexes that are now done.
-async fn attempt(spool: &Spool, store: &MailStore, message: &QueuedMessage) -> Vec<u32> {
+/// Delivers `message` to `users`, its local users with recipients not done,
+/// and returns the recipient indexes that are now done.
+async fn attempt(
+    spool: &Spool,
+    store: &MailStore,
+    message: &QueuedMessage,
+    users: Vec<(String, Vec<u32>)>,
+) -> Vec<u32> {
     let mut delivered = Vec::new();
-    let users = pending_local_users(message);
-    if users.is_empty() {
-        return delivered;
-    }
     let bytes = match read_message(spool, message).await {
         Ok(mut bytes) => {
             // The record contains the message as received, with CRLF, and
@@ -192,7 +204,14 @@ fn schedule_retry(spool: &Spool, message: &mut QueuedMessage) {
         .any(|(recipient, done)| !done && recipient.destination == Destination::Remote);
     if has_remote && !message.remote_logged {
         message.remote_logged = true;
-        tracing::info!(queue_id = message.envelope.queue_id, record = %message.id, "remote delivery not available yet, message stays queued");
+        // One line per worker at info level says why remote mail stays; a
+        // line per message at that level would cost a relay under load a
+        // log write per message and say nothing new.
+        if spool.remote_notice_logged.replace(true) {
+            tracing::debug!(queue_id = message.envelope.queue_id, record = %message.id, "remote delivery not available yet, message stays queued");
+        } else {
+            tracing::info!(worker = spool.worker, queue_id = message.envelope.queue_id, record = %message.id, "remote delivery not available yet: messages for remote recipients stay queued (`ringmail queue list` shows them); later ones are logged at debug level");
+        }
     }
 
     let now_secs = SystemTime::now()
