@@ -366,7 +366,9 @@ fn score_jobs(classifier: &Classifier, queue: &Receiver<Job>) {
                 // A session that timed out no longer waits, which is fine.
                 let _ = reply.send(Scored { verdict, micros });
             }
-            Err(_) => tracing::error!("spam scoring panicked, so the message is delivered unscored"),
+            Err(_) => {
+                tracing::error!("spam scoring panicked, so the message is delivered unscored")
+            }
         }
     }
 }
