@@ -207,7 +207,7 @@ pub struct DeliveryConfig {
 
 /// Default spool segment size: 64 MiB. A segment is deleted only when every
 /// message in it is done, so a smaller segment frees disk sooner and a larger
-/// one rolls (create, preallocate, directory sync) less often.
+/// one rolls (create, zero-fill, directory sync) less often.
 pub const SPOOL_SEGMENT_SIZE_DEFAULT: u64 = 64 << 20;
 
 /// Smallest allowed `spool.segment_size`: 64 KiB, so a segment has room for
@@ -222,8 +222,9 @@ pub const SPOOL_SEGMENT_SIZE_MAX: u64 = 1 << 30;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
-    /// Bytes preallocated for each segment file. A message larger than this
-    /// gets a segment of its own.
+    /// Bytes of each segment file, written as zeros when it is created. Each
+    /// worker keeps its active segment and, once that is half full, the next
+    /// one on disk. A message larger than this gets a segment of its own.
     pub segment_size: u64,
     /// Seconds before the first retry of a failed delivery. Each later retry
     /// waits twice as long as the one before, up to `retry_max_secs`.
@@ -872,8 +873,10 @@ domains = ["localhost"]
 recipient_delimiter = "+"
 
 [spool]
-# Bytes preallocated for each spool segment file (64 KiB to 1 GiB). A
-# message larger than this gets a segment of its own.
+# Bytes of each spool segment file (64 KiB to 1 GiB), zero-filled when it
+# is created. Each worker keeps its active segment and, once that is half
+# full, the next one on disk. A message larger than this gets a segment of
+# its own.
 segment_size = 67108864
 # Seconds before the first retry of a failed delivery; each retry waits twice
 # as long as the one before, up to retry_max_secs.

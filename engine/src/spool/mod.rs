@@ -14,6 +14,10 @@
 //! Segments can therefore be recycled in any order, and a directory left by
 //! a worker that no longer exists is adopted as it is, without copying.
 //!
+//! Segments are zero-filled when created (see [`segment`]), and the one that
+//! follows the active segment is prepared in the background once the active
+//! one is half full, so a roll rarely waits for the zero-fill.
+//!
 //! Contract: [`Spool::append`] returns `Ok` only after an fdatasync that
 //! covers the record has completed, which is the condition for a 250 reply.
 //! An append only reserves its bytes in the active segment and hands the
@@ -49,7 +53,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::config::SpoolConfig;
 use crate::envelope::Envelope;
 use crate::runtime;
-use segment::{ActiveSegment, DoneFile};
+use segment::{ActiveSegment, DoneFile, Fill};
 
 pub use listing::{format_queue, list_queue};
 pub use recovery::{recover, Recovered, RecoveryStats, WorkerRecovery};
@@ -138,6 +142,38 @@ pub struct SpoolCounters {
     pub segments_recycled: u64,
 }
 
+/// Capacity of a new run buffer. A batch's records are copied into one
+/// buffer per run, and a buffer that starts this large does not reallocate
+/// for a typical batch (a few dozen messages of a few KiB).
+const RUN_BUFFER_LEN: usize = 256 << 10;
+
+/// Run buffers larger than this are freed after their write instead of
+/// kept for the next batch, so one huge message does not pin its memory.
+const RUN_BUFFER_KEEP_MAX: usize = 4 << 20;
+
+/// Run buffers kept for reuse per spool: enough for the runs of a batch or
+/// two, so steady load allocates none.
+const SPARE_RUN_BUFFERS_MAX: usize = 4;
+
+/// The share of the active segment in use after which the next segment is
+/// created, zero-filled, in the background, so that the roll does not wait
+/// for it.
+const PREPARE_NEXT_AT_PERCENT: u64 = 50;
+
+/// The segment that appends go to once the active one is full.
+enum NextSegment {
+    /// Not started: the active segment is less than half full, or the last
+    /// preparation failed and the roll creates the segment itself.
+    None,
+    /// A background task is creating it; the roll waits on the [`Notify`].
+    Preparing(Rc<Notify>),
+    /// Created, zero-filled and synced, waiting for the roll.
+    Ready(Rc<ActiveSegment>),
+    /// The background preparation failed; the roll creates the segment
+    /// itself, and the next preparation starts after that roll.
+    Failed,
+}
+
 /// The outcome of one batch sync, sent to every append in the batch.
 type SyncResult = Result<(), (io::ErrorKind, String)>;
 
@@ -160,19 +196,29 @@ struct Batch {
 
 impl Batch {
     /// Adds `record`, reserved at `offset` in `segment`, to the run it
-    /// continues, or starts a new run.
-    fn push_record(&mut self, segment: &Rc<ActiveSegment>, offset: u64, record: Vec<u8>) {
+    /// continues, or starts a new run in a buffer from `spare`.
+    fn push_record(
+        &mut self,
+        segment: &Rc<ActiveSegment>,
+        offset: u64,
+        record: &[u8],
+        spare: &mut Vec<Vec<u8>>,
+    ) {
         if let Some(last) = self.writes.last_mut() {
             let end = last.offset + last.bytes.len() as u64;
             if Rc::ptr_eq(&last.segment, segment) && end == offset {
-                last.bytes.extend_from_slice(&record);
+                last.bytes.extend_from_slice(record);
                 return;
             }
         }
+        let mut bytes = spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(RUN_BUFFER_LEN));
+        bytes.extend_from_slice(record);
         self.writes.push(PendingWrite {
             segment: segment.clone(),
             offset,
-            bytes: record,
+            bytes,
         });
     }
 }
@@ -210,7 +256,13 @@ pub struct Spool {
     /// Serializes segment rolls, so concurrent appends that find the active
     /// segment full create one new segment, not several.
     roll_lock: tokio::sync::Mutex<()>,
+    /// Sequence number for the next segment created.
+    next_seq: Cell<u64>,
+    /// The segment prepared to follow the active one.
+    next: RefCell<NextSegment>,
     batch: RefCell<Batch>,
+    /// Emptied run buffers whose write completed, reused for new runs.
+    spare_runs: RefCell<Vec<Vec<u8>>>,
     /// Wakes the writer when a record joins the batch.
     write_wake: Rc<Notify>,
     unsynced: RefCell<Unsynced>,
@@ -229,6 +281,9 @@ pub struct Spool {
     done_files: RefCell<HashMap<SegmentId, Rc<DoneFile>>>,
     /// Wakes the queue runner when a message is added.
     runner_wake: Notify,
+    /// Whether this worker logged, at info level, that remote delivery is
+    /// not available.
+    remote_notice_logged: Cell<bool>,
 }
 
 impl Spool {
@@ -247,7 +302,8 @@ impl Spool {
             worker,
             seq: recovered.next_seq,
         };
-        let active = segment::create_segment(spool_dir, first, config.segment_size).await?;
+        let active =
+            segment::create_segment(spool_dir, first, config.segment_size, Fill::Zeros).await?;
 
         let mut live = BTreeMap::new();
         for (segment, count) in recovered.segments {
@@ -272,7 +328,10 @@ impl Spool {
             config: config.clone(),
             active: RefCell::new(Rc::new(active)),
             roll_lock: tokio::sync::Mutex::new(()),
+            next_seq: Cell::new(first.seq + 1),
+            next: RefCell::new(NextSegment::None),
             batch: RefCell::new(Batch::default()),
+            spare_runs: RefCell::new(Vec::new()),
             write_wake: write_wake.clone(),
             unsynced: RefCell::new(Unsynced::default()),
             sync_wake: sync_wake.clone(),
@@ -282,6 +341,7 @@ impl Spool {
             live: RefCell::new(live),
             done_files: RefCell::new(HashMap::new()),
             runner_wake: Notify::new(),
+            remote_notice_logged: Cell::new(false),
         });
         runtime::spawn(run_writer(Rc::downgrade(&spool), write_wake));
         runtime::spawn(run_syncer(Rc::downgrade(&spool), sync_wake));
@@ -314,7 +374,11 @@ impl Spool {
     /// An error means the message is not durable and must not be
     /// acknowledged. The reserved bytes then stay zero or partly written, and
     /// recovery skips them.
-    pub async fn append(&self, envelope: &Envelope, message: &[u8]) -> io::Result<RecordId> {
+    pub async fn append(
+        self: &Rc<Self>,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> io::Result<RecordId> {
         let bytes = record::encode_message(envelope, message)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let len = bytes.len() as u64;
@@ -323,7 +387,7 @@ impl Spool {
         let (sender, receiver) = oneshot::channel();
         {
             let mut batch = self.batch.borrow_mut();
-            batch.push_record(&segment, offset, bytes);
+            batch.push_record(&segment, offset, &bytes, &mut self.spare_runs.borrow_mut());
             batch.waiters.push(sender);
         }
         self.write_wake.notify_one();
@@ -351,8 +415,9 @@ impl Spool {
 
     /// Reserves `len` bytes at the tail of the active segment, rolling to a
     /// new segment when they do not fit. Returns the segment and the offset.
-    async fn reserve(&self, len: u64) -> io::Result<(Rc<ActiveSegment>, u64)> {
+    async fn reserve(self: &Rc<Self>, len: u64) -> io::Result<(Rc<ActiveSegment>, u64)> {
         if let Some(reserved) = self.try_reserve(len) {
+            self.prepare_next_if_due(&reserved.0);
             return Ok(reserved);
         }
         let _roll = self.roll_lock.lock().await;
@@ -361,23 +426,76 @@ impl Spool {
             return Ok(reserved);
         }
 
-        let next = SegmentId {
-            worker: self.worker,
-            seq: self.active.borrow().id.seq + 1,
+        let segment = if len > self.config.segment_size {
+            // A record larger than a segment gets a segment of exactly its
+            // size; the prepared segment, if any, stays for the next roll.
+            let id = self.take_seq();
+            Rc::new(segment::create_segment(&self.spool_dir, id, len, Fill::Preallocate).await?)
+        } else {
+            self.take_next_segment().await?
         };
-        // A record larger than a segment gets a segment of exactly its size.
-        let size = self.config.segment_size.max(len);
-        let segment = Rc::new(segment::create_segment(&self.spool_dir, next, size).await?);
-        self.live.borrow_mut().entry(next).or_insert(0);
+        self.live.borrow_mut().entry(segment.id).or_insert(0);
         tracing::debug!(
             worker = self.worker,
-            seq = next.seq,
-            size,
+            seq = segment.id.seq,
+            size = segment.size,
             "spool segment started"
         );
         *self.active.borrow_mut() = segment;
         self.try_reserve(len)
             .ok_or_else(|| io::Error::other("new spool segment has no room for the record"))
+    }
+
+    /// Returns the sequence number for a new segment and counts it used.
+    fn take_seq(&self) -> SegmentId {
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        SegmentId {
+            worker: self.worker,
+            seq,
+        }
+    }
+
+    /// Returns the prepared next segment, waiting while it is being
+    /// prepared, or creates one when there is none.
+    async fn take_next_segment(&self) -> io::Result<Rc<ActiveSegment>> {
+        loop {
+            let state = std::mem::replace(&mut *self.next.borrow_mut(), NextSegment::None);
+            match state {
+                NextSegment::Ready(segment) => return Ok(segment),
+                NextSegment::Preparing(done) => {
+                    *self.next.borrow_mut() = NextSegment::Preparing(done.clone());
+                    // The preparer stores a permit when nobody waits yet, and
+                    // a stale permit only makes this loop look again.
+                    done.notified().await;
+                }
+                NextSegment::None | NextSegment::Failed => {
+                    let id = self.take_seq();
+                    let size = self.config.segment_size;
+                    return Ok(Rc::new(
+                        segment::create_segment(&self.spool_dir, id, size, Fill::Zeros).await?,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Starts preparing the next segment in the background once `active`
+    /// is past [`PREPARE_NEXT_AT_PERCENT`] of its size, unless one is
+    /// prepared or being prepared.
+    fn prepare_next_if_due(self: &Rc<Self>, active: &ActiveSegment) {
+        if active.tail.get() * 100 < active.size * PREPARE_NEXT_AT_PERCENT {
+            return;
+        }
+        let mut next = self.next.borrow_mut();
+        if !matches!(*next, NextSegment::None) {
+            return;
+        }
+        let done = Rc::new(Notify::new());
+        *next = NextSegment::Preparing(done.clone());
+        drop(next);
+        let id = self.take_seq();
+        runtime::spawn(prepare_segment(Rc::downgrade(self), id, done));
     }
 
     /// Reserves `len` bytes in the active segment if they fit. The reserved
@@ -510,6 +628,16 @@ impl Spool {
         Ok(finished.len())
     }
 
+    /// Keeps an emptied run buffer for a later batch, unless enough are kept
+    /// or it grew too large to hold on to.
+    fn keep_run_buffer(&self, mut bytes: Vec<u8>) {
+        let mut spare = self.spare_runs.borrow_mut();
+        if spare.len() < SPARE_RUN_BUFFERS_MAX && bytes.capacity() <= RUN_BUFFER_KEEP_MAX {
+            bytes.clear();
+            spare.push(bytes);
+        }
+    }
+
     /// Returns the ids of queued messages due at `now`.
     fn due(&self, now: Instant) -> Vec<RecordId> {
         self.schedule
@@ -545,6 +673,33 @@ pub fn retry_delay(config: &SpoolConfig, attempts: u32) -> Duration {
         .saturating_mul(1u64 << doublings)
         .min(config.retry_max_secs);
     Duration::from_secs(secs)
+}
+
+/// Creates segment `id` zero-filled for `spool` and makes it the prepared
+/// next segment, then wakes a roll that waits for it. On failure the roll
+/// creates the segment itself and reports the error to its append.
+async fn prepare_segment(spool: Weak<Spool>, id: SegmentId, done: Rc<Notify>) {
+    let Some(spool) = spool.upgrade() else {
+        return;
+    };
+    let size = spool.config.segment_size;
+    let state = match segment::create_segment(&spool.spool_dir, id, size, Fill::Zeros).await {
+        Ok(segment) => {
+            tracing::debug!(
+                worker = spool.worker,
+                seq = id.seq,
+                size,
+                "spool segment prepared"
+            );
+            NextSegment::Ready(Rc::new(segment))
+        }
+        Err(error) => {
+            tracing::warn!(worker = spool.worker, seq = id.seq, %error, "cannot prepare the next spool segment; the roll will try again");
+            NextSegment::Failed
+        }
+    };
+    *spool.next.borrow_mut() = state;
+    done.notify_one();
 }
 
 /// Runs the writer of one spool: waits for appends, writes the records
@@ -601,7 +756,8 @@ async fn write_runs(
     for write in writes {
         let segment = write.segment;
         check_not_failed(&segment)?;
-        let (result, _) = segment.file.write_all_at(write.bytes, write.offset).await;
+        let (result, bytes) = segment.file.write_all_at(write.bytes, write.offset).await;
+        spool.keep_run_buffer(bytes);
         if let Err(error) = result {
             tracing::error!(worker = spool.worker, seq = segment.id.seq, %error, "spool write failed, abandoning the segment");
             // The records may be half written, so stop appending to this segment.

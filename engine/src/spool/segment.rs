@@ -1,10 +1,15 @@
 //! Segment files: [`ActiveSegment`] (the message log that appends go to) and
 //! [`DoneFile`] (a segment's done marks), and creating and deleting them.
 //!
-//! A segment is preallocated to its full size when it is created, so appends
-//! write into reserved blocks and the fdatasync after them flushes data and
-//! the extent changes only. Preallocated bytes read as zero, which recovery
-//! takes as the end of the written part.
+//! A segment is preallocated to its full size when it is created and, unless
+//! it holds one oversized record, filled with zeros and synced before any
+//! append goes to it. Preallocation alone leaves the blocks unwritten: the
+//! first write to each block then changes the file's extent map, and the
+//! fdatasync that covers it must write the inode as well as the data. On
+//! written zeros, an append's fdatasync flushes data only (on this project's
+//! test machine, ext4 without a journal, about 105 µs per write and sync
+//! against 171 µs). Zero bytes are what recovery takes as the end of the
+//! written part.
 
 use std::cell::Cell;
 use std::io;
@@ -45,12 +50,28 @@ pub fn create_dirs(spool_dir: &Path, worker: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates segment `id` with `size` bytes preallocated and makes its
-/// directory entry durable.
+/// Bytes written per zero-fill write.
+const ZERO_FILL_CHUNK: usize = 1 << 20;
+
+/// How a new segment's blocks are prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// Preallocate and write zeros over every byte, for segments that take
+    /// many appends.
+    Zeros,
+    /// Preallocate only, for a segment made to the size of one oversized
+    /// record, which is written and synced once.
+    Preallocate,
+}
+
+/// Creates segment `id` with `size` bytes preallocated, filled as `fill`
+/// says, and makes its directory entry durable. A segment whose creation
+/// fails is removed again, so recovery never meets a half-filled one.
 pub async fn create_segment(
     spool_dir: &Path,
     id: SegmentId,
     size: u64,
+    fill: Fill,
 ) -> io::Result<ActiveSegment> {
     let path = segment_path(spool_dir, id);
     let file = File::create_new(&path).await.map_err(|error| {
@@ -59,15 +80,17 @@ pub async fn create_segment(
             format!("cannot create spool segment {}: {error}", path.display()),
         )
     })?;
-    file.allocate(size).await.map_err(|error| {
-        io::Error::new(
+    if let Err(error) = prepare_blocks(&file, size, fill).await {
+        let _ = file.close().await;
+        let _ = fs::remove_file(&path).await;
+        return Err(io::Error::new(
             error.kind(),
             format!(
-                "cannot preallocate {size} bytes for spool segment {}: {error}",
+                "cannot prepare {size} bytes for spool segment {}: {error}",
                 path.display()
             ),
-        )
-    })?;
+        ));
+    }
     fs::sync_dir(&worker_dir(spool_dir, id.worker)).await?;
     Ok(ActiveSegment {
         id,
@@ -76,6 +99,26 @@ pub async fn create_segment(
         tail: Cell::new(0),
         failed: Cell::new(false),
     })
+}
+
+/// Preallocates `size` bytes of `file` and, for [`Fill::Zeros`], writes
+/// zeros over them and fdatasyncs.
+async fn prepare_blocks(file: &File, size: u64, fill: Fill) -> io::Result<()> {
+    file.allocate(size).await?;
+    if fill == Fill::Preallocate {
+        return Ok(());
+    }
+    let mut zeros = vec![0u8; ZERO_FILL_CHUNK.min(size as usize)];
+    let mut offset = 0u64;
+    while offset < size {
+        let len = (size - offset).min(ZERO_FILL_CHUNK as u64) as usize;
+        zeros.truncate(len);
+        let (written, returned) = file.write_all_at(zeros, offset).await;
+        written?;
+        zeros = returned;
+        offset += len as u64;
+    }
+    file.sync_data().await
 }
 
 /// Deletes a segment and its done file, and makes the removal durable.

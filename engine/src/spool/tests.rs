@@ -72,6 +72,17 @@ fn segment_files(spool_dir: &Path, worker: u32) -> Vec<String> {
     names
 }
 
+/// Waits until the spool's next segment is prepared and returns its id.
+async fn wait_prepared(spool: &Spool) -> SegmentId {
+    for _ in 0..5000 {
+        if let NextSegment::Ready(segment) = &*spool.next.borrow() {
+            return segment.id;
+        }
+        runtime::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("next segment not prepared within 5 s");
+}
+
 fn maildir_new_count(data_dir: &Path, user: &str) -> usize {
     let new_dir = data_dir.join("mail").join(user).join("Maildir").join("new");
     match std::fs::read_dir(new_dir) {
@@ -377,17 +388,22 @@ fn finished_segments_are_recycled() {
         }
         let before = segment_files(&spool_dir, 0);
         assert!(before.len() >= 3, "segments: {before:?}");
+        let active = format!("{:016x}.seg", spool.active.borrow().id.seq);
+        // The segment prepared to follow the active one is on disk too, and
+        // it is not in use, so recycling leaves it.
+        let prepared = format!("{:016x}.seg", wait_prepared(&spool).await.seq);
+        assert_eq!(before.last(), Some(&prepared));
 
         runner::run_due(&spool, &store).await;
         assert_eq!(spool.queue_len(), 0);
         let recycled = spool.recycle().await.unwrap();
 
         let after = segment_files(&spool_dir, 0);
-        assert_eq!(recycled, before.len() - 1);
+        assert_eq!(recycled, before.len() - 2);
         assert_eq!(
             after,
-            [before.last().unwrap().clone()],
-            "only the active segment stays"
+            [active.clone(), prepared],
+            "only the active and the prepared segment stay"
         );
         assert_eq!(spool.counters().segments_recycled, recycled as u64);
         let mut done_files: Vec<String> = std::fs::read_dir(worker_dir(&spool_dir, 0))
@@ -396,7 +412,7 @@ fn finished_segments_are_recycled() {
             .filter(|name| name.ends_with(".done"))
             .collect();
         done_files.sort();
-        let active_done = before.last().unwrap().replace(".seg", ".done");
+        let active_done = active.replace(".seg", ".done");
         assert_eq!(
             done_files,
             [active_done],
@@ -470,4 +486,156 @@ fn segment_with_append_in_flight_is_not_recycled() {
         .map(|queued| queued.envelope.queue_id.as_str())
         .collect();
     assert_eq!(queue_ids, ["QFIRST", "QLARGE"]);
+}
+
+/// Returns whether any extent of the file at `path` is allocated but
+/// unwritten, through the FIEMAP ioctl, or `None` where the file system does
+/// not report extents (tmpfs, for one).
+fn has_unwritten_extent(path: &Path) -> Option<bool> {
+    use std::os::fd::AsRawFd;
+
+    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
+    const FIEMAP_FLAG_SYNC: u32 = 0x1;
+    const FIEMAP_EXTENT_UNWRITTEN: u32 = 0x800;
+    const EXTENTS_MAX: usize = 64;
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Extent {
+        logical: u64,
+        physical: u64,
+        length: u64,
+        reserved64: [u64; 2],
+        flags: u32,
+        reserved: [u32; 3],
+    }
+    #[repr(C)]
+    struct Map {
+        start: u64,
+        length: u64,
+        flags: u32,
+        mapped_extents: u32,
+        extent_count: u32,
+        reserved: u32,
+        extents: [Extent; EXTENTS_MAX],
+    }
+
+    let file = std::fs::File::open(path).unwrap();
+    let mut map = Map {
+        start: 0,
+        length: u64::MAX,
+        flags: FIEMAP_FLAG_SYNC,
+        mapped_extents: 0,
+        extent_count: EXTENTS_MAX as u32,
+        reserved: 0,
+        extents: [Extent::default(); EXTENTS_MAX],
+    };
+    // SAFETY: the descriptor is open for the call, and `map` is a fiemap
+    // header followed by room for `extent_count` extents, as the ioctl
+    // expects; the kernel writes at most that many.
+    let result = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP, &mut map as *mut Map) };
+    if result != 0 {
+        return None;
+    }
+    let mapped = map.mapped_extents as usize;
+    Some(
+        map.extents[..mapped.min(EXTENTS_MAX)]
+            .iter()
+            .any(|extent| extent.flags & FIEMAP_EXTENT_UNWRITTEN != 0),
+    )
+}
+
+#[test]
+fn appends_land_on_written_zeros_not_unwritten_extents() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let segment_size = 1 << 20;
+
+    block_on(async {
+        let spool = open(&spool_dir, segment_size).await;
+        let path = segment_path(&spool_dir, spool.active.borrow().id);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, segment_size);
+        assert!(
+            bytes.iter().all(|byte| *byte == 0),
+            "new segment is not zero"
+        );
+        match has_unwritten_extent(&path) {
+            Some(unwritten) => assert!(!unwritten, "new segment has unwritten extents"),
+            None => eprintln!("file system reports no extents; zero content checked only"),
+        }
+
+        let sent = envelope("Q0", vec![recipient(None)]);
+        spool.append(&sent, &message(0)).await.unwrap();
+    });
+    assert_eq!(recover(&spool_dir, 1).unwrap().stats.queued, 1);
+}
+
+#[test]
+fn roll_takes_the_segment_prepared_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let segment_size = 64 << 10;
+
+    block_on(async {
+        let spool = open(&spool_dir, segment_size).await;
+        let first = spool.active.borrow().id;
+        let body = vec![b'x'; 8 << 10];
+        let mut index = 0;
+        // Fill past half of the first segment, which starts the preparation.
+        while spool.active.borrow().tail.get() * 2 < segment_size {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(None)]);
+            spool.append(&sent, &body).await.unwrap();
+            index += 1;
+        }
+        let prepared = wait_prepared(&spool).await;
+        assert_eq!(prepared.seq, first.seq + 1);
+
+        while spool.active.borrow().id == first {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(None)]);
+            spool.append(&sent, &body).await.unwrap();
+            index += 1;
+        }
+        assert_eq!(spool.active.borrow().id, prepared);
+        index
+    });
+
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.torn_bytes, 0);
+    assert_eq!(recovered.stats.corrupt_records, 0);
+}
+
+#[test]
+fn failed_preparation_falls_back_to_creating_the_segment_at_the_roll() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let segment_size = 64 << 10;
+
+    let appended = block_on(async {
+        let spool = open(&spool_dir, segment_size).await;
+        let first = spool.active.borrow().id;
+        // A stray file where the next segment goes makes its creation fail.
+        let blocker = segment_path(
+            &spool_dir,
+            SegmentId {
+                worker: 0,
+                seq: first.seq + 1,
+            },
+        );
+        std::fs::write(&blocker, b"not a segment").unwrap();
+
+        let body = vec![b'x'; 8 << 10];
+        let mut index = 0;
+        while spool.active.borrow().id == first {
+            let sent = envelope(&format!("Q{index}"), vec![recipient(None)]);
+            spool.append(&sent, &body).await.unwrap();
+            index += 1;
+        }
+        // The roll created the segment after the one that failed.
+        assert_eq!(spool.active.borrow().id.seq, first.seq + 2);
+        std::fs::remove_file(&blocker).unwrap();
+        index
+    });
+
+    assert_eq!(recover(&spool_dir, 1).unwrap().stats.queued, appended);
 }
