@@ -195,26 +195,26 @@ struct Batch {
 }
 
 impl Batch {
-    /// Adds `record`, reserved at `offset` in `segment`, to the run it
-    /// continues, or starts a new run in a buffer from `spare`.
+    /// Encodes `record`, reserved at `offset` in `segment`, at the end of
+    /// the run it continues, or starts a new run in a buffer from `spare`.
     fn push_record(
         &mut self,
         segment: &Rc<ActiveSegment>,
         offset: u64,
-        record: &[u8],
+        record: &record::MessageRecord<'_>,
         spare: &mut Vec<Vec<u8>>,
     ) {
         if let Some(last) = self.writes.last_mut() {
             let end = last.offset + last.bytes.len() as u64;
             if Rc::ptr_eq(&last.segment, segment) && end == offset {
-                last.bytes.extend_from_slice(record);
+                record.append_to(&mut last.bytes);
                 return;
             }
         }
         let mut bytes = spare
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(RUN_BUFFER_LEN));
-        bytes.extend_from_slice(record);
+        record.append_to(&mut bytes);
         self.writes.push(PendingWrite {
             segment: segment.clone(),
             offset,
@@ -379,15 +379,15 @@ impl Spool {
         envelope: &Envelope,
         message: &[u8],
     ) -> io::Result<RecordId> {
-        let bytes = record::encode_message(envelope, message)
+        let record = record::MessageRecord::new(envelope, message)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-        let len = bytes.len() as u64;
+        let len = record.encoded_len() as u64;
         let (segment, offset) = self.reserve(len).await?;
 
         let (sender, receiver) = oneshot::channel();
         {
             let mut batch = self.batch.borrow_mut();
-            batch.push_record(&segment, offset, &bytes, &mut self.spare_runs.borrow_mut());
+            batch.push_record(&segment, offset, &record, &mut self.spare_runs.borrow_mut());
             batch.waiters.push(sender);
         }
         self.write_wake.notify_one();

@@ -1,5 +1,5 @@
-//! The spool's on-disk record format: [`encode_message`], [`encode_done`] and
-//! [`decode`]. Pure functions, no I/O.
+//! The spool's on-disk record format: [`MessageRecord`], [`encode_message`],
+//! [`encode_done`] and [`decode`]. Pure functions, no I/O.
 //!
 //! A record is a fixed 12-byte header, a payload and a CRC32C trailer:
 //!
@@ -118,29 +118,64 @@ pub fn record_len(payload_len: usize) -> usize {
     HEADER_LEN + payload_len + TRAILER_LEN
 }
 
-/// Encodes a message record for `envelope` and `message`.
-pub fn encode_message(envelope: &Envelope, message: &[u8]) -> Result<Vec<u8>, EncodeError> {
-    let mut encoded_envelope = Vec::with_capacity(256);
-    encode_envelope(envelope, &mut encoded_envelope)?;
-    if encoded_envelope.len() > ENVELOPE_LEN_MAX {
-        return Err(EncodeError(format!(
-            "envelope of {} bytes exceeds the maximum of {ENVELOPE_LEN_MAX}",
-            encoded_envelope.len()
-        )));
-    }
-    let payload_len = 4 + encoded_envelope.len() + message.len();
-    if payload_len > PAYLOAD_LEN_MAX {
-        return Err(EncodeError(format!(
-            "record payload of {payload_len} bytes exceeds the maximum of {PAYLOAD_LEN_MAX}"
-        )));
+/// A message record whose envelope is encoded and checked, so its length is
+/// known before its bytes are placed: the spool reserves room first and then
+/// appends the record straight into the write buffer.
+pub struct MessageRecord<'a> {
+    envelope: Vec<u8>,
+    message: &'a [u8],
+}
+
+impl<'a> MessageRecord<'a> {
+    /// Encodes `envelope` and checks both length limits.
+    pub fn new(envelope: &Envelope, message: &'a [u8]) -> Result<Self, EncodeError> {
+        let mut encoded_envelope = Vec::with_capacity(256);
+        encode_envelope(envelope, &mut encoded_envelope)?;
+        if encoded_envelope.len() > ENVELOPE_LEN_MAX {
+            return Err(EncodeError(format!(
+                "envelope of {} bytes exceeds the maximum of {ENVELOPE_LEN_MAX}",
+                encoded_envelope.len()
+            )));
+        }
+        let record = MessageRecord {
+            envelope: encoded_envelope,
+            message,
+        };
+        let payload_len = record.payload_len();
+        if payload_len > PAYLOAD_LEN_MAX {
+            return Err(EncodeError(format!(
+                "record payload of {payload_len} bytes exceeds the maximum of {PAYLOAD_LEN_MAX}"
+            )));
+        }
+        Ok(record)
     }
 
-    let mut out = Vec::with_capacity(record_len(payload_len));
-    put_header(&mut out, KIND_MESSAGE, payload_len);
-    out.extend_from_slice(&(encoded_envelope.len() as u32).to_le_bytes());
-    out.extend_from_slice(&encoded_envelope);
-    out.extend_from_slice(message);
-    put_trailer(&mut out);
+    fn payload_len(&self) -> usize {
+        4 + self.envelope.len() + self.message.len()
+    }
+
+    /// Returns the encoded length of the whole record.
+    pub fn encoded_len(&self) -> usize {
+        record_len(self.payload_len())
+    }
+
+    /// Appends the encoded record to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.reserve(self.encoded_len());
+        put_header(out, KIND_MESSAGE, self.payload_len());
+        out.extend_from_slice(&(self.envelope.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.envelope);
+        out.extend_from_slice(self.message);
+        put_trailer(out, start);
+    }
+}
+
+/// Encodes a message record for `envelope` and `message`.
+pub fn encode_message(envelope: &Envelope, message: &[u8]) -> Result<Vec<u8>, EncodeError> {
+    let record = MessageRecord::new(envelope, message)?;
+    let mut out = Vec::with_capacity(record.encoded_len());
+    record.append_to(&mut out);
     Ok(out)
 }
 
@@ -150,7 +185,7 @@ pub fn encode_done(mark: DoneMark) -> Vec<u8> {
     put_header(&mut out, KIND_DONE, DONE_PAYLOAD_LEN);
     out.extend_from_slice(&mark.offset.to_le_bytes());
     out.extend_from_slice(&mark.recipient.to_le_bytes());
-    put_trailer(&mut out);
+    put_trailer(&mut out, 0);
     out
 }
 
@@ -162,8 +197,9 @@ fn put_header(out: &mut Vec<u8>, kind: u8, payload_len: usize) {
     out.extend_from_slice(&(payload_len as u32).to_le_bytes());
 }
 
-fn put_trailer(out: &mut Vec<u8>) {
-    let crc = crc32c::crc32c(out);
+/// Appends the checksum of the record that starts at `start` in `out`.
+fn put_trailer(out: &mut Vec<u8>, start: usize) {
+    let crc = crc32c::crc32c(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
 }
 
