@@ -128,10 +128,11 @@ impl FileStamp {
     }
 }
 
+/// Parsed users files by path, with the stamp of the version parsed.
+type RecordCache = HashMap<PathBuf, (FileStamp, Rc<Vec<UserRecord>>)>;
+
 thread_local! {
-    /// Parsed users files by path, with the stamp of the version parsed.
-    static RECORD_CACHE: RefCell<HashMap<PathBuf, (FileStamp, Rc<Vec<UserRecord>>)>> =
-        RefCell::new(HashMap::new());
+    static RECORD_CACHE: RefCell<RecordCache> = RefCell::new(HashMap::new());
 }
 
 /// One parsed line of the users file.
