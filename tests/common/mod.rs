@@ -224,6 +224,8 @@ pub struct Server {
     /// Submission port with implicit TLS (`--submission-tls`).
     pub submission_tls_port: u16,
     config_path: Option<PathBuf>,
+    /// Environment variables set for every start, beside the inherited ones.
+    env: Vec<(String, String)>,
     child: Option<Child>,
     run_count: u32,
 }
@@ -238,6 +240,16 @@ impl Server {
     /// file and passed as `--config`. The ports always come from the command
     /// line, which overrides the config.
     pub fn start_with_config(users: &[(&str, &str)], config_toml: Option<&str>) -> Server {
+        Server::start_with_env(users, config_toml, &[])
+    }
+
+    /// Starts a server as [`Server::start_with_config`] does, with `env` added
+    /// to its environment on every start.
+    pub fn start_with_env(
+        users: &[(&str, &str)],
+        config_toml: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("ringmail-e2e-")
             .tempdir()
@@ -262,9 +274,14 @@ impl Server {
             submission_port: 0,
             submission_tls_port: 0,
             config_path,
+            env: Vec::new(),
             child: None,
             run_count: 0,
         };
+        server.env = env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
         server.launch_on_free_ports();
         server
     }
@@ -450,6 +467,7 @@ impl Server {
             command.arg("--config").arg(config);
         }
         command
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(stdout)

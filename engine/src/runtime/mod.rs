@@ -84,21 +84,24 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// Returns the runtime builder for one event loop: [`RING_ENTRIES`] entries
-/// and, where the kernel has it (Linux 5.19 and later), cooperative task
-/// running (IORING_SETUP_COOP_TASKRUN).
+/// and, where the kernel has it (Linux 5.19 and later) and the environment
+/// variable `RINGMAIL_COOP_TASKRUN` is not `0`, cooperative task running
+/// (IORING_SETUP_COOP_TASKRUN).
 ///
-/// Without that flag, every completion that the kernel finishes outside the
+/// Without that flag, each completion that the kernel finishes outside the
 /// worker's own call, such as a socket write acknowledged later or an
-/// fdatasync done on an io-wq thread, interrupts the worker with an
+/// fdatasync done on an io-wq thread, interrupts a running worker with an
 /// inter-processor interrupt so that it posts the completion at once. With
-/// it, a busy worker posts completions at its next system call, which its
-/// event loop makes every time it submits or waits; a sleeping worker is
-/// still woken. On the durable accept benchmark (docs/BENCHMARKS.md) it cut
-/// the server's CPU per message by about 6 %.
+/// it, a running worker posts completions at its next system call, which
+/// its event loop makes every time it submits or waits; a sleeping worker is
+/// still woken. On the test machine (docs/BENCHMARKS.md) it raised the
+/// spool's durable accept rate by about 10 % and lowered the Maildir
+/// path's, which waits on four io-wq operations per message, by about 12 %;
+/// `RINGMAIL_COOP_TASKRUN=0` turns it off for such a load.
 fn ring_builder() -> tokio_uring::Builder {
     let mut builder = tokio_uring::builder();
     builder.entries(RING_ENTRIES);
-    if coop_taskrun_supported() {
+    if coop_taskrun_wanted() {
         let mut ring = io_uring::IoUring::builder();
         ring.setup_coop_taskrun();
         builder.uring_builder(&ring);
@@ -106,15 +109,29 @@ fn ring_builder() -> tokio_uring::Builder {
     builder
 }
 
-/// Returns whether this kernel accepts IORING_SETUP_COOP_TASKRUN, checked
-/// once per process by setting up a small ring with it.
-fn coop_taskrun_supported() -> bool {
-    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
-        io_uring::IoUring::<io_uring::squeue::Entry>::builder()
+/// Returns whether rings get IORING_SETUP_COOP_TASKRUN: the environment does
+/// not turn it off and this kernel accepts it, which is checked once per
+/// process by setting up a small ring with it.
+fn coop_taskrun_wanted() -> bool {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| {
+        if std::env::var("RINGMAIL_COOP_TASKRUN").is_ok_and(|value| value == "0") {
+            tracing::info!("io_uring cooperative task running off: RINGMAIL_COOP_TASKRUN=0");
+            return false;
+        }
+        match io_uring::IoUring::<io_uring::squeue::Entry>::builder()
             .setup_coop_taskrun()
             .build(2)
-            .is_ok()
+        {
+            Ok(_) => {
+                tracing::debug!("io_uring cooperative task running on");
+                true
+            }
+            Err(error) => {
+                tracing::info!(%error, "io_uring cooperative task running off: the kernel refused it");
+                false
+            }
+        }
     })
 }
 
