@@ -93,7 +93,7 @@ fn ehlo_advertises_required_extensions() {
     }
     let size = format!("SIZE {MESSAGE_SIZE_MAX}");
     assert!(
-        keywords.iter().any(|k| *k == size),
+        keywords.contains(&size),
         "EHLO lacks {size}: {reply}"
     );
 }
