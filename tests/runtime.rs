@@ -1,6 +1,6 @@
 //! The server with io_uring's cooperative task running turned off by
 //! `RINGMAIL_COOP_TASKRUN=0`: local delivery and the spool both work, and
-//! the start-up log says which mode the rings use. Every other end-to-end
+//! the start-up log states which mode the rings use. Every other end-to-end
 //! test runs with the default, where the kernel allows it, on.
 
 mod common;

@@ -92,10 +92,7 @@ fn ehlo_advertises_required_extensions() {
         );
     }
     let size = format!("SIZE {MESSAGE_SIZE_MAX}");
-    assert!(
-        keywords.contains(&size),
-        "EHLO lacks {size}: {reply}"
-    );
+    assert!(keywords.contains(&size), "EHLO lacks {size}: {reply}");
 }
 
 #[test]

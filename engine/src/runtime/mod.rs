@@ -88,20 +88,19 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// variable `RINGMAIL_COOP_TASKRUN` is not `0`, cooperative task running
 /// (IORING_SETUP_COOP_TASKRUN).
 ///
-/// Without that flag, each completion that the kernel finishes outside the
-/// worker's own call, such as a socket write acknowledged later or an
-/// fdatasync done on an io-wq thread, interrupts a running worker with an
-/// inter-processor interrupt so that it posts the completion at once. With
-/// it, a running worker posts completions at its next system call, which
+/// Without that flag, the kernel interrupts a running worker with an
+/// inter-processor interrupt for each completion that it finishes outside
+/// the worker's own call, such as an fdatasync done on an io-wq thread, so
+/// that the worker posts the completion at once. With it, a running worker posts completions at its next system call, which
 /// its event loop makes every time it submits or waits; a sleeping worker is
-/// still woken. On the test machine (docs/BENCHMARKS.md) it raised the
-/// spool's durable accept rate by about 10 % and lowered the Maildir
-/// path's, which waits on four io-wq operations per message, by about 12 %;
-/// `RINGMAIL_COOP_TASKRUN=0` turns it off for such a load.
+/// still woken. In docs/BENCHMARKS.md it raised the spool's durable accept
+/// rate by about 8 % and lowered the Maildir path's, which waits on four
+/// io-wq operations per message, by about 10 %. `RINGMAIL_COOP_TASKRUN=0`
+/// turns it off for a server that mostly delivers locally.
 fn ring_builder() -> tokio_uring::Builder {
     let mut builder = tokio_uring::builder();
     builder.entries(RING_ENTRIES);
-    if coop_taskrun_wanted() {
+    if use_coop_taskrun() {
         let mut ring = io_uring::IoUring::builder();
         ring.setup_coop_taskrun();
         builder.uring_builder(&ring);
@@ -112,9 +111,9 @@ fn ring_builder() -> tokio_uring::Builder {
 /// Returns whether rings get IORING_SETUP_COOP_TASKRUN: the environment does
 /// not turn it off and this kernel accepts it, which is checked once per
 /// process by setting up a small ring with it.
-fn coop_taskrun_wanted() -> bool {
-    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WANTED.get_or_init(|| {
+fn use_coop_taskrun() -> bool {
+    static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USE.get_or_init(|| {
         if std::env::var("RINGMAIL_COOP_TASKRUN").is_ok_and(|value| value == "0") {
             tracing::info!("io_uring cooperative task running off: RINGMAIL_COOP_TASKRUN=0");
             return false;
@@ -128,7 +127,7 @@ fn coop_taskrun_wanted() -> bool {
                 true
             }
             Err(error) => {
-                tracing::info!(%error, "io_uring cooperative task running off: the kernel refused it");
+                tracing::info!(%error, "io_uring cooperative task running off: the kernel rejected it");
                 false
             }
         }

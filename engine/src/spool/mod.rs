@@ -164,10 +164,11 @@ const PREPARE_NEXT_AT_PERCENT: u64 = 50;
 /// preparation stops pausing between zero-fill steps.
 const PREPARE_HURRY_AT_PERCENT: u64 = 80;
 
-/// The pause between zero-fill steps of a background preparation: 64 steps
-/// of 1 MiB for a default segment take about 0.6 s, while the appends that
-/// fill the second half of the active segment took 0.8 s on the test machine
-/// at its full accept rate.
+/// The pause between zero-fill steps of a background preparation, so that
+/// 64 steps of 1 MiB for a default segment spread over about half a second.
+/// A roll that comes sooner waits for the rest of the fill, which runs
+/// without pauses once the active segment is [`PREPARE_HURRY_AT_PERCENT`]
+/// full.
 const ZERO_FILL_PAUSE: Duration = Duration::from_millis(8);
 
 /// The segment that appends go to once the active one is full.

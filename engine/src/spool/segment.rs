@@ -2,14 +2,13 @@
 //! [`DoneFile`] (a segment's done marks), and creating and deleting them.
 //!
 //! A segment is preallocated to its full size when it is created and, unless
-//! it holds one oversized record, filled with zeros and synced before any
+//! it is made for one oversized record, filled with zeros and synced before any
 //! append goes to it. Preallocation alone leaves the blocks unwritten: the
 //! first write to each block then changes the file's extent map, and the
 //! fdatasync that covers it must write the inode as well as the data. On
-//! written zeros, an append's fdatasync flushes data only (on this project's
-//! test machine, ext4 without a journal, about 105 µs per write and sync
-//! against 171 µs). Zero bytes are what recovery takes as the end of the
-//! written part.
+//! written zeros, an append's fdatasync flushes data only, which docs/
+//! BENCHMARKS.md measured at about 40 % less time and CPU per sync on ext4.
+//! Zero bytes are what recovery takes as the end of the written part.
 
 use std::cell::Cell;
 use std::io;
@@ -53,25 +52,25 @@ pub fn create_dirs(spool_dir: &Path, worker: u32) -> io::Result<()> {
 }
 
 /// Bytes written and synced per zero-fill step. The next segment is filled
-/// while appends to the active one wait on their fdatasyncs; syncing 64 MiB
-/// at once held those up by 30 to 60 ms on the test machine, and one MiB
-/// per step keeps each wait short.
+/// while appends to the active one wait on their fdatasyncs, and one
+/// fdatasync of a whole segment delays those by tens of milliseconds. One
+/// MiB per step keeps each delay short.
 const ZERO_FILL_CHUNK: usize = 1 << 20;
 
-/// How a zero-fill spaces its steps: called after each step, it returns the
-/// pause before the next one, or `None` to go on at once.
+/// The spacing of a zero-fill's steps: called after each step, it returns
+/// the pause before the next one, or `None` to go on at once.
 pub type Pace<'a> = &'a dyn Fn() -> Option<Duration>;
 
-/// A [`Pace`] that never pauses, for a segment that an append waits for.
+/// Returns no pause: the [`Pace`] for a segment that an append waits for.
 pub fn no_pause() -> Option<Duration> {
     None
 }
 
-/// How a new segment's blocks are prepared.
+/// The preparation of a new segment's blocks.
 #[derive(Clone, Copy)]
 pub enum Fill<'a> {
     /// Preallocate and write zeros over every byte, for segments that take
-    /// many appends, with pauses between steps as the pace says.
+    /// many appends, with the pauses between steps that the pace returns.
     Zeros(Pace<'a>),
     /// Preallocate only, for a segment made to the size of one oversized
     /// record, which is written and synced once.
@@ -79,7 +78,7 @@ pub enum Fill<'a> {
 }
 
 /// Creates segment `id` with `size` bytes preallocated, filled as `fill`
-/// says, and makes its directory entry durable. A segment whose creation
+/// sets, and makes its directory entry durable. A segment whose creation
 /// fails is removed again, so recovery never meets a half-filled one.
 pub async fn create_segment(
     spool_dir: &Path,

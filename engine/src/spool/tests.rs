@@ -530,9 +530,9 @@ fn has_unwritten_extent(path: &Path) -> Option<bool> {
         reserved: 0,
         extents: [Extent::default(); EXTENTS_MAX],
     };
-    // SAFETY: the descriptor is open for the call, and `map` is a fiemap
-    // header followed by room for `extent_count` extents, as the ioctl
-    // expects; the kernel writes at most that many.
+    // SAFETY: the descriptor is open for the call. `map` is a fiemap header
+    // followed by room for `extent_count` extents, as the ioctl expects, and
+    // the kernel writes at most that many.
     let result = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP, &mut map as *mut Map) };
     if result != 0 {
         return None;
@@ -546,7 +546,7 @@ fn has_unwritten_extent(path: &Path) -> Option<bool> {
 }
 
 #[test]
-fn appends_land_on_written_zeros_not_unwritten_extents() {
+fn new_segment_has_no_unwritten_extents() {
     let dir = tempfile::tempdir().unwrap();
     let spool_dir = dir.path().join("spool");
     let segment_size = 1 << 20;
@@ -572,7 +572,7 @@ fn appends_land_on_written_zeros_not_unwritten_extents() {
 }
 
 #[test]
-fn roll_takes_the_segment_prepared_in_the_background() {
+fn roll_takes_prepared_segment() {
     let dir = tempfile::tempdir().unwrap();
     let spool_dir = dir.path().join("spool");
     let segment_size = 64 << 10;
@@ -606,7 +606,7 @@ fn roll_takes_the_segment_prepared_in_the_background() {
 }
 
 #[test]
-fn failed_preparation_falls_back_to_creating_the_segment_at_the_roll() {
+fn failed_preparation_creates_segment_at_roll() {
     let dir = tempfile::tempdir().unwrap();
     let spool_dir = dir.path().join("spool");
     let segment_size = 64 << 10;
