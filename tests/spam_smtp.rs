@@ -586,7 +586,7 @@ fn copy_corpus(group: &str, count: usize, target: &Path) -> bool {
 }
 
 #[test]
-fn trained_bayes_store_is_used() {
+fn bayes_store_learned_while_running_is_used() {
     let learn_dir = tempfile::tempdir().expect("create a temp dir");
     let spam_dir = learn_dir.path().join("spam");
     let ham_dir = learn_dir.path().join("ham");
@@ -601,13 +601,29 @@ fn trained_bayes_store_is_used() {
                 body BAYES_99 eval:check_bayes('0.99', '1.00')\nscore BAYES_99 3.5\n";
     fs::write(rules.join("50_bayes.cf"), text).expect("write the rule file");
     let config = format!(
-        "[spam]\nenabled = true\nrules = {:?}\n",
+        "[spam]\nenabled = true\nrules = {:?}\nbayes_reload_secs = 1\n",
         rules.display().to_string()
     );
-    let mut server = Server::start_with_config(&[("alice", "pw")], Some(&config));
+    let server = Server::start_with_config(&[("alice", "pw")], Some(&config));
 
-    // The store is read at start, so learn while the server is stopped.
-    server.stop();
+    let spam_file = fs::read_dir(&spam_dir)
+        .expect("read the spam copy")
+        .map(|entry| entry.expect("read an entry").path())
+        .min()
+        .expect("a spam message");
+    let spam = common::lf_to_crlf(&fs::read(&spam_file).expect("read a spam message"));
+    let mut smtp = server.smtp();
+    smtp.ehlo("client.example");
+    let reply = smtp.transaction("sender@example.org", &["alice@localhost"], &spam);
+    reply.assert_status(250, "2.0.0", "end of data before learning");
+    let before = header_of(&fs::read(&server.maildir_files("alice")[0]).expect("read"));
+    assert!(
+        before.contains("score=0.0"),
+        "nothing learned yet: {before}"
+    );
+
+    // Learn while the server runs; it loads the new store at its next
+    // check, one second later, before it scores the next message.
     let data_dir = server.data_dir();
     let learned = common::run_ringmail(
         &[
@@ -624,22 +640,21 @@ fn trained_bayes_store_is_used() {
         learn_dir.path(),
     );
     assert!(learned.status.success(), "spam learn: {learned:?}");
-    server.start_again();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
 
-    let spam_file = fs::read_dir(&spam_dir)
-        .expect("read the spam copy")
-        .map(|entry| entry.expect("read an entry").path())
-        .min()
-        .expect("a spam message");
-    let spam = common::lf_to_crlf(&fs::read(&spam_file).expect("read a spam message"));
-    let mut smtp = server.smtp();
-    smtp.ehlo("client.example");
     let reply = smtp.transaction("sender@example.org", &["alice@localhost"], &spam);
-    reply.assert_status(250, "2.0.0", "end of data");
-
+    reply.assert_status(250, "2.0.0", "end of data after learning");
     let inbox = server.maildir_files("alice");
-    assert_eq!(inbox.len(), 1, "below junk_score, so in INBOX");
-    let header = header_of(&fs::read(&inbox[0]).expect("read the stored message"));
-    assert!(header.contains("tests=BAYES_99"), "{header}");
-    assert!(header.contains("score=3.5"), "{header}");
+    assert_eq!(inbox.len(), 2, "below junk_score, so in INBOX");
+    let after = inbox
+        .iter()
+        .map(|path| header_of(&fs::read(path).expect("read the stored message")))
+        .find(|header| header.contains("tests=BAYES_99"));
+    let after = after.unwrap_or_else(|| panic!("no copy scored with BAYES_99: {inbox:?}"));
+    assert!(after.contains("score=3.5"), "{after}");
+    assert!(
+        wait_log_line(&server, "bayes store reloaded", 2000).is_some(),
+        "no reload in the log:\n{}",
+        common::tail(&server.stderr_text())
+    );
 }

@@ -253,6 +253,13 @@ pub const SPAM_MESSAGE_SIZE_MAX_DEFAULT: usize = 500 * 1024;
 /// with its decoded parts.
 pub const SPAM_MESSAGE_SIZE_MAX_LIMIT: usize = 64 * 1024 * 1024;
 
+/// Default `spam.bayes_reload_secs`: how often a scoring thread looks for a
+/// newer Bayes store, for example one that `ringmail spam learn` just wrote.
+pub const SPAM_BAYES_RELOAD_SECS_DEFAULT: u64 = 10;
+
+/// Largest allowed `spam.bayes_reload_secs`: one day.
+pub const SPAM_BAYES_RELOAD_SECS_MAX: u64 = 86_400;
+
 /// Largest absolute value of a spam score threshold. SpamAssassin's scores
 /// stay far below it, and a finite bound rejects `inf` and `nan`.
 pub const SPAM_SCORE_LIMIT: f64 = 10_000.0;
@@ -281,6 +288,9 @@ pub struct SpamConfig {
     /// Largest message in octets that is scored. Larger messages are
     /// delivered unscored and without `X-Spam-*` fields.
     pub message_size_max: usize,
+    /// Seconds between checks of `<data>/spam/bayes.db` for a newer version,
+    /// which the scoring threads then load and use.
+    pub bayes_reload_secs: u64,
 }
 
 impl Default for SpamConfig {
@@ -292,6 +302,7 @@ impl Default for SpamConfig {
             junk_score: SPAM_JUNK_SCORE_DEFAULT,
             reject_score: SPAM_REJECT_SCORE_DEFAULT,
             message_size_max: SPAM_MESSAGE_SIZE_MAX_DEFAULT,
+            bayes_reload_secs: SPAM_BAYES_RELOAD_SECS_DEFAULT,
         }
     }
 }
@@ -597,6 +608,13 @@ impl Config {
                 reason: "must be 1024 to 67108864 octets",
             });
         }
+        if !(1..=SPAM_BAYES_RELOAD_SECS_MAX).contains(&spam.bayes_reload_secs) {
+            return Err(ConfigError::Invalid {
+                key: "spam.bayes_reload_secs",
+                value: spam.bayes_reload_secs.to_string(),
+                reason: "must be 1 to 86400 seconds",
+            });
+        }
         if let Some(rules) = &spam.rules {
             if rules.as_os_str().is_empty() {
                 return Err(ConfigError::Invalid {
@@ -894,7 +912,7 @@ enabled = false
 # SpamAssassin is installed, else from Ringmail's embedded rule set. A rule
 # file that fails to load stops the server at start. Bayes uses
 # <data>/spam/bayes.db (see `ringmail spam learn`) once it has learned
-# enough mail; the server reads it at start.
+# enough mail; the server reads it at start and again when it changes.
 # rules = "/etc/ringmail/spam-rules"
 # Every scored message gets X-Spam-Score, X-Spam-Level and X-Spam-Status.
 # From add_header_score on, it also gets X-Spam-Flag: YES. Without this key
@@ -909,6 +927,9 @@ reject_score = 15.0
 # Messages larger than this many octets are delivered unscored, without
 # X-Spam-* fields, as spamc does with its 500 KiB default.
 message_size_max = 512000
+# Seconds between checks of <data>/spam/bayes.db for a newer version, such
+# as one that `ringmail spam learn` wrote while the server runs (1 to 86400).
+bayes_reload_secs = 10
 "#;
 
 #[cfg(test)]
@@ -1100,6 +1121,8 @@ mod tests {
             ("add_header_score = -inf", "spam.add_header_score"),
             ("message_size_max = 1023", "spam.message_size_max"),
             ("message_size_max = 67108865", "spam.message_size_max"),
+            ("bayes_reload_secs = 0", "spam.bayes_reload_secs"),
+            ("bayes_reload_secs = 86401", "spam.bayes_reload_secs"),
             ("rules = \"\"", "spam.rules"),
             ("reject_scor = 4.0", "reject_scor"),
             ("junk_score = \"high\"", "junk_score"),

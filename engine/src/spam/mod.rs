@@ -4,7 +4,8 @@
 //! the [`Action`] that the thresholds pick.
 //!
 //! [`SpamFilter::start`] loads and compiles the rules once, before the
-//! server listens, and opens the Bayes store of the data directory. A rule
+//! server listens, and opens the Bayes store of the data directory, which
+//! the scoring threads load again when its file changes. A rule
 //! file that fails to load is a start-up error that names the file. The
 //! compiled rules are shared read-only by the scoring threads through an
 //! `Arc`.
@@ -33,9 +34,9 @@ mod fields;
 mod tests;
 
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -139,16 +140,138 @@ pub struct Checked {
 /// The compiled rules and the Bayes store, shared by the scoring threads.
 struct Classifier {
     scorer: Scorer,
-    bayes: BayesStore,
+    bayes: BayesSource,
 }
 
 impl Classifier {
     fn score(&self, message: &[u8]) -> Verdict {
         let prepared = Prepared::new(message);
-        let probability = self.bayes.probability(&prepared);
+        let probability = self.bayes.current().probability(&prepared);
         self.scorer
             .score(&prepared, &ringmail_spam::eval::evaluate, probability)
     }
+}
+
+/// The Bayes store of the data directory, loaded again when its file
+/// changes. `ringmail spam learn` replaces the file by a rename, so a load
+/// reads either the old or the new store, never a mix.
+struct BayesSource {
+    data_dir: PathBuf,
+    ignore_headers: Vec<String>,
+    reload_interval: Duration,
+    store: RwLock<Arc<BayesStore>>,
+    /// The file version loaded and the time of the last check. One thread
+    /// checks at a time, and the others score with the store they have.
+    check: Mutex<BayesCheck>,
+}
+
+struct BayesCheck {
+    loaded: Option<FileVersion>,
+    checked_at: Instant,
+}
+
+/// The identity of one version of a file: a rename gives a new inode, and an
+/// in-place write a new modification time or length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    device: u64,
+    inode: u64,
+    modified_nanos: i128,
+    len: u64,
+}
+
+impl FileVersion {
+    /// Returns the version of the file at `path`, or `None` when it is
+    /// missing or cannot be read.
+    fn of(path: &Path) -> Option<FileVersion> {
+        use std::os::unix::fs::MetadataExt;
+
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(FileVersion {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            modified_nanos: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+            len: metadata.len(),
+        })
+    }
+}
+
+impl BayesSource {
+    /// Opens the store of `data_dir`, with `ignore_headers` as
+    /// `bayes_ignore_header`.
+    fn open(
+        data_dir: &Path,
+        ignore_headers: Vec<String>,
+        reload_interval: Duration,
+    ) -> Result<BayesSource, String> {
+        let path = BayesStore::path_in(data_dir);
+        let loaded = FileVersion::of(&path);
+        let store = load_bayes(data_dir, &ignore_headers)?;
+        Ok(BayesSource {
+            data_dir: data_dir.to_path_buf(),
+            ignore_headers,
+            reload_interval,
+            store: RwLock::new(Arc::new(store)),
+            check: Mutex::new(BayesCheck {
+                loaded,
+                checked_at: Instant::now(),
+            }),
+        })
+    }
+
+    /// Returns the store to score with, after loading a newer version of
+    /// the file when the reload interval has passed and it changed.
+    fn current(&self) -> Arc<BayesStore> {
+        self.reload_if_changed();
+        self.store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn reload_if_changed(&self) {
+        let Ok(mut check) = self.check.try_lock() else {
+            return;
+        };
+        if check.checked_at.elapsed() < self.reload_interval {
+            return;
+        }
+        check.checked_at = Instant::now();
+        let path = BayesStore::path_in(&self.data_dir);
+        let version = FileVersion::of(&path);
+        if version == check.loaded {
+            return;
+        }
+        match load_bayes(&self.data_dir, &self.ignore_headers) {
+            Ok(store) => {
+                tracing::info!(
+                    path = %path.display(),
+                    bayes_spam = store.nspam(),
+                    bayes_ham = store.nham(),
+                    "bayes store reloaded"
+                );
+                *self.store.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(store);
+                check.loaded = version;
+            }
+            Err(error) => {
+                // The old store stays in use, and the next check tries again.
+                tracing::warn!(%error, "bayes store changed but failed to load; the previous one stays in use");
+            }
+        }
+    }
+}
+
+/// Loads the Bayes store of `data_dir` with `ignore_headers` set.
+fn load_bayes(data_dir: &Path, ignore_headers: &[String]) -> Result<BayesStore, String> {
+    let mut store = BayesStore::open(data_dir).map_err(|error| {
+        format!(
+            "cannot open the bayes store {}: {error}",
+            BayesStore::path_in(data_dir).display()
+        )
+    })?;
+    store.set_ignore_headers(ignore_headers.to_vec());
+    Ok(store)
 }
 
 /// One message waiting for a scoring thread.
@@ -188,18 +311,14 @@ impl SpamFilter {
         let (model, sources) = load_rules(config)?;
         let required_score = model.required_score;
 
-        let mut bayes = BayesStore::open(data_dir).map_err(|error| {
-            format!(
-                "cannot open the bayes store {}: {error}",
-                BayesStore::path_in(data_dir).display()
-            )
-        })?;
         let ignored = model
             .settings
             .get("bayes_ignore_header")
             .cloned()
             .unwrap_or_default();
-        bayes.set_ignore_headers(ignored);
+        let reload_interval = Duration::from_secs(config.bayes_reload_secs);
+        let bayes = BayesSource::open(data_dir, ignored, reload_interval)?;
+        let learned = bayes.current();
 
         let (compiled, stats) = CompiledRules::compile(&model);
         let total = stats.total();
@@ -208,8 +327,8 @@ impl SpamFilter {
             rules = total.total,
             unsupported = total.unsupported,
             compile_ms = stats.compile_ms,
-            bayes_spam = bayes.nspam(),
-            bayes_ham = bayes.nham(),
+            bayes_spam = learned.nspam(),
+            bayes_ham = learned.nham(),
             threads,
             "spam rules loaded"
         );
