@@ -547,14 +547,17 @@ fn relayed_message_is_spooled_with_fields() {
         .any(|bytes| find(bytes, b"X-Spam-Flag: YES\r\nX-Spam-Score: 6.0\r\n").is_some());
     assert!(spooled, "the spool record carries the X-Spam-* fields");
 
-    // The local copy comes from the spool, so it is in INBOX, not in Junk.
+    // The queue runner delivers the local copy from the spool record, which
+    // keeps the Junk folder that the score chose.
+    let junk_maildir = junk_dir(&server, "alice");
     let deadline = std::time::Instant::now() + Duration::from_millis(10_000);
-    while server.maildir_count("alice") == 0 && std::time::Instant::now() < deadline {
+    while files_in(&junk_maildir).is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let inbox = server.maildir_files("alice");
-    assert_eq!(inbox.len(), 1, "the local copy in INBOX");
-    let header = header_of(&fs::read(&inbox[0]).expect("read the stored message"));
+    let junk = files_in(&junk_maildir);
+    assert_eq!(junk.len(), 1, "the local copy in Junk");
+    assert_eq!(server.maildir_count("alice"), 0, "nothing in INBOX");
+    let header = header_of(&fs::read(&junk[0]).expect("read the stored message"));
     assert!(header.starts_with("X-Spam-Flag: YES\n"), "{header}");
 }
 

@@ -461,14 +461,14 @@ impl Session {
 
         envelope.received_unix_secs = transaction::unix_now_secs();
         let Some(filter) = &self.shared.spam else {
-            return self.deliver(&envelope, message, None).await;
+            return self.deliver(&envelope, message).await;
         };
         let checked = filter.check(message, trace_len, &envelope.queue_id).await;
         match checked.action {
-            Action::Inbox => self.deliver(&envelope, checked.message, None).await,
+            Action::Inbox => self.deliver(&envelope, checked.message).await,
             Action::Junk => {
-                self.deliver(&envelope, checked.message, Some(JUNK_FOLDER))
-                    .await
+                envelope.local_folder = Some(JUNK_FOLDER.to_owned());
+                self.deliver(&envelope, checked.message).await
             }
             Action::Reject {
                 score,
@@ -517,12 +517,14 @@ impl Session {
 
     /// Writes the message into each recipient's Maildir through the worker's
     /// batcher, or into the worker's spool when a recipient is remote or a
-    /// Maildir write failed. `folder` names the folder of each local
-    /// recipient that receives it, created when missing, and `None` means
-    /// INBOX. Returns 250 only when the message is durable, and 451 when it
-    /// is stored nowhere, in which case no copy is left.
-    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>, folder: Option<&str>) -> Reply {
+    /// Maildir write failed. Local recipients get it in the envelope's
+    /// `local_folder`, created when missing, or in INBOX. The spool record
+    /// keeps that folder for the queue runner. Returns 250 only when the
+    /// message is durable, and 451 when it is stored nowhere, in which case
+    /// no copy is left.
+    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Reply {
         let queue_id = envelope.queue_id.as_str();
+        let folder = envelope.local_folder.as_deref();
         if envelope
             .recipients
             .iter()
@@ -531,9 +533,6 @@ impl Session {
             // Remote recipients go to the spool. The local recipients of the
             // same message go with them, so one durable record covers every
             // recipient and none is delivered twice if the append fails.
-            // NOTE: the spool record has no folder, so those local
-            // recipients get spam in INBOX (with its X-Spam-* fields), not
-            // in Junk.
             let failed = Reply::new(
                 451,
                 status(4, 3, 0),

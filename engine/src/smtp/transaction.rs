@@ -87,6 +87,7 @@ pub fn new_envelope(
         peer: client.peer,
         helo: client.helo.to_string(),
         received_unix_secs: unix_now_secs(),
+        local_folder: None,
     })
 }
 

@@ -67,10 +67,15 @@ pub fn format_queue(queued: &[QueuedMessage], now_unix_secs: u64) -> String {
             message.id
         );
         for (recipient, done) in envelope.recipients.iter().zip(&message.done) {
-            let state = match (done, &recipient.destination) {
-                (true, _) => "done",
-                (false, Destination::Local { .. }) => "pending, local",
-                (false, Destination::Remote) => "pending, remote delivery not available yet",
+            let state = match (done, &recipient.destination, &envelope.local_folder) {
+                (true, _, _) => "done".to_string(),
+                (false, Destination::Local { .. }, None) => "pending, local".to_string(),
+                (false, Destination::Local { .. }, Some(folder)) => {
+                    format!("pending, local, folder {folder}")
+                }
+                (false, Destination::Remote, _) => {
+                    "pending, remote delivery not available yet".to_string()
+                }
             };
             let _ = writeln!(out, "    to {} ({state})", recipient.address);
         }

@@ -350,6 +350,11 @@ pub fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), Enc
     put_peer(out, envelope.peer);
     put_str(out, "helo name", &envelope.helo, NAME_LEN_MAX)?;
     out.extend_from_slice(&envelope.received_unix_secs.to_le_bytes());
+    // This field came after the first release of the format. Records written
+    // before it existed end here, and they decode as INBOX delivery.
+    if let Some(folder) = &envelope.local_folder {
+        put_str(out, "local folder", folder, NAME_LEN_MAX)?;
+    }
     Ok(())
 }
 
@@ -465,6 +470,11 @@ pub fn decode_envelope(input: &[u8]) -> Result<Envelope, String> {
     let peer = reader.peer()?;
     let helo = reader.string("helo name", NAME_LEN_MAX)?;
     let received_unix_secs = reader.u64()?;
+    let local_folder = if reader.input.is_empty() {
+        None
+    } else {
+        Some(reader.string("local folder", NAME_LEN_MAX)?)
+    };
 
     if !reader.input.is_empty() {
         return Err(format!(
@@ -485,6 +495,7 @@ pub fn decode_envelope(input: &[u8]) -> Result<Envelope, String> {
         peer,
         helo,
         received_unix_secs,
+        local_folder,
     })
 }
 

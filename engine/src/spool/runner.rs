@@ -90,8 +90,9 @@ async fn attempt(
         }
     };
 
+    let folder = message.envelope.local_folder.as_deref();
     for (user, indexes) in users {
-        match deliver_to_user(store, &user, bytes.clone()).await {
+        match deliver_to_user(store, &user, folder, bytes.clone()).await {
             Ok(()) => match spool.mark_done(message.id, &indexes).await {
                 Ok(()) => {
                     tracing::info!(
@@ -134,8 +135,17 @@ fn pending_local_users(message: &QueuedMessage) -> Vec<(String, Vec<u32>)> {
     users
 }
 
-async fn deliver_to_user(store: &MailStore, user: &str, bytes: Rc<[u8]>) -> io::Result<()> {
-    let maildir = store.ensure_maildir(user)?;
+/// Delivers `bytes` to `user`'s `folder`, created when missing, or to INBOX.
+async fn deliver_to_user(
+    store: &MailStore,
+    user: &str,
+    folder: Option<&str>,
+    bytes: Rc<[u8]>,
+) -> io::Result<()> {
+    let maildir = match folder {
+        None => store.ensure_maildir(user)?,
+        Some(name) => store.ensure_folder(user, name.as_bytes())?,
+    };
     mailstore::deliver(&[Delivery { maildir }], bytes).await?;
     Ok(())
 }

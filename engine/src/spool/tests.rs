@@ -46,6 +46,7 @@ fn envelope(queue_id: &str, recipients: Vec<EnvelopeRecipient>) -> Envelope {
         peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 50000)),
         helo: "client.example.org".to_string(),
         received_unix_secs: crate::time::unix_now() as u64,
+        local_folder: None,
     }
 }
 
@@ -372,6 +373,27 @@ fn retry_delay_doubles_up_to_max() {
             "attempt {attempts}"
         );
     }
+}
+
+#[test]
+fn runner_delivers_into_the_recorded_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let store = MailStore::open(dir.path()).unwrap();
+
+    block_on(async {
+        let spool = open(&spool_dir, 1 << 20).await;
+        let filed = Envelope {
+            local_folder: Some("Junk".to_string()),
+            ..envelope("QJ", vec![recipient(Some("bob")), recipient(None)])
+        };
+        spool.append(&filed, &message(1)).await.unwrap();
+        runner::run_due(&spool, &store).await;
+    });
+
+    let junk_new = dir.path().join("mail/bob/Maildir/.Junk/new");
+    assert_eq!(std::fs::read_dir(junk_new).unwrap().count(), 1);
+    assert_eq!(maildir_new_count(dir.path(), "bob"), 0);
 }
 
 #[test]

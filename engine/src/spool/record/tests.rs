@@ -37,6 +37,7 @@ fn sample_envelope() -> Envelope {
         peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
         helo: "client.example.org".to_string(),
         received_unix_secs: 1_700_000_000,
+        local_folder: None,
     }
 }
 
@@ -54,6 +55,32 @@ fn message_record_roundtrip() {
             envelope,
             message: b"Subject: hi\r\n\r\nbody\r\n"
         }
+    );
+}
+
+#[test]
+fn local_folder_roundtrips_and_is_absent_in_older_records() {
+    let inbox = sample_envelope();
+    let junk = Envelope {
+        local_folder: Some("Junk".to_string()),
+        ..sample_envelope()
+    };
+    let mut inbox_bytes = Vec::new();
+    encode_envelope(&inbox, &mut inbox_bytes).unwrap();
+    let mut junk_bytes = Vec::new();
+    encode_envelope(&junk, &mut junk_bytes).unwrap();
+
+    // Without a folder the encoding ends where records of the first format
+    // release ended, so those decode as INBOX delivery.
+    assert!(junk_bytes.starts_with(&inbox_bytes));
+    assert_eq!(&junk_bytes[inbox_bytes.len()..], b"\x04\0\0\0Junk");
+    assert_eq!(decode_envelope(&inbox_bytes).unwrap().local_folder, None);
+    assert_eq!(
+        decode_envelope(&junk_bytes)
+            .unwrap()
+            .local_folder
+            .as_deref(),
+        Some("Junk")
     );
 }
 
@@ -223,7 +250,12 @@ fn envelope() -> impl Strategy<Value = Envelope> {
             proptest::option::of(text(NAME_LEN_MAX)),
             proptest::option::of(text(NAME_LEN_MAX)),
         ),
-        (peer(), text(NAME_LEN_MAX), any::<u64>()),
+        (
+            peer(),
+            text(NAME_LEN_MAX),
+            any::<u64>(),
+            proptest::option::of(text(NAME_LEN_MAX)),
+        ),
     )
         .prop_map(
             |(
@@ -231,7 +263,7 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                 recipients,
                 (body, smtputf8, requiretls, ret),
                 (envid, auth_user),
-                (peer, helo, received_unix_secs),
+                (peer, helo, received_unix_secs, local_folder),
             )| Envelope {
                 queue_id,
                 reverse_path,
@@ -249,6 +281,7 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                 peer,
                 helo,
                 received_unix_secs,
+                local_folder,
             },
         )
 }
