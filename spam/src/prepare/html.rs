@@ -37,6 +37,10 @@ pub const HTML_DEPTH_MAX: usize = 1_000;
 pub const HTML_COMMENTS_MAX: usize = 1_000;
 
 /// Facts about one HTML part, for eval rules.
+/// Maximum `mailto:` links kept per HTML part, the FreeMail plugin's limit
+/// on addresses taken from links.
+pub const MAILTO_LINKS_MAX: usize = 20;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HtmlFacts {
     /// Tags seen, start and end, known or not (up to `HTML_TAGS_MAX`).
@@ -49,6 +53,10 @@ pub struct HtmlFacts {
     pub image_area: u64,
     /// `a` start tags with an href.
     pub anchors: usize,
+    /// What follows `mailto:` in the href of `a` tags, as written, at most
+    /// `MAILTO_LINKS_MAX`. FreeMail's body tests read them, because a link's
+    /// address need not appear in the rendered text.
+    pub mailto_links: Vec<String>,
     /// Whether a `script` element appeared.
     pub has_script: bool,
     /// Whether an `</html>` and a `</body>` tag appeared.
@@ -492,7 +500,18 @@ fn record_start_tag(tag: &Tag<'_>, uris: &mut Vec<String>, facts: &mut HtmlFacts
                     .saturating_add(width.saturating_mul(height));
             }
         }
-        "a" if tag.attributes.iter().any(|(name, _)| name == "href") => facts.anchors += 1,
+        "a" => {
+            if let Some((_, href)) = tag.attributes.iter().find(|(name, _)| name == "href") {
+                facts.anchors += 1;
+                let href = href.trim();
+                let is_mailto = href
+                    .get(..7)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("mailto:"));
+                if is_mailto && facts.mailto_links.len() < MAILTO_LINKS_MAX {
+                    facts.mailto_links.push(href[7..].to_string());
+                }
+            }
+        }
         "script" => facts.has_script = true,
         _ => {}
     }

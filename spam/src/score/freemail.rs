@@ -1,5 +1,6 @@
-//! The header tests of SpamAssassin 4.0.1's FreeMail plugin
-//! (Plugin/FreeMail.pm): `check_freemail_from` and `check_freemail_header`.
+//! The tests of SpamAssassin 4.0.1's FreeMail plugin (Plugin/FreeMail.pm):
+//! `check_freemail_from`, `check_freemail_header`, `check_freemail_replyto`
+//! and `check_freemail_body`.
 //!
 //! They need the rule set's `freemail_domains` and `freemail_welcomelist`
 //! lines, which the `eval` module cannot see, so the scorer builds a
@@ -14,9 +15,12 @@
 //! Limits: [`DOMAINS_MAX`] listed domains and [`WILDCARDS_MAX`] wildcards,
 //! because each wildcard is tried against every address.
 //!
-//! NOTE: `check_freemail_replyto` and `check_freemail_body` also scan the
-//! body for addresses and are not implemented; they stay unimplemented
-//! evals. The plugin's `freemail_import_welcomelist_auth` is not read.
+//! The body addresses come from [`freemail_body`]. With more than
+//! `freemail_max_body_emails` (5) addresses or `freemail_max_body_freemails`
+//! (3) freemail addresses in the body, the body tests return false, as the
+//! plugin does with `freemail_skip_when_over_max` on.
+//!
+//! NOTE: the plugin's `freemail_import_welcomelist_auth` is not read.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,10 +32,16 @@ use ringmail_protocols::message::{parse_address_list, Address};
 use crate::compile::CompiledPattern;
 use crate::eval::cached_pattern;
 use crate::prepare::{HeaderForm, Prepared};
+use crate::score::freemail_body::{self, TopLevelDomains};
 use crate::rules::RuleModel;
 
 /// Names of the FreeMail tests [`FreeMail::evaluate`] implements.
-pub const IMPLEMENTED: &[&str] = &["check_freemail_from", "check_freemail_header"];
+pub const IMPLEMENTED: &[&str] = &[
+    "check_freemail_from",
+    "check_freemail_header",
+    "check_freemail_replyto",
+    "check_freemail_body",
+];
 
 /// Maximum exact domains read from `freemail_domains`. SpamAssassin
 /// 4.0.1's stock files list 2553, plus 29 wildcards.
@@ -43,6 +53,11 @@ pub const WILDCARDS_MAX: usize = 1_000;
 /// default `$email_welcomelist` lists them (case-insensitive).
 const SPARED_LOCAL_PARTS: &str = r"(?i)^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*|request-[a-f0-9]{16}|bounced?-.*|[a-f0-9]{8}(?:\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}).*|.+=.+=.+)@";
 
+/// Envelope senders of bulk mail, for which `check_freemail_replyto` is
+/// skipped, as FreeMail.pm's `$skip_replyto_envfrom` lists them. `[._-t]`
+/// is kept as written there: a dot and the range from `_` to `t`.
+const BULK_ENVELOPE_SENDERS: &str = r"(?i)(?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+|-(?:request|bounces?|admin|owner)|(?-u:\b)(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)@";
+
 /// The freemail lists of one rule set.
 #[derive(Debug)]
 pub struct FreeMail {
@@ -50,6 +65,21 @@ pub struct FreeMail {
     wildcards: Vec<String>,
     welcomelist: HashSet<String>,
     spared: Regex,
+    bulk_senders: Regex,
+    tlds: TopLevelDomains,
+    body_emails_max: usize,
+    body_freemails_max: usize,
+    skip_when_over_max: bool,
+    skip_bulk_envfrom: bool,
+}
+
+/// Which addresses `check_freemail_replyto` compares with the body's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyCheck {
+    /// `replyto`: Reply-To must be freemail.
+    ReplyTo,
+    /// `reply`: Reply-To when it is freemail, else a freemail From.
+    Reply,
 }
 
 impl FreeMail {
@@ -87,15 +117,32 @@ impl FreeMail {
                 welcomelist.insert(entry.to_ascii_lowercase());
             }
         }
-        let spared = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .build(SPARED_LOCAL_PARTS)
-            .ok()?;
+        let build = |pattern: &str| {
+            Regex::builder()
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .build(pattern)
+                .ok()
+        };
+        let number = |key: &str, default: usize| {
+            model
+                .settings
+                .get(key)
+                .and_then(|lines| lines.last())
+                .and_then(|value| value.trim().parse::<usize>().ok())
+                .unwrap_or(default)
+        };
+        let tld_lines = model.settings.get("util_rb_tld").into_iter().flatten();
         Some(FreeMail {
             domains,
             wildcards,
             welcomelist,
-            spared,
+            spared: build(SPARED_LOCAL_PARTS)?,
+            bulk_senders: build(BULK_ENVELOPE_SENDERS)?,
+            tlds: TopLevelDomains::from_lines(tld_lines),
+            body_emails_max: number("freemail_max_body_emails", 5),
+            body_freemails_max: number("freemail_max_body_freemails", 3),
+            skip_when_over_max: number("freemail_skip_when_over_max", 1) != 0,
+            skip_bulk_envfrom: number("freemail_skip_bulk_envfrom", 1) != 0,
         })
     }
 
@@ -137,8 +184,107 @@ impl FreeMail {
                 let name = header.strip_suffix(":addr").unwrap_or(header);
                 Some(self.any_freemail(&header_addresses(message, name), filter.as_ref()))
             }
+            "check_freemail_replyto" => {
+                let check = match args.first().map(String::as_str) {
+                    None | Some("replyto") => ReplyCheck::ReplyTo,
+                    Some("reply") => ReplyCheck::Reply,
+                    // The plugin warns and returns 0 on any other option.
+                    Some(_) => return Some(false),
+                };
+                Some(self.replyto(message, check))
+            }
+            "check_freemail_body" => {
+                let filter = optional_pattern(args.first())?;
+                let Some(body) = self.body_freemails(message) else {
+                    return Some(false);
+                };
+                Some(
+                    body.iter()
+                        .any(|email| filter.as_ref().is_none_or(|filter| filter.is_match(email.as_bytes()))),
+                )
+            }
             _ => None,
         }
+    }
+
+    /// `check_freemail_replyto`: From and Reply-To are different freemail
+    /// addresses, or the reply address and a body address are.
+    fn replyto(&self, message: &Prepared<'_>, check: ReplyCheck) -> bool {
+        if self.skip_bulk_envfrom {
+            let envelope_from = message.header("EnvelopeFrom", HeaderForm::Decoded);
+            if envelope_from.is_some_and(|sender| self.bulk_senders.is_match(sender.as_bytes())) {
+                return false;
+            }
+        }
+        let from = header_addresses(message, "From");
+        let replyto = header_addresses(message, "Reply-To");
+        let from_is_freemail = from.iter().any(|email| self.is_freemail(email));
+        let replyto_is_freemail = replyto.iter().any(|email| self.is_freemail(email));
+        let from_not_in_replyto = !from.iter().any(|email| replyto.contains(email));
+        if from_is_freemail && replyto_is_freemail && from_not_in_replyto {
+            return true;
+        }
+        let reply_addresses = match check {
+            ReplyCheck::ReplyTo if !replyto_is_freemail => return false,
+            ReplyCheck::ReplyTo => &replyto,
+            ReplyCheck::Reply if !replyto.is_empty() && !replyto_is_freemail => return false,
+            ReplyCheck::Reply if !from_is_freemail => return false,
+            ReplyCheck::Reply if replyto_is_freemail => &replyto,
+            ReplyCheck::Reply => &from,
+        };
+        let Some(body) = self.body_freemails(message) else {
+            return false;
+        };
+        body.iter()
+            .any(|body_email| reply_addresses.iter().any(|reply| reply != body_email))
+    }
+
+    /// Returns the freemail addresses of the body, or `None` when the body
+    /// has too many addresses and the plugin skips its body tests.
+    fn body_freemails(&self, message: &Prepared<'_>) -> Option<Vec<String>> {
+        if self.tlds.is_empty() {
+            return Some(Vec::new());
+        }
+        let mut emails: Vec<String> = Vec::new();
+        let add = |emails: &mut Vec<String>, email: String| {
+            if !emails.contains(&email) {
+                emails.push(email);
+            }
+        };
+        let links = message.html().iter().flat_map(|facts| &facts.mailto_links);
+        for link in links {
+            if emails.len() >= freemail_body::ANCHOR_ADDRESSES_MAX {
+                break;
+            }
+            let first = freemail_body::find_addresses(link, &self.tlds).into_iter().next();
+            if let Some(found) = first.filter(|found| found.start == 0) {
+                add(&mut emails, found.email);
+            }
+        }
+        'lines: for line in message.body() {
+            let stripped = freemail_body::strip_line(line, &self.tlds);
+            for found in freemail_body::find_addresses(&stripped, &self.tlds) {
+                add(&mut emails, found.email);
+                if emails.len() >= freemail_body::BODY_ADDRESSES_MAX {
+                    break 'lines;
+                }
+            }
+        }
+
+        let mut freemails = Vec::new();
+        for (index, email) in emails.into_iter().enumerate() {
+            if index + 1 == self.body_emails_max && self.skip_when_over_max {
+                return None;
+            }
+            if !self.is_freemail(&email) {
+                continue;
+            }
+            freemails.push(email);
+            if freemails.len() == self.body_freemails_max && self.skip_when_over_max {
+                return None;
+            }
+        }
+        Some(freemails)
     }
 
     fn any_freemail(&self, emails: &[String], filter: Option<&Arc<CompiledPattern>>) -> bool {
@@ -294,6 +440,83 @@ mod tests {
             Some(true)
         );
         assert_eq!(call("check_freemail_header", &["X-Missing"]), Some(false));
-        assert_eq!(call("check_freemail_replyto", &["replyto"]), None);
+        // Reply-To is not freemail, so the replyto check stops there.
+        assert_eq!(call("check_freemail_replyto", &["replyto"]), Some(false));
+    }
+
+    /// Evaluates `function` with `args` on `message` under lists that know
+    /// gmail.com and yahoo.com and the top-level domain com.
+    fn body_call(message: &str, function: &str, args: &[&str]) -> Option<bool> {
+        let lists = freemail(
+            "freemail_domains gmail.com yahoo.com\nutil_rb_tld com net org\n",
+        );
+        let prepared = Prepared::new(message.as_bytes());
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        lists.evaluate(function, &args, &prepared)
+    }
+
+    #[test]
+    fn replyto_evals_table() {
+        // (message, option, expected)
+        let cases: &[(&str, &str, bool)] = &[
+            // Different freemails in From and Reply-To.
+            ("From: a@gmail.com\nReply-To: b@yahoo.com\n\nhi\n", "replyto", true),
+            // The same address in both.
+            ("From: a@gmail.com\nReply-To: A@gmail.com\n\nhi\n", "replyto", false),
+            // Freemail Reply-To, and a different freemail in the body.
+            (
+                "From: a@example.com\nReply-To: b@yahoo.com\n\nwrite to c@gmail.com now\n",
+                "replyto",
+                true,
+            ),
+            // The body address is a quoted correspondent.
+            (
+                "From: a@example.com\nReply-To: b@yahoo.com\n\nc@gmail.com wrote:\n",
+                "replyto",
+                false,
+            ),
+            // `reply` compares a freemail From with the body.
+            ("From: a@gmail.com\n\ncontact c@yahoo.com\n", "reply", true),
+            ("From: a@gmail.com\n\ncontact c@yahoo.com\n", "replyto", false),
+            // A non-freemail Reply-To stops `reply`.
+            (
+                "From: a@gmail.com\nReply-To: x@example.com\n\ncontact c@yahoo.com\n",
+                "reply",
+                false,
+            ),
+            // A bulk envelope sender skips the check.
+            (
+                "X-Envelope-From: owner-list@example.com\nFrom: a@gmail.com\nReply-To: b@yahoo.com\n\nhi\n",
+                "replyto",
+                false,
+            ),
+            // Five addresses in the body skip the body comparison.
+            (
+                "From: a@example.com\nReply-To: b@yahoo.com\n\nc@gmail.com d@x.com e@x.com f@x.com g@x.com\n",
+                "replyto",
+                false,
+            ),
+        ];
+        for (message, option, expected) in cases {
+            assert_eq!(
+                body_call(message, "check_freemail_replyto", &[option]),
+                Some(*expected),
+                "{option}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn body_eval_reads_text_and_mailto_links() {
+        let text = "From: a@example.com\n\nmy address is jane7@gmail.com\n";
+        assert_eq!(body_call(text, "check_freemail_body", &[]), Some(true));
+        assert_eq!(body_call(text, "check_freemail_body", &[r"\d@"]), Some(true));
+        assert_eq!(body_call(text, "check_freemail_body", &[r"^x"]), Some(false));
+
+        let html = "From: a@example.com\nContent-Type: text/html\n\n\
+                    <html><body><a href=\"mailto:jane@yahoo.com\">write</a></body></html>\n";
+        assert_eq!(body_call(html, "check_freemail_body", &[]), Some(true));
+        let plain = "From: a@example.com\n\nnothing here\n";
+        assert_eq!(body_call(plain, "check_freemail_body", &[]), Some(false));
     }
 }

@@ -33,6 +33,7 @@
 //! read it as 0. `__` sub-rules always run and are never scored or listed.
 
 pub mod freemail;
+pub mod freemail_body;
 pub mod input;
 pub mod meta;
 pub mod report;
