@@ -351,11 +351,22 @@ mod tests {
     }
 
     #[test]
-    fn arbitrary_text_never_panics() {
+    fn edge_inputs_never_panic() {
         let samples = ["@", "@@", "a@", "@b.com", "<@>", "http://@", "é@é.com", "a@b.", "x@y.com wrote:"];
         for sample in samples {
             let _ = strip_line(sample, &tlds());
             let _ = find_addresses(sample, &tlds());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "[a-z@.<>:%/ é0-9-]{0,200}") {
+            let stripped = strip_line(&text, &tlds());
+            for found in find_addresses(&stripped, &tlds()) {
+                proptest::prop_assert!(found.end <= stripped.len());
+                proptest::prop_assert!(found.email.contains('@'));
+            }
         }
     }
 }
