@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let tlds = TopLevelDomains::from_lines(lines.iter());
     let stripped = strip_line(&text, &tlds);
     for found in find_addresses(&stripped, &tlds) {
-        assert!(found.start < found.end && found.end <= stripped.len());
+        assert!(found.start < found.end);
+        assert!(found.end <= stripped.len());
         assert!(found.email.contains('@'));
     }
 });

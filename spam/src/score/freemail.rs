@@ -73,7 +73,7 @@ pub struct FreeMail {
     skip_bulk_envfrom: bool,
 }
 
-/// Which addresses `check_freemail_replyto` compares with the body's.
+/// The addresses that `check_freemail_replyto` compares with the body's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReplyCheck {
     /// `replyto`: Reply-To must be freemail.

@@ -10,10 +10,10 @@
 //!   by a word and a colon, as in "jane@example.com wrote:". Those are
 //!   quoted correspondents, not contacts that the sender offers.
 //!
-//! An address is what the plugin's `email_regex` accepts: a local part of
-//! at most 64 bytes in the RFC 5322 atom characters, with single inner dots,
-//! then `@`, one to four domain labels and a top-level domain from the rule
-//! set's `util_rb_tld` lines. The scanner here is written out by hand,
+//! An address is what the plugin's `email_regex` accepts. Its local part has
+//! at most 64 bytes of RFC 5322 atom characters, with single inner dots. After
+//! the `@` come one to four domain labels and a top-level domain from the
+//! rule set's `util_rb_tld` lines. The scanner here is written out by hand,
 //! because that regex needs lookaround, which the linear-time engines lack.
 
 use std::collections::HashSet;
@@ -282,8 +282,8 @@ fn quoted_end(bytes: &[u8], end: usize) -> Option<usize> {
         .take(12)
         .take_while(|byte| byte.is_ascii_alphabetic())
         .count();
-    // Perl's [a-z]{2,11} backtracks, so any 2 to 11 letters directly before
-    // a colon qualify; only the run of letters up to the colon can.
+    // The letters start right after the spaces, so only a run of 2 to 11
+    // letters that ends at the colon qualifies.
     if (2..=11).contains(&letters) && bytes.get(word_start + letters) == Some(&b':') {
         return Some(word_start + letters + 1);
     }
@@ -327,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn local_part_over_64_bytes_is_not_an_address() {
+    fn long_local_part_is_rejected() {
         let long = format!("{}@x.com", "a".repeat(65));
         assert!(emails(&long).is_empty());
         let fits = format!("{}@x.com", "a".repeat(64));
