@@ -42,6 +42,7 @@ use crate::prepare::Prepared;
 
 /// Names of the eval functions `evaluate` implements, sorted.
 const IMPLEMENTED: &[&str] = &[
+    "check_all_trusted",
     "check_blank_line_ratio",
     "check_body_length",
     "check_equal_from_domains",
@@ -59,6 +60,7 @@ const IMPLEMENTED: &[&str] = &[
     "check_illegal_chars",
     "check_ma_non_text",
     "check_mime_multipart_ratio",
+    "check_no_relays",
     "check_outlook_message_id",
     "html_charset_faraway",
     "html_eval",
@@ -79,6 +81,11 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
     let arg = |index: usize| args.get(index).map(String::as_str);
     match function {
         "check_for_missing_to_header" => Some(header::missing_to(message)),
+        "check_all_trusted" => {
+            let chain = message.headers().relay_chain();
+            Some(chain.trusted_count() > 0 && chain.untrusted_count() == 0)
+        }
+        "check_no_relays" => Some(message.headers().relay_chain().is_empty()),
         "check_header_count_range" => {
             header::count_in_range(message, arg(0)?, number(arg(1)?)?, number(arg(2)?)?)
         }

@@ -216,6 +216,25 @@ impl RelayChain {
         }
     }
 
+    /// Returns the number of trusted relays.
+    ///
+    /// NOTE: SpamAssassin's `check_all_trusted` and `check_no_relays` also
+    /// require no unparseable Received field. This parser does not tell an
+    /// unparseable field from a skipped one, so both count as skipped.
+    pub fn trusted_count(&self) -> usize {
+        self.trusted
+    }
+
+    /// Returns the number of untrusted relays.
+    pub fn untrusted_count(&self) -> usize {
+        self.relays.len() - self.trusted
+    }
+
+    /// Returns whether the message has no relay at all.
+    pub fn is_empty(&self) -> bool {
+        self.relays.is_empty()
+    }
+
     /// Returns the index of the last trusted Received field (see the
     /// field's doc), or -1 when the first one is untrusted.
     pub fn last_trusted_index(&self) -> i64 {
