@@ -715,3 +715,28 @@ fn corpus_agreement_with_spamassassin() {
         "agreement {share:.3} is below {AGREEMENT_MIN}"
     );
 }
+
+#[test]
+fn relay_trust_evals() {
+    let private = "Received: from a.lan (a.lan [10.0.0.2]) by mx.lan (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n";
+    let public = "Received: from a.example.com (a.example.com [192.0.2.7]) by mx.example.org (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n";
+    let none = "Subject: written here\n\nbody\n";
+    // (message, all trusted, no relays)
+    let cases = [
+        (private, true, false),
+        (public, false, false),
+        (none, false, true),
+    ];
+    for (message, all_trusted, no_relays) in cases {
+        assert_eq!(
+            run(message, "check_all_trusted", &[]),
+            Some(all_trusted),
+            "{message}"
+        );
+        assert_eq!(
+            run(message, "check_no_relays", &[]),
+            Some(no_relays),
+            "{message}"
+        );
+    }
+}

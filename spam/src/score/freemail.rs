@@ -32,8 +32,8 @@ use ringmail_protocols::message::{parse_address_list, Address};
 use crate::compile::CompiledPattern;
 use crate::eval::cached_pattern;
 use crate::prepare::{HeaderForm, Prepared};
-use crate::score::freemail_body::{self, TopLevelDomains};
 use crate::rules::RuleModel;
+use crate::score::freemail_body::{self, TopLevelDomains};
 
 /// Names of the FreeMail tests [`FreeMail::evaluate`] implements.
 pub const IMPLEMENTED: &[&str] = &[
@@ -198,10 +198,11 @@ impl FreeMail {
                 let Some(body) = self.body_freemails(message) else {
                     return Some(false);
                 };
-                Some(
-                    body.iter()
-                        .any(|email| filter.as_ref().is_none_or(|filter| filter.is_match(email.as_bytes()))),
-                )
+                Some(body.iter().any(|email| {
+                    filter
+                        .as_ref()
+                        .is_none_or(|filter| filter.is_match(email.as_bytes()))
+                }))
             }
             _ => None,
         }
@@ -256,7 +257,9 @@ impl FreeMail {
             if emails.len() >= freemail_body::ANCHOR_ADDRESSES_MAX {
                 break;
             }
-            let first = freemail_body::find_addresses(link, &self.tlds).into_iter().next();
+            let first = freemail_body::find_addresses(link, &self.tlds)
+                .into_iter()
+                .next();
             if let Some(found) = first.filter(|found| found.start == 0) {
                 add(&mut emails, found.email);
             }
@@ -447,9 +450,7 @@ mod tests {
     /// Evaluates `function` with `args` on `message` under lists that know
     /// gmail.com and yahoo.com and the top-level domain com.
     fn body_call(message: &str, function: &str, args: &[&str]) -> Option<bool> {
-        let lists = freemail(
-            "freemail_domains gmail.com yahoo.com\nutil_rb_tld com net org\n",
-        );
+        let lists = freemail("freemail_domains gmail.com yahoo.com\nutil_rb_tld com net org\n");
         let prepared = Prepared::new(message.as_bytes());
         let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
         lists.evaluate(function, &args, &prepared)
@@ -510,8 +511,14 @@ mod tests {
     fn body_eval_reads_text_and_mailto_links() {
         let text = "From: a@example.com\n\nmy address is jane7@gmail.com\n";
         assert_eq!(body_call(text, "check_freemail_body", &[]), Some(true));
-        assert_eq!(body_call(text, "check_freemail_body", &[r"\d@"]), Some(true));
-        assert_eq!(body_call(text, "check_freemail_body", &[r"^x"]), Some(false));
+        assert_eq!(
+            body_call(text, "check_freemail_body", &[r"\d@"]),
+            Some(true)
+        );
+        assert_eq!(
+            body_call(text, "check_freemail_body", &[r"^x"]),
+            Some(false)
+        );
 
         let html = "From: a@example.com\nContent-Type: text/html\n\n\
                     <html><body><a href=\"mailto:jane@yahoo.com\">write</a></body></html>\n";

@@ -208,7 +208,8 @@ fn strip_links_with_addresses(line: &str) -> String {
         // `\S{0,255}` then `@` or `%40`: the marker starts within 255 bytes.
         let window_end = (scheme + prefix + 255 + 3).min(token_end);
         let window = &lower.as_bytes()[scheme + prefix..window_end.max(scheme + prefix)];
-        if memchr::memchr(b'@', window).is_some() || memchr::memmem::find(window, b"%40").is_some() {
+        if memchr::memchr(b'@', window).is_some() || memchr::memmem::find(window, b"%40").is_some()
+        {
             let start = if scheme > pos && line.as_bytes()[scheme - 1] == b'<' {
                 scheme - 1
             } else {
@@ -309,8 +310,14 @@ mod tests {
     #[test]
     fn addresses_table() {
         let cases: &[(&str, &[&str])] = &[
-            ("write to Jane.Doe@Example.COM today", &["jane.doe@example.com"]),
-            ("a@b.example.co.uk and x@y.com", &["a@b.example.co.uk", "x@y.com"]),
+            (
+                "write to Jane.Doe@Example.COM today",
+                &["jane.doe@example.com"],
+            ),
+            (
+                "a@b.example.co.uk and x@y.com",
+                &["a@b.example.co.uk", "x@y.com"],
+            ),
             ("no tld: a@b.invalid", &[]),
             ("a..b@x.com", &["b@x.com"]),
             ("trailing.@x.com", &[]),
@@ -337,10 +344,16 @@ mod tests {
     #[test]
     fn quoted_and_linked_addresses_are_stripped() {
         let cases: &[(&str, &[&str])] = &[
-            ("On Monday, jane@x.com wrote: hello bob@y.com", &["bob@y.com"]),
+            (
+                "On Monday, jane@x.com wrote: hello bob@y.com",
+                &["bob@y.com"],
+            ),
             ("<jane@x.com> said hi to bob@y.com", &["bob@y.com"]),
             ("jane@x.com fax: 555", &["jane@x.com"]),
-            ("see http://host/redirect?to=jane@x.com and bob@y.com", &["bob@y.com"]),
+            (
+                "see http://host/redirect?to=jane@x.com and bob@y.com",
+                &["bob@y.com"],
+            ),
             ("see http://host/x%40y and bob@y.com", &["bob@y.com"]),
             ("mailto:jane@x.com> stays", &["jane@x.com"]),
         ];
@@ -352,7 +365,17 @@ mod tests {
 
     #[test]
     fn edge_inputs_never_panic() {
-        let samples = ["@", "@@", "a@", "@b.com", "<@>", "http://@", "é@é.com", "a@b.", "x@y.com wrote:"];
+        let samples = [
+            "@",
+            "@@",
+            "a@",
+            "@b.com",
+            "<@>",
+            "http://@",
+            "é@é.com",
+            "a@b.",
+            "x@y.com wrote:",
+        ];
         for sample in samples {
             let _ = strip_line(sample, &tlds());
             let _ = find_addresses(sample, &tlds());
