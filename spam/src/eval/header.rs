@@ -6,9 +6,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::prepare::received::RelaySet;
 use crate::prepare::{HeaderForm, Prepared};
 
-use super::charset_likely_caps;
+use super::{cached_pattern, charset_likely_caps};
 
 /// Returns whether the message has neither a To nor an Apparently-To
 /// field. An empty field counts as present, because SpamAssassin's value
@@ -233,5 +234,124 @@ fn second_level_domain(address: &str) -> Option<&str> {
     match dots.next() {
         Some((at, _)) if at > 0 => Some(&domain[at + 1..]),
         _ => Some(domain),
+    }
+}
+
+/// Received shapes of mail that Yahoo! itself sent: webmail, SMTP, groups
+/// and "mail this story to a friend", from HeaderEval.pm.
+const YAHOO_RECEIVED_SHAPES: [&str; 5] = [
+    r"by web\S+\.mail\S*\.yahoo\.com via HTTP",
+    r"by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP",
+    r"by smtp\S+\.yahoo\.com with SMTP",
+    r"from \[[0-9a-fA-F:.]+\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP",
+    r"by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+",
+];
+
+/// Returns whether a From address at yahoo.com came through relays that
+/// Yahoo! did not run, as `check_for_forged_yahoo_received_headers` in
+/// SpamAssassin 4.0.1's HeaderEval.pm decides: no relay with a yahoo.com
+/// reverse DNS name among the trusted ones or as the first untrusted one,
+/// and none of the Received shapes of Yahoo!'s webmail, SMTP, groups or
+/// "mail this story" servers.
+///
+/// NOTE: SpamAssassin's `$IP_ADDRESS` regex is approximated by a bracketed
+/// run of hex digits, dots and colons in the groups shape.
+pub fn forged_yahoo_received(message: &Prepared<'_>) -> bool {
+    let from = message.header("From", HeaderForm::Addr).unwrap_or_default();
+    if !matches_perl(r"(?i)\byahoo\.com$", &from) {
+        return false;
+    }
+    let mut received = message.header("Received", HeaderForm::Decoded);
+    if received.is_none() || gated_through_received_remover(message, received.as_deref()) {
+        return false;
+    }
+    let resent = |name: &str| {
+        message
+            .header(name, HeaderForm::Decoded)
+            .unwrap_or_default()
+    };
+    if !resent("Resent-From").is_empty() && !resent("Resent-To").is_empty() {
+        let x_received = resent("X-Received");
+        if !x_received.is_empty() {
+            received = Some(x_received);
+        }
+    }
+    let received = received
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+
+    let chain = message.headers().relay_chain();
+    let trusted = chain.field_text(RelaySet::Trusted);
+    let untrusted = chain.field_text(RelaySet::Untrusted);
+    if matches_perl(r" rdns=\S+\.yahoo\.com ", &trusted)
+        || matches_perl(r"^[^\]]+ rdns=\S+\.yahoo\.com ", &untrusted)
+    {
+        return false;
+    }
+    if YAHOO_RECEIVED_SHAPES
+        .iter()
+        .any(|shape| matches_perl(shape, &received))
+    {
+        return false;
+    }
+    let bulk_reply = matches_perl(r"\bmailer\d+\.bulk\.scd\.yahoo\.com\b", &received)
+        && matches_perl(r"(?i)\@reply\.yahoo\.com$", &from);
+    !bulk_reply
+}
+
+/// Returns whether the Received fields were removed on the way, so that
+/// tests on them mean nothing: an ezmlm list that strips them, or MSN
+/// groups. `received` is every Received value joined.
+fn gated_through_received_remover(message: &Prepared<'_>, received: Option<&str>) -> bool {
+    let Some(received) = received else {
+        return true;
+    };
+    let mailing_list = message.header("Mailing-List", HeaderForm::Decoded);
+    if mailing_list
+        .is_some_and(|text| matches_perl(r"(?m)^contact \S+\@\S+\; run by ezmlm$", &text))
+    {
+        let delivered_to = message
+            .header("Delivered-To", HeaderForm::Decoded)
+            .unwrap_or_default();
+        if matches_perl(r"(?m)^mailing list \S+\@\S+", &delivered_to)
+            && matches_perl(
+                r"qmail \d+ invoked (?:from network|by .{3,20})\); \d+ ... \d+",
+                received,
+            )
+        {
+            return true;
+        }
+    }
+    matches_perl(r"from groups\.msn\.com \(\S+\.msn\.com ", received)
+}
+
+/// Returns whether the Perl regex `pattern` matches `text`; a pattern that
+/// does not compile matches nothing.
+fn matches_perl(pattern: &str, text: &str) -> bool {
+    cached_pattern(pattern).is_some_and(|compiled| compiled.is_match(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forged_yahoo_patterns_compile() {
+        let others = [
+            r"(?i)\byahoo\.com$",
+            r" rdns=\S+\.yahoo\.com ",
+            r"^[^\]]+ rdns=\S+\.yahoo\.com ",
+            r"\bmailer\d+\.bulk\.scd\.yahoo\.com\b",
+            r"(?i)\@reply\.yahoo\.com$",
+            r"(?m)^contact \S+\@\S+\; run by ezmlm$",
+            r"(?m)^mailing list \S+\@\S+",
+            r"qmail \d+ invoked (?:from network|by .{3,20})\); \d+ ... \d+",
+            r"from groups\.msn\.com \(\S+\.msn\.com ",
+        ];
+        for pattern in YAHOO_RECEIVED_SHAPES.iter().chain(others.iter()) {
+            assert!(cached_pattern(pattern).is_some(), "{pattern}");
+        }
     }
 }

@@ -48,6 +48,7 @@ const IMPLEMENTED: &[&str] = &[
     "check_equal_from_domains",
     "check_for_faraway_charset",
     "check_for_faraway_charset_in_headers",
+    "check_for_forged_yahoo_received_headers",
     "check_for_matching_env_and_hdr_from",
     "check_for_mime",
     "check_for_mime_html",
@@ -95,6 +96,7 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "subject_is_all_caps" => Some(header::subject_is_all_caps(message)),
         "check_for_to_in_subject" => header::to_in_subject(message, arg(0)?),
         "check_equal_from_domains" => Some(header::from_domains_differ(message)),
+        "check_for_forged_yahoo_received_headers" => Some(header::forged_yahoo_received(message)),
         "check_for_matching_env_and_hdr_from" => Some(header::envelope_matches_from(message)),
         "check_for_shifted_date" => {
             let hours = |text: &str| {

@@ -740,3 +740,26 @@ fn relay_trust_evals() {
         );
     }
 }
+
+#[test]
+fn forged_yahoo_received_table() {
+    let forged = "Received: from spammer.example (spammer.example [192.0.2.9]) by mx.example.org (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\nFrom: someone@yahoo.com\n\nbody\n";
+    let webmail = "Received: from [192.0.2.9] by web12.mail.yahoo.com via HTTP; Thu, 22 Aug 2002 13:09:41 PDT\nFrom: someone@yahoo.com\n\nbody\n";
+    let yahoo_rdns = "Received: from mta1.mail.yahoo.com (mta1.mail.yahoo.com [192.0.2.10]) by mx.example.org (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\nFrom: someone@yahoo.com\n\nbody\n";
+    let other_domain = "Received: from spammer.example (spammer.example [192.0.2.9]) by mx.example.org (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\nFrom: someone@example.com\n\nbody\n";
+    let no_received = "From: someone@yahoo.com\n\nbody\n";
+    let cases = [
+        (forged, true),
+        (webmail, false),
+        (yahoo_rdns, false),
+        (other_domain, false),
+        (no_received, false),
+    ];
+    for (message, expected) in cases {
+        assert_eq!(
+            run(message, "check_for_forged_yahoo_received_headers", &[]),
+            Some(expected),
+            "{message}"
+        );
+    }
+}
