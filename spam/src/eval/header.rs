@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::prepare::received::RelaySet;
+use crate::prepare::received::{is_private_ip, RelaySet};
 use crate::prepare::{HeaderForm, Prepared};
 
 use super::{cached_pattern, charset_likely_caps};
@@ -331,6 +331,30 @@ fn gated_through_received_remover(message: &Prepared<'_>, received: Option<&str>
 /// does not compile matches nothing.
 fn matches_perl(pattern: &str, text: &str) -> bool {
     cached_pattern(pattern).is_some_and(|compiled| compiled.is_match(text.as_bytes()))
+}
+
+/// Returns whether an untrusted relay gave a public IPv4 address as its
+/// HELO name that is outside the /24 of its own public IPv4 address, as
+/// `helo_ip_mismatch` in SpamAssassin 4.0.1's RelayEval.pm decides.
+pub fn helo_ip_mismatch(message: &Prepared<'_>) -> bool {
+    let is_public_ipv4 =
+        |text: &str| text.parse::<std::net::Ipv4Addr>().is_ok() && !is_private_ip(text);
+    message
+        .headers()
+        .relay_chain()
+        .untrusted()
+        .iter()
+        .any(|relay| {
+            if !is_public_ipv4(&relay.helo) || !is_public_ipv4(&relay.ip) || relay.helo == relay.ip
+            {
+                return false;
+            }
+            let helo_slash_24 = match relay.helo.rfind('.') {
+                Some(last_dot) => &relay.helo[..=last_dot],
+                None => return false,
+            };
+            !relay.ip.starts_with(helo_slash_24)
+        })
 }
 
 #[cfg(test)]

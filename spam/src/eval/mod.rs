@@ -63,6 +63,7 @@ const IMPLEMENTED: &[&str] = &[
     "check_mime_multipart_ratio",
     "check_no_relays",
     "check_outlook_message_id",
+    "helo_ip_mismatch",
     "html_charset_faraway",
     "html_eval",
     "html_image_only",
@@ -97,6 +98,7 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_for_to_in_subject" => header::to_in_subject(message, arg(0)?),
         "check_equal_from_domains" => Some(header::from_domains_differ(message)),
         "check_for_forged_yahoo_received_headers" => Some(header::forged_yahoo_received(message)),
+        "helo_ip_mismatch" => Some(header::helo_ip_mismatch(message)),
         "check_for_matching_env_and_hdr_from" => Some(header::envelope_matches_from(message)),
         "check_for_shifted_date" => {
             let hours = |text: &str| {

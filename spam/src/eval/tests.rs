@@ -763,3 +763,25 @@ fn forged_yahoo_received_table() {
         );
     }
 }
+
+#[test]
+fn helo_ip_mismatch_table() {
+    let received = |helo: &str, ip: &str| {
+        format!("Received: from {helo} (unknown [{ip}]) by mx.example.org (Postfix) with SMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n")
+    };
+    // (HELO, IP, expected)
+    let cases = [
+        ("198.51.100.7", "192.0.2.9", true),
+        ("192.0.2.77", "192.0.2.9", false),
+        ("192.0.2.9", "192.0.2.9", false),
+        ("10.1.2.3", "192.0.2.9", false),
+        ("mail.example.com", "192.0.2.9", false),
+    ];
+    for (helo, ip, expected) in cases {
+        assert_eq!(
+            run(&received(helo, ip), "helo_ip_mismatch", &[]),
+            Some(expected),
+            "HELO {helo}, IP {ip}"
+        );
+    }
+}

@@ -87,20 +87,27 @@ impl Relay {
     /// Returns whether `ip` is in a private, loopback, link-local or
     /// carrier-grade NAT range, which SpamAssassin trusts by inference.
     fn has_private_ip(&self) -> bool {
-        match self.ip.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(ip)) => {
-                let [first, second, ..] = ip.octets();
-                ip.is_private()
-                    || ip.is_loopback()
-                    || ip.is_link_local()
-                    || (first == 100 && (64..128).contains(&second))
-            }
-            Ok(std::net::IpAddr::V6(ip)) => {
-                let head = ip.segments()[0];
-                ip.is_loopback() || (head & 0xffc0) == 0xfe80 || (head & 0xfe00) == 0xfc00
-            }
-            Err(_) => false,
+        is_private_ip(&self.ip)
+    }
+}
+
+/// Returns whether the address `text` is in a private, loopback,
+/// link-local or carrier-grade NAT range, as SpamAssassin's `IP_PRIVATE`
+/// lists them. Text that is not an address is not private.
+pub fn is_private_ip(text: &str) -> bool {
+    match text.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            let [first, second, ..] = ip.octets();
+            ip.is_private()
+                || ip.is_loopback()
+                || ip.is_link_local()
+                || (first == 100 && (64..128).contains(&second))
         }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let head = ip.segments()[0];
+            ip.is_loopback() || (head & 0xffc0) == 0xfe80 || (head & 0xfe00) == 0xfc00
+        }
+        Err(_) => false,
     }
 }
 
@@ -228,6 +235,11 @@ impl RelayChain {
     /// Returns the number of untrusted relays.
     pub fn untrusted_count(&self) -> usize {
         self.relays.len() - self.trusted
+    }
+
+    /// Returns the untrusted relays, newest first.
+    pub fn untrusted(&self) -> &[Relay] {
+        &self.relays[self.trusted..]
     }
 
     /// Returns whether the message has no relay at all.
