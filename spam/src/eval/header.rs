@@ -249,10 +249,10 @@ const YAHOO_RECEIVED_SHAPES: [&str; 5] = [
 
 /// Returns whether a From address at yahoo.com came through relays that
 /// Yahoo! did not run, as `check_for_forged_yahoo_received_headers` in
-/// SpamAssassin 4.0.1's HeaderEval.pm decides: no relay with a yahoo.com
-/// reverse DNS name among the trusted ones or as the first untrusted one,
-/// and none of the Received shapes of Yahoo!'s webmail, SMTP, groups or
-/// "mail this story" servers.
+/// SpamAssassin 4.0.1's HeaderEval.pm decides. A forged one has no relay
+/// with a yahoo.com reverse DNS name among the trusted ones or as the first
+/// untrusted one. Its Received fields also match none of the shapes of
+/// Yahoo!'s webmail, SMTP, groups or "mail this story" servers.
 ///
 /// NOTE: SpamAssassin's `$IP_ADDRESS` regex is approximated by a bracketed
 /// run of hex digits, dots and colons in the groups shape.
