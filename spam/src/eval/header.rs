@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use ringmail_protocols::message::{parse_address_list, Address};
+
 use crate::prepare::received::{is_private_ip, RelaySet};
 use crate::prepare::{HeaderForm, Prepared};
 
@@ -355,6 +357,101 @@ pub fn helo_ip_mismatch(message: &Prepared<'_>) -> bool {
             };
             !relay.ip.starts_with(helo_slash_24)
         })
+}
+
+/// Minimum recipients for `sorted_recipients`, from HeaderEval.pm.
+const SORTED_RECIPIENTS_MIN: usize = 7;
+/// Minimum recipients for `similar_recipients`, from HeaderEval.pm.
+const SIMILAR_RECIPIENTS_MIN: usize = 5;
+/// Characters compared at the start of user and host, from HeaderEval.pm.
+const SIMILAR_PREFIX_LEN: usize = 2;
+/// Maximum recipients compared, from HeaderEval.pm.
+const RECIPIENTS_COMPARED_MAX: usize = 256;
+
+/// Returns the recipient addresses that HeaderEval.pm's
+/// `_check_recipients` compares: To and Cc, then Bcc while fewer than
+/// [`SIMILAR_RECIPIENTS_MIN`], with a run of the same address (ignoring
+/// case) kept once. The list ends at an empty address, as Perl's `while`
+/// over the list does.
+fn compared_recipients(message: &Prepared<'_>) -> Vec<String> {
+    let mut inputs = Vec::new();
+    for names in [&["To", "Cc"][..], &["Bcc"][..]] {
+        for name in names {
+            for value in message.headers().values(name, HeaderForm::Decoded) {
+                for address in parse_address_list(value.as_bytes()) {
+                    if let Address::Mailbox { mailbox, host, .. } = address {
+                        let mut text = String::from_utf8_lossy(&mailbox).into_owned();
+                        if !host.is_empty() {
+                            text.push('@');
+                            text.push_str(&String::from_utf8_lossy(&host));
+                        }
+                        inputs.push(text);
+                    }
+                }
+            }
+        }
+        if inputs.len() >= SIMILAR_RECIPIENTS_MIN {
+            break;
+        }
+    }
+    let mut addresses: Vec<String> = Vec::new();
+    for current in inputs {
+        if current.is_empty() || current == "0" {
+            break;
+        }
+        let repeated = addresses
+            .last()
+            .is_some_and(|previous| previous.to_lowercase() == current.to_lowercase());
+        if !repeated {
+            addresses.push(current);
+        }
+        if addresses.len() == RECIPIENTS_COMPARED_MAX {
+            break;
+        }
+    }
+    addresses
+}
+
+/// `sorted_recipients`: at least [`SORTED_RECIPIENTS_MIN`] recipients, in
+/// sorted order.
+pub fn sorted_recipients(message: &Prepared<'_>) -> bool {
+    let addresses = compared_recipients(message);
+    addresses.len() >= SORTED_RECIPIENTS_MIN && addresses.is_sorted()
+}
+
+/// `similar_recipients(min, max)`: the share of recipient pairs whose user
+/// names, or whose different host names, start with the same two
+/// characters is at least `min` and below `max`. With fewer than
+/// [`SIMILAR_RECIPIENTS_MIN`] recipients the share is 0.
+pub fn similar_recipients(message: &Prepared<'_>, min: Option<f64>, max: Option<f64>) -> bool {
+    let addresses = compared_recipients(message);
+    let mut similar = 0.0;
+    if addresses.len() >= SIMILAR_RECIPIENTS_MIN {
+        let prefix = |text: &str| text.chars().take(SIMILAR_PREFIX_LEN).collect::<String>();
+        let users: Vec<String> = addresses.iter().map(|address| prefix(address)).collect();
+        // As in Perl, addresses without `@` give no host, so later hosts
+        // shift to earlier indexes and the missing ones compare as empty.
+        let hosts: Vec<&str> = addresses
+            .iter()
+            .filter_map(|address| address.split_once('@').map(|(_, host)| host))
+            .collect();
+        let host_at = |index: usize| hosts.get(index).copied().unwrap_or("");
+        let mut hits = 0u64;
+        let mut combinations = 0u64;
+        for i in 0..addresses.len() {
+            for j in i + 1..addresses.len() {
+                if users[i] == users[j] {
+                    hits += 1;
+                }
+                if prefix(host_at(i)) == prefix(host_at(j)) && host_at(i) != host_at(j) {
+                    hits += 1;
+                }
+                combinations += 1;
+            }
+        }
+        similar = hits as f64 / combinations as f64;
+    }
+    min.is_none_or(|min| similar >= min) && max.is_none_or(|max| similar < max)
 }
 
 #[cfg(test)]

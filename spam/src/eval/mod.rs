@@ -73,6 +73,8 @@ const IMPLEMENTED: &[&str] = &[
     "html_tag_exists",
     "html_test",
     "html_text_match",
+    "similar_recipients",
+    "sorted_recipients",
     "subject_is_all_caps",
 ];
 
@@ -99,6 +101,21 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_equal_from_domains" => Some(header::from_domains_differ(message)),
         "check_for_forged_yahoo_received_headers" => Some(header::forged_yahoo_received(message)),
         "helo_ip_mismatch" => Some(header::helo_ip_mismatch(message)),
+        "sorted_recipients" => Some(header::sorted_recipients(message)),
+        "similar_recipients" => {
+            let bound = |text: &str| {
+                if text == "undef" {
+                    Some(None)
+                } else {
+                    number(text).map(Some)
+                }
+            };
+            Some(header::similar_recipients(
+                message,
+                bound(arg(0)?)?,
+                bound(arg(1)?)?,
+            ))
+        }
         "check_for_matching_env_and_hdr_from" => Some(header::envelope_matches_from(message)),
         "check_for_shifted_date" => {
             let hours = |text: &str| {

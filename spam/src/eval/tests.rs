@@ -785,3 +785,61 @@ fn helo_ip_mismatch_table() {
         );
     }
 }
+
+#[test]
+fn recipient_list_evals() {
+    let list = |addresses: &[&str]| format!("To: {}\n\nbody\n", addresses.join(", "));
+    let similar = list(&[
+        "ann@aa.example",
+        "anton@ab.example",
+        "andy@ac.example",
+        "anna@ad.example",
+        "anders@ae.example",
+    ]);
+    let varied = list(&[
+        "ann@aa.example",
+        "bob@bb.example",
+        "carl@cc.example",
+        "dave@dd.example",
+        "eve@ee.example",
+    ]);
+    let sorted = list(&[
+        "a1@x.example",
+        "a2@x.example",
+        "a3@x.example",
+        "a4@x.example",
+        "a5@x.example",
+        "a6@x.example",
+        "a7@x.example",
+    ]);
+    let unsorted = list(&[
+        "a2@x.example",
+        "a1@x.example",
+        "a3@x.example",
+        "a4@x.example",
+        "a5@x.example",
+        "a6@x.example",
+        "a7@x.example",
+    ]);
+    let few = list(&["ann@aa.example", "anton@ab.example"]);
+
+    assert_eq!(
+        run(&similar, "similar_recipients", &["0.65", "undef"]),
+        Some(true)
+    );
+    assert_eq!(
+        run(&varied, "similar_recipients", &["0.65", "undef"]),
+        Some(false)
+    );
+    assert_eq!(
+        run(&varied, "similar_recipients", &["undef", "0.1"]),
+        Some(true)
+    );
+    assert_eq!(
+        run(&few, "similar_recipients", &["0.65", "undef"]),
+        Some(false)
+    );
+    assert_eq!(run(&sorted, "sorted_recipients", &[]), Some(true));
+    assert_eq!(run(&unsorted, "sorted_recipients", &[]), Some(false));
+    assert_eq!(run(&few, "sorted_recipients", &[]), Some(false));
+}
