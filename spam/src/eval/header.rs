@@ -412,17 +412,18 @@ fn compared_recipients(message: &Prepared<'_>) -> Vec<String> {
     addresses
 }
 
-/// `sorted_recipients`: at least [`SORTED_RECIPIENTS_MIN`] recipients, in
-/// sorted order.
+/// Returns whether there are at least [`SORTED_RECIPIENTS_MIN`] recipients,
+/// in sorted order (`sorted_recipients`).
 pub fn sorted_recipients(message: &Prepared<'_>) -> bool {
     let addresses = compared_recipients(message);
     addresses.len() >= SORTED_RECIPIENTS_MIN && addresses.is_sorted()
 }
 
-/// `similar_recipients(min, max)`: the share of recipient pairs whose user
-/// names, or whose different host names, start with the same two
-/// characters is at least `min` and below `max`. With fewer than
-/// [`SIMILAR_RECIPIENTS_MIN`] recipients the share is 0.
+/// Returns whether the share of similar recipient pairs is at least `min`
+/// and below `max` (`similar_recipients`). Each pair scores once for user
+/// names that start with the same two characters, and once for different
+/// host names that do. With fewer than [`SIMILAR_RECIPIENTS_MIN`]
+/// recipients the share is 0.
 pub fn similar_recipients(message: &Prepared<'_>, min: Option<f64>, max: Option<f64>) -> bool {
     let addresses = compared_recipients(message);
     let mut similar = 0.0;
