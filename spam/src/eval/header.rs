@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use ringmail_protocols::message::{parse_address_list, Address};
-
+use crate::prepare::headers::mailbox_addresses;
 use crate::prepare::received::{is_private_ip, RelaySet};
 use crate::prepare::{HeaderForm, Prepared};
 
@@ -378,16 +377,7 @@ fn compared_recipients(message: &Prepared<'_>) -> Vec<String> {
     for names in [&["To", "Cc"][..], &["Bcc"][..]] {
         for name in names {
             for value in message.headers().values(name, HeaderForm::Decoded) {
-                for address in parse_address_list(value.as_bytes()) {
-                    if let Address::Mailbox { mailbox, host, .. } = address {
-                        let mut text = String::from_utf8_lossy(&mailbox).into_owned();
-                        if !host.is_empty() {
-                            text.push('@');
-                            text.push_str(&String::from_utf8_lossy(&host));
-                        }
-                        inputs.push(text);
-                    }
-                }
+                inputs.extend(mailbox_addresses(&value));
             }
         }
         if inputs.len() >= SIMILAR_RECIPIENTS_MIN {

@@ -102,31 +102,17 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_for_forged_yahoo_received_headers" => Some(header::forged_yahoo_received(message)),
         "helo_ip_mismatch" => Some(header::helo_ip_mismatch(message)),
         "sorted_recipients" => Some(header::sorted_recipients(message)),
-        "similar_recipients" => {
-            let bound = |text: &str| {
-                if text == "undef" {
-                    Some(None)
-                } else {
-                    number(text).map(Some)
-                }
-            };
-            Some(header::similar_recipients(
-                message,
-                bound(arg(0)?)?,
-                bound(arg(1)?)?,
-            ))
-        }
+        "similar_recipients" => Some(header::similar_recipients(
+            message,
+            optional_number(arg(0)?)?,
+            optional_number(arg(1)?)?,
+        )),
         "check_for_matching_env_and_hdr_from" => Some(header::envelope_matches_from(message)),
-        "check_for_shifted_date" => {
-            let hours = |text: &str| {
-                if text == "undef" {
-                    Some(None)
-                } else {
-                    number(text).map(Some)
-                }
-            };
-            Some(date::shifted(message, hours(arg(0)?)?, hours(arg(1)?)?))
-        }
+        "check_for_shifted_date" => Some(date::shifted(
+            message,
+            optional_number(arg(0)?)?,
+            optional_number(arg(1)?)?,
+        )),
         "check_outlook_message_id" => Some(date::outlook_message_id_forged(message)),
         "check_for_faraway_charset" | "check_for_faraway_charset_in_headers" => Some(false),
         "check_for_mime" => mime::check_for_mime(message, arg(0)?),
@@ -178,6 +164,16 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
 /// Returns the names of the eval functions `evaluate` implements, sorted.
 pub fn implemented() -> &'static [&'static str] {
     IMPLEMENTED
+}
+
+/// Parses an eval argument that may be `undef`: `Some(None)` for `undef`,
+/// `Some(Some(n))` for a number, and `None` for anything else.
+fn optional_number(text: &str) -> Option<Option<f64>> {
+    if text == "undef" {
+        Some(None)
+    } else {
+        number(text).map(Some)
+    }
 }
 
 /// Parses a numeric rule argument as Perl would read a plain number.

@@ -411,9 +411,10 @@ fn unfold_value(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(output)
 }
 
-/// Returns the first address of an address-list value, or the value
-/// trimmed of angle brackets when it has no parsable address.
-pub(crate) fn first_address(value: &str) -> String {
+/// Returns every mailbox of an address-list value as `local@host`, or as
+/// `local` when it has no host, in order.
+pub(crate) fn mailbox_addresses(value: &str) -> Vec<String> {
+    let mut addresses = Vec::new();
     for address in parse_address_list(value.as_bytes()) {
         if let Address::Mailbox { mailbox, host, .. } = address {
             let mut text = String::from_utf8_lossy(&mailbox).into_owned();
@@ -421,8 +422,17 @@ pub(crate) fn first_address(value: &str) -> String {
                 text.push('@');
                 text.push_str(&String::from_utf8_lossy(&host));
             }
-            return text;
+            addresses.push(text);
         }
+    }
+    addresses
+}
+
+/// Returns the first address of an address-list value, or the value
+/// trimmed of angle brackets when it has no parsable address.
+pub(crate) fn first_address(value: &str) -> String {
+    if let Some(first) = mailbox_addresses(value).into_iter().next() {
+        return first;
     }
     value
         .trim()
