@@ -625,7 +625,7 @@ fn bayes_store_learned_while_running_is_used() {
         "nothing learned yet: {before}"
     );
 
-    // Learn while the server runs; it loads the new store at its next
+    // Learn while the server runs. It loads the new store at its next
     // check, one second later, before it scores the next message.
     let data_dir = server.data_dir();
     let learned = common::run_ringmail(

@@ -88,6 +88,6 @@ pub struct Envelope {
     /// Unix time in seconds at which the message was accepted.
     pub received_unix_secs: u64,
     /// The Maildir++ folder that local recipients get the message in, such
-    /// as `Junk` for mail that spam scoring filed there; `None` is INBOX.
+    /// as `Junk` for mail that spam scoring filed there. `None` is INBOX.
     pub local_folder: Option<String>,
 }

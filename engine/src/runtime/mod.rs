@@ -88,12 +88,12 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// variable `RINGMAIL_COOP_TASKRUN` is not `0`, cooperative task running
 /// (IORING_SETUP_COOP_TASKRUN).
 ///
-/// Without that flag, the kernel interrupts a running worker with an
-/// inter-processor interrupt for each completion that it finishes outside
-/// the worker's own call, such as an fdatasync done on an io-wq thread, so
-/// that the worker posts the completion at once. With it, a running worker posts completions at its next system call, which
-/// its event loop makes every time it submits or waits; a sleeping worker is
-/// still woken. In docs/BENCHMARKS.md it raised the spool's durable accept
+/// Without that flag, each completion that the kernel finishes outside the
+/// worker's own call (an fdatasync on an io-wq thread, say) interrupts a
+/// running worker with an inter-processor interrupt. The worker then posts
+/// the completion at once. With the flag, a running worker posts
+/// completions at its next system call, which its event loop makes every
+/// time it submits or waits. A sleeping worker is still woken. In docs/BENCHMARKS.md it raised the spool's durable accept
 /// rate by about 8 % and lowered the Maildir path's, which waits on four
 /// io-wq operations per message, by about 10 %. `RINGMAIL_COOP_TASKRUN=0`
 /// turns it off for a server that mostly delivers locally.

@@ -176,11 +176,12 @@ enum NextSegment {
     /// Not started: the active segment is less than half full, or the last
     /// preparation failed and the roll creates the segment itself.
     None,
-    /// A background task is creating it; the roll waits on the [`Notify`].
+    /// A background task is creating it, and the roll waits on the
+    /// [`Notify`].
     Preparing(Rc<Notify>),
     /// Created, zero-filled and synced, waiting for the roll.
     Ready(Rc<ActiveSegment>),
-    /// The background preparation failed; the roll creates the segment
+    /// The background preparation failed. The roll creates the segment
     /// itself, and the next preparation starts after that roll.
     Failed,
 }
@@ -444,7 +445,7 @@ impl Spool {
 
         let segment = if len > self.config.segment_size {
             // A record larger than a segment gets a segment of exactly its
-            // size; the prepared segment, if any, stays for the next roll.
+            // size. The prepared segment, if any, stays for the next roll.
             let id = self.take_seq();
             Rc::new(segment::create_segment(&self.spool_dir, id, len, Fill::Preallocate).await?)
         } else {
@@ -481,8 +482,8 @@ impl Spool {
                 NextSegment::Ready(segment) => return Ok(segment),
                 NextSegment::Preparing(done) => {
                     *self.next.borrow_mut() = NextSegment::Preparing(done.clone());
-                    // The preparer stores a permit when nobody waits yet, and
-                    // a stale permit only makes this loop look again.
+                    // The preparer stores a permit when no roll waits yet,
+                    // and a stale permit only makes this loop look again.
                     done.notified().await;
                 }
                 NextSegment::None | NextSegment::Failed => {
@@ -701,7 +702,7 @@ async fn prepare_segment(spool: Weak<Spool>, id: SegmentId, done: Rc<Notify>) {
     };
     let size = spool.config.segment_size;
     // Pause between zero-fill steps while the active segment has room, so
-    // the fill's writes and syncs stay out of the way of the appends'; go
+    // the fill's writes and syncs stay out of the way of the appends'. Go
     // on at full speed once the roll draws near.
     let active = spool.active.borrow().clone();
     let pace = || {

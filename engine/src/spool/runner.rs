@@ -56,7 +56,7 @@ pub(super) async fn run_due(spool: &Spool, store: &MailStore) {
             };
             let users = pending_local_users(message);
             // Only a message with local recipients left needs a copy for the
-            // attempt; the others just move to their next retry.
+            // attempt. The others just move to their next retry.
             let copy = (!users.is_empty()).then(|| message.clone());
             (copy, users)
         };
@@ -214,9 +214,9 @@ fn schedule_retry(spool: &Spool, message: &mut QueuedMessage) {
         .any(|(recipient, done)| !done && recipient.destination == Destination::Remote);
     if has_remote && !message.remote_logged {
         message.remote_logged = true;
-        // One line per worker at info level says why remote mail stays; a
-        // line per message at that level would cost a relay under load a
-        // log write per message and say nothing new.
+        // One info line per worker tells the operator why remote mail
+        // stays. A line per message at that level would cost a loaded relay
+        // a log write per message and tell nothing new.
         if spool.remote_notice_logged.replace(true) {
             tracing::debug!(queue_id = message.envelope.queue_id, record = %message.id, "remote delivery not available yet, message stays queued");
         } else {

@@ -328,7 +328,7 @@ fn gated_through_received_remover(message: &Prepared<'_>, received: Option<&str>
     matches_perl(r"from groups\.msn\.com \(\S+\.msn\.com ", received)
 }
 
-/// Returns whether the Perl regex `pattern` matches `text`; a pattern that
+/// Returns whether the Perl regex `pattern` matches `text`. A pattern that
 /// does not compile matches nothing.
 fn matches_perl(pattern: &str, text: &str) -> bool {
     cached_pattern(pattern).is_some_and(|compiled| compiled.is_match(text.as_bytes()))

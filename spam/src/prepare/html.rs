@@ -53,7 +53,7 @@ pub struct HtmlFacts {
     pub image_area: u64,
     /// `a` start tags with an href.
     pub anchors: usize,
-    /// What follows `mailto:` in the href of `a` tags, as written, at most
+    /// The part after `mailto:` in the href of `a` tags, as written, at most
     /// `MAILTO_LINKS_MAX`. FreeMail's body tests read them, because a link's
     /// address need not appear in the rendered text.
     pub mailto_links: Vec<String>,

@@ -3,7 +3,7 @@
 //! `check_freemail_replyto` and `check_freemail_body`.
 //!
 //! Two sources, in this order, without repeats:
-//! - `mailto:` links of HTML `<a>` tags, at most [`ANCHOR_ADDRESSES_MAX`];
+//! - `mailto:` links of HTML `<a>` tags, at most [`ANCHOR_ADDRESSES_MAX`],
 //! - addresses in the rendered body text, at most [`BODY_ADDRESSES_MAX`]
 //!   in all. Before the scan, each line loses its `http(s)://` links that
 //!   contain `@` or `%40`, and the addresses that end in `>` or are followed
@@ -72,7 +72,7 @@ impl TopLevelDomains {
         TopLevelDomains { names }
     }
 
-    /// Returns whether no name is known; then no address is valid, as the
+    /// Returns whether no name is known. Then no address is valid, as the
     /// plugin's fallback regex `no_tlds_defined` matches nothing useful.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()

@@ -59,7 +59,7 @@ fn message_record_roundtrip() {
 }
 
 #[test]
-fn local_folder_roundtrips_and_is_absent_in_older_records() {
+fn local_folder_roundtrip_and_old_format() {
     let inbox = sample_envelope();
     let junk = Envelope {
         local_folder: Some("Junk".to_string()),
