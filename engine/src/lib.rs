@@ -7,6 +7,7 @@
 pub mod config;
 pub mod connection;
 pub mod envelope;
+pub mod file_version;
 pub mod imap;
 pub mod mailstore;
 pub mod router;

@@ -30,6 +30,7 @@ use argon2::Argon2;
 use rand::rngs::OsRng;
 use rand::Rng;
 
+use crate::file_version::FileVersion;
 use crate::mailstore::durable::{write_atomic, FileLock};
 
 /// Maximum length of a user name in bytes.
@@ -107,29 +108,8 @@ pub struct UserDb {
     lock_path: PathBuf,
 }
 
-/// Identity of one version of the users file: inode, size and modification
-/// time in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    inode: u64,
-    len: u64,
-    modified_nanos: i128,
-}
-
-impl FileStamp {
-    fn of(metadata: &std::fs::Metadata) -> FileStamp {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp {
-            inode: metadata.ino(),
-            len: metadata.len(),
-            modified_nanos: i128::from(metadata.mtime()) * 1_000_000_000
-                + i128::from(metadata.mtime_nsec()),
-        }
-    }
-}
-
-/// Parsed users files by path, with the stamp of the version parsed.
-type RecordCache = HashMap<PathBuf, (FileStamp, Rc<Vec<UserRecord>>)>;
+/// Parsed users files by path, with the version parsed.
+type RecordCache = HashMap<PathBuf, (FileVersion, Rc<Vec<UserRecord>>)>;
 
 thread_local! {
     static RECORD_CACHE: RefCell<RecordCache> = RefCell::new(HashMap::new());
@@ -237,12 +217,12 @@ impl UserDb {
     /// per lookup then replaces a read and parse per RCPT or login. The cache
     /// is per thread, so workers share no lock for it.
     fn read_records(&self) -> Result<Rc<Vec<UserRecord>>, UserError> {
-        let stamp = match std::fs::metadata(&self.path) {
-            Ok(metadata) => Some(FileStamp::of(&metadata)),
+        let version = match std::fs::metadata(&self.path) {
+            Ok(metadata) => Some(FileVersion::of(&metadata)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error.into()),
         };
-        let Some(stamp) = stamp else {
+        let Some(version) = version else {
             return Ok(Rc::new(Vec::new()));
         };
 
@@ -250,7 +230,7 @@ impl UserDb {
             cache
                 .borrow()
                 .get(&self.path)
-                .filter(|(cached_stamp, _)| *cached_stamp == stamp)
+                .filter(|(cached_version, _)| *cached_version == version)
                 .map(|(_, records)| records.clone())
         });
         if let Some(records) = cached {
@@ -261,7 +241,7 @@ impl UserDb {
         RECORD_CACHE.with(|cache| {
             cache
                 .borrow_mut()
-                .insert(self.path.clone(), (stamp, records.clone()))
+                .insert(self.path.clone(), (version, records.clone()))
         });
         Ok(records)
     }

@@ -47,6 +47,7 @@ use ringmail_spam::rules::{self, LoadOptions, RuleModel};
 use ringmail_spam::score::{format_score, spam_headers, Scorer, Verdict};
 
 use crate::config::SpamConfig;
+use crate::file_version::FileVersion;
 use crate::runtime::{self, ReplySender};
 
 pub use fields::{insert_spam_fields, is_spam_field_name};
@@ -170,33 +171,6 @@ struct BayesCheck {
     checked_at: Instant,
 }
 
-/// The identity of one version of a file: a rename gives a new inode, and an
-/// in-place write a new modification time or length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileVersion {
-    device: u64,
-    inode: u64,
-    modified_nanos: i128,
-    len: u64,
-}
-
-impl FileVersion {
-    /// Returns the version of the file at `path`, or `None` when it is
-    /// missing or cannot be read.
-    fn of(path: &Path) -> Option<FileVersion> {
-        use std::os::unix::fs::MetadataExt;
-
-        let metadata = std::fs::metadata(path).ok()?;
-        Some(FileVersion {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            modified_nanos: i128::from(metadata.mtime()) * 1_000_000_000
-                + i128::from(metadata.mtime_nsec()),
-            len: metadata.len(),
-        })
-    }
-}
-
 impl BayesSource {
     /// Opens the store of `data_dir`, with `ignore_headers` as
     /// `bayes_ignore_header`.
@@ -206,7 +180,7 @@ impl BayesSource {
         reload_interval: Duration,
     ) -> Result<BayesSource, String> {
         let path = BayesStore::path_in(data_dir);
-        let loaded = FileVersion::of(&path);
+        let loaded = FileVersion::of_path(&path);
         let store = load_bayes(data_dir, &ignore_headers)?;
         Ok(BayesSource {
             data_dir: data_dir.to_path_buf(),
@@ -239,7 +213,7 @@ impl BayesSource {
         }
         check.checked_at = Instant::now();
         let path = BayesStore::path_in(&self.data_dir);
-        let version = FileVersion::of(&path);
+        let version = FileVersion::of_path(&path);
         if version == check.loaded {
             return;
         }
