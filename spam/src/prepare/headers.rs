@@ -411,21 +411,34 @@ fn unfold_value(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(output)
 }
 
+/// Returns the local part and host of every mailbox of an address-list
+/// value, in order. The host is empty when the address has none.
+pub(crate) fn mailboxes(value: &str) -> Vec<(String, String)> {
+    parse_address_list(value.as_bytes())
+        .into_iter()
+        .filter_map(|address| match address {
+            Address::Mailbox { mailbox, host, .. } => Some((
+                String::from_utf8_lossy(&mailbox).into_owned(),
+                String::from_utf8_lossy(&host).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Returns every mailbox of an address-list value as `local@host`, or as
 /// `local` when it has no host, in order.
 pub(crate) fn mailbox_addresses(value: &str) -> Vec<String> {
-    let mut addresses = Vec::new();
-    for address in parse_address_list(value.as_bytes()) {
-        if let Address::Mailbox { mailbox, host, .. } = address {
-            let mut text = String::from_utf8_lossy(&mailbox).into_owned();
-            if !host.is_empty() {
-                text.push('@');
-                text.push_str(&String::from_utf8_lossy(&host));
+    mailboxes(value)
+        .into_iter()
+        .map(|(local, host)| {
+            if host.is_empty() {
+                local
+            } else {
+                format!("{local}@{host}")
             }
-            addresses.push(text);
-        }
-    }
-    addresses
+        })
+        .collect()
 }
 
 /// Returns the first address of an address-list value, or the value

@@ -25,15 +25,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use regex_automata::meta::Regex;
-use regex_automata::util::syntax;
-use ringmail_protocols::message::{parse_address_list, Address};
-
 use crate::compile::CompiledPattern;
 use crate::eval::cached_pattern;
+use crate::prepare::headers::mailboxes;
 use crate::prepare::{HeaderForm, Prepared};
 use crate::rules::RuleModel;
 use crate::score::freemail_body::{self, TopLevelDomains};
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
 
 /// Names of the FreeMail tests [`FreeMail::evaluate`] implements.
 pub const IMPLEMENTED: &[&str] = &[
@@ -333,21 +332,12 @@ fn header_addresses(message: &Prepared<'_>, name: &str) -> Vec<String> {
     } else {
         message.headers().values(name, HeaderForm::Decoded)
     };
-    let mut emails = Vec::new();
-    for value in values {
-        for address in parse_address_list(value.as_bytes()) {
-            if let Address::Mailbox { mailbox, host, .. } = address {
-                if mailbox.is_empty() || host.is_empty() {
-                    continue;
-                }
-                let mut email = String::from_utf8_lossy(&mailbox).to_ascii_lowercase();
-                email.push('@');
-                email.push_str(&String::from_utf8_lossy(&host).to_ascii_lowercase());
-                emails.push(email);
-            }
-        }
-    }
-    emails
+    values
+        .iter()
+        .flat_map(|value| mailboxes(value))
+        .filter(|(local, host)| !local.is_empty() && !host.is_empty())
+        .map(|(local, host)| format!("{local}@{host}").to_ascii_lowercase())
+        .collect()
 }
 
 /// Returns the addresses SpamAssassin's `all_from_addrs` collects: the
