@@ -16,7 +16,9 @@
 //!    fancy-regex compiles it (counted as a fallback), behind a superset
 //!    regex when [`superset`] can build one: a text the superset misses is
 //!    a miss without running fancy-regex, and the superset's literals are
-//!    the rule's prefilter;
+//!    the rule's prefilter. When every match begins with one of a few
+//!    literals ([`prefilter::start_literals`]), fancy-regex runs anchored
+//!    at each place they occur instead of trying every position;
 //! 4. if every engine fails, the rule is counted and skipped with its error.
 //!
 //! [`CompiledRules::match_lines`] matches a list of lines (body, rawbody
@@ -59,6 +61,10 @@ pub const BACKTRACK_LIMIT: usize = 100_000;
 /// Maximum bytes of one rule's compiled NFA in regex-automata; larger
 /// rules go to fancy-regex or fail.
 pub const NFA_SIZE_MAX: usize = 8 * 1024 * 1024;
+/// Maximum places one fancy-regex rule runs anchored on one text. Each run
+/// has its own [`BACKTRACK_LIMIT`], so this bounds the work per text. Past
+/// it, the rule runs once over the whole text.
+pub const START_POSITIONS_MAX: usize = 128;
 /// Maximum nesting of groups and repetitions in one pattern.
 pub const NEST_MAX: u32 = 100;
 /// Maximum threads that compile rules at start.
@@ -163,9 +169,19 @@ impl CompileStats {
 
 enum Matcher {
     Automata(meta::Regex),
-    /// A fancy-regex rule, with its superset regex when it has one
-    /// ([`superset`]): a text the superset does not match is a miss.
-    Fancy(fancy_regex::Regex, Option<meta::Regex>),
+    Fancy(FancyMatcher),
+}
+
+/// A fancy-regex rule and the regex-automata parts that narrow its search.
+struct FancyMatcher {
+    regex: fancy_regex::Regex,
+    /// The superset regex, when the rule has one ([`superset`]): a text the
+    /// superset does not match is a miss.
+    superset: Option<meta::Regex>,
+    /// The literals every match starts with, when the rule has such a set
+    /// ([`prefilter::start_literals`]). fancy-regex then runs anchored at
+    /// each place one of them occurs, instead of trying every position.
+    starts: Option<AhoCorasick>,
 }
 
 impl Matcher {
@@ -174,7 +190,7 @@ impl Matcher {
     fn plain(&self) -> Option<&meta::Regex> {
         match self {
             Matcher::Automata(regex) => Some(regex),
-            Matcher::Fancy(_, superset) => superset.as_ref(),
+            Matcher::Fancy(fancy) => fancy.superset.as_ref(),
         }
     }
 
@@ -183,7 +199,8 @@ impl Matcher {
     fn superset_misses(&self, text: &[u8]) -> bool {
         match self {
             Matcher::Automata(_) => false,
-            Matcher::Fancy(_, superset) => superset
+            Matcher::Fancy(fancy) => fancy
+                .superset
                 .as_ref()
                 .is_some_and(|superset| !superset.is_match(text)),
         }
@@ -640,11 +657,11 @@ impl CompiledRules {
         let hits = if gate == Gate::On && rule.matcher.superset_misses(text) {
             u32::from(rule.negated)
         } else if rule.negated {
-            u32::from(!self.is_match(&rule.matcher, text))
+            u32::from(!self.is_match(&rule.matcher, text, gate))
         } else if rule.hits_max > 1 {
-            self.count(&rule.matcher, text, rule.hits_max)
+            self.count(&rule.matcher, text, rule.hits_max, gate)
         } else {
-            u32::from(self.is_match(&rule.matcher, text))
+            u32::from(self.is_match(&rule.matcher, text, gate))
         };
         (hits > 0).then_some(RuleMatch {
             rule: rule.id,
@@ -652,10 +669,10 @@ impl CompiledRules {
         })
     }
 
-    fn is_match(&self, matcher: &Matcher, text: &[u8]) -> bool {
+    fn is_match(&self, matcher: &Matcher, text: &[u8], gate: Gate) -> bool {
         match matcher {
             Matcher::Automata(regex) => regex.is_match(text),
-            Matcher::Fancy(regex, _) => match regex.is_match(text) {
+            Matcher::Fancy(fancy) => match fancy.is_match(text, gate) {
                 Ok(found) => found,
                 Err(_) => {
                     self.backtrack_limit_hits.fetch_add(1, Ordering::Relaxed);
@@ -665,24 +682,103 @@ impl CompiledRules {
         }
     }
 
-    fn count(&self, matcher: &Matcher, text: &[u8], cap: u32) -> u32 {
+    fn count(&self, matcher: &Matcher, text: &[u8], cap: u32, gate: Gate) -> u32 {
         let cap = cap as usize;
         let count = match matcher {
             Matcher::Automata(regex) => regex.find_iter(text).take(cap).count(),
-            Matcher::Fancy(regex, _) => {
-                let mut count = 0;
-                for found in regex.find_iter(text).take(cap) {
-                    if found.is_err() {
-                        self.backtrack_limit_hits.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    count += 1;
+            Matcher::Fancy(fancy) => {
+                let (count, limit_hit) = fancy.count(text, cap, gate);
+                if limit_hit {
+                    self.backtrack_limit_hits.fetch_add(1, Ordering::Relaxed);
                 }
                 count
             }
         };
         u32::try_from(count).unwrap_or(u32::MAX)
     }
+}
+
+impl FancyMatcher {
+    /// Returns whether the regex matches `text`, or the error of a match
+    /// that hit [`BACKTRACK_LIMIT`]. With [`Gate::On`] it runs only at the
+    /// places [`FancyMatcher::start_positions`] returns.
+    fn is_match(&self, text: &[u8], gate: Gate) -> Result<bool, fancy_regex::Error> {
+        let Some(positions) = self.start_positions(text, gate) else {
+            return self.regex.is_match(text);
+        };
+        for start in positions {
+            if self.regex.is_match_input(anchored_at(text, start))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Returns how many non-overlapping matches `text` has, leftmost first
+    /// and up to `cap`, as `find_iter` counts them, and whether a match hit
+    /// [`BACKTRACK_LIMIT`] (the count stops there).
+    ///
+    /// With start positions, the first position whose anchored run matches
+    /// gives the same match as a search from the end of the previous one:
+    /// the search tries positions in order with the same priorities. Every
+    /// start literal is at least one byte, so no match is empty.
+    fn count(&self, text: &[u8], cap: usize, gate: Gate) -> (usize, bool) {
+        let mut count = 0;
+        let Some(positions) = self.start_positions(text, gate) else {
+            for found in self.regex.find_iter(text).take(cap) {
+                if found.is_err() {
+                    return (count, true);
+                }
+                count += 1;
+            }
+            return (count, false);
+        };
+        let mut previous_end = 0;
+        for start in positions {
+            if count == cap {
+                break;
+            }
+            if start < previous_end {
+                continue;
+            }
+            match self.regex.find_input(anchored_at(text, start)) {
+                Ok(Some(found)) => {
+                    count += 1;
+                    previous_end = found.end();
+                }
+                Ok(None) => {}
+                Err(_) => return (count, true),
+            }
+        }
+        (count, false)
+    }
+
+    /// Returns, in order, the places in `text` where one of the start
+    /// literals begins, or `None` when the search must try every position:
+    /// with [`Gate::Off`], without start literals, or past
+    /// [`START_POSITIONS_MAX`] places.
+    fn start_positions(&self, text: &[u8], gate: Gate) -> Option<Vec<usize>> {
+        let starts = self.starts.as_ref().filter(|_| gate == Gate::On)?;
+        let mut positions: Vec<usize> = starts
+            .find_overlapping_iter(text)
+            .take(START_POSITIONS_MAX + 1)
+            .map(|found| found.start())
+            .collect();
+        if positions.len() > START_POSITIONS_MAX {
+            return None;
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        Some(positions)
+    }
+}
+
+/// Returns the fancy-regex input that matches only at `start`, with the
+/// whole of `text` in view for lookbehinds and anchors.
+fn anchored_at(text: &[u8], start: usize) -> fancy_regex::RegexInput<'_, [u8]> {
+    fancy_regex::RegexInput::new(text)
+        .from_pos(start)
+        .anchored(true)
 }
 
 /// One regex rule waiting to be compiled.
@@ -792,32 +888,57 @@ pub struct CompiledPattern {
 }
 
 impl CompiledPattern {
-    /// Returns whether the pattern matches `text` (a backtrack-limit error
-    /// counts as no match).
+    /// Returns whether the pattern matches `text`, with a fancy pattern's
+    /// superset and start literals in use (a backtrack-limit error counts
+    /// as no match).
     pub fn is_match(&self, text: &[u8]) -> bool {
         match &self.matcher {
             Matcher::Automata(regex) => regex.is_match(text),
-            Matcher::Fancy(regex, superset) => {
-                superset
-                    .as_ref()
-                    .is_none_or(|superset| superset.is_match(text))
-                    && regex.is_match(text).unwrap_or(false)
+            Matcher::Fancy(fancy) => {
+                !self.matcher.superset_misses(text)
+                    && fancy.is_match(text, Gate::On).unwrap_or(false)
             }
+        }
+    }
+
+    /// Returns how many non-overlapping matches of a fancy pattern `text`
+    /// has, up to `cap`, found at its start literals, or `None` for a
+    /// regex-automata pattern.
+    pub fn count_fancy(&self, text: &[u8], cap: usize) -> Option<usize> {
+        match &self.matcher {
+            Matcher::Automata(_) => None,
+            Matcher::Fancy(fancy) => Some(fancy.count(text, cap, Gate::On).0),
         }
     }
 
     /// Returns whether fancy-regex runs this pattern behind a superset
     /// regex ([`superset`]).
     pub fn has_superset(&self) -> bool {
-        matches!(self.matcher, Matcher::Fancy(_, Some(_)))
+        matches!(&self.matcher, Matcher::Fancy(fancy) if fancy.superset.is_some())
     }
 
-    /// Returns whether fancy-regex alone matches `text`, without the
-    /// superset. Tests compare this with [`CompiledPattern::is_match`].
+    /// Returns whether fancy-regex runs this pattern only where one of its
+    /// start literals occurs.
+    pub fn has_start_literals(&self) -> bool {
+        matches!(&self.matcher, Matcher::Fancy(fancy) if fancy.starts.is_some())
+    }
+
+    /// Returns whether fancy-regex alone matches `text`, at every position
+    /// and without the superset. Tests compare this with
+    /// [`CompiledPattern::is_match`].
     pub fn is_match_fancy_only(&self, text: &[u8]) -> Option<bool> {
         match &self.matcher {
             Matcher::Automata(_) => None,
-            Matcher::Fancy(regex, _) => Some(regex.is_match(text).unwrap_or(false)),
+            Matcher::Fancy(fancy) => Some(fancy.regex.is_match(text).unwrap_or(false)),
+        }
+    }
+
+    /// Returns what [`CompiledPattern::count_fancy`] returns, with
+    /// fancy-regex trying every position.
+    pub fn count_fancy_only(&self, text: &[u8], cap: usize) -> Option<usize> {
+        match &self.matcher {
+            Matcher::Automata(_) => None,
+            Matcher::Fancy(fancy) => Some(fancy.count(text, cap, Gate::Off).0),
         }
     }
 }
@@ -850,8 +971,23 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
                 .and_then(prefilter::factors)
                 .or_else(|| superset_hir.and_then(prefilter::factors));
             let line_safe = superset_hir.is_some_and(superset::is_line_safe);
+            let starts = hir
+                .as_ref()
+                .or(superset_hir)
+                .and_then(prefilter::start_literals)
+                .and_then(|literals| {
+                    AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::Standard)
+                        .build(&literals)
+                        .ok()
+                });
             Ok(CompiledPattern {
-                matcher: Matcher::Fancy(regex, superset.map(|(regex, _)| regex)),
+                matcher: Matcher::Fancy(FancyMatcher {
+                    regex,
+                    superset: superset.map(|(regex, _)| regex),
+                    starts,
+                }),
                 engine: Engine::Fancy,
                 factors,
                 line_safe,

@@ -25,11 +25,26 @@ use regex_syntax::hir::{Hir, HirKind};
 pub const FACTOR_LEN_MIN: usize = 3;
 /// Maximum literals per rule, which bounds the automaton's size.
 pub const FACTORS_PER_RULE_MAX: usize = 64;
+/// Minimum bytes in each start literal ([`start_literals`]): a shorter one
+/// begins at too many places to narrow the search.
+pub const START_LEN_MIN: usize = 2;
 /// Maximum HIR depth walked; deeper parts fall back to their prefix set.
 const DEPTH_MAX: usize = 64;
 
 /// Returns a necessary literal set for `hir`, lower-cased and deduplicated.
 pub fn factors(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    walk(hir, &prefix_extractor(), 0)
+}
+
+/// Returns literals one of which begins every match of `hir`, lower-cased
+/// and deduplicated, or `None` when a match may begin some other way or a
+/// literal is shorter than [`START_LEN_MIN`]. Zero-width assertions at the
+/// start, such as `^` and `\b`, do not end the prefix.
+pub fn start_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    prefix_set(hir, &prefix_extractor(), START_LEN_MIN)
+}
+
+fn prefix_extractor() -> Extractor {
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
@@ -37,11 +52,11 @@ pub fn factors(hir: &Hir) -> Option<Vec<Vec<u8>>> {
         .limit_repeat(8)
         .limit_literal_len(64)
         .limit_total(256);
-    walk(hir, &extractor, 0)
+    extractor
 }
 
 fn walk(hir: &Hir, extractor: &Extractor, depth: usize) -> Option<Vec<Vec<u8>>> {
-    let prefix = prefix_set(hir, extractor);
+    let prefix = prefix_set(hir, extractor, FACTOR_LEN_MIN);
     if depth >= DEPTH_MAX {
         return prefix;
     }
@@ -61,7 +76,7 @@ fn walk(hir: &Hir, extractor: &Extractor, depth: usize) -> Option<Vec<Vec<u8>>> 
                 };
                 union.extend(set);
             }
-            better(prefix, normalize(union))
+            better(prefix, normalize(union, FACTOR_LEN_MIN))
         }
         HirKind::Capture(capture) => better(prefix, walk(&capture.sub, extractor, depth + 1)),
         HirKind::Repetition(repetition) if repetition.min >= 1 => {
@@ -71,7 +86,9 @@ fn walk(hir: &Hir, extractor: &Extractor, depth: usize) -> Option<Vec<Vec<u8>>> 
     }
 }
 
-fn prefix_set(hir: &Hir, extractor: &Extractor) -> Option<Vec<Vec<u8>>> {
+/// Returns the prefix literals of `hir` when the set is finite and passes
+/// [`normalize`] with `len_min`.
+fn prefix_set(hir: &Hir, extractor: &Extractor, len_min: usize) -> Option<Vec<Vec<u8>>> {
     let sequence = extractor.extract(hir);
     let literals = sequence.literals()?;
     // An empty finite set means the regex matches nothing; keep the rule a
@@ -84,19 +101,19 @@ fn prefix_set(hir: &Hir, extractor: &Extractor) -> Option<Vec<Vec<u8>>> {
             .iter()
             .map(|literal| literal.as_bytes().to_vec())
             .collect(),
+        len_min,
     )
 }
 
-/// Lower-cases, deduplicates and checks the limits.
-fn normalize(mut literals: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+/// Lower-cases, deduplicates and checks the limits: every literal at least
+/// `len_min` bytes, at most [`FACTORS_PER_RULE_MAX`] literals.
+fn normalize(mut literals: Vec<Vec<u8>>, len_min: usize) -> Option<Vec<Vec<u8>>> {
     for literal in &mut literals {
         literal.make_ascii_lowercase();
     }
     literals.sort();
     literals.dedup();
-    let too_short = literals
-        .iter()
-        .any(|literal| literal.len() < FACTOR_LEN_MIN);
+    let too_short = literals.iter().any(|literal| literal.len() < len_min);
     if literals.is_empty() || too_short || literals.len() > FACTORS_PER_RULE_MAX {
         return None;
     }

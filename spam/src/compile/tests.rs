@@ -494,6 +494,109 @@ fn superset_never_rejects_fancy_match_on_corpus() {
     assert!(fancy_hits > 0);
 }
 
+#[test]
+fn start_literal_runs_keep_lookbehind_anchors_and_counts() {
+    // (pattern, flags, text, matches, non-overlapping count up to 10)
+    let cases: &[(&str, &str, &[u8], bool, usize)] = &[
+        // The lookbehind sees the byte before the start literal.
+        (r"(?<!x)ab(c)\1", "", b"xabcc abcc", true, 1),
+        (r"(?<!x)ab(c)\1", "", b"xabcc", false, 0),
+        // Multi-line `^` before the literal: only at line starts.
+        (r"^To:\s+(\w+)\s\1", "m", b"Re To: a a\nTo: b b\n", true, 1),
+        (r"^To:\s+(\w+)\s\1", "m", b"Re To: a a\n", false, 0),
+        // Case-insensitive literals, matched in any case.
+        (
+            r"subject: (\w+) \1",
+            "i",
+            b"SUBJECT: hi hi; Subject: yo yo",
+            true,
+            2,
+        ),
+        // Overlapping starts: the count resumes after each match's end.
+        (r"aa(?=a)", "", b"aaaaaa", true, 2),
+        // A match that runs over later start places counts once.
+        (r"<a(?!b)[^>]*>", "", b"<a <a x> <ab> <a>", true, 2),
+    ];
+    for (pattern, flags, text, expected, expected_count) in cases {
+        let compiled = compiled(pattern, flags);
+        assert!(compiled.has_start_literals(), "pattern {pattern:?}");
+        assert_eq!(compiled.is_match(text), *expected, "pattern {pattern:?}");
+        assert_eq!(
+            compiled.is_match_fancy_only(text),
+            Some(*expected),
+            "pattern {pattern:?}"
+        );
+        assert_eq!(
+            compiled.count_fancy(text, 10),
+            Some(*expected_count),
+            "pattern {pattern:?}"
+        );
+        assert_eq!(
+            compiled.count_fancy_only(text, 10),
+            Some(*expected_count),
+            "pattern {pattern:?}"
+        );
+    }
+    // A pattern whose matches may begin with any byte has no start set.
+    assert!(!compiled(r"(\w)\1", "").has_start_literals());
+    assert!(!compiled(r"(?<=\d)x", "").has_start_literals());
+}
+
+#[test]
+fn start_literal_runs_equal_full_search_on_corpus() {
+    let Some(model) = stock_model() else {
+        return;
+    };
+    let messages = corpus_sample(80);
+    if messages.is_empty() {
+        eprintln!("skipped: corpus not fetched (python3 tests/corpus/fetch.py)");
+        return;
+    }
+    let mut patterns = Vec::new();
+    for (_, rule) in model.defined() {
+        let pattern = match &rule.definition {
+            Some((_, Test::Regex(pattern))) | Some((_, Test::Header { pattern, .. })) => pattern,
+            _ => continue,
+        };
+        if let Ok(compiled) = compile_pattern(pattern) {
+            if compiled.has_start_literals() {
+                patterns.push((rule.name.clone(), compiled));
+            }
+        }
+    }
+    assert!(
+        patterns.len() > 30,
+        "{} fancy rules with start literals",
+        patterns.len()
+    );
+
+    let mut hits = 0usize;
+    for message in &messages {
+        let header_end =
+            memchr::memmem::find(message, b"\n\n").map_or(message.len(), |end| end + 1);
+        let prepared = crate::prepare::Prepared::new(message);
+        let mut texts: Vec<&[u8]> = vec![message, &message[..header_end]];
+        texts.extend(prepared.rawbody().iter().map(|piece| &piece[..]));
+        for (name, compiled) in &patterns {
+            for text in &texts {
+                let alone = compiled.count_fancy_only(text, HITS_MAX as usize);
+                assert_eq!(
+                    compiled.count_fancy(text, HITS_MAX as usize),
+                    alone,
+                    "rule {name} text {:?}",
+                    String::from_utf8_lossy(&text[..text.len().min(200)])
+                );
+                hits += alone.unwrap_or(0);
+            }
+        }
+    }
+    eprintln!(
+        "{} fancy rules with start literals, {hits} hits",
+        patterns.len()
+    );
+    assert!(hits > 0);
+}
+
 /// Prints the rules that take the most time over the bench's sample:
 /// `cargo test --release -p ringmail-spam rule_time_report -- --ignored --nocapture`.
 #[test]
