@@ -965,7 +965,7 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
     match build_fancy(&translation) {
         Ok(regex) => {
             let superset = build_superset(&translation);
-            let superset_hir = superset.as_ref().map(|(_, hir)| hir);
+            let superset_hir = superset.as_ref().map(|superset| &superset.hir);
             let factors = hir
                 .as_ref()
                 .and_then(prefilter::factors)
@@ -985,7 +985,7 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
             Ok(CompiledPattern {
                 matcher: Matcher::Fancy(FancyMatcher {
                     regex,
-                    superset: superset.map(|(regex, _)| regex),
+                    superset: superset.and_then(|superset| superset.regex),
                     starts,
                 }),
                 engine: Engine::Fancy,
@@ -1002,9 +1002,18 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
     }
 }
 
-/// Builds the superset regex of a fancy pattern and returns it with its
-/// HIR, or `None` when it has none or regex-automata rejects it.
-fn build_superset(translation: &Translation) -> Option<(meta::Regex, regex_syntax::hir::Hir)> {
+/// The superset of a fancy pattern ([`superset`]).
+struct Superset {
+    hir: regex_syntax::hir::Hir,
+    /// The compiled regex, `None` when regex-automata rejects it (a rule
+    /// with large counted repetitions can exceed [`NFA_SIZE_MAX`]). The HIR
+    /// still gives the rule's literals.
+    regex: Option<meta::Regex>,
+}
+
+/// Builds the superset of a fancy pattern, or returns `None` when it has
+/// none or regex-syntax cannot parse it.
+fn build_superset(translation: &Translation) -> Option<Superset> {
     let pattern = superset::superset_pattern(translation)?;
     let syntax = syntax::Config::new()
         .unicode(false)
@@ -1024,8 +1033,8 @@ fn build_superset(translation: &Translation) -> Option<(meta::Regex, regex_synta
         .configure(config)
         .syntax(syntax)
         .build(&pattern)
-        .ok()?;
-    Some((regex, hir))
+        .ok();
+    Some(Superset { hir, regex })
 }
 
 fn syntax_config(translation: &Translation, case_insensitive: bool) -> syntax::Config {

@@ -12,7 +12,11 @@
 //! - a backreference becomes `(?s:.)*`, because the text it repeats is some
 //!   string of bytes;
 //! - an atomic group (and so a possessive quantifier) becomes a plain
-//!   group, because backtracking into it only adds matches.
+//!   group, because backtracking into it only adds matches;
+//! - a repetition with an upper bound above [`REPEAT_BOUND_MAX`] loses the
+//!   bound, because more repetitions only add matches. Counts such as
+//!   `[^>]{0,2048}` would otherwise make the regex-automata NFA exceed its
+//!   size limit, and the rule would get no superset regex.
 //!
 //! Any other construct fancy-regex parses but regex-syntax does not have
 //! returns `None`, and the rule runs fancy-regex alone, as before.
@@ -33,6 +37,8 @@ use regex_syntax::hir::{Hir, Look};
 
 use super::translate::Translation;
 
+/// Largest upper bound of a repetition that the superset keeps.
+pub const REPEAT_BOUND_MAX: usize = 16;
 /// Maximum nesting of the fancy-regex parse tree rewritten, which bounds
 /// the recursion of [`relax`].
 const DEPTH_MAX: usize = 100;
@@ -97,7 +103,11 @@ fn relax(expr: Expr, depth: usize) -> Option<Expr> {
         } => Expr::Repeat {
             child: Box::new(relax(*child, depth + 1)?),
             lo,
-            hi,
+            hi: if hi > REPEAT_BOUND_MAX {
+                usize::MAX
+            } else {
+                hi
+            },
             greedy,
         },
         Expr::Backref { .. } | Expr::BackrefWithRelativeRecursionLevel { .. } => any_bytes(),
@@ -208,8 +218,11 @@ mod tests {
     /// Returns whether the superset regex of `source` matches `text`.
     fn superset_matches(source: &str, flags: &str, text: &[u8]) -> bool {
         let translation = translate(source, flags).unwrap();
-        let (regex, _) = crate::compile::build_superset(&translation)
+        let superset = crate::compile::build_superset(&translation)
             .unwrap_or_else(|| panic!("pattern {source:?} has no superset"));
+        let regex = superset
+            .regex
+            .unwrap_or_else(|| panic!("pattern {source:?} has no superset regex"));
         regex.is_match(text)
     }
 
@@ -234,6 +247,10 @@ mod tests {
             (r"caf\xE9(?!x)", "", b"caf\xe9", true),
             (r"caf\xE9(?!x)", "", "caf\u{e9}".as_bytes(), false),
             (r"(?m)^a(?=b)", "", b"x\nab", true),
+            // A large upper bound is dropped, a small one kept.
+            (r"<a[^>]{0,2048}>(?!x)", "", b"<a href>", true),
+            (r"a{2,4}(?!x)", "", b"aa", true),
+            (r"^a{2,4}$(?!x)", "", b"aaaaa", false),
         ];
         for (source, flags, text, expected) in cases {
             assert_eq!(
@@ -242,6 +259,20 @@ mod tests {
                 "pattern {source:?} flags {flags:?} text {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn superset_regex_built_for_large_counted_repetitions() {
+        // With its counts kept, this rule exceeds the NFA size limit of regex-automata.
+        let translation = translate(
+            r"<a\s[^>]{0,2048}\bhref=(https?:[^>]{8,29})[^>]{0,2048}>(?:[^<]{0,1024}<(?!\/a)[^>]{1,1024}>){0,99}\s{0,10}(?!\1)https?",
+            "i",
+        )
+        .unwrap();
+        let superset = crate::compile::build_superset(&translation).unwrap();
+        let regex = superset.regex.unwrap();
+        assert!(regex.is_match(b"<a href=http://a.example/x><b>http://b.example"));
+        assert!(!regex.is_match(b"<a href=http://a.example/x>click here</a>"));
     }
 
     #[test]
