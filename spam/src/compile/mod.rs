@@ -65,6 +65,13 @@ pub const NFA_SIZE_MAX: usize = 8 * 1024 * 1024;
 /// has its own [`BACKTRACK_LIMIT`], so this bounds the work per text. Past
 /// it, the rule runs once over the whole text.
 pub const START_POSITIONS_MAX: usize = 128;
+/// Maximum bytes of the lazy DFA cache of one rule regex in one thread.
+/// The cache grows only as far as a regex needs. Large alternations of
+/// form-field words (the `__FILL_THIS_FORM_` rules) filled regex-automata's
+/// default of 2 MiB, which clears the cache and rebuilds states. On the test
+/// split, `spam check` scored about 8 % more messages per second with 8 MiB
+/// than with 2 MiB, and its peak memory rose from about 310 to 340 MB.
+pub const DFA_CACHE_MAX: usize = 8 * 1024 * 1024;
 /// Maximum nesting of groups and repetitions in one pattern.
 pub const NEST_MAX: u32 = 100;
 /// Maximum threads that compile rules at start.
@@ -1026,15 +1033,23 @@ fn build_superset(translation: &Translation) -> Option<Superset> {
         .build()
         .parse(&pattern)
         .ok()?;
-    let config = meta::Config::new()
-        .utf8_empty(false)
-        .nfa_size_limit(Some(NFA_SIZE_MAX));
+    let config = meta_config();
     let regex = meta::Builder::new()
         .configure(config)
         .syntax(syntax)
         .build(&pattern)
         .ok();
     Some(Superset { hir, regex })
+}
+
+/// Returns the regex-automata settings of every rule regex: byte-oriented
+/// empty matches, the NFA size limit, and a lazy DFA cache of
+/// [`DFA_CACHE_MAX`] per regex and thread.
+fn meta_config() -> meta::Config {
+    meta::Config::new()
+        .utf8_empty(false)
+        .nfa_size_limit(Some(NFA_SIZE_MAX))
+        .hybrid_cache_capacity(DFA_CACHE_MAX)
 }
 
 fn syntax_config(translation: &Translation, case_insensitive: bool) -> syntax::Config {
@@ -1049,9 +1064,7 @@ fn syntax_config(translation: &Translation, case_insensitive: bool) -> syntax::C
 }
 
 fn build_automata(translation: &Translation) -> Result<meta::Regex, String> {
-    let config = meta::Config::new()
-        .utf8_empty(false)
-        .nfa_size_limit(Some(NFA_SIZE_MAX));
+    let config = meta_config();
     meta::Builder::new()
         .configure(config)
         .syntax(syntax_config(
