@@ -17,8 +17,9 @@
 //!    regex when [`superset`] can build one: a text the superset misses is
 //!    a miss without running fancy-regex, and the superset's literals are
 //!    the rule's prefilter. When every match begins with one of a few
-//!    literals ([`prefilter::start_literals`]), fancy-regex runs anchored
-//!    at each place they occur instead of trying every position;
+//!    literals ([`prefilter::start_literals`]), or at a line start or the
+//!    text start, fancy-regex runs anchored at those places (where the
+//!    superset also matches) instead of trying every position;
 //! 4. if every engine fails, the rule is counted and skipped with its error.
 //!
 //! [`CompiledRules::match_lines`] matches a list of lines (body, rawbody
@@ -48,6 +49,7 @@ use std::time::Instant;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta;
 use regex_automata::util::syntax;
+use regex_syntax::hir::Look;
 
 use crate::rules::{EvalCall, HeaderSpec, MetaExpr, Pattern, RuleId, RuleKind, RuleModel, Test};
 use translate::{translate, Translation};
@@ -185,10 +187,41 @@ struct FancyMatcher {
     /// The superset regex, when the rule has one ([`superset`]): a text the
     /// superset does not match is a miss.
     superset: Option<meta::Regex>,
-    /// The literals every match starts with, when the rule has such a set
-    /// ([`prefilter::start_literals`]). fancy-regex then runs anchored at
-    /// each place one of them occurs, instead of trying every position.
-    starts: Option<AhoCorasick>,
+    /// The places where every match starts, when the pattern fixes them.
+    /// fancy-regex then runs anchored at those places instead of trying
+    /// every position.
+    starts: Option<Starts>,
+}
+
+/// The places where every match of a fancy-regex rule starts.
+enum Starts {
+    /// Each place one of these literals occurs ([`prefilter::start_literals`]).
+    Literals(AhoCorasick),
+    /// At the start of the text or of a line: the pattern begins with a
+    /// multi-line `^`.
+    LineStarts,
+    /// At the start of the text only: the pattern begins with `\A`.
+    TextStart,
+}
+
+impl Starts {
+    /// Returns the start places of a pattern with this HIR (the pattern
+    /// itself or its superset), or `None` when a match may start anywhere.
+    fn of(hir: &regex_syntax::hir::Hir) -> Option<Starts> {
+        let prefix = hir.properties().look_set_prefix();
+        if prefix.contains(Look::Start) {
+            return Some(Starts::TextStart);
+        }
+        if let Some(literals) = prefilter::start_literals(hir) {
+            let automaton = AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .ok()?;
+            return Some(Starts::Literals(automaton));
+        }
+        prefix.contains(Look::StartLF).then_some(Starts::LineStarts)
+    }
 }
 
 impl Matcher {
@@ -760,23 +793,41 @@ impl FancyMatcher {
         (count, false)
     }
 
-    /// Returns, in order, the places in `text` where one of the start
-    /// literals begins, or `None` when the search must try every position:
-    /// with [`Gate::Off`], without start literals, or past
-    /// [`START_POSITIONS_MAX`] places.
+    /// Returns, in order, the places in `text` where a match may start: the
+    /// rule's start places where the superset regex, run anchored there,
+    /// matches. Returns `None` when the search must try every position:
+    /// with [`Gate::Off`], without start places, or past
+    /// [`START_POSITIONS_MAX`] places (or four times as many before the
+    /// superset check).
     fn start_positions(&self, text: &[u8], gate: Gate) -> Option<Vec<usize>> {
         let starts = self.starts.as_ref().filter(|_| gate == Gate::On)?;
-        let mut positions: Vec<usize> = starts
-            .find_overlapping_iter(text)
-            .take(START_POSITIONS_MAX + 1)
-            .map(|found| found.start())
-            .collect();
-        if positions.len() > START_POSITIONS_MAX {
+        let scan_max = START_POSITIONS_MAX * 4;
+        let mut positions: Vec<usize> = match starts {
+            Starts::Literals(automaton) => automaton
+                .find_overlapping_iter(text)
+                .take(scan_max + 1)
+                .map(|found| found.start())
+                .collect(),
+            Starts::LineStarts => std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', text).map(|newline| newline + 1))
+                .take(scan_max + 1)
+                .collect(),
+            Starts::TextStart => vec![0],
+        };
+        if positions.len() > scan_max {
             return None;
         }
         positions.sort_unstable();
         positions.dedup();
-        Some(positions)
+        if let Some(superset) = &self.superset {
+            positions.retain(|start| {
+                let input = regex_automata::Input::new(text)
+                    .range(*start..)
+                    .anchored(regex_automata::Anchored::Yes);
+                superset.is_match(input)
+            });
+        }
+        (positions.len() <= START_POSITIONS_MAX).then_some(positions)
     }
 }
 
@@ -896,7 +947,7 @@ pub struct CompiledPattern {
 
 impl CompiledPattern {
     /// Returns whether the pattern matches `text`, with a fancy pattern's
-    /// superset and start literals in use (a backtrack-limit error counts
+    /// superset and start places in use (a backtrack-limit error counts
     /// as no match).
     pub fn is_match(&self, text: &[u8]) -> bool {
         match &self.matcher {
@@ -909,7 +960,7 @@ impl CompiledPattern {
     }
 
     /// Returns how many non-overlapping matches of a fancy pattern `text`
-    /// has, up to `cap`, found at its start literals, or `None` for a
+    /// has, up to `cap`, found at its start places, or `None` for a
     /// regex-automata pattern.
     pub fn count_fancy(&self, text: &[u8], cap: usize) -> Option<usize> {
         match &self.matcher {
@@ -924,9 +975,9 @@ impl CompiledPattern {
         matches!(&self.matcher, Matcher::Fancy(fancy) if fancy.superset.is_some())
     }
 
-    /// Returns whether fancy-regex runs this pattern only where one of its
-    /// start literals occurs.
-    pub fn has_start_literals(&self) -> bool {
+    /// Returns whether fancy-regex runs this pattern only at its start
+    /// places: where a start literal occurs, or at line or text starts.
+    pub fn has_start_places(&self) -> bool {
         matches!(&self.matcher, Matcher::Fancy(fancy) if fancy.starts.is_some())
     }
 
@@ -978,17 +1029,7 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
                 .and_then(prefilter::factors)
                 .or_else(|| superset_hir.and_then(prefilter::factors));
             let line_safe = superset_hir.is_some_and(superset::is_line_safe);
-            let starts = hir
-                .as_ref()
-                .or(superset_hir)
-                .and_then(prefilter::start_literals)
-                .and_then(|literals| {
-                    AhoCorasickBuilder::new()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::Standard)
-                        .build(&literals)
-                        .ok()
-                });
+            let starts = hir.as_ref().or(superset_hir).and_then(Starts::of);
             Ok(CompiledPattern {
                 matcher: Matcher::Fancy(FancyMatcher {
                     regex,

@@ -495,7 +495,7 @@ fn superset_never_rejects_fancy_match_on_corpus() {
 }
 
 #[test]
-fn start_literal_runs_keep_lookbehind_anchors_and_counts() {
+fn start_place_runs_keep_lookbehind_anchors_and_counts() {
     // (pattern, flags, text, matches, non-overlapping count up to 10)
     let cases: &[(&str, &str, &[u8], bool, usize)] = &[
         // The lookbehind sees the byte before the start literal.
@@ -516,10 +516,28 @@ fn start_literal_runs_keep_lookbehind_anchors_and_counts() {
         (r"aa(?=a)", "", b"aaaaaa", true, 2),
         // A match that runs over later start places counts once.
         (r"<a(?!b)[^>]*>", "", b"<a <a x> <ab> <a>", true, 2),
+        // A multi-line `^` before a class: every line start is a place.
+        (
+            r"^(?!Content-)[a-z]+-[a-z]+:\s+\d",
+            "im",
+            b"Content-Length: 1\nX-Id: 2\nMy-Id: 3\n",
+            true,
+            2,
+        ),
+        (
+            r"^(?!Content-)[a-z]+-[a-z]+:\s+\d",
+            "im",
+            b"Content-Length: 1\nMy-Id: x\n",
+            false,
+            0,
+        ),
+        // `\A` before a class: only the start of the text.
+        (r"\A(?!x)\w+(\d)\1", "", b"ab11 cd22", true, 1),
+        (r"\A(?!x)\w+(\d)\1", "", b" ab11", false, 0),
     ];
     for (pattern, flags, text, expected, expected_count) in cases {
         let compiled = compiled(pattern, flags);
-        assert!(compiled.has_start_literals(), "pattern {pattern:?}");
+        assert!(compiled.has_start_places(), "pattern {pattern:?}");
         assert_eq!(compiled.is_match(text), *expected, "pattern {pattern:?}");
         assert_eq!(
             compiled.is_match_fancy_only(text),
@@ -537,13 +555,13 @@ fn start_literal_runs_keep_lookbehind_anchors_and_counts() {
             "pattern {pattern:?}"
         );
     }
-    // A pattern whose matches may begin with any byte has no start set.
-    assert!(!compiled(r"(\w)\1", "").has_start_literals());
-    assert!(!compiled(r"(?<=\d)x", "").has_start_literals());
+    // A pattern whose matches may begin at any byte has no start places.
+    assert!(!compiled(r"(\w)\1", "").has_start_places());
+    assert!(!compiled(r"(?<=\d)x", "").has_start_places());
 }
 
 #[test]
-fn start_literal_runs_equal_full_search_on_corpus() {
+fn start_place_runs_equal_full_search_on_corpus() {
     let Some(model) = stock_model() else {
         return;
     };
@@ -559,14 +577,14 @@ fn start_literal_runs_equal_full_search_on_corpus() {
             _ => continue,
         };
         if let Ok(compiled) = compile_pattern(pattern) {
-            if compiled.has_start_literals() {
+            if compiled.has_start_places() {
                 patterns.push((rule.name.clone(), compiled));
             }
         }
     }
     assert!(
         patterns.len() > 30,
-        "{} fancy rules with start literals",
+        "{} fancy rules with start places",
         patterns.len()
     );
 
@@ -591,7 +609,7 @@ fn start_literal_runs_equal_full_search_on_corpus() {
         }
     }
     eprintln!(
-        "{} fancy rules with start literals, {hits} hits",
+        "{} fancy rules with start places, {hits} hits",
         patterns.len()
     );
     assert!(hits > 0);
