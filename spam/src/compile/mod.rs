@@ -558,16 +558,31 @@ impl CompiledRules {
         let always = self.gate_always(rules, lines, live);
 
         let mut counts = vec![0u32; rules.rules.len()];
+        // Rules at their maximum hits, which need not run on later lines.
+        let mut done = vec![false; rules.rules.len()];
         let mut candidate = vec![false; rules.rules.len()];
+        let mut line_hits = Vec::new();
         for (index, line) in lines.iter().enumerate() {
             let active = always
                 .iter()
-                .filter(|(_, first_line)| *first_line <= index)
+                .filter(|(slot, first_line)| *first_line <= index && !done[*slot as usize])
                 .map(|(slot, _)| *slot as usize);
-            self.run_text(rules, line, active, live, &mut candidate, |slot, hits| {
-                let rule = &rules.rules[slot];
-                counts[slot] = counts[slot].saturating_add(hits).min(rule.hits_max.max(1));
-            });
+            self.run_text(
+                rules,
+                line,
+                active,
+                live,
+                &done,
+                &mut candidate,
+                |slot, hits| {
+                    line_hits.push((slot, hits));
+                },
+            );
+            for (slot, hits) in line_hits.drain(..) {
+                let hits_max = rules.rules[slot].hits_max.max(1);
+                counts[slot] = counts[slot].saturating_add(hits).min(hits_max);
+                done[slot] = counts[slot] == hits_max;
+            }
         }
 
         rules
@@ -643,25 +658,36 @@ impl CompiledRules {
         let mut candidate = vec![false; rules.rules.len()];
         let mut matches = Vec::new();
         let always = rules.always.iter().map(|slot| *slot as usize);
-        self.run_text(rules, text, always, live, &mut candidate, |slot, hits| {
-            matches.push(RuleMatch {
-                rule: rules.rules[slot].id,
-                hits,
-            });
-        });
+        self.run_text(
+            rules,
+            text,
+            always,
+            live,
+            &[],
+            &mut candidate,
+            |slot, hits| {
+                matches.push(RuleMatch {
+                    rule: rules.rules[slot].id,
+                    hits,
+                });
+            },
+        );
         matches
     }
 
     /// Runs the live rules of one target on `text`: the `always` slots and
     /// the prefilter's candidates, calling `hit` with each hit slot and its
-    /// count in slot order. `candidate` is scratch space, all `false` on
-    /// entry and on return.
+    /// count in slot order. Slots marked in `done` (indexed by slot, and
+    /// shorter than the rules when none are marked) do not run. `candidate`
+    /// is scratch space, all `false` on entry and on return.
+    #[allow(clippy::too_many_arguments)]
     fn run_text(
         &self,
         rules: &TargetRules,
         text: &[u8],
         always: impl Iterator<Item = usize>,
         live: Option<&[bool]>,
+        done: &[bool],
         candidate: &mut [bool],
         mut hit: impl FnMut(usize, u32),
     ) {
@@ -675,7 +701,7 @@ impl CompiledRules {
         }
 
         for (slot, rule) in rules.rules.iter().enumerate() {
-            if !is_live(live, rule.id) {
+            if !is_live(live, rule.id) || done.get(slot).copied().unwrap_or(false) {
                 candidate[slot] = false;
                 continue;
             }
