@@ -190,27 +190,27 @@ struct FancyMatcher {
     /// The places where every match starts, when the pattern fixes them.
     /// fancy-regex then runs anchored at those places instead of trying
     /// every position.
-    starts: Option<Starts>,
+    starts: Option<StartPlaces>,
 }
 
 /// The places where every match of a fancy-regex rule starts.
-enum Starts {
+enum StartPlaces {
     /// Each place one of these literals occurs ([`prefilter::start_literals`]).
     Literals(AhoCorasick),
     /// At the start of the text or of a line: the pattern begins with a
     /// multi-line `^`.
-    LineStarts,
+    Lines,
     /// At the start of the text only: the pattern begins with `\A`.
-    TextStart,
+    Text,
 }
 
-impl Starts {
+impl StartPlaces {
     /// Returns the start places of a pattern with this HIR (the pattern
     /// itself or its superset), or `None` when a match may start anywhere.
-    fn of(hir: &regex_syntax::hir::Hir) -> Option<Starts> {
+    fn of(hir: &regex_syntax::hir::Hir) -> Option<StartPlaces> {
         let prefix = hir.properties().look_set_prefix();
         if prefix.contains(Look::Start) {
-            return Some(Starts::TextStart);
+            return Some(StartPlaces::Text);
         }
         if let Some(literals) = prefilter::start_literals(hir) {
             let automaton = AhoCorasickBuilder::new()
@@ -218,9 +218,9 @@ impl Starts {
                 .match_kind(MatchKind::Standard)
                 .build(&literals)
                 .ok()?;
-            return Some(Starts::Literals(automaton));
+            return Some(StartPlaces::Literals(automaton));
         }
-        prefix.contains(Look::StartLF).then_some(Starts::LineStarts)
+        prefix.contains(Look::StartLF).then_some(StartPlaces::Lines)
     }
 }
 
@@ -829,16 +829,16 @@ impl FancyMatcher {
         let starts = self.starts.as_ref().filter(|_| gate == Gate::On)?;
         let scan_max = START_POSITIONS_MAX * 4;
         let mut positions: Vec<usize> = match starts {
-            Starts::Literals(automaton) => automaton
+            StartPlaces::Literals(automaton) => automaton
                 .find_overlapping_iter(text)
                 .take(scan_max + 1)
                 .map(|found| found.start())
                 .collect(),
-            Starts::LineStarts => std::iter::once(0)
+            StartPlaces::Lines => std::iter::once(0)
                 .chain(memchr::memchr_iter(b'\n', text).map(|newline| newline + 1))
                 .take(scan_max + 1)
                 .collect(),
-            Starts::TextStart => vec![0],
+            StartPlaces::Text => vec![0],
         };
         if positions.len() > scan_max {
             return None;
@@ -1055,7 +1055,7 @@ pub fn compile_pattern(pattern: &Pattern) -> Result<CompiledPattern, String> {
                 .and_then(prefilter::factors)
                 .or_else(|| superset_hir.and_then(prefilter::factors));
             let line_safe = superset_hir.is_some_and(superset::is_line_safe);
-            let starts = hir.as_ref().or(superset_hir).and_then(Starts::of);
+            let starts = hir.as_ref().or(superset_hir).and_then(StartPlaces::of);
             Ok(CompiledPattern {
                 matcher: Matcher::Fancy(FancyMatcher {
                     regex,
