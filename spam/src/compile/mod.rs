@@ -233,21 +233,10 @@ impl Matcher {
             Matcher::Fancy(fancy) => fancy.superset.as_ref(),
         }
     }
-
-    /// Returns whether a fancy rule's superset regex misses `text`, so
-    /// fancy-regex need not run.
-    fn superset_misses(&self, text: &[u8]) -> bool {
-        match self {
-            Matcher::Automata(_) => false,
-            Matcher::Fancy(fancy) => fancy
-                .superset
-                .as_ref()
-                .is_some_and(|superset| !superset.is_match(text)),
-        }
-    }
 }
 
-/// Whether a confirm may rule a text out with a fancy rule's superset.
+/// Whether a confirm may narrow a fancy rule's search with its superset
+/// regex and start places (`On`), or runs the plain search (`Off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gate {
     On,
@@ -720,9 +709,7 @@ impl CompiledRules {
 
     /// Runs one rule's regex on `text`.
     fn confirm(&self, rule: &CompiledRule, text: &[u8], gate: Gate) -> Option<RuleMatch> {
-        let hits = if gate == Gate::On && rule.matcher.superset_misses(text) {
-            u32::from(rule.negated)
-        } else if rule.negated {
+        let hits = if rule.negated {
             u32::from(!self.is_match(&rule.matcher, text, gate))
         } else if rule.hits_max > 1 {
             self.count(&rule.matcher, text, rule.hits_max, gate)
@@ -766,11 +753,13 @@ impl CompiledRules {
 
 impl FancyMatcher {
     /// Returns whether the regex matches `text`, or the error of a match
-    /// that hit [`BACKTRACK_LIMIT`]. With [`Gate::On`] it runs only at the
-    /// places [`FancyMatcher::start_positions`] returns.
+    /// that hit [`BACKTRACK_LIMIT`]. It runs where [`FancyMatcher::plan`]
+    /// says.
     fn is_match(&self, text: &[u8], gate: Gate) -> Result<bool, fancy_regex::Error> {
-        let Some(positions) = self.start_positions(text, gate) else {
-            return self.regex.is_match(text);
+        let positions = match self.plan(text, gate) {
+            Plan::Nowhere => return Ok(false),
+            Plan::Everywhere => return self.regex.is_match(text),
+            Plan::At(positions) => positions,
         };
         for start in positions {
             if self.regex.is_match_input(anchored_at(text, start))? {
@@ -790,14 +779,18 @@ impl FancyMatcher {
     /// start literal is at least one byte, so no match is empty.
     fn count(&self, text: &[u8], cap: usize, gate: Gate) -> (usize, bool) {
         let mut count = 0;
-        let Some(positions) = self.start_positions(text, gate) else {
-            for found in self.regex.find_iter(text).take(cap) {
-                if found.is_err() {
-                    return (count, true);
+        let positions = match self.plan(text, gate) {
+            Plan::Nowhere => return (0, false),
+            Plan::Everywhere => {
+                for found in self.regex.find_iter(text).take(cap) {
+                    if found.is_err() {
+                        return (count, true);
+                    }
+                    count += 1;
                 }
-                count += 1;
+                return (count, false);
             }
-            return (count, false);
+            Plan::At(positions) => positions,
         };
         let mut previous_end = 0;
         for start in positions {
@@ -819,14 +812,31 @@ impl FancyMatcher {
         (count, false)
     }
 
+    /// Returns where the regex runs on `text`. With [`Gate::Off`] that is
+    /// everywhere, the reference search. With [`Gate::On`] it is the start
+    /// places ([`FancyMatcher::start_positions`]) when there are not too
+    /// many, else nowhere when the superset regex misses the whole text,
+    /// else everywhere.
+    fn plan(&self, text: &[u8], gate: Gate) -> Plan {
+        if gate == Gate::Off {
+            return Plan::Everywhere;
+        }
+        if let Some(positions) = self.start_positions(text) {
+            return Plan::At(positions);
+        }
+        match &self.superset {
+            Some(superset) if !superset.is_match(text) => Plan::Nowhere,
+            _ => Plan::Everywhere,
+        }
+    }
+
     /// Returns, in order, the places in `text` where a match may start: the
     /// rule's start places where the superset regex, run anchored there,
-    /// matches. Returns `None` when the search must try every position:
-    /// with [`Gate::Off`], without start places, or past
+    /// matches. Returns `None` without start places, or past
     /// [`START_POSITIONS_MAX`] places (or four times as many before the
     /// superset check).
-    fn start_positions(&self, text: &[u8], gate: Gate) -> Option<Vec<usize>> {
-        let starts = self.starts.as_ref().filter(|_| gate == Gate::On)?;
+    fn start_positions(&self, text: &[u8]) -> Option<Vec<usize>> {
+        let starts = self.starts.as_ref()?;
         let scan_max = START_POSITIONS_MAX * 4;
         let mut positions: Vec<usize> = match starts {
             StartPlaces::Literals(automaton) => automaton
@@ -855,6 +865,16 @@ impl FancyMatcher {
         }
         (positions.len() <= START_POSITIONS_MAX).then_some(positions)
     }
+}
+
+/// Where a fancy-regex rule runs on one text ([`FancyMatcher::plan`]).
+enum Plan {
+    /// Nowhere: the superset regex misses the text.
+    Nowhere,
+    /// At every position, in one unanchored search.
+    Everywhere,
+    /// Anchored at each of these places, in order.
+    At(Vec<usize>),
 }
 
 /// Returns the fancy-regex input that matches only at `start`, with the
@@ -978,10 +998,7 @@ impl CompiledPattern {
     pub fn is_match(&self, text: &[u8]) -> bool {
         match &self.matcher {
             Matcher::Automata(regex) => regex.is_match(text),
-            Matcher::Fancy(fancy) => {
-                !self.matcher.superset_misses(text)
-                    && fancy.is_match(text, Gate::On).unwrap_or(false)
-            }
+            Matcher::Fancy(fancy) => fancy.is_match(text, Gate::On).unwrap_or(false),
         }
     }
 

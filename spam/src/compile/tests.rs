@@ -555,6 +555,16 @@ fn start_place_runs_keep_lookbehind_anchors_and_counts() {
             "pattern {pattern:?}"
         );
     }
+    // Past the place limit the rule runs over the whole text, behind the
+    // superset regex.
+    let many = compiled(r"<a(?!b)[^>]*>(\w)\1", "");
+    let mut text = b"<a> ".repeat(START_POSITIONS_MAX * 4 + 1);
+    assert!(!many.is_match(&text));
+    assert_eq!(many.count_fancy(&text, 10), Some(0));
+    text.extend_from_slice(b"<a x>zz");
+    assert!(many.is_match(&text));
+    assert_eq!(many.count_fancy(&text, 10), Some(1));
+    assert_eq!(many.count_fancy_only(&text, 10), Some(1));
     // A pattern whose matches may begin at any byte has no start places.
     assert!(!compiled(r"(\w)\1", "").has_start_places());
     assert!(!compiled(r"(?<=\d)x", "").has_start_places());
