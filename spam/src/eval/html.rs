@@ -155,12 +155,16 @@ fn parse_comparison(text: &str) -> Option<(Operator, f64)> {
     Some((operator, rest.trim().parse().ok()?))
 }
 
-/// Returns `html_test(name)`: only `html`, which is true for any message
-/// with an HTML part. Other flags (fonts, forms, embeds) are not recorded
-/// and return `None`.
+/// Returns `html_test(name)` for `html` (the message has an HTML part),
+/// `font_low_contrast` and `font_invalid_color` (some HTML part had such
+/// text). Other flags (font faces, forms, embeds) are not recorded and
+/// return `None`.
 pub fn test(message: &Prepared<'_>, name: &str) -> Option<bool> {
+    let html = message.html();
     match name {
-        "html" => Some(!message.html().is_empty()),
+        "html" => Some(!html.is_empty()),
+        "font_low_contrast" => Some(html.iter().any(|facts| facts.font_low_contrast)),
+        "font_invalid_color" => Some(html.iter().any(|facts| facts.font_invalid_color)),
         _ => None,
     }
 }

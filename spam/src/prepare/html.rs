@@ -16,13 +16,14 @@
 //! open-element count stops at `HTML_DEPTH_MAX`. Both bound the work and
 //! the memory one part can cost, whatever its markup.
 //!
-//! NOTE: SpamAssassin also tracks text colour and size to mark invisible
-//! text. That is not done here, so text SpamAssassin hides from Bayes is
-//! rendered like any other text.
+//! Text colours are tracked ([`super::text_style`]) for the low-contrast
+//! and invalid-colour tests. NOTE: SpamAssassin also uses them, with font
+//! size and `display: none`, to keep invisible text out of Bayes. That is
+//! not done here, so such text is tokenized like any other.
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::font_size::FontSizes;
+use super::text_style::TextStyles;
 
 /// Maximum tags interpreted in one HTML part, because each tag costs an
 /// attribute parse and a part of millions of `<b>` tags would cost that many.
@@ -91,6 +92,12 @@ pub struct HtmlFacts {
     /// tag set one ([`super::font_size`]).
     pub max_size: i64,
     pub min_size: i64,
+    /// Whether some text had low contrast with its background, for
+    /// `html_test('font_low_contrast')` ([`super::text_style`]).
+    pub font_low_contrast: bool,
+    /// Whether some text had an invalid text or background colour, for
+    /// `html_test('font_invalid_color')`.
+    pub font_invalid_color: bool,
 }
 
 /// Returns whether `name` is an HTML 4.01 or XHTML 1.0 element name.
@@ -289,7 +296,7 @@ pub fn render(html: &str) -> HtmlRendered {
         ..HtmlFacts::default()
     };
     let mut open: HashMap<String, usize> = HashMap::new();
-    let mut font_sizes = FontSizes::default();
+    let mut styles = TextStyles::default();
     let mut depth = 0usize;
     let mut in_title = false;
     let mut in_anchor = false;
@@ -303,6 +310,7 @@ pub fn render(html: &str) -> HtmlRendered {
                 in_title,
                 in_anchor,
                 &mut facts,
+                &mut styles,
             );
             break;
         };
@@ -314,6 +322,7 @@ pub fn render(html: &str) -> HtmlRendered {
                 in_title,
                 in_anchor,
                 &mut facts,
+                &mut styles,
             );
         }
         let rest = &html[start..];
@@ -338,7 +347,14 @@ pub fn render(html: &str) -> HtmlRendered {
         }
         let Some(tag) = parse_tag(rest) else {
             // A `<` that starts no tag is text.
-            emit_text(&mut output, "<", in_title, in_anchor, &mut facts);
+            emit_text(
+                &mut output,
+                "<",
+                in_title,
+                in_anchor,
+                &mut facts,
+                &mut styles,
+            );
             position = start + 1;
             continue;
         };
@@ -388,9 +404,9 @@ pub fn render(html: &str) -> HtmlRendered {
             output.push_whitespace(whitespace);
         }
         if tag.end {
-            font_sizes.end_tag(&tag.name);
+            styles.end_tag(&tag.name);
         } else {
-            font_sizes.start_tag(&tag.name, &tag.attributes);
+            styles.start_tag(&tag.name, &tag.attributes);
             record_start_tag(&tag, &mut uris, &mut facts);
         }
 
@@ -400,8 +416,10 @@ pub fn render(html: &str) -> HtmlRendered {
         }
     }
 
-    facts.max_size = font_sizes.max();
-    facts.min_size = font_sizes.min();
+    facts.max_size = styles.max();
+    facts.min_size = styles.min();
+    facts.font_low_contrast = styles.low_contrast();
+    facts.font_invalid_color = styles.invalid_color();
     let text = output.into_text();
     facts.text_len = text.chars().count();
     facts.non_space_len = text
@@ -443,8 +461,10 @@ fn emit_text(
     in_title: bool,
     in_anchor: bool,
     facts: &mut HtmlFacts,
+    styles: &mut TextStyles,
 ) {
     let decoded = decode_entities(text);
+    styles.text(&decoded);
     if in_title {
         facts.title.push_str(&decoded);
     }
@@ -773,6 +793,49 @@ fn parse_entity(text: &str) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn font_low_contrast_table() {
+        // (html, low contrast, invalid colour)
+        let cases: &[(&str, bool, bool)] = &[
+            ("<p>plain</p>", false, false),
+            ("<font color=white>hidden</font>", true, false),
+            ("<font color=#fafafa>faint</font>", true, false),
+            ("<body text=\"#FFF\">hidden", true, false),
+            ("<span style=\"color: #fff\">hidden</span>", true, false),
+            (
+                "<div style=\"background-color:black\">black on black",
+                true,
+                false,
+            ),
+            (
+                "<div style=\"background: black\"><font color=#010101>dark</font></div>",
+                true,
+                false,
+            ),
+            // HTML.pm reads no colour from a bgcolor attribute.
+            (
+                "<td bgcolor=black><font color=black>shown</font>",
+                false,
+                false,
+            ),
+            // Whitespace and no-break spaces alone are not checked.
+            ("<font color=white>&nbsp; </font>shown", false, false),
+            // The end tag restores the outer colours.
+            ("<font color=white></font>shown", false, false),
+            ("<font color=bogus>text</font>", false, true),
+            (
+                "<span style=\"color: transparent\">hidden</span>",
+                true,
+                false,
+            ),
+        ];
+        for (html, low_contrast, invalid_color) in cases {
+            let facts = render(html).facts;
+            assert_eq!(facts.font_low_contrast, *low_contrast, "html {html:?}");
+            assert_eq!(facts.font_invalid_color, *invalid_color, "html {html:?}");
+        }
+    }
 
     #[test]
     fn render_cases() {

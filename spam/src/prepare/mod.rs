@@ -35,11 +35,12 @@
 //! CRLF of its bodies read as LF.
 
 pub mod decode;
-pub mod font_size;
 pub mod headers;
 pub mod html;
+pub mod html_color;
 pub mod received;
 pub mod text;
+pub mod text_style;
 pub mod uri;
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! Font sizes of an HTML part, for `html_range('max_size', ...)` and
-//! `min_size`, after the text style stack of SpamAssassin 4.0.1's
-//! Mail/SpamAssassin/HTML.pm (read from its Perl source).
+//! The text style stack of an HTML part, after SpamAssassin 4.0.1's
+//! Mail/SpamAssassin/HTML.pm (read from its Perl source): font sizes for
+//! `html_range('max_size', ...)` and `min_size`, and text and background
+//! colours for `html_test('font_low_contrast')` and `font_invalid_color`.
 //!
-//! [`FontSizes`] takes the start and end tags of one part in order. Sizes
+//! [`TextStyles`] takes the start and end tags of one part in order. Sizes
 //! are HTML's 1 to 7 scale (unbounded here, as in HTML.pm), starting at 3.
 //! The style elements (`body`, `font`, `table`, `tr`, `td`, `th`, `big`,
 //! `small`, `basefont`, `marquee`, `span`, `p`, `div`, `a`) push the
@@ -13,11 +14,20 @@
 //! it (such as `font color` or `td bgcolor`), because that is where HTML.pm
 //! compares them. So `<big>text` alone leaves the maximum at 3.
 //!
+//! Colours start as black text on white. `body text` and `font color` set
+//! the text colour, and the `color`, `background-color` and `background`
+//! declarations of a `style` attribute set either ([`super::html_color`]).
+//! As in HTML.pm, a `bgcolor` attribute sets nothing. [`TextStyles::text`]
+//! takes each piece of rendered text and records whether any piece with
+//! more than whitespace had low contrast or an invalid colour.
+//!
 //! The stack contains at most [`STYLE_DEPTH_MAX`] entries, so unclosed markup
 //! costs bounded memory, and a per-name count makes each end tag cost no
 //! scan of the stack unless that name is open.
 
 use std::collections::HashMap;
+
+use super::html_color::{self, Color, StyleColor};
 
 /// Maximum entries on the style stack. Deeper start tags still update the
 /// maximum and minimum but are not pushed.
@@ -40,35 +50,54 @@ fn interpreted_attributes(tag: &str) -> &'static [&'static str] {
         "body" => &["text", "bgcolor", "link", "alink", "vlink", "background"],
         "marquee" => &["bgcolor", "background"],
         "table" | "td" | "tr" => &["bgcolor", "style"],
+        "span" | "p" | "div" | "a" => &["style"],
         _ => &[],
     }
 }
 
-/// The text style stack of one HTML part, reduced to font sizes.
+/// The style of the text inside an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Style {
+    size: i64,
+    text: Color,
+    background: Color,
+}
+
+const STYLE_DEFAULT: Style = Style {
+    size: SIZE_DEFAULT,
+    text: Color::Rgb([0, 0, 0]),
+    background: Color::Rgb([255, 255, 255]),
+};
+
+/// The text style stack of one HTML part.
 #[derive(Debug, Clone)]
-pub struct FontSizes {
-    /// Open style elements and the size inside each, oldest first.
-    stack: Vec<(String, i64)>,
+pub struct TextStyles {
+    /// Open style elements and the style inside each, oldest first.
+    stack: Vec<(String, Style)>,
     /// How many entries of `stack` each element name has.
     open: HashMap<String, usize>,
     basefont: i64,
     max: i64,
     min: i64,
+    low_contrast: bool,
+    invalid_color: bool,
 }
 
-impl Default for FontSizes {
-    fn default() -> FontSizes {
-        FontSizes {
+impl Default for TextStyles {
+    fn default() -> TextStyles {
+        TextStyles {
             stack: Vec::new(),
             open: HashMap::new(),
             basefont: SIZE_DEFAULT,
             max: SIZE_DEFAULT,
             min: SIZE_DEFAULT,
+            low_contrast: false,
+            invalid_color: false,
         }
     }
 }
 
-impl FontSizes {
+impl TextStyles {
     /// Returns the largest font size seen (3 when none was set).
     pub fn max(&self) -> i64 {
         self.max
@@ -77,6 +106,39 @@ impl FontSizes {
     /// Returns the smallest font size seen (3 when none was set).
     pub fn min(&self) -> i64 {
         self.min
+    }
+
+    /// Returns whether a piece of text had its own colour as background,
+    /// or one too close to it ([`html_color::low_contrast`]).
+    pub fn low_contrast(&self) -> bool {
+        self.low_contrast
+    }
+
+    /// Returns whether a piece of text had an invalid text or background
+    /// colour, and no low contrast.
+    pub fn invalid_color(&self) -> bool {
+        self.invalid_color
+    }
+
+    /// Takes a piece of rendered text, entities decoded, in the current
+    /// style. A piece of only whitespace and no-break spaces is not
+    /// checked, as in HTML.pm.
+    pub fn text(&mut self, text: &str) {
+        let blank = text.chars().all(|character| {
+            matches!(
+                character,
+                ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b' | '\u{a0}'
+            )
+        });
+        if blank {
+            return;
+        }
+        let style = self.current();
+        if html_color::low_contrast(style.text, style.background) {
+            self.low_contrast = true;
+        } else if style.text == Color::Invalid || style.background == Color::Invalid {
+            self.invalid_color = true;
+        }
     }
 
     /// Takes a start tag, its lower-case name and its attributes with
@@ -104,12 +166,18 @@ impl FontSizes {
         }
 
         let current = self.current();
-        let size = match tag {
-            "big" => current.saturating_add(1),
-            "small" => current.saturating_sub(1),
-            _ => self.size_from_attributes(tag, attributes, current),
+        let style = match tag {
+            "big" => Style {
+                size: current.size.saturating_add(1),
+                ..current
+            },
+            "small" => Style {
+                size: current.size.saturating_sub(1),
+                ..current
+            },
+            _ => self.style_from_attributes(tag, attributes, current),
         };
-        self.push(tag, size);
+        self.push(tag, style);
     }
 
     /// Takes an end tag. `</body>` is ignored, as browsers render text
@@ -129,15 +197,52 @@ impl FontSizes {
         }
     }
 
-    /// Returns the size a tag sets, and updates the maximum and minimum
-    /// for each attribute HTML.pm interprets on it.
-    fn size_from_attributes(
+    /// Returns the style a tag sets, and updates the maximum and minimum
+    /// size for each attribute HTML.pm interprets on it.
+    fn style_from_attributes(
         &mut self,
         tag: &str,
         attributes: &[(String, String)],
+        current: Style,
+    ) -> Style {
+        let interpreted = interpreted_attributes(tag);
+        let mut style = current;
+        for (name, value) in attributes {
+            if !interpreted.contains(&name.as_str()) {
+                continue;
+            }
+            match name.as_str() {
+                "text" | "color" => style.text = html_color::parse(value),
+                "style" => {
+                    let colors = html_color::style_colors(value);
+                    if let Some(background) = colors.background {
+                        style.background = match background {
+                            StyleColor::Color(color) => color,
+                            StyleColor::Transparent => current.background,
+                        };
+                    }
+                    if let Some(text) = colors.text {
+                        style.text = match text {
+                            StyleColor::Color(color) => color,
+                            StyleColor::Transparent => style.background,
+                        };
+                    }
+                }
+                _ => {}
+            }
+        }
+        style.size = self.size_from_attributes(attributes, interpreted, current.size);
+        style
+    }
+
+    /// Returns the size a tag sets, and updates the maximum and minimum
+    /// for each attribute HTML.pm interprets on it (`interpreted`).
+    fn size_from_attributes(
+        &mut self,
+        attributes: &[(String, String)],
+        interpreted: &[&str],
         current: i64,
     ) -> i64 {
-        let interpreted = interpreted_attributes(tag);
         let mut size = current;
         // HTML.pm walks the attributes in hash order and compares after
         // each one. Comparing the inherited size first and the new size
@@ -174,24 +279,24 @@ impl FontSizes {
         }
     }
 
-    fn current(&self) -> i64 {
-        self.stack.last().map_or(SIZE_DEFAULT, |(_, size)| *size)
+    fn current(&self) -> Style {
+        self.stack.last().map_or(STYLE_DEFAULT, |(_, style)| *style)
     }
 
-    fn push(&mut self, tag: &str, size: i64) {
+    fn push(&mut self, tag: &str, style: Style) {
         if self.stack.len() >= STYLE_DEPTH_MAX {
             return;
         }
-        self.stack.push((tag.to_string(), size));
+        self.stack.push((tag.to_string(), style));
         *self.open.entry(tag.to_string()).or_insert(0) += 1;
     }
 
-    fn pop(&mut self) -> Option<(String, i64)> {
-        let (tag, size) = self.stack.pop()?;
+    fn pop(&mut self) -> Option<(String, Style)> {
+        let (tag, style) = self.stack.pop()?;
         if let Some(count) = self.open.get_mut(&tag) {
             *count = count.saturating_sub(1);
         }
-        Some((tag, size))
+        Some((tag, style))
     }
 
     /// Closes the open cells a new `td` or `tr` ends: `font` and `td`
@@ -244,7 +349,7 @@ mod tests {
 
     #[test]
     fn font_size_seven_is_max() {
-        let mut sizes = FontSizes::default();
+        let mut sizes = TextStyles::default();
         sizes.start_tag("font", &attributes(&[("size", "7")]));
         sizes.end_tag("font");
         assert_eq!(sizes.max(), 7);
@@ -253,7 +358,7 @@ mod tests {
 
     #[test]
     fn relative_font_size_adds_to_basefont() {
-        let mut sizes = FontSizes::default();
+        let mut sizes = TextStyles::default();
         sizes.start_tag("basefont", &attributes(&[("size", "4")]));
         sizes.start_tag("font", &attributes(&[("size", "+2")]));
         assert_eq!(sizes.max(), 6);
@@ -263,7 +368,7 @@ mod tests {
 
     #[test]
     fn big_without_attributes_leaves_max() {
-        let mut sizes = FontSizes::default();
+        let mut sizes = TextStyles::default();
         sizes.start_tag("big", &[]);
         sizes.start_tag("big", &[]);
         assert_eq!(sizes.max(), 3);
@@ -273,17 +378,17 @@ mod tests {
 
     #[test]
     fn end_tag_restores_outer_size() {
-        let mut sizes = FontSizes::default();
+        let mut sizes = TextStyles::default();
         sizes.start_tag("font", &attributes(&[("size", "5")]));
         sizes.start_tag("span", &[]);
         sizes.end_tag("font");
         sizes.start_tag("font", &attributes(&[("color", "red")]));
-        assert_eq!(sizes.current(), 3);
+        assert_eq!(sizes.current().size, 3);
     }
 
     #[test]
     fn unclosed_tags_stop_at_depth_max() {
-        let mut sizes = FontSizes::default();
+        let mut sizes = TextStyles::default();
         for _ in 0..STYLE_DEPTH_MAX * 2 {
             sizes.start_tag("font", &attributes(&[("size", "4")]));
         }
