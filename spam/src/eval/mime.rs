@@ -32,6 +32,11 @@ pub struct MimeFacts {
     /// Text/plain bytes over text/html bytes in multipart/alternative mail,
     /// or 1.0 when either is missing.
     pub multipart_ratio: f64,
+    /// Whether a text/plain leaf with no charset or `us-ascii` has a NUL,
+    /// a carriage return or a byte above 0x7F in its raw body, for
+    /// `check_for_ascii_text_illegal`. As in MIMEEval.pm, the transfer
+    /// encoding is not checked, so the raw bytes of a base64 body count.
+    pub ascii_text_illegal: bool,
 }
 
 /// The header values of one part that `_check_attachments` reads.
@@ -74,6 +79,15 @@ pub fn facts(message: &crate::prepare::Prepared<'_>) -> MimeFacts {
 
         if part.encoding == "quoted-printable" {
             count_quoted_printable(part.body, &mut facts);
+        }
+        if part.media == "text/plain"
+            && (part.charset.is_empty() || part.charset == "us-ascii")
+            && part
+                .body
+                .iter()
+                .any(|byte| matches!(byte, 0x00 | 0x0d | 0x80..=0xff))
+        {
+            facts.ascii_text_illegal = true;
         }
     }
 

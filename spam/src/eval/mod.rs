@@ -46,6 +46,7 @@ const IMPLEMENTED: &[&str] = &[
     "check_blank_line_ratio",
     "check_body_length",
     "check_equal_from_domains",
+    "check_for_ascii_text_illegal",
     "check_for_faraway_charset",
     "check_for_faraway_charset_in_headers",
     "check_for_forged_yahoo_received_headers",
@@ -126,6 +127,7 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
             Some(ratio >= number(arg(0)?)? && ratio < number(arg(1)?)?)
         }
         "check_ma_non_text" => Some(mime::alternative_has_non_text(message)),
+        "check_for_ascii_text_illegal" => Some(mime::facts(message).ascii_text_illegal),
         "check_body_length" => Some(mime::body_len(message) as f64 <= number(arg(0)?)?),
         "html_tag_exists" => Some(html::tag_exists(message, arg(0)?)),
         "html_tag_balance" => html::tag_balance(message, arg(0)?, arg(1)?),

@@ -114,6 +114,7 @@ pub const DEFAULT_FEATURES: &[&str] = &[
     "Mail::SpamAssassin::Conf::perl_min_version_5010000",
     "Mail::SpamAssassin::Plugin::BodyEval::has_check_body_length",
     "Mail::SpamAssassin::Plugin::BodyEval::has_plaintext_body_sig_ratio",
+    "Mail::SpamAssassin::Plugin::MIMEEval::has_check_for_ascii_text_illegal",
     "Mail::SpamAssassin::Plugin::DKIM::has_arc",
     "Mail::SpamAssassin::Plugin::DNSEval::has_tflags_domains_only",
     "Mail::SpamAssassin::Plugin::DNSEval::has_tflags_ips_only",
