@@ -358,6 +358,47 @@ pub fn helo_ip_mismatch(message: &Prepared<'_>) -> bool {
         })
 }
 
+/// HELO domains of large mail providers for `check_for_no_rdns_dotcom_helo`,
+/// from SpamAssassin 4.0.1's RelayEval.pm.
+const DOTCOM_HELO_DOMAINS: [&str; 11] = [
+    "lycos.com",
+    "lycos.co.uk",
+    "hotmail.com",
+    "localhost.com",
+    "excite.com",
+    "caramail.com",
+    "cs.com",
+    "aol.com",
+    "msn.com",
+    "yahoo.com",
+    "drizzle.com",
+];
+
+/// Returns whether the oldest untrusted relay with a public IP address
+/// gave a large provider's domain (or a host in it) as its HELO name while
+/// its receiving server found no reverse DNS name for it
+/// ([`crate::prepare::received::Relay::no_reverse_dns`]), as
+/// `check_for_no_rdns_dotcom_helo` in SpamAssassin 4.0.1's RelayEval.pm
+/// decides. RelayEval.pm resets its result for each such relay, so only
+/// the oldest one counts.
+pub fn no_rdns_dotcom_helo(message: &Prepared<'_>) -> bool {
+    let chain = message.headers().relay_chain();
+    let Some(relay) = chain
+        .untrusted()
+        .iter()
+        .rev()
+        .find(|relay| !is_private_ip(&relay.ip))
+    else {
+        return false;
+    };
+    let helo = relay.helo.to_ascii_lowercase();
+    let dotcom = DOTCOM_HELO_DOMAINS.iter().any(|domain| {
+        helo.strip_suffix(domain)
+            .is_some_and(|head| head.is_empty() || head.ends_with('.'))
+    });
+    dotcom && relay.no_reverse_dns
+}
+
 /// Minimum recipients for `sorted_recipients`, from HeaderEval.pm.
 const SORTED_RECIPIENTS_MIN: usize = 7;
 /// Minimum recipients for `similar_recipients`, from HeaderEval.pm.

@@ -55,6 +55,7 @@ const IMPLEMENTED: &[&str] = &[
     "check_for_mime_html",
     "check_for_mime_html_only",
     "check_for_missing_to_header",
+    "check_for_no_rdns_dotcom_helo",
     "check_for_shifted_date",
     "check_for_to_in_subject",
     "check_for_uppercase",
@@ -102,6 +103,7 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_equal_from_domains" => Some(header::from_domains_differ(message)),
         "check_for_forged_yahoo_received_headers" => Some(header::forged_yahoo_received(message)),
         "helo_ip_mismatch" => Some(header::helo_ip_mismatch(message)),
+        "check_for_no_rdns_dotcom_helo" => Some(header::no_rdns_dotcom_helo(message)),
         "sorted_recipients" => Some(header::sorted_recipients(message)),
         "similar_recipients" => Some(header::similar_recipients(
             message,

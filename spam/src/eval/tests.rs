@@ -822,6 +822,48 @@ fn helo_ip_mismatch_table() {
 }
 
 #[test]
+fn no_rdns_dotcom_helo_table() {
+    let message = |received: &[&str]| {
+        let mut text = String::new();
+        for value in received {
+            text.push_str(&format!(
+                "Received: from {value}; Thu, 22 Aug 2002 13:09:41 +0100\n"
+            ));
+        }
+        text.push_str("\nbody\n");
+        text
+    };
+    let sendmail_no_rdns =
+        "hotmail.com ([192.0.2.9]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1";
+    let sendmail_rdns = "mx1.hotmail.com (mx1.hotmail.com [192.0.2.9]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1";
+    let exim_no_rdns =
+        "[192.0.2.9] (helo=hotmail.com) by mx.example.org with esmtp (Exim 3.35 #1) id 1";
+    let other_helo =
+        "mail.example.net ([192.0.2.9]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1";
+    let private_hop = "aol.com ([10.0.0.5]) by relay.example.org (8.11.6/8.11.6) with SMTP id g2";
+    let older_public = "example.net (host.example.net [198.51.100.4]) by relay.example.com (8.11.6/8.11.6) with SMTP id g3";
+    // (Received values, newest first; expected)
+    let cases: [(&[&str], bool); 6] = [
+        (&[sendmail_no_rdns], true),
+        (&[sendmail_rdns], false),
+        // Exim's shape does not tell whether it looked the name up.
+        (&[exim_no_rdns], false),
+        (&[other_helo], false),
+        // A private relay is skipped: the public one behind it decides.
+        (&[sendmail_no_rdns, private_hop], true),
+        // Only the oldest public relay decides.
+        (&[sendmail_no_rdns, older_public], false),
+    ];
+    for (received, expected) in cases {
+        assert_eq!(
+            run(&message(received), "check_for_no_rdns_dotcom_helo", &[]),
+            Some(expected),
+            "{received:?}"
+        );
+    }
+}
+
+#[test]
 fn recipient_list_evals() {
     let list = |addresses: &[&str]| format!("To: {}\n\nbody\n", addresses.join(", "));
     let similar = list(&[

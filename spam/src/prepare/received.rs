@@ -65,6 +65,11 @@ pub struct Relay {
     pub id: String,
     /// Authentication method, or empty.
     pub auth: String,
+    /// Whether the receiving server looked up the reverse DNS name and
+    /// found none: `rdns` is empty and the field's shape is one whose
+    /// server always records the name it finds (SpamAssassin's
+    /// `no_reverse_dns`). An empty `rdns` from other shapes says nothing.
+    pub no_reverse_dns: bool,
 }
 
 impl Relay {
@@ -300,73 +305,95 @@ enum Role {
     HeloComment,
 }
 
-/// A Received shape: a regex over the value after "from " and the role
-/// of each capture group.
+/// Whether the server that writes a Received shape looks up the reverse
+/// DNS name of the client, as SpamAssassin's `mta_looked_up_dns` records
+/// per shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DnsLookup {
+    /// Always, so an empty name means the client has none.
+    Always,
+    /// Not known, so an empty name says nothing.
+    Unknown,
+    /// qmail: when the name is not `unknown`, which it writes both for a
+    /// client without a name and when no lookup was passed to it.
+    UnlessUnknown,
+    /// sendmail-like, except courier's `softdnserr` for a failed lookup.
+    UnlessSoftDnsError,
+}
+
+/// A Received shape: a regex over the value after "from ", the role of
+/// each capture group, and whether its server looks up reverse DNS.
 struct Shape {
     pattern: String,
     roles: &'static [Role],
     /// Text the value must contain for the shape to be tried.
     needs: Option<&'static str>,
+    lookup: DnsLookup,
 }
 
 /// The IP address forms SpamAssassin's `IP_ADDRESS` covers: IPv4 dotted
 /// quads, and IPv6 with an optional `IPv6:` prefix.
 const IP: &str = r"(?:IPv6:[0-9A-Fa-f:.]+|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]+|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})";
 
-/// A compiled [`Shape`]: its regex, the role of each capture group, and
-/// the text the value must contain for the shape to be tried.
-type CompiledShape = (Regex, &'static [Role], Option<&'static str>);
+/// A compiled [`Shape`].
+struct CompiledShape {
+    regex: Regex,
+    roles: &'static [Role],
+    needs: Option<&'static str>,
+    lookup: DnsLookup,
+}
 
 fn shapes() -> &'static [CompiledShape] {
     static SHAPES: OnceLock<Vec<CompiledShape>> = OnceLock::new();
     SHAPES.get_or_init(|| {
+        use DnsLookup::*;
         use Role::*;
         let list = [
             // Exim: "[IP] (helo=NAME) by", "RDNS ([IP] helo=NAME) by".
-            shape(r"^\[(IP)\] \((.*?)\) by (\S+) ", &[Ip, HeloComment, By], Some("Exim")),
-            shape(r"^(\S+) \(\[(IP)\](.*?)\) by (\S+) ", &[RdnsHelo, Ip, HeloComment, By], Some("Exim")),
-            shape(r"^(\S+) \[(IP)\](?::\d+)? by (\S+) ", &[RdnsHelo, Ip, By], Some("Exim")),
+            shape(r"^\[(IP)\] \((.*?)\) by (\S+) ", &[Ip, HeloComment, By], Some("Exim"), Unknown),
+            shape(r"^(\S+) \(\[(IP)\](.*?)\) by (\S+) ", &[RdnsHelo, Ip, HeloComment, By], Some("Exim"), Unknown),
+            shape(r"^(\S+) \[(IP)\](?::\d+)? by (\S+) ", &[RdnsHelo, Ip, By], Some("Exim"), Unknown),
             // Postfix: "HELO (RDNS [IP]) by" and "HELO (RDNS[IP]) by".
-            shape(r"^(\S+) \((\S+) ?\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], Some(" (Postfix) with")),
+            shape(r"^(\S+) \((\S+) ?\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], Some(" (Postfix) with"), Always),
             // sendmail, with an ident before the rdns and "(may be forged)".
-            shape(r"^(\S+) \((\S+) \[(IP)\].*\) by (\S+) \(", &[Helo, Rdns, Ip, By], None),
-            shape(r"^(\S+) \((\S+) \[(IP)\]\) by (\S+) with \S+ \(", &[Helo, Rdns, Ip, By], None),
-            shape(r"^(\S+) \(\[(IP)\] helo=(\S+)\) by (\S+) with ", &[Rdns, Ip, Helo, By], None),
-            shape(r"^(\S+) \((\S+\.\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None),
+            shape(r"^(\S+) \((\S+) \[(IP)\].*\) by (\S+) \(", &[Helo, Rdns, Ip, By], None, Always),
+            shape(r"^(\S+) \((\S+) \[(IP)\]\) by (\S+) with \S+ \(", &[Helo, Rdns, Ip, By], None, Always),
+            shape(r"^(\S+) \(\[(IP)\] helo=(\S+)\) by (\S+) with ", &[Rdns, Ip, Helo, By], None, Unknown),
+            shape(r"^(\S+) \((\S+\.\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None, Always),
             // qpsmtpd and qmail: "RDNS (HELO NAME) (IDENT@IP) by".
-            shape(r"^(\S+) \((?:HELO|EHLO) (\S*)\) \((IP)\) by (\S+) \(qpsmtpd/", &[Rdns, Helo, Ip, By], None),
+            shape(r"^(\S+) \((?:HELO|EHLO) (\S*)\) \((IP)\) by (\S+) \(qpsmtpd/", &[Rdns, Helo, Ip, By], None, Unknown),
             shape(
                 r"^(\S+) \((?:HELO|EHLO) ([^ ()]*)\) \((?:(\S*)@)?\[?(IP)\]?\)(?: \(envelope-sender <\S+>\))? by (\S+).* with (?:.* )?(?:SMTP|QMQP)(?! id )",
                 &[Rdns, Helo, Ident, Ip, By],
-                None,
+                None, UnlessUnknown,
             ),
             shape(
                 r"^(\S+) \((?:(\S*)@)?\[?(IP)\]?\)(?: \(envelope-sender <\S+>\))? by (\S+).* with (?:.* )?(?:SMTP|QMQP)(?! id )",
                 &[RdnsHelo, Ident, Ip, By],
-                None,
+                None, UnlessUnknown,
             ),
             // sendmail: "HELO ([IP]) by", "HELO (RDNS [IP]) ... by".
-            shape(r"^(\S+) \(\[(IP)\]\) by (\S+) \(", &[Helo, Ip, By], None),
-            shape(r"^(\S+) \((\S+) \[(IP)\]\).*? by (\S+)\b", &[Helo, Rdns, Ip, By], None),
-            shape(r"^(\S+) \(\[(IP)(?:[.:]\d+)?\]\).*? by (\S+) ", &[Helo, Ip, By], None),
+            shape(r"^(\S+) \(\[(IP)\]\) by (\S+) \(", &[Helo, Ip, By], None, Always),
+            shape(r"^(\S+) \((\S+) \[(IP)\]\).*? by (\S+)\b", &[Helo, Rdns, Ip, By], None, UnlessSoftDnsError),
+            shape(r"^(\S+) \(\[(IP)(?:[.:]\d+)?\]\).*? by (\S+) ", &[Helo, Ip, By], None, Always),
             // Other qmail forms, without the protocol check.
             shape(
                 r"^(\S+) \((?:HELO|EHLO) ([^)]*)\) \((?:(\S*)@)?\[?(IP)\]?\).* by (\S+) ",
                 &[Rdns, Helo, Ident, Ip, By],
-                None,
+                None, Always,
             ),
-            shape(r"^(\S+) \((?:(\S*)@)?\[?(IP)\]?\).* by (\S+) ", &[RdnsHelo, Ident, Ip, By], None),
+            shape(r"^(\S+) \((?:(\S*)@)?\[?(IP)\]?\).* by (\S+) ", &[RdnsHelo, Ident, Ip, By], None, Always),
             shape(
                 r"^(\S+) \((?:HELO|EHLO) (\S*)\) \((?:(\S+)@)?(IP).*?\) by (\S+) with ",
                 &[Rdns, Helo, Ident, Ip, By],
-                None,
+                None, Always,
             ),
             // Bare addresses.
-            shape(r"^\[(IP)\] by (\S+) ", &[Ip, By], None),
-            shape(r"^\(\[?(IP)\]?\) by (\S+) ", &[Ip, By], None),
-            shape(r"^(IP) by (\S+) with ", &[Ip, By], None),
-            shape(r"^(\S+) \((\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None),
-            shape(r"^([^\d]\S+) \((IP)\) by (\S+) ", &[Helo, Ip, By], None),
+            shape(r"^\[(IP)\] by (\S+) ", &[Ip, By], None, Unknown),
+            shape(r"^\(\[?(IP)\]?\) by (\S+) ", &[Ip, By], None, Unknown),
+            shape(r"^(IP) by (\S+) with ", &[Ip, By], None, Unknown),
+            shape(r"^(\S+) \((\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None, Always),
+            shape(r"^([^\d]\S+) \((IP)\) by (\S+) ", &[Helo, Ip, By], None, Unknown),
         ];
         list.into_iter()
             .filter_map(|shape| {
@@ -374,17 +401,28 @@ fn shapes() -> &'static [CompiledShape] {
                 // unit tests; in release it only drops that shape.
                 let regex = Regex::new(&shape.pattern).ok();
                 debug_assert!(regex.is_some(), "bad shape {}", shape.pattern);
-                regex.map(|regex| (regex, shape.roles, shape.needs))
+                regex.map(|regex| CompiledShape {
+                    regex,
+                    roles: shape.roles,
+                    needs: shape.needs,
+                    lookup: shape.lookup,
+                })
             })
             .collect()
     })
 }
 
-fn shape(pattern: &str, roles: &'static [Role], needs: Option<&'static str>) -> Shape {
+fn shape(
+    pattern: &str,
+    roles: &'static [Role],
+    needs: Option<&'static str>,
+    lookup: DnsLookup,
+) -> Shape {
     Shape {
         pattern: pattern.replace("IP", IP),
         roles,
         needs,
+        lookup,
     }
 }
 
@@ -494,17 +532,27 @@ fn parse_fields(value: &str) -> Result<Option<Relay>, FetchMarker> {
     if common.fetch.is_match(rest).unwrap_or(false) {
         return Err(FetchMarker);
     }
-    if !apply_shape(rest, &mut relay) {
-        if let Some(ip) =
-            capture(&common.bracketed_ip, rest).and_then(|found| found.into_iter().next())
-        {
-            relay.ip = ip;
+    let looked_up = match apply_shape(rest, &mut relay) {
+        Some(lookup) => match lookup {
+            DnsLookup::Always => true,
+            DnsLookup::Unknown => false,
+            DnsLookup::UnlessUnknown => relay.rdns != "unknown",
+            DnsLookup::UnlessSoftDnsError => relay.rdns != "softdnserr",
+        },
+        None => {
+            if let Some(ip) =
+                capture(&common.bracketed_ip, rest).and_then(|found| found.into_iter().next())
+            {
+                relay.ip = ip;
+            }
+            false
         }
-    }
+    };
     if relay.ip.is_empty() || relay.by.is_empty() {
         return Ok(None);
     }
     clean(&mut relay);
+    relay.no_reverse_dns = looked_up && relay.rdns.is_empty();
     Ok(Some(relay))
 }
 
@@ -536,16 +584,17 @@ fn common_fields(common: &Common, line: &str, relay: &mut Relay) {
 }
 
 /// Tries the shapes in order and fills the relay from the first that
-/// matches. Returns whether one matched.
-fn apply_shape(rest: &str, relay: &mut Relay) -> bool {
-    for (regex, roles, needs) in shapes() {
-        if needs.is_some_and(|text| !rest.contains(text)) {
+/// matches. Returns how that shape's server looks up reverse DNS, or
+/// `None` when no shape matched.
+fn apply_shape(rest: &str, relay: &mut Relay) -> Option<DnsLookup> {
+    for shape in shapes() {
+        if shape.needs.is_some_and(|text| !rest.contains(text)) {
             continue;
         }
-        let Some(groups) = capture(regex, rest) else {
+        let Some(groups) = capture(&shape.regex, rest) else {
             continue;
         };
-        for (role, text) in roles.iter().zip(groups) {
+        for (role, text) in shape.roles.iter().zip(groups) {
             match role {
                 Role::Ip => relay.ip = text,
                 Role::Rdns => relay.rdns = text,
@@ -563,9 +612,9 @@ fn apply_shape(rest: &str, relay: &mut Relay) -> bool {
                 }
             }
         }
-        return true;
+        return Some(shape.lookup);
     }
-    false
+    None
 }
 
 /// Normalises the fields as SpamAssassin does before it formats them.
