@@ -68,7 +68,8 @@ pub struct Relay {
     /// Whether the receiving server looked up the reverse DNS name and
     /// found none: `rdns` is empty and the field's shape is one whose
     /// server always records the name it finds (SpamAssassin's
-    /// `no_reverse_dns`). An empty `rdns` from other shapes says nothing.
+    /// `no_reverse_dns`). An empty `rdns` from other shapes is not evidence
+    /// either way.
     pub no_reverse_dns: bool,
 }
 
@@ -312,7 +313,7 @@ enum Role {
 enum DnsLookup {
     /// Always, so an empty name means the client has none.
     Always,
-    /// Not known, so an empty name says nothing.
+    /// Not known, so an empty name is not evidence either way.
     Unknown,
     /// qmail: when the name is not `unknown`, which it writes both for a
     /// client without a name and when no lookup was passed to it.
