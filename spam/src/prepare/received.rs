@@ -361,6 +361,8 @@ fn shapes() -> &'static [CompiledShape] {
             shape(r"^(\S+) \((\S+) \[(IP)\]\) by (\S+) with \S+ \(", &[Helo, Rdns, Ip, By], None, Always),
             shape(r"^(\S+) \(\[(IP)\] helo=(\S+)\) by (\S+) with ", &[Rdns, Ip, Helo, By], None, Unknown),
             shape(r"^(\S+) \((\S+\.\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None, Always),
+            // sendmail with an ident and no rdns: "HELO (IDENT@[IP]) by".
+            shape(r"^(\S+) \((\S*)@\[(IP)\].*\) by (\S+) \(", &[Helo, Ident, Ip, By], None, Always),
             // qpsmtpd and qmail: "RDNS (HELO NAME) (IDENT@IP) by".
             shape(r"^(\S+) \((?:HELO|EHLO) (\S*)\) \((IP)\) by (\S+) \(qpsmtpd/", &[Rdns, Helo, Ip, By], None, Unknown),
             shape(
@@ -781,6 +783,33 @@ mod tests {
         "from lugh.tuatha.org (root@lugh.tuatha.org [194.125.145.45]) by\n dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g7MM4mZ26717 for\n <jm@jmason.org>; Thu, 22 Aug 2002 23:04:48 +0100",
         Some("[ ip=194.125.145.45 rdns=lugh.tuatha.org helo=lugh.tuatha.org by=dogma.slashnull.org ident=root envfrom= intl=0 id=g7MM4mZ26717 auth= msa=0 ]")
     );
+
+    relay_case!(
+        sendmail_ident_without_rdns,
+        "from yahoo.com (IDENT:squid@[210.187.5.194]) by\n    dogma.slashnull.org (8.11.6/8.11.6) with SMTP id g77BjMk25797 for\n    <webmaster@efi.ie>; Wed, 7 Aug 2002 12:45:23 +0100",
+        Some("[ ip=210.187.5.194 rdns= helo=yahoo.com by=dogma.slashnull.org ident=IDENT:squid envfrom= intl=0 id=g77BjMk25797 auth= msa=0 ]")
+    );
+
+    #[test]
+    fn no_reverse_dns_follows_the_shape() {
+        // (Received value, expected no_reverse_dns)
+        let cases = [
+            // sendmail looks the name up, so an empty one means none.
+            ("from yahoo.com (IDENT:squid@[210.187.5.194]) by dogma.slashnull.org (8.11.6/8.11.6) with SMTP id g1", true),
+            ("from hotmail.com ([192.0.2.9]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1", true),
+            ("from a.example (a.example [192.0.2.9]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1", false),
+            // Exim's bracketed form does not tell.
+            ("from [192.0.2.9] (helo=hotmail.com) by mx.example.org with esmtp (Exim 3.35 #1) id 1", false),
+            // qmail writes "unknown" both for no name and for no lookup.
+            ("from unknown (HELO mailer) (192.0.2.9) by mx.example.org with SMTP; 22 Aug 2002 12:59:26 -0000", false),
+            // courier's failed lookup.
+            ("from a.example (softdnserr [192.0.2.9]) by mx.example.org with esmtp; Fri, 22 Aug 2003 12:25:41 +0300", false),
+        ];
+        for (value, expected) in cases {
+            let relay = parse_received(value).expect(value);
+            assert_eq!(relay.no_reverse_dns, expected, "{value}");
+        }
+    }
 
     relay_case!(
         qmail_ident_with_login_comment,
