@@ -75,6 +75,8 @@ const IMPLEMENTED: &[&str] = &[
     "html_tag_exists",
     "html_test",
     "html_text_match",
+    "multipart_alternative_difference",
+    "multipart_alternative_difference_count",
     "similar_recipients",
     "sorted_recipients",
     "subject_is_all_caps",
@@ -129,6 +131,23 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
             Some(ratio >= number(arg(0)?)? && ratio < number(arg(1)?)?)
         }
         "check_ma_non_text" => Some(mime::alternative_has_non_text(message)),
+        "multipart_alternative_difference" => {
+            // BodyEval.pm: above `min` (or any, for 0) and at most `max`
+            // (or any, for "undef").
+            let percent = message.alternative_difference().percent;
+            let min = number(arg(0)?)?;
+            let max = optional_number(arg(1)?)?;
+            Some((min == 0.0 || percent > min) && max.is_none_or(|max| percent <= max))
+        }
+        "multipart_alternative_difference_count" => {
+            // BodyEval.pm: more than `min_html` HTML words, and more than
+            // `ratio` text words per HTML word.
+            let difference = message.alternative_difference();
+            let ratio = number(arg(0)?)?;
+            let min_html = number(arg(1)?)?;
+            let html = difference.html_words as f64;
+            Some(html > min_html && html > 0.0 && difference.text_words as f64 / html > ratio)
+        }
         "check_for_ascii_text_illegal" => Some(mime::facts(message).ascii_text_illegal),
         "check_body_length" => Some(mime::body_len(message) as f64 <= number(arg(0)?)?),
         "html_tag_exists" => Some(html::tag_exists(message, arg(0)?)),

@@ -822,6 +822,85 @@ fn helo_ip_mismatch_table() {
 }
 
 #[test]
+fn multipart_alternative_difference_table() {
+    let alternative = |text: &str, html: &str| {
+        format!(
+            "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n{text}\n--b\nContent-Type: text/html\n\n{html}\n--b--\n"
+        )
+    };
+    let same = alternative("Great offer today", "<p>Great offer <b>today</b></p>");
+    let different = alternative("Hello friend", "<p>Buy cheap watches now</p>");
+    let image_only = alternative("Hello friend", "<img src=\"cid:a\">");
+    let many_text_words = alternative(
+        "one two three four five six seven eight nine",
+        "<p>one two</p>",
+    );
+    let meeting = "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>Buy cheap watches now</p>\n--b\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--b--\n";
+    // (case, message, function, arguments, expected)
+    let cases: [(&str, &str, &str, &[&str], bool); 8] = [
+        (
+            "same words",
+            &same,
+            "multipart_alternative_difference",
+            &["99", "100"],
+            false,
+        ),
+        (
+            "same words, any",
+            &same,
+            "multipart_alternative_difference",
+            &["0", "undef"],
+            true,
+        ),
+        (
+            "different words",
+            &different,
+            "multipart_alternative_difference",
+            &["99", "100"],
+            true,
+        ),
+        (
+            "image only html",
+            &image_only,
+            "multipart_alternative_difference",
+            &["99", "100"],
+            true,
+        ),
+        (
+            "meeting request left out",
+            meeting,
+            "multipart_alternative_difference",
+            &["99", "100"],
+            false,
+        ),
+        (
+            "not alternative",
+            PLAIN,
+            "multipart_alternative_difference",
+            &["99", "100"],
+            false,
+        ),
+        (
+            "text has many more words",
+            &many_text_words,
+            "multipart_alternative_difference_count",
+            &["3", "1"],
+            true,
+        ),
+        (
+            "text has as many words",
+            &same,
+            "multipart_alternative_difference_count",
+            &["3", "1"],
+            false,
+        ),
+    ];
+    for (case, message, function, args, expected) in cases {
+        assert_eq!(run(message, function, args), Some(expected), "{case}");
+    }
+}
+
+#[test]
 fn no_rdns_dotcom_helo_table() {
     let message = |received: &[&str]| {
         let mut text = String::new();

@@ -17,6 +17,8 @@
 //! - `full()`: the message bytes, for `full` rules.
 //! - `uris()`: for `uri` rules (see `uri`).
 //! - `html()`: one `HtmlFacts` per HTML part, for eval rules.
+//! - `alternative_difference()`: how much the HTML and text versions of
+//!   multipart/alternative parts differ (see `alternative`).
 //! - `part_headers()`: the header of each MIME entity, for `mimeheader`
 //!   rules.
 //!
@@ -34,6 +36,7 @@
 //! As in SpamAssassin, a message whose first line ends in CRLF has every
 //! CRLF of its bodies read as LF.
 
+pub mod alternative;
 pub mod decode;
 pub mod headers;
 pub mod html;
@@ -49,6 +52,8 @@ mod tests;
 use std::borrow::Cow;
 
 use ringmail_protocols::message::{parse, Content, Part};
+
+use alternative::{AlternativeDifference, AlternativeWords, PartDifference};
 
 pub use headers::{HeaderForm, Headers};
 pub use html::HtmlFacts;
@@ -88,6 +93,7 @@ pub struct Prepared<'m> {
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: Vec<String>,
     html: Vec<HtmlFacts>,
+    alternative_difference: AlternativeDifference,
     /// Header ranges of every MIME entity visited, the message's own first.
     part_headers: Vec<std::ops::Range<usize>>,
     leaves: usize,
@@ -105,6 +111,14 @@ struct Walk<'m> {
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: uri::UriList,
     html: Vec<HtmlFacts>,
+    /// The multipart/alternative parts being read, innermost last, each
+    /// with its number in the order the parts start.
+    alternatives: Vec<(usize, AlternativeWords)>,
+    /// multipart/alternative parts started so far.
+    alternatives_started: usize,
+    /// The result of each finished multipart/alternative part with HTML
+    /// words, with its number.
+    alternative_parts: Vec<(usize, PartDifference)>,
     part_headers: Vec<std::ops::Range<usize>>,
     leaves: usize,
     decoded_total_len: usize,
@@ -126,12 +140,21 @@ impl<'m> Prepared<'m> {
             rawbody: Vec::new(),
             uris: uri::UriList::default(),
             html: Vec::new(),
+            alternatives: Vec::new(),
+            alternatives_started: 0,
+            alternative_parts: Vec::new(),
             part_headers: Vec::new(),
             leaves: 0,
             decoded_total_len: 0,
             limits_reached: LimitsReached::default(),
         };
         walk.visit(&root, 0);
+        walk.alternative_parts.sort_by_key(|(number, _)| *number);
+        let alternative_difference = if is_meeting_request(&root) {
+            AlternativeDifference::default()
+        } else {
+            AlternativeDifference::from_parts(walk.alternative_parts.iter().map(|(_, part)| *part))
+        };
 
         // SpamAssassin uses the last Subject, decoded, and "\n" when there is none.
         let subject = headers
@@ -155,6 +178,7 @@ impl<'m> Prepared<'m> {
             rawbody: walk.rawbody,
             uris: walk.uris.into_vec(),
             html: walk.html,
+            alternative_difference,
             part_headers: walk.part_headers,
             leaves: walk.leaves,
             limits_reached: walk.limits_reached,
@@ -203,6 +227,12 @@ impl<'m> Prepared<'m> {
         &self.html
     }
 
+    /// Returns how much the HTML and text versions of the message's
+    /// multipart/alternative parts differ ([`alternative`]).
+    pub fn alternative_difference(&self) -> AlternativeDifference {
+        self.alternative_difference
+    }
+
     /// Returns the header fields of every MIME entity, for `mimeheader`
     /// rules: the message's own header first, then each part depth-first,
     /// containers included, as SpamAssassin's `find_parts(qr/./)` lists
@@ -237,8 +267,21 @@ impl<'m> Walk<'m> {
                     self.limits_reached.mime_depth = true;
                     return;
                 }
+                let alternative = part.content_type.is(b"multipart", b"alternative");
+                if alternative {
+                    self.alternatives
+                        .push((self.alternatives_started, AlternativeWords::default()));
+                    self.alternatives_started += 1;
+                }
                 for child in children {
                     self.visit(child, depth + 1);
+                }
+                if alternative {
+                    if let Some((number, words)) = self.alternatives.pop() {
+                        if let Some(difference) = words.finish() {
+                            self.alternative_parts.push((number, difference));
+                        }
+                    }
                 }
             }
             Content::Message(inner) => {
@@ -297,6 +340,10 @@ impl<'m> Walk<'m> {
         let text = decode::to_utf8(&decoded, charset);
         let rendered = if is_html && !text.is_empty() {
             let html_rendered = html::render(&text);
+            let has_image = html_rendered.facts.inside.contains_key("img");
+            for (_, words) in &mut self.alternatives {
+                words.add_html(&html_rendered.text, has_image);
+            }
             let base = base_href(&text);
             for found in &html_rendered.uris {
                 if let Some(normalized) = uri::normalize(found, base.as_deref()) {
@@ -306,6 +353,11 @@ impl<'m> Walk<'m> {
             self.html.push(html_rendered.facts);
             Cow::Owned(html_rendered.text)
         } else {
+            if is_plain {
+                for (_, words) in &mut self.alternatives {
+                    words.add_text(&text);
+                }
+            }
             text
         };
         let cut = text::scan_cut(rendered.as_bytes(), text::BODY_PART_SCAN_LEN, b" ");
@@ -335,6 +387,22 @@ impl<'m> Walk<'m> {
         }
         decoded
     }
+}
+
+/// Returns whether the message is an Exchange meeting request: a
+/// multipart/alternative of exactly a text/html and a text/calendar leaf,
+/// which BodyEval.pm leaves out of the multipart/alternative comparison.
+fn is_meeting_request(root: &Part) -> bool {
+    let Content::Multipart(children) = &root.content else {
+        return false;
+    };
+    let is_leaf = |part: &Part, subtype: &[u8]| {
+        matches!(part.content, Content::Leaf) && part.content_type.is(b"text", subtype)
+    };
+    root.content_type.is(b"multipart", b"alternative")
+        && children.len() == 2
+        && is_leaf(&children[0], b"html")
+        && is_leaf(&children[1], b"calendar")
 }
 
 /// Returns `bytes` with every CRLF turned into LF.
