@@ -97,6 +97,10 @@ fn value(facts: &HtmlFacts, name: &str) -> Result<Option<f64>, ()> {
         "max_size" => Ok(Some(facts.max_size as f64)),
         "min_size" => Ok(Some(facts.min_size as f64)),
         "closed_extra_ratio" => Ok(per_tag(facts.closed_extra as f64)),
+        // HTML.pm sets the ratio only once a piece of text joined a word.
+        "obfuscation_ratio" => Ok((facts.obfuscation > 0)
+            .then(|| per_tag(facts.obfuscation as f64))
+            .flatten()),
         "bad_tag_ratio" => Ok(per_tag((facts.tags - facts.elements) as f64)),
         "non_element_ratio" => {
             let seen = facts.inside.len();

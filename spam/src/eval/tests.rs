@@ -822,6 +822,30 @@ fn helo_ip_mismatch_table() {
 }
 
 #[test]
+fn obfuscation_ratio_range() {
+    // 2 joined pieces over 8 tags is 0.25. Without a joined piece the
+    // ratio is not set, so no range matches.
+    let obfuscated = "Content-Type: text/html\n\n<p>w<b>or</b>d</p><p>x</p><i></i>\n";
+    let clean = "Content-Type: text/html\n\n<p>word</p><p>x</p>\n";
+    assert_eq!(
+        run(obfuscated, "html_range", &["obfuscation_ratio", ".2", ".3"]),
+        Some(true)
+    );
+    assert_eq!(
+        run(
+            obfuscated,
+            "html_range",
+            &["obfuscation_ratio", ".05", ".1"]
+        ),
+        Some(false)
+    );
+    assert_eq!(
+        run(clean, "html_range", &["obfuscation_ratio", "-1", "1"]),
+        Some(false)
+    );
+}
+
+#[test]
 fn multipart_alternative_difference_table() {
     let alternative = |text: &str, html: &str| {
         format!(

@@ -92,6 +92,11 @@ pub struct HtmlFacts {
     /// tag set one ([`super::font_size`]).
     pub max_size: i64,
     pub min_size: i64,
+    /// Pieces of text (between tags, comments or line-breaking tags) that
+    /// start with a word character right after a piece that ends with one,
+    /// as in "w<b>or</b>d": HTML.pm's `obfuscation`, which
+    /// `html_range('obfuscation_ratio', ...)` divides by `tags`.
+    pub obfuscation: usize,
     /// Whether some text had low contrast with its background, for
     /// `html_test('font_low_contrast')` ([`super::text_style`]).
     pub font_low_contrast: bool,
@@ -239,10 +244,22 @@ fn uri_attributes(name: &str) -> &'static [&'static str] {
 /// space trimming at tag boundaries can follow SpamAssassin's.
 struct Output {
     pieces: Vec<(String, bool)>,
+    /// Pieces of text that start with a word character right after a
+    /// piece that ends with one (see [`HtmlFacts::obfuscation`]).
+    obfuscation: usize,
 }
 
 impl Output {
     fn push_text(&mut self, text: &str) {
+        let joins_word = text.chars().next().is_some_and(is_word_character)
+            && self
+                .pieces
+                .last()
+                .and_then(|(last, _)| last.chars().next_back())
+                .is_some_and(is_word_character);
+        if joins_word {
+            self.obfuscation += 1;
+        }
         let mut collapsed = String::with_capacity(text.len());
         let mut in_space = false;
         for character in text.chars() {
@@ -279,6 +296,16 @@ impl Output {
     }
 }
 
+/// Returns whether HTML.pm's obfuscation count reads `character` as part
+/// of a word: anything but whitespace, a no-break space and ASCII
+/// punctuation.
+fn is_word_character(character: char) -> bool {
+    !matches!(
+        character,
+        ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b' | '\u{a0}' | '!'..='/' | ':'..='@' | '['..='`' | '{'..='~'
+    )
+}
+
 /// One parsed tag.
 struct Tag<'h> {
     name: String,
@@ -289,7 +316,10 @@ struct Tag<'h> {
 
 /// Renders `html` to text.
 pub fn render(html: &str) -> HtmlRendered {
-    let mut output = Output { pieces: Vec::new() };
+    let mut output = Output {
+        pieces: Vec::new(),
+        obfuscation: 0,
+    };
     let mut uris = Vec::new();
     let mut facts = HtmlFacts {
         source_len: html.chars().count(),
@@ -418,6 +448,7 @@ pub fn render(html: &str) -> HtmlRendered {
 
     facts.max_size = styles.max();
     facts.min_size = styles.min();
+    facts.obfuscation = output.obfuscation;
     facts.font_low_contrast = styles.low_contrast();
     facts.font_invalid_color = styles.invalid_color();
     let text = output.into_text();
@@ -793,6 +824,23 @@ fn parse_entity(text: &str) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn obfuscation_counts_words_split_by_tags() {
+        // (html, pieces that join a word)
+        let cases: &[(&str, usize)] = &[
+            ("plain words", 0),
+            ("w<b>or</b>d", 2),
+            ("word <b>next</b> one", 0),
+            ("line<br>break", 0),
+            ("com<!-- x -->ment", 1),
+            ("end.<b>Start</b>", 0),
+            ("caf\u{e9}<i>\u{e9}</i>", 1),
+        ];
+        for (html, expected) in cases {
+            assert_eq!(render(html).facts.obfuscation, *expected, "html {html:?}");
+        }
+    }
 
     #[test]
     fn font_low_contrast_table() {
