@@ -116,3 +116,26 @@ pub fn blank_line_ratio_in(message: &Prepared<'_>, min: f64, max: f64, lines_min
     };
     (min == 0.0 || ratio > min) && ratio <= max
 }
+
+/// Returns the largest share of spaces in a body line longer than 5
+/// characters, as BodyEval.pm's `tvd_vertical_words` computes it: 100 when
+/// a line has more spaces than other characters, else spaces per other
+/// character in whole percent. Returns -1 without such a line.
+pub fn vertical_words_percent(message: &Prepared<'_>) -> i64 {
+    let mut largest = -1;
+    for line in message.body() {
+        let length = line.chars().count();
+        if length <= 5 {
+            continue;
+        }
+        let spaces = line.chars().filter(|character| *character == ' ').count();
+        let others = length - spaces;
+        let percent = if spaces > others || others == 0 {
+            100
+        } else {
+            (100 * spaces / others) as i64
+        };
+        largest = largest.max(percent);
+    }
+    largest
+}

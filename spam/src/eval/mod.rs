@@ -80,6 +80,7 @@ const IMPLEMENTED: &[&str] = &[
     "similar_recipients",
     "sorted_recipients",
     "subject_is_all_caps",
+    "tvd_vertical_words",
 ];
 
 /// Evaluates the eval function `function` with the rule's `args` on
@@ -170,6 +171,17 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_for_uppercase" => {
             let share = body::uppercase_percent(message);
             Some(share > number(arg(0)?)? && share <= number(arg(1)?)?)
+        }
+        "tvd_vertical_words" => {
+            // BodyEval.pm: at least `min` and under `max`, where a `max`
+            // of 100 or more allows 100.
+            let percent = body::vertical_words_percent(message) as f64;
+            let min = number(arg(0)?)?;
+            let mut max = number(arg(1)?)?;
+            if max >= 100.0 {
+                max = 101.0;
+            }
+            Some(percent >= min && percent < max)
         }
         "check_blank_line_ratio" => {
             let lines_min = arg(2).and_then(number).unwrap_or(1.0);

@@ -822,6 +822,25 @@ fn helo_ip_mismatch_table() {
 }
 
 #[test]
+fn vertical_words_share_of_spaces() {
+    // The Subject is the first body line.
+    let spread = "Subject: hi\n\nB u y   n o w   c h e a p   p i l l s\n";
+    let normal = "Subject: hi\n\nBuy now, while stocks last, from our store.\n";
+    assert_eq!(run(spread, "tvd_vertical_words", &["0", "10"]), Some(false));
+    assert_eq!(
+        run(spread, "tvd_vertical_words", &["50", "100"]),
+        Some(true)
+    );
+    assert_eq!(run(normal, "tvd_vertical_words", &["0", "10"]), Some(false));
+    assert_eq!(run(normal, "tvd_vertical_words", &["10", "30"]), Some(true));
+    // Lines of 5 characters or fewer are not measured.
+    assert_eq!(
+        run("Subject: a\n\nb c\n", "tvd_vertical_words", &["0", "100"]),
+        Some(false)
+    );
+}
+
+#[test]
 fn obfuscation_ratio_range() {
     // 2 joined pieces over 8 tags is 0.25. Without a joined piece the
     // ratio is not set, so no range matches.
