@@ -87,6 +87,8 @@ pub enum Target {
     /// A MIME part header value, keyed by [`HeaderSpec::key`].
     Mimeheader(String),
     Body,
+    /// The body without its Subject lines, for `tflags nosubject` rules.
+    BodyNoSubject,
     Rawbody,
     Uri,
     Full,
@@ -327,7 +329,13 @@ impl CompiledRules {
             kind_stats.total += 1;
 
             let (target, pattern, negated, spec) = match test {
-                Test::Regex(pattern) => (regex_target(*kind), pattern, false, None),
+                Test::Regex(pattern) => {
+                    let target = match regex_target(*kind) {
+                        Target::Body if rule.tflags.nosubject => Target::BodyNoSubject,
+                        target => target,
+                    };
+                    (target, pattern, false, None)
+                }
                 Test::Header {
                     spec,
                     pattern,

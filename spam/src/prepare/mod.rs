@@ -90,6 +90,8 @@ pub struct Prepared<'m> {
     full: &'m [u8],
     headers: Headers<'m>,
     body: Vec<String>,
+    /// Lines at the start of `body` that hold the Subject.
+    subject_lines: usize,
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: Vec<String>,
     html: Vec<HtmlFacts>,
@@ -165,6 +167,7 @@ impl<'m> Prepared<'m> {
         let mut first = subject;
         first.push('\n');
         text::split_short_lines(&first, &mut body);
+        let subject_lines = body.len();
         text::split_short_lines(&text::collapse_whitespace(&walk.rendered), &mut body);
 
         for line in &body {
@@ -175,6 +178,7 @@ impl<'m> Prepared<'m> {
             full: raw,
             headers,
             body,
+            subject_lines,
             rawbody: walk.rawbody,
             uris: walk.uris.into_vec(),
             html: walk.html,
@@ -220,6 +224,12 @@ impl<'m> Prepared<'m> {
     /// Returns the normalized, de-duplicated URIs for `uri` rules.
     pub fn uris(&self) -> &[String] {
         &self.uris
+    }
+
+    /// Returns the body lines after the Subject's, for `tflags nosubject`
+    /// rules.
+    pub fn body_without_subject(&self) -> &[String] {
+        &self.body[self.subject_lines.min(self.body.len())..]
     }
 
     /// Returns the facts of each HTML part, in message order.

@@ -277,6 +277,9 @@ pub struct TFlags {
     pub net: bool,
     /// `learn`: the rule needs Bayes.
     pub learn: bool,
+    /// `nosubject`: a body rule that does not see the Subject, which
+    /// SpamAssassin otherwise puts first in the body.
+    pub nosubject: bool,
     /// Every other flag as written (`userconf`, `noautolearn`, `publish`, ...).
     pub other: Vec<String>,
 }

@@ -528,6 +528,7 @@ fn parse_tflags(text: &str) -> Result<TFlags, String> {
             "nice" => tflags.nice = true,
             "net" => tflags.net = true,
             "learn" => tflags.learn = true,
+            "nosubject" => tflags.nosubject = true,
             _ => match word.strip_prefix("maxhits=") {
                 Some(count) => {
                     let count = count

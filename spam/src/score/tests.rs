@@ -99,6 +99,18 @@ fn multiple_counts_every_line_up_to_maxhits() {
 }
 
 #[test]
+fn nosubject_body_rule_skips_the_subject() {
+    let scorer = scorer_from(
+        "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\n         meta EMPTY !__NONEMPTY\nscore EMPTY 2\n         body FREE /free/\nscore FREE 1\n         body FREE_IN_BODY /free/\ntflags FREE_IN_BODY nosubject\nscore FREE_IN_BODY 0.5\n",
+    );
+    // The Subject alone is not a body for `nosubject` rules.
+    let empty = verdict(&scorer, "Subject: free stuff\n\n \n");
+    assert_eq!(names(&empty), vec!["EMPTY", "FREE"]);
+    let full = verdict(&scorer, "Subject: hello\n\nfree stuff\n");
+    assert_eq!(names(&full), vec!["FREE", "FREE_IN_BODY"]);
+}
+
+#[test]
 fn multiple_rule_adds_its_score_once() {
     let scorer = scorer_from("body WORDS /word/\ntflags WORDS multiple\nscore WORDS 1.2\n");
     let verdict = verdict(&scorer, "Subject: x\n\nword word word\n");
