@@ -444,6 +444,27 @@ fn match_lines_gate_keeps_text_anchors_per_line() {
     assert_eq!(multi.hits, 3);
 }
 
+/// Returns the regex rules of `model` whose compiled pattern `keep`
+/// accepts, with their names.
+fn compiled_patterns(
+    model: &RuleModel,
+    keep: impl Fn(&CompiledPattern) -> bool,
+) -> Vec<(String, CompiledPattern)> {
+    let mut patterns = Vec::new();
+    for (_, rule) in model.defined() {
+        let pattern = match &rule.definition {
+            Some((_, Test::Regex(pattern))) | Some((_, Test::Header { pattern, .. })) => pattern,
+            _ => continue,
+        };
+        if let Ok(compiled) = compile_pattern(pattern) {
+            if keep(&compiled) {
+                patterns.push((rule.name.clone(), compiled));
+            }
+        }
+    }
+    patterns
+}
+
 #[test]
 fn superset_never_rejects_fancy_match_on_corpus() {
     let Some(model) = stock_model() else {
@@ -454,18 +475,7 @@ fn superset_never_rejects_fancy_match_on_corpus() {
         eprintln!("skipped: corpus not fetched (python3 tests/corpus/fetch.py)");
         return;
     }
-    let mut patterns = Vec::new();
-    for (_, rule) in model.defined() {
-        let pattern = match &rule.definition {
-            Some((_, Test::Regex(pattern))) | Some((_, Test::Header { pattern, .. })) => pattern,
-            _ => continue,
-        };
-        if let Ok(compiled) = compile_pattern(pattern) {
-            if compiled.has_superset() {
-                patterns.push((rule.name.clone(), compiled));
-            }
-        }
-    }
+    let patterns = compiled_patterns(&model, CompiledPattern::has_superset);
     assert!(
         patterns.len() > 50,
         "{} fancy rules with a superset",
@@ -580,18 +590,7 @@ fn start_place_runs_equal_full_search_on_corpus() {
         eprintln!("skipped: corpus not fetched (python3 tests/corpus/fetch.py)");
         return;
     }
-    let mut patterns = Vec::new();
-    for (_, rule) in model.defined() {
-        let pattern = match &rule.definition {
-            Some((_, Test::Regex(pattern))) | Some((_, Test::Header { pattern, .. })) => pattern,
-            _ => continue,
-        };
-        if let Ok(compiled) = compile_pattern(pattern) {
-            if compiled.has_start_places() {
-                patterns.push((rule.name.clone(), compiled));
-            }
-        }
-    }
+    let patterns = compiled_patterns(&model, CompiledPattern::has_start_places);
     assert!(
         patterns.len() > 30,
         "{} fancy rules with start places",
