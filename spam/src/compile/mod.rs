@@ -3,7 +3,8 @@
 //! at compile time below).
 //!
 //! Regex rules are grouped by [`Target`]: one per header spec (`from:addr`),
-//! per `mimeheader` spec, and one each for body, rawbody, uri and full. For
+//! per `mimeheader` spec, and one each for body (and body without the
+//! Subject, for `tflags nosubject`), rawbody, uri and full. For
 //! each target, the literal factors of all its rules ([`prefilter`]) go into
 //! one aho-corasick automaton; a rule without usable factors is an "always
 //! candidate". Matching scans the text once with the automaton, then confirms
