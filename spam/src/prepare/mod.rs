@@ -357,7 +357,7 @@ impl<'m> Walk<'m> {
             let base = base_href(&text);
             for found in &html_rendered.uris {
                 if let Some(normalized) = uri::normalize(found, base.as_deref()) {
-                    self.uris.push(normalized);
+                    self.uris.push_with_variants(normalized);
                 }
             }
             self.html.push(html_rendered.facts);

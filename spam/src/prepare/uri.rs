@@ -24,6 +24,9 @@ use std::collections::HashSet;
 /// Maximum URIs kept per message.
 pub const URIS_MAX: usize = 10_000;
 
+/// Maximum redirect levels followed from one URI ([`redirect_target`]).
+pub const REDIRECTS_MAX: usize = 8;
+
 /// Maximum length of one URI in bytes; longer ones are cut at a character
 /// boundary.
 pub const URI_LEN_MAX: usize = 8_192;
@@ -45,6 +48,30 @@ impl UriList {
         self.uris.push(uri);
     }
 
+    /// Adds a normalized `uri`, then the forms SpamAssassin 4.0.1's
+    /// `uri_list_canonicalize` adds for it. One is the URI with its numeric
+    /// host written as a dotted-decimal IPv4 address
+    /// ([`numeric_host_variant`]). The other is the URI it redirects to
+    /// ([`redirect_target`]) with its own forms, up to [`REDIRECTS_MAX`]
+    /// levels.
+    pub fn push_with_variants(&mut self, uri: String) {
+        self.push_canonical(uri, 0);
+    }
+
+    fn push_canonical(&mut self, uri: String, depth: usize) {
+        let variant = numeric_host_variant(&uri);
+        let target = redirect_target(&uri)
+            .filter(|_| depth < REDIRECTS_MAX)
+            .and_then(|target| normalize(&target, None));
+        self.push(uri);
+        if let Some(variant) = variant {
+            self.push(variant);
+        }
+        if let Some(target) = target {
+            self.push_canonical(target, depth + 1);
+        }
+    }
+
     /// Returns the URIs in first-seen order.
     pub fn into_vec(self) -> Vec<String> {
         self.uris
@@ -64,7 +91,7 @@ pub fn extract_from_text(text: &str, list: &mut UriList) {
         }
         if let Some(uri) = uri_in_token(token) {
             if let Some(normalized) = normalize(&uri, None) {
-                list.push(normalized);
+                list.push_with_variants(normalized);
             }
         }
     }
@@ -169,6 +196,181 @@ pub fn normalize(uri: &str, base: Option<&str>) -> Option<String> {
     Some(uri)
 }
 
+/// Returns an http or https URI with its numeric host rewritten as
+/// SpamAssassin 4.0.1's `uri_list_canonicalize` does, or `None` when the
+/// host is not numeric:
+/// - four dot-separated parts of decimal, `0x` hex or leading-zero octal
+///   numbers become decimal parts, with leading zeros removed (so a part
+///   of `0` becomes empty, as in SpamAssassin);
+/// - a `0x` hex number or a decimal number becomes the dotted IPv4 address
+///   of its low 32 bits (of its first 8 hex digits for a decimal number
+///   above 32 bits).
+pub fn numeric_host_variant(uri: &str) -> Option<String> {
+    let lower = uri.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("http://") {
+        7
+    } else if lower.starts_with("https://") {
+        8
+    } else {
+        return None;
+    };
+    let authority_end = uri[scheme_len..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |at| scheme_len + at);
+    let host_start = uri[scheme_len..authority_end]
+        .rfind('@')
+        .map_or(scheme_len, |at| scheme_len + at + 1);
+    let host_end = uri[host_start..authority_end]
+        .find(':')
+        .map_or(authority_end, |at| host_start + at);
+    let host = &lower[host_start..host_end];
+    let rewritten = dotted_host(host).or_else(|| single_number_host(host))?;
+    Some(format!(
+        "{}{}{}",
+        &uri[..scheme_len],
+        rewritten,
+        &uri[host_end..]
+    ))
+}
+
+/// Returns the URI that an http or https URI carries after its host, as
+/// SpamAssassin's fallback for redirectors finds it. It runs from the
+/// first `http:` or `https:` (any case) to the next `&` or `#`, and counts
+/// only when it has a dot in it.
+///
+/// NOTE: SpamAssassin first tries the `redirector_pattern` rules of its
+/// configuration and uses this fallback only when none matches. Those
+/// rules are not loaded here, so a URI one of them reads differently
+/// yields this target instead.
+pub fn redirect_target(uri: &str) -> Option<String> {
+    let lower = uri.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("http://") {
+        7
+    } else if lower.starts_with("https://") {
+        8
+    } else {
+        return None;
+    };
+    let authority_end = uri[scheme_len..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |at| scheme_len + at);
+    let host_start = uri[scheme_len..authority_end]
+        .rfind('@')
+        .map_or(scheme_len, |at| scheme_len + at + 1);
+    let rest_start = uri[host_start..authority_end]
+        .find(':')
+        .map_or(authority_end, |at| host_start + at);
+    let rest = &lower[rest_start..];
+    let mut from = 0;
+    while let Some(found) = rest[from..].find("http") {
+        let start = from + found;
+        let after = &rest[start + 4..];
+        let after = after.strip_prefix('s').unwrap_or(after);
+        if let Some(target_rest) = after.strip_prefix(':') {
+            let end = target_rest.find(['&', '#']).unwrap_or(target_rest.len());
+            if end > 0 {
+                let target_end = rest.len() - target_rest.len() + end;
+                let target = &uri[rest_start + start..rest_start + target_end];
+                return target.contains('.').then(|| target.to_string());
+            }
+        }
+        from = start + 4;
+    }
+    None
+}
+
+/// Rewrites a host of four dot-separated numbers, each decimal, `0x` hex
+/// or leading-zero octal, into decimal parts.
+fn dotted_host(host: &str) -> Option<String> {
+    let parts: Vec<&str> = host.split('.').collect();
+    let is_number = |part: &str| match part.strip_prefix("0x") {
+        Some(hex) => !hex.is_empty() && hex.bytes().all(|byte| byte.is_ascii_hexdigit()),
+        None => !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()),
+    };
+    if parts.len() != 4 || !parts.iter().all(|part| is_number(part)) {
+        return None;
+    }
+    let decimal: Vec<String> = parts.iter().map(|part| decimal_part(part)).collect();
+    Some(decimal.join("."))
+}
+
+/// Converts one part as SpamAssassin does: hex to decimal, then an octal
+/// number with leading zeros (at most 3 digits, or 2 when it starts with
+/// 4 to 7) to decimal, then leading zeros removed.
+fn decimal_part(part: &str) -> String {
+    let mut part = match part.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).unwrap_or(u64::MAX).to_string(),
+        None => part.to_string(),
+    };
+    let digits = part.trim_start_matches('0');
+    if digits.len() < part.len() {
+        let octal_len = match digits.as_bytes().first() {
+            Some(b'1'..=b'3') => {
+                digits
+                    .bytes()
+                    .skip(1)
+                    .take(2)
+                    .take_while(|byte| (b'0'..=b'7').contains(byte))
+                    .count()
+                    + 1
+            }
+            Some(b'4'..=b'7') => {
+                digits
+                    .bytes()
+                    .skip(1)
+                    .take(1)
+                    .take_while(|byte| (b'0'..=b'7').contains(byte))
+                    .count()
+                    + 1
+            }
+            _ => 0,
+        };
+        // The octal number must end the part (Perl's `\b` before a digit
+        // fails), so "0128" stays decimal.
+        if octal_len > 0 && octal_len == digits.len() {
+            if let Ok(value) = u32::from_str_radix(digits, 8) {
+                part = value.to_string();
+            }
+        }
+    }
+    part.trim_start_matches('0').to_string()
+}
+
+/// Rewrites a host that is one `0x` hex number or one decimal number into
+/// a dotted IPv4 address, as SpamAssassin's `decode_ulong_to_ip`.
+fn single_number_host(host: &str) -> Option<String> {
+    let value: u64 = if let Some(hex) = host.strip_prefix("0x") {
+        if hex.is_empty() || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return None;
+        }
+        let low = &hex[hex.len().saturating_sub(8)..];
+        u64::from_str_radix(low, 16).ok()?
+    } else {
+        if host.is_empty() || !host.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        // Perl's number saturates at the largest 64-bit value.
+        host.parse().unwrap_or(u64::MAX)
+    };
+    // "%08lx", then the first four bytes of the hex digits.
+    let hex = format!("{value:08x}");
+    let bytes: Vec<String> = hex
+        .as_bytes()
+        .chunks(2)
+        .take(4)
+        .map(|pair| {
+            let pair = std::str::from_utf8(pair).unwrap_or("0");
+            let padded = if pair.len() == 1 {
+                format!("{pair}0")
+            } else {
+                pair.to_string()
+            };
+            u8::from_str_radix(&padded, 16).unwrap_or(0).to_string()
+        })
+        .collect();
+    Some(bytes.join("."))
+}
+
 /// Returns whether `uri` starts with `scheme:` (RFC 3986 section 3.1).
 fn has_scheme(uri: &str) -> bool {
     let Some(colon) = uri.find(':') else {
@@ -234,6 +436,74 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(from_text(text), *expected, "text {text:?}");
         }
+    }
+
+    #[test]
+    fn numeric_host_variant_cases() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "http://1071396130/index2.htm",
+                Some("http://63.220.53.34/index2.htm"),
+            ),
+            ("http://0x3fdcc922/x", Some("http://63.220.201.34/x")),
+            (
+                "https://user@0x3f.0334.201.034:8080/",
+                // The variant leaves out the user, as SpamAssassin's does.
+                Some("https://63.220.201.28:8080/"),
+            ),
+            // A part of 0 loses its only digit, as in SpamAssassin.
+            ("http://10.0.0.1/", Some("http://10...1/")),
+            ("http://192.0.2.7/", Some("http://192..2.7/")),
+            // Above 32 bits, the first four bytes of the hex digits count.
+            ("http://4294967297/", Some("http://16.0.0.0/")),
+            ("http://example.com/", None),
+            ("http://1.2.3/", None),
+            ("ftp://1071396130/", None),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(
+                numeric_host_variant(uri).as_deref(),
+                *expected,
+                "uri {uri:?}"
+            );
+        }
+        let mut list = UriList::default();
+        list.push_with_variants("http://1071396130/".to_string());
+        assert_eq!(
+            list.into_vec(),
+            ["http://1071396130/", "http://63.220.53.34/"]
+        );
+    }
+
+    #[test]
+    fn redirect_target_cases() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "http://gd11.doubleclick.net/click;1;;http://61.129.81.99/paul/&x=1",
+                Some("http://61.129.81.99/paul/"),
+            ),
+            (
+                "https://r.example/?u=HTTPS://Target.example/a#frag",
+                Some("HTTPS://Target.example/a"),
+            ),
+            // Without a dot the text is not taken as a URI.
+            ("http://r.example/?u=http://localhost", None),
+            ("http://plain.example/path", None),
+            ("mailto:http://a.example", None),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(redirect_target(uri).as_deref(), *expected, "uri {uri:?}");
+        }
+        let mut list = UriList::default();
+        list.push_with_variants("http://r.example/go?http://0x3f.0334.201.034/".to_string());
+        assert_eq!(
+            list.into_vec(),
+            [
+                "http://r.example/go?http://0x3f.0334.201.034/",
+                "http://0x3f.0334.201.034/",
+                "http://63.220.201.28/"
+            ]
+        );
     }
 
     #[test]
