@@ -491,7 +491,7 @@ fn eval_table() {
             "unknown html value",
             HTML_ONLY,
             "html_range",
-            &["obfuscation_ratio", "0", "1"],
+            &["no_such_value", "0", "1"],
             None,
         ),
         (
