@@ -375,12 +375,12 @@ const DOTCOM_HELO_DOMAINS: [&str; 11] = [
 ];
 
 /// Returns whether the oldest untrusted relay with a public IP address
-/// gave a large provider's domain (or a host in it) as its HELO name while
+/// gave a large provider's domain (or a host in it) as its HELO name, and
 /// its receiving server found no reverse DNS name for it
-/// ([`crate::prepare::received::Relay::no_reverse_dns`]), as
-/// `check_for_no_rdns_dotcom_helo` in SpamAssassin 4.0.1's RelayEval.pm
-/// decides. RelayEval.pm resets its result for each such relay, so only
-/// the oldest one counts.
+/// ([`crate::prepare::received::Relay::no_reverse_dns`]). This is
+/// `check_for_no_rdns_dotcom_helo` of SpamAssassin 4.0.1's RelayEval.pm,
+/// which resets its result for each such relay, so only the oldest one
+/// counts.
 pub fn no_rdns_dotcom_helo(message: &Prepared<'_>) -> bool {
     let chain = message.headers().relay_chain();
     let Some(relay) = chain
