@@ -50,7 +50,8 @@ pub struct HtmlFacts {
     pub elements: usize,
     /// `img` start tags.
     pub images: usize,
-    /// Sum of width × height over images that give both, in pixels.
+    /// Sum of width × height over images with both attributes, in pixels,
+    /// as HTML.pm estimates it ([`image_dimension`]).
     pub image_area: u64,
     /// `a` start tags with an href.
     pub anchors: usize,
@@ -293,6 +294,32 @@ impl Output {
 
     fn into_text(self) -> String {
         self.pieces.into_iter().map(|(text, _)| text).collect()
+    }
+}
+
+/// Returns an `img` width or height in pixels as HTML.pm reads it: digits
+/// alone, or digits and `%` times `percent_scale` (8 for widths and 6 for
+/// heights of an 800x600 screen). Anything else, and zero, reads as 200.
+fn image_dimension(value: &str, percent_scale: u64) -> u64 {
+    let (digits, percent) = match value.strip_suffix('%') {
+        Some(digits) => (digits, true),
+        None => (value, false),
+    };
+    let readable = !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit());
+    let pixels = if readable {
+        let number = digits.parse::<u64>().unwrap_or(u64::MAX);
+        if percent {
+            number.saturating_mul(percent_scale)
+        } else {
+            number
+        }
+    } else {
+        0
+    };
+    if pixels == 0 {
+        200
+    } else {
+        pixels
     }
 }
 
@@ -539,13 +566,17 @@ fn record_start_tag(tag: &Tag<'_>, uris: &mut Vec<String>, facts: &mut HtmlFacts
     match tag.name.as_str() {
         "img" => {
             facts.images += 1;
-            let dimension = |wanted: &str| {
+            let attribute = |wanted: &str| {
                 tag.attributes
                     .iter()
                     .find(|(name, _)| name == wanted)
-                    .and_then(|(_, value)| value.trim().trim_end_matches("px").parse::<u64>().ok())
+                    .map(|(_, value)| value.as_str())
             };
-            if let (Some(width), Some(height)) = (dimension("width"), dimension("height")) {
+            if let (Some(width), Some(height)) = (attribute("width"), attribute("height")) {
+                // HTML.pm: an 800x600 screen for percentages, and 200 for
+                // a value it cannot read or of zero.
+                let width = image_dimension(width, 8);
+                let height = image_dimension(height, 6);
                 facts.image_area = facts
                     .image_area
                     .saturating_add(width.saturating_mul(height));
@@ -824,6 +855,28 @@ fn parse_entity(text: &str) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_area_follows_html_pm() {
+        // (img attributes, area)
+        let cases: &[(&str, u64)] = &[
+            ("width=10 height=20", 200),
+            ("width=50% height=50%", 400 * 300),
+            ("width=10px height=20", 200 * 20),
+            ("width=0 height=5", 200 * 5),
+            // Without both attributes there is no estimate.
+            ("width=10", 0),
+            ("", 0),
+        ];
+        for (attributes, expected) in cases {
+            let html = format!("<img src=a.gif {attributes}>");
+            assert_eq!(
+                render(&html).facts.image_area,
+                *expected,
+                "img {attributes:?}"
+            );
+        }
+    }
 
     #[test]
     fn obfuscation_counts_words_split_by_tags() {
