@@ -7,7 +7,8 @@
 //! [`parse_received`] reads one unfolded Received value into a [`Relay`]
 //! (IP address, reverse DNS name, HELO name, receiving host, ident,
 //! envelope sender, queue id, authentication). It recognises the common
-//! shapes of Exim, Postfix, qmail, qpsmtpd and sendmail, then falls back to
+//! shapes of Exim, Postfix, qmail, qpsmtpd, sendmail, SMTPD32 and
+//! SquirrelMail's webmail hop, then falls back to
 //! the first bracketed IP address. [`RelayChain::new`] parses every Received
 //! field, newest first, plus the originating-IP fields of webmail systems,
 //! which SpamAssassin treats as the oldest hop.
@@ -350,6 +351,14 @@ fn shapes() -> &'static [CompiledShape] {
         use DnsLookup::*;
         use Role::*;
         let list = [
+            // Webmail: "IP (SquirrelMail authenticated user NAME) by HOST
+            // with HTTP".
+            shape(
+                r"^(?=.* \((?:SquirrelMail|NaSMail) authenticated user ).*?(IP)\b(?![.-]).{10,80}by (\S+) with HTTP",
+                &[Ip, By],
+                Some(" authenticated user "),
+                Unknown,
+            ),
             // Exim: "[IP] (helo=NAME) by", "RDNS ([IP] helo=NAME) by".
             shape(r"^\[(IP)\] \((.*?)\) by (\S+) ", &[Ip, HeloComment, By], Some("Exim"), Unknown),
             shape(r"^(\S+) \(\[(IP)\](.*?)\) by (\S+) ", &[RdnsHelo, Ip, HeloComment, By], Some("Exim"), Unknown),
@@ -397,6 +406,8 @@ fn shapes() -> &'static [CompiledShape] {
             shape(r"^(IP) by (\S+) with ", &[Ip, By], None, Unknown),
             shape(r"^(\S+) \((\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None, Always),
             shape(r"^([^\d]\S+) \((IP)\) by (\S+) ", &[Helo, Ip, By], None, Unknown),
+            // SMTPD32 and others: "HELO [IP] by HOST".
+            shape(r"^(\S+) \[(IP)\] by (\S+) ", &[Helo, Ip, By], None, Unknown),
         ];
         list.into_iter()
             .filter_map(|shape| {
@@ -782,6 +793,18 @@ mod tests {
         sendmail_ident_moves_out_of_rdns,
         "from lugh.tuatha.org (root@lugh.tuatha.org [194.125.145.45]) by\n dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g7MM4mZ26717 for\n <jm@jmason.org>; Thu, 22 Aug 2002 23:04:48 +0100",
         Some("[ ip=194.125.145.45 rdns=lugh.tuatha.org helo=lugh.tuatha.org by=dogma.slashnull.org ident=root envfrom= intl=0 id=g7MM4mZ26717 auth= msa=0 ]")
+    );
+
+    relay_case!(
+        squirrelmail_webmail_hop,
+        "from 192.0.2.5 (SquirrelMail authenticated user alice)\n        by webmail.example.org with HTTP;\n        Wed, 4 Sep 2002 10:57:49 +0100 (BST)",
+        Some("[ ip=192.0.2.5 rdns= helo= by=webmail.example.org ident= envfrom= intl=0 id= auth=HTTP msa=0 ]")
+    );
+
+    relay_case!(
+        smtpd32_helo_bracketed_ip,
+        "from mailer [198.51.100.7] by mx.example.org with ESMTP\n   (SMTPD32-7.11) id A1B2C3; Thu, 22 Aug 2002 13:09:41 +0100",
+        Some("[ ip=198.51.100.7 rdns= helo=mailer by=mx.example.org ident= envfrom= intl=0 id=A1B2C3 auth= msa=0 ]")
     );
 
     relay_case!(
