@@ -206,30 +206,14 @@ pub fn normalize(uri: &str, base: Option<&str>) -> Option<String> {
 ///   of its low 32 bits (of its first 8 hex digits for a decimal number
 ///   above 32 bits).
 pub fn numeric_host_variant(uri: &str) -> Option<String> {
-    let lower = uri.to_ascii_lowercase();
-    let scheme_len = if lower.starts_with("http://") {
-        7
-    } else if lower.starts_with("https://") {
-        8
-    } else {
-        return None;
-    };
-    let authority_end = uri[scheme_len..]
-        .find(['/', '?', '#'])
-        .map_or(uri.len(), |at| scheme_len + at);
-    let host_start = uri[scheme_len..authority_end]
-        .rfind('@')
-        .map_or(scheme_len, |at| scheme_len + at + 1);
-    let host_end = uri[host_start..authority_end]
-        .find(':')
-        .map_or(authority_end, |at| host_start + at);
-    let host = &lower[host_start..host_end];
-    let rewritten = dotted_host(host).or_else(|| single_number_host(host))?;
+    let parts = HttpParts::of(uri)?;
+    let host = uri[parts.host_start..parts.host_end].to_ascii_lowercase();
+    let rewritten = dotted_host(&host).or_else(|| single_number_host(&host))?;
     Some(format!(
         "{}{}{}",
-        &uri[..scheme_len],
+        &uri[..parts.scheme_len],
         rewritten,
-        &uri[host_end..]
+        &uri[parts.host_end..]
     ))
 }
 
@@ -243,23 +227,8 @@ pub fn numeric_host_variant(uri: &str) -> Option<String> {
 /// rules are not loaded here, so a URI one of them reads differently
 /// yields this target instead.
 pub fn redirect_target(uri: &str) -> Option<String> {
+    let rest_start = HttpParts::of(uri)?.host_end;
     let lower = uri.to_ascii_lowercase();
-    let scheme_len = if lower.starts_with("http://") {
-        7
-    } else if lower.starts_with("https://") {
-        8
-    } else {
-        return None;
-    };
-    let authority_end = uri[scheme_len..]
-        .find(['/', '?', '#'])
-        .map_or(uri.len(), |at| scheme_len + at);
-    let host_start = uri[scheme_len..authority_end]
-        .rfind('@')
-        .map_or(scheme_len, |at| scheme_len + at + 1);
-    let rest_start = uri[host_start..authority_end]
-        .find(':')
-        .map_or(authority_end, |at| host_start + at);
     let rest = &lower[rest_start..];
     let mut from = 0;
     while let Some(found) = rest[from..].find("http") {
@@ -277,6 +246,40 @@ pub fn redirect_target(uri: &str) -> Option<String> {
         from = start + 4;
     }
     None
+}
+
+/// Byte offsets of the parts of an http or https URI, split as
+/// SpamAssassin's `^(https?://)([^@/?#]*@)?([^/?#:]+)(.*)$` splits it.
+struct HttpParts {
+    /// Length of `http://` or `https://`.
+    scheme_len: usize,
+    host_start: usize,
+    /// End of the host: the start of the port, path, query or fragment.
+    host_end: usize,
+}
+
+impl HttpParts {
+    fn of(uri: &str) -> Option<HttpParts> {
+        let scheme_len = ["http://", "https://"].iter().find_map(|scheme| {
+            uri.get(..scheme.len())
+                .filter(|head| head.eq_ignore_ascii_case(scheme))
+                .map(|_| scheme.len())
+        })?;
+        let authority_end = uri[scheme_len..]
+            .find(['/', '?', '#'])
+            .map_or(uri.len(), |at| scheme_len + at);
+        let host_start = uri[scheme_len..authority_end]
+            .rfind('@')
+            .map_or(scheme_len, |at| scheme_len + at + 1);
+        let host_end = uri[host_start..authority_end]
+            .find(':')
+            .map_or(authority_end, |at| host_start + at);
+        Some(HttpParts {
+            scheme_len,
+            host_start,
+            host_end,
+        })
+    }
 }
 
 /// Rewrites a host of four dot-separated numbers, each decimal, `0x` hex
