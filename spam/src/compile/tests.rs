@@ -505,10 +505,10 @@ fn superset_never_rejects_fancy_match_on_corpus() {
 }
 
 #[test]
-fn start_place_runs_keep_lookbehind_anchors_and_counts() {
+fn start_places_keep_anchors_and_counts() {
     // (pattern, flags, text, matches, non-overlapping count up to 10)
     let cases: &[(&str, &str, &[u8], bool, usize)] = &[
-        // The lookbehind sees the byte before the start literal.
+        // The lookbehind reads the byte before the start literal.
         (r"(?<!x)ab(c)\1", "", b"xabcc abcc", true, 1),
         (r"(?<!x)ab(c)\1", "", b"xabcc", false, 0),
         // Multi-line `^` before the literal: only at line starts.
@@ -565,6 +565,10 @@ fn start_place_runs_keep_lookbehind_anchors_and_counts() {
             "pattern {pattern:?}"
         );
     }
+}
+
+#[test]
+fn start_place_limit_searches_whole_text() {
     // Past the place limit the rule runs over the whole text, behind the
     // superset regex.
     let many = compiled(r"<a(?!b)[^>]*>(\w)\1", "");
@@ -575,6 +579,10 @@ fn start_place_runs_keep_lookbehind_anchors_and_counts() {
     assert!(many.is_match(&text));
     assert_eq!(many.count_fancy(&text, 10), Some(1));
     assert_eq!(many.count_fancy_only(&text, 10), Some(1));
+}
+
+#[test]
+fn unanchored_patterns_have_no_start_places() {
     // A pattern whose matches may begin at any byte has no start places.
     assert!(!compiled(r"(\w)\1", "").has_start_places());
     assert!(!compiled(r"(?<=\d)x", "").has_start_places());

@@ -351,12 +351,12 @@ fn strip_important(value: &str) -> &str {
 /// digits and commas are kept, the first three fields are the channels,
 /// and an empty or missing field is 0 and a field over 255 is 255.
 fn loose_rgb(value: &str) -> [u8; 3] {
-    let kept: String = value
+    let digits_and_commas: String = value
         .chars()
         .filter(|character| character.is_ascii_digit() || *character == ',')
         .collect();
     let mut rgb = [0u8; 3];
-    for (channel, field) in rgb.iter_mut().zip(kept.split(',')) {
+    for (channel, field) in rgb.iter_mut().zip(digits_and_commas.split(',')) {
         *channel = saturating_number(field).min(255) as u8;
     }
     rgb
