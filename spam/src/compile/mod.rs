@@ -482,6 +482,11 @@ impl CompiledRules {
         matches.into_iter()
     }
 
+    /// Returns whether `target` has compiled rules.
+    pub fn has_target(&self, target: &Target) -> bool {
+        self.targets.contains_key(target)
+    }
+
     /// Returns every target with compiled rules, with its header spec for
     /// header and mimeheader targets.
     pub fn targets(&self) -> impl Iterator<Item = (&Target, Option<&HeaderSpec>)> {
@@ -762,8 +767,8 @@ impl CompiledRules {
 
 impl FancyMatcher {
     /// Returns whether the regex matches `text`, or the error of a match
-    /// that hit [`BACKTRACK_LIMIT`]. It runs where [`FancyMatcher::plan`]
-    /// says.
+    /// that hit [`BACKTRACK_LIMIT`]. It runs at the places
+    /// [`FancyMatcher::plan`] returns.
     fn is_match(&self, text: &[u8], gate: Gate) -> Result<bool, fancy_regex::Error> {
         let positions = match self.plan(text, gate) {
             Plan::Nowhere => return Ok(false),
@@ -876,7 +881,8 @@ impl FancyMatcher {
     }
 }
 
-/// Where a fancy-regex rule runs on one text ([`FancyMatcher::plan`]).
+/// The places a fancy-regex rule runs at on one text
+/// ([`FancyMatcher::plan`]).
 enum Plan {
     /// Nowhere: the superset regex misses the text.
     Nowhere,

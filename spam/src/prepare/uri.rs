@@ -307,27 +307,18 @@ fn decimal_part(part: &str) -> String {
     };
     let digits = part.trim_start_matches('0');
     if digits.len() < part.len() {
-        let octal_len = match digits.as_bytes().first() {
-            Some(b'1'..=b'3') => {
-                digits
-                    .bytes()
-                    .skip(1)
-                    .take(2)
-                    .take_while(|byte| (b'0'..=b'7').contains(byte))
-                    .count()
-                    + 1
-            }
-            Some(b'4'..=b'7') => {
-                digits
-                    .bytes()
-                    .skip(1)
-                    .take(1)
-                    .take_while(|byte| (b'0'..=b'7').contains(byte))
-                    .count()
-                    + 1
-            }
+        // Digits the octal number may have: 3 from a leading 1 to 3, 2 from
+        // a leading 4 to 7.
+        let octal_max = match digits.as_bytes().first() {
+            Some(b'1'..=b'3') => 3,
+            Some(b'4'..=b'7') => 2,
             _ => 0,
         };
+        let octal_len = digits
+            .bytes()
+            .take(octal_max)
+            .take_while(|byte| (b'0'..=b'7').contains(byte))
+            .count();
         // The octal number must end the part (Perl's `\b` before a digit
         // fails), so "0128" stays decimal.
         if octal_len > 0 && octal_len == digits.len() {

@@ -302,16 +302,18 @@ impl Scorer {
         for found in self.compiled.match_lines_live(&Target::Body, &body, live) {
             tally.add(found.rule, found.hits);
         }
-        let without_subject: Vec<&[u8]> = message
-            .body_without_subject()
-            .iter()
-            .map(|line| line.as_bytes())
-            .collect();
-        for found in self
-            .compiled
-            .match_lines_live(&Target::BodyNoSubject, &without_subject, live)
-        {
-            tally.add(found.rule, found.hits);
+        if self.compiled.has_target(&Target::BodyNoSubject) {
+            let without_subject: Vec<&[u8]> = message
+                .body_without_subject()
+                .iter()
+                .map(|line| line.as_bytes())
+                .collect();
+            for found in
+                self.compiled
+                    .match_lines_live(&Target::BodyNoSubject, &without_subject, live)
+            {
+                tally.add(found.rule, found.hits);
+            }
         }
         let rawbody: Vec<&[u8]> = message.rawbody().iter().map(|piece| &piece[..]).collect();
         for found in self
