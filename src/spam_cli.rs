@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 
 use ringmail_spam::bayes::BayesStore;
 use ringmail_spam::compile::{CompileOptions, CompileStats, CompiledRules, KindStats};
-use ringmail_spam::prepare::Prepared;
 use ringmail_spam::rules::{self, LoadOptions, RuleKind, RuleModel};
 use ringmail_spam::score::{format_score, Scorer, Verdict};
 
@@ -189,6 +188,7 @@ fn print_text(model: &RuleModel, sources: &[String], stats: &CompileStats) {
         .map(|count| format!("{count:>13}"))
         .collect();
     say!("{:<11}{}", "all", cells.join(""));
+    say!("redirector patterns: {}", stats.redirector_patterns);
     say!("compile time: {} ms", stats.compile_ms);
 
     if !stats.failures.is_empty() {
@@ -240,6 +240,7 @@ fn print_json(model: &RuleModel, sources: &[String], stats: &CompileStats) {
         "total": stats.total(),
         "failures": stats.failures,
         "missing_evals": stats.missing_evals,
+        "redirector_patterns": stats.redirector_patterns,
         "unknown_directives": model.unknown_directive_counts(),
         "compile_ms": stats.compile_ms,
     });
@@ -514,7 +515,7 @@ fn check_one(
         }
     };
 
-    let prepared = Prepared::new(&message);
+    let prepared = checker.scorer.prepare(&message);
     let probability = checker.bayes.probability(&prepared);
     let verdict = checker
         .scorer

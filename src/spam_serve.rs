@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use ringmail_spam::bayes::BayesStore;
 use ringmail_spam::compile::CompiledRules;
-use ringmail_spam::prepare::Prepared;
 use ringmail_spam::score::Scorer;
 use ringmail_spam::spamd::{self, ExitCode, Limits, Request, RequestReader, SpamdError, Verb};
 
@@ -267,7 +266,7 @@ fn reply_to(request: &Request, service: &Service) -> Option<Vec<u8>> {
         }
         _ => {}
     }
-    let prepared = Prepared::new(&request.body);
+    let prepared = service.scorer.prepare(&request.body);
     let probability = service.bayes.probability(&prepared);
     let verdict = service
         .scorer

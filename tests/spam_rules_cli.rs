@@ -91,6 +91,12 @@ fn stock_rules_stats() {
             .unwrap()
             > 0
     );
+    // Every stock redirector_pattern line compiles.
+    let redirectors = value["unknown_directives"]["redirector_pattern"]
+        .as_u64()
+        .unwrap();
+    assert!(redirectors > 0);
+    assert_eq!(value["redirector_patterns"].as_u64().unwrap(), redirectors);
 }
 
 /// Rules with one of each outcome that `--stats` counts per kind.
@@ -103,7 +109,9 @@ body BODY_EVAL_MISSING eval:no_such_function_here()\n\
 header HEADER_EVAL_IMPLEMENTED eval:check_for_missing_to_header()\n\
 uri URI_OK /example/\n\
 some_unknown_directive one\n\
-some_unknown_directive two\n";
+some_unknown_directive two\n\
+redirector_pattern /^http:\\/\\/r\\.example\\/(.*)$/i\n\
+redirector_pattern /(unclosed/\n";
 
 #[test]
 fn stats_count_each_outcome_per_kind() {
@@ -127,6 +135,15 @@ fn stats_count_each_outcome_per_kind() {
     assert_eq!(value["kinds"]["uri"]["compiled"], 1);
     assert_eq!(value["missing_evals"]["no_such_function_here"], 1);
     assert_eq!(value["unknown_directives"]["some_unknown_directive"], 2);
+    assert_eq!(value["redirector_patterns"], 1);
+    let failures = value["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().any(|failure| failure["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("redirector_pattern /(unclosed/")),
+        "{failures:?}"
+    );
     assert_eq!(value["warnings"].as_array().unwrap().len(), 0);
 
     // The text form lists the same kinds, one row each.

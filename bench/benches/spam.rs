@@ -80,7 +80,7 @@ fn spam_scoring(c: &mut Criterion) {
     let score_all = || {
         let mut spam = 0usize;
         for message in &messages {
-            let prepared = Prepared::new(message);
+            let prepared = scorer.prepare(message);
             let verdict = scorer.score(&prepared, &no_evals, None);
             spam += usize::from(verdict.is_spam);
         }

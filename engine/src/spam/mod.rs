@@ -42,7 +42,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use ringmail_spam::bayes::BayesStore;
 use ringmail_spam::compile::CompiledRules;
-use ringmail_spam::prepare::Prepared;
 use ringmail_spam::rules::{self, LoadOptions, RuleModel};
 use ringmail_spam::score::{format_score, spam_headers, Scorer, Verdict};
 
@@ -146,7 +145,7 @@ struct Classifier {
 
 impl Classifier {
     fn score(&self, message: &[u8]) -> Verdict {
-        let prepared = Prepared::new(message);
+        let prepared = self.scorer.prepare(message);
         let probability = self.bayes.current().probability(&prepared);
         self.scorer
             .score(&prepared, &ringmail_spam::eval::evaluate, probability)

@@ -52,6 +52,7 @@ use regex_automata::meta;
 use regex_automata::util::syntax;
 use regex_syntax::hir::Look;
 
+use crate::prepare::Redirectors;
 use crate::rules::{EvalCall, HeaderSpec, MetaExpr, Pattern, RuleId, RuleKind, RuleModel, Test};
 use translate::{translate, Translation};
 
@@ -156,6 +157,9 @@ pub struct CompileStats {
     pub failures: Vec<RuleFailure>,
     /// Eval functions that are not implemented, with how many rules call each.
     pub missing_evals: BTreeMap<String, usize>,
+    /// `redirector_pattern` rules compiled; those that failed are in
+    /// `failures`.
+    pub redirector_patterns: usize,
     pub compile_ms: u64,
 }
 
@@ -284,6 +288,8 @@ pub struct CompiledRules {
     metas: Vec<(RuleId, MetaExpr)>,
     /// fancy-regex matches that hit [`BACKTRACK_LIMIT`] and counted as misses.
     backtrack_limit_hits: AtomicU64,
+    /// The `redirector_pattern` rules, for message preparation.
+    redirectors: Redirectors,
 }
 
 const _: () = {
@@ -442,9 +448,23 @@ impl CompiledRules {
             .into_iter()
             .map(|(target, builder)| (target, build_target(builder)))
             .collect();
+        let lines = model
+            .settings
+            .get("redirector_pattern")
+            .into_iter()
+            .flatten();
+        let (redirectors, failures) = Redirectors::compile(lines.map(String::as_str));
+        stats.redirector_patterns = redirectors.len();
+        stats
+            .failures
+            .extend(failures.into_iter().map(|(line, error)| RuleFailure {
+                rule: format!("redirector_pattern {line}"),
+                error,
+            }));
         stats.compile_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let compiled = CompiledRules {
             targets,
+            redirectors,
             names: model.rules.iter().map(|rule| rule.name.clone()).collect(),
             evals,
             exists,
@@ -452,6 +472,11 @@ impl CompiledRules {
             backtrack_limit_hits: AtomicU64::new(0),
         };
         (compiled, stats)
+    }
+
+    /// Returns the compiled `redirector_pattern` rules.
+    pub fn redirectors(&self) -> &Redirectors {
+        &self.redirectors
     }
 
     /// Returns the rules of `target` that hit `text`, each once, in rule
@@ -1177,7 +1202,9 @@ fn build_automata(translation: &Translation) -> Result<meta::Regex, String> {
         })
 }
 
-fn build_fancy(translation: &Translation) -> Result<fancy_regex::Regex, String> {
+/// Builds the fancy-regex form of a translated pattern, matching bytes,
+/// with the rule flags and [`BACKTRACK_LIMIT`].
+pub(crate) fn build_fancy(translation: &Translation) -> Result<fancy_regex::Regex, String> {
     let flags = translation.flags;
     fancy_regex::RegexBuilder::new(&translation.pattern)
         .bytes_mode(fancy_regex::BytesMode::Ascii)

@@ -42,6 +42,7 @@ pub mod headers;
 pub mod html;
 pub mod html_color;
 pub mod received;
+pub mod redirector;
 pub mod text;
 pub mod text_style;
 pub mod uri;
@@ -57,6 +58,7 @@ use alternative::{AlternativeDifference, AlternativeWords, PartDifference};
 
 pub use headers::{HeaderForm, Headers};
 pub use html::HtmlFacts;
+pub use redirector::Redirectors;
 pub use text::BODY_LINE_LEN_MAX;
 
 /// Maximum nesting of multipart and message/rfc822 parts that is descended
@@ -128,8 +130,15 @@ struct Walk<'m> {
 }
 
 impl<'m> Prepared<'m> {
-    /// Prepares `raw`, a whole message with its header.
+    /// Prepares `raw`, a whole message with its header, with no
+    /// `redirector_pattern` rules.
     pub fn new(raw: &'m [u8]) -> Prepared<'m> {
+        Prepared::with_redirectors(raw, &Redirectors::default())
+    }
+
+    /// Prepares `raw`, finding the targets of redirector URIs with
+    /// `redirectors` first ([`redirector`]).
+    pub fn with_redirectors(raw: &'m [u8], redirectors: &Redirectors) -> Prepared<'m> {
         let root = parse(raw);
         let headers = Headers::new(&raw[root.header.clone()]);
         let first_line_end = memchr::memchr(b'\n', raw);
@@ -140,7 +149,7 @@ impl<'m> Prepared<'m> {
             crlf,
             rendered: String::new(),
             rawbody: Vec::new(),
-            uris: uri::UriList::default(),
+            uris: uri::UriList::with_redirectors(redirectors.clone()),
             html: Vec::new(),
             alternatives: Vec::new(),
             alternatives_started: 0,

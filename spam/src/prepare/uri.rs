@@ -15,11 +15,13 @@
 //! Limits: at most `URIS_MAX` URIs per message, each cut to `URI_LEN_MAX`
 //! bytes, because rules run once per URI and a message could list millions.
 //!
-//! NOTE: SpamAssassin 4.0.1's `get_uri_list` also adds decoded variants of
-//! each URI (percent-decoding, redirector targets) and finds schemeless
-//! bare domains with a TLD list. Neither is done here.
+//! NOTE: SpamAssassin 4.0.1's `get_uri_list` also adds a percent-decoded
+//! variant of each URI and finds schemeless bare domains with a TLD list.
+//! Neither is done here.
 
 use std::collections::HashSet;
+
+use super::redirector::Redirectors;
 
 /// Maximum URIs kept per message.
 pub const URIS_MAX: usize = 10_000;
@@ -36,9 +38,19 @@ pub const URI_LEN_MAX: usize = 8_192;
 pub struct UriList {
     uris: Vec<String>,
     seen: HashSet<String>,
+    redirectors: Redirectors,
 }
 
 impl UriList {
+    /// Returns an empty list whose [`UriList::push_with_variants`] tries
+    /// `redirectors` before the built-in redirect fallback.
+    pub fn with_redirectors(redirectors: Redirectors) -> UriList {
+        UriList {
+            redirectors,
+            ..UriList::default()
+        }
+    }
+
     /// Adds `uri` unless it is already present or the list is full.
     pub fn push(&mut self, uri: String) {
         if self.uris.len() >= URIS_MAX || self.seen.contains(&uri) {
@@ -51,8 +63,9 @@ impl UriList {
     /// Adds a normalized `uri`, then the forms SpamAssassin 4.0.1's
     /// `uri_list_canonicalize` adds for it. One is the URI with its numeric
     /// host written as a dotted-decimal IPv4 address
-    /// ([`numeric_host_variant`]). The other is the URI it redirects to
-    /// ([`redirect_target`]) with its own forms, up to [`REDIRECTS_MAX`]
+    /// ([`numeric_host_variant`]). The other is the URI it redirects to,
+    /// found by the list's redirector patterns or else by
+    /// [`redirect_target`], with its own forms, up to [`REDIRECTS_MAX`]
     /// levels.
     pub fn push_with_variants(&mut self, uri: String) {
         self.push_canonical(uri, 0);
@@ -60,7 +73,9 @@ impl UriList {
 
     fn push_canonical(&mut self, uri: String, depth: usize) {
         let variant = numeric_host_variant(&uri);
-        let target = redirect_target(&uri)
+        let target = self
+            .pattern_target(&uri)
+            .or_else(|| redirect_target(&uri))
             .filter(|_| depth < REDIRECTS_MAX)
             .and_then(|target| normalize(&target, None));
         self.push(uri);
@@ -70,6 +85,18 @@ impl UriList {
         if let Some(target) = target {
             self.push_canonical(target, depth + 1);
         }
+    }
+
+    /// Returns the target the redirector patterns find in an http or https
+    /// `uri`. They match the URI without its user and password part, as
+    /// SpamAssassin matches `$proto$host$rest`.
+    fn pattern_target(&self, uri: &str) -> Option<String> {
+        if self.redirectors.is_empty() {
+            return None;
+        }
+        let parts = HttpParts::of(uri)?;
+        let subject = format!("{}{}", &uri[..parts.scheme_len], &uri[parts.host_start..]);
+        self.redirectors.target(&subject)
     }
 
     /// Returns the URIs in first-seen order.
@@ -222,10 +249,8 @@ pub fn numeric_host_variant(uri: &str) -> Option<String> {
 /// first `http:` or `https:` (any case) to the next `&` or `#`, and counts
 /// only when it has a dot in it.
 ///
-/// NOTE: SpamAssassin first tries the `redirector_pattern` rules of its
-/// configuration and uses this fallback only when none matches. Those
-/// rules are not loaded here, so a URI one of them reads differently
-/// yields this target instead.
+/// SpamAssassin uses this fallback only when none of the
+/// `redirector_pattern` rules gives a target ([`Redirectors`]).
 pub fn redirect_target(uri: &str) -> Option<String> {
     let rest_start = HttpParts::of(uri)?.host_end;
     let lower = uri.to_ascii_lowercase();

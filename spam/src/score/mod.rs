@@ -220,6 +220,12 @@ impl Scorer {
         }
     }
 
+    /// Prepares `raw`, a whole message, for [`Scorer::score`], with the
+    /// rule set's `redirector_pattern` rules.
+    pub fn prepare<'m>(&self, raw: &'m [u8]) -> Prepared<'m> {
+        Prepared::with_redirectors(raw, self.compiled.redirectors())
+    }
+
     /// Returns the rule model.
     pub fn model(&self) -> &RuleModel {
         &self.model

@@ -21,7 +21,7 @@ fn no_evals(_: &str, _: &[String], _: &Prepared<'_>) -> Option<bool> {
 }
 
 fn verdict(scorer: &Scorer, message: &str) -> Verdict {
-    scorer.score(&Prepared::new(message.as_bytes()), &no_evals, None)
+    scorer.score(&scorer.prepare(message.as_bytes()), &no_evals, None)
 }
 
 fn names(verdict: &Verdict) -> Vec<&str> {
@@ -33,6 +33,30 @@ fn close(left: f64, right: f64) -> bool {
 }
 
 const PLAIN: &str = "From: Jane <jane@example.com>\nTo: bob@example.org\nSubject: lunch\n\nhello there\nsee you soon\n";
+
+#[test]
+fn redirector_pattern_target_reaches_uri_rules() {
+    let rules = "uri TARGET /^http:\\/\\/www\\.spam-target\\.example\\/offer/\nscore TARGET 1\n\
+                 uri FALLBACK /^http:\\/\\/fallback\\.example\\//\nscore FALLBACK 1\n";
+    let redirector = "redirector_pattern m'^https?://r\\.example/go/([^?]*)'i\n";
+    let message = "From: a@example.com\nTo: b@example.org\nSubject: hi\n\n\
+                   see http://R.example/go/www.spam-target.example/offer now\n\
+                   and http://r.example/go/nodot?u=http://fallback.example/x\n";
+
+    let with = scorer_from(&format!("{redirector}{rules}"));
+    let verdict_with = verdict(&with, message);
+    let hit = names(&verdict_with);
+    assert!(hit.contains(&"TARGET"), "{hit:?}");
+    // The pattern's group has no dot there, so the built-in fallback
+    // finds the http URI in the query instead.
+    assert!(hit.contains(&"FALLBACK"), "{hit:?}");
+
+    let without = scorer_from(rules);
+    let verdict_without = verdict(&without, message);
+    let hit = names(&verdict_without);
+    assert!(!hit.contains(&"TARGET"), "{hit:?}");
+    assert!(hit.contains(&"FALLBACK"), "{hit:?}");
+}
 
 #[test]
 fn header_rules_table() {
