@@ -5,14 +5,18 @@
 //! available as `/rules/b.cf`, so `include b.cf` lines exercise the include
 //! path. Checks, beyond "no panic": the warning list respects
 //! `WARNINGS_MAX`, every defined rule has a name the parser accepts, and
-//! every compiled target can match the input itself.
+//! every compiled target can match the input itself. The input is then
+//! scored as a message with those rules, which runs its capture rules,
+//! template rules and redirector patterns.
 #![no_main]
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use ringmail_spam::compile::CompiledRules;
 use ringmail_spam::rules::{load, LoadOptions, MemorySource, WARNINGS_MAX};
+use ringmail_spam::score::Scorer;
 
 fuzz_target!(|input: &[u8]| {
     let source = MemorySource {
@@ -43,4 +47,8 @@ fuzz_target!(|input: &[u8]| {
             assert!(found.hits >= 1);
         }
     }
+
+    let scorer = Scorer::new(Arc::new(model), Arc::new(rules));
+    let prepared = scorer.prepare(input);
+    let _ = scorer.score(&prepared, &|_, _, _| None, None);
 });

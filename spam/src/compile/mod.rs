@@ -39,6 +39,7 @@
 //! 16 of those rules, tested with `is_match` to rule the whole group out,
 //! was no faster either. So no multi-pattern regex is built.
 
+pub mod capture;
 pub mod prefilter;
 pub mod superset;
 pub mod translate;
@@ -54,6 +55,7 @@ use regex_syntax::hir::Look;
 
 use crate::prepare::Redirectors;
 use crate::rules::{EvalCall, HeaderSpec, MetaExpr, Pattern, RuleId, RuleKind, RuleModel, Test};
+use capture::{CaptureRule, TemplateRule};
 use translate::{translate, Translation};
 
 /// Maximum hits counted for a `tflags multiple` rule without `maxhits`,
@@ -290,6 +292,10 @@ pub struct CompiledRules {
     backtrack_limit_hits: AtomicU64,
     /// The `redirector_pattern` rules, for message preparation.
     redirectors: Redirectors,
+    /// Rules with named groups, whose hits set tags ([`capture`]).
+    captures: Vec<CaptureRule>,
+    /// Rules with `%{NAME}` templates, run per message with the tags.
+    templates: Vec<TemplateRule>,
 }
 
 const _: () = {
@@ -323,6 +329,8 @@ impl CompiledRules {
         let mut evals = Vec::new();
         let mut exists = Vec::new();
         let mut metas = Vec::new();
+        let mut captures = Vec::new();
+        let mut templates = Vec::new();
         stats.undefined = model.rules.len() - model.defined().count();
 
         // Regex rules are compiled in parallel ([`compile_patterns`]), then
@@ -385,6 +393,33 @@ impl CompiledRules {
                     continue;
                 }
             };
+            let template = TemplateRule::new(
+                id,
+                target.clone(),
+                spec.clone(),
+                negated,
+                hits_max(rule),
+                pattern,
+            );
+            match template {
+                Some(Ok(template)) => {
+                    kind_stats.compiled += 1;
+                    templates.push(template);
+                    continue;
+                }
+                Some(Err(error)) => {
+                    kind_stats.unsupported += 1;
+                    stats.failures.push(RuleFailure {
+                        rule: rule.name.clone(),
+                        error,
+                    });
+                    continue;
+                }
+                None => {}
+            }
+            if let Some(capture) = CaptureRule::new(id, target.clone(), spec.clone(), pattern) {
+                captures.push(capture);
+            }
             jobs.push(RegexJob {
                 id,
                 kind: *kind,
@@ -430,11 +465,7 @@ impl CompiledRules {
                     builder.always.push(slot);
                 }
             }
-            let hits_max = if rule.tflags.multiple {
-                rule.tflags.maxhits.unwrap_or(HITS_MAX).clamp(1, HITS_MAX)
-            } else {
-                1
-            };
+            let hits_max = hits_max(rule);
             builder.rules.push(CompiledRule {
                 id: job.id,
                 matcher: compiled.matcher,
@@ -465,6 +496,8 @@ impl CompiledRules {
         let compiled = CompiledRules {
             targets,
             redirectors,
+            captures,
+            templates,
             names: model.rules.iter().map(|rule| rule.name.clone()).collect(),
             evals,
             exists,
@@ -472,6 +505,16 @@ impl CompiledRules {
             backtrack_limit_hits: AtomicU64::new(0),
         };
         (compiled, stats)
+    }
+
+    /// Returns the rules whose named groups set tags.
+    pub fn capture_rules(&self) -> &[CaptureRule] {
+        &self.captures
+    }
+
+    /// Returns the rules with `%{NAME}` templates.
+    pub fn template_rules(&self) -> &[TemplateRule] {
+        &self.templates
     }
 
     /// Returns the compiled `redirector_pattern` rules.
@@ -1042,6 +1085,15 @@ impl CompiledPattern {
         }
     }
 
+    /// Returns how many non-overlapping matches `text` has, up to `cap`,
+    /// with a fancy pattern's superset and start places in use.
+    pub fn count(&self, text: &[u8], cap: usize) -> usize {
+        match &self.matcher {
+            Matcher::Automata(regex) => regex.find_iter(text).take(cap).count(),
+            Matcher::Fancy(fancy) => fancy.count(text, cap, Gate::On).0,
+        }
+    }
+
     /// Returns how many non-overlapping matches of a fancy pattern `text`
     /// has, up to `cap`, found at its start places, or `None` for a
     /// regex-automata pattern.
@@ -1081,6 +1133,16 @@ impl CompiledPattern {
             Matcher::Automata(_) => None,
             Matcher::Fancy(fancy) => Some(fancy.count(text, cap, Gate::Off).0),
         }
+    }
+}
+
+/// Returns how many hits a rule counts at most: its `maxhits` (or
+/// [`HITS_MAX`]) under `tflags multiple`, else 1.
+fn hits_max(rule: &crate::rules::Rule) -> u32 {
+    if rule.tflags.multiple {
+        rule.tflags.maxhits.unwrap_or(HITS_MAX).clamp(1, HITS_MAX)
+    } else {
+        1
     }
 }
 

@@ -37,6 +37,7 @@ pub mod freemail_body;
 pub mod input;
 pub mod meta;
 pub mod report;
+pub mod template;
 
 #[cfg(test)]
 mod tests;
@@ -133,6 +134,8 @@ pub struct Scorer {
     live: [Vec<bool>; 4],
     /// The FreeMail lists, or `None` when the rule set lists no domain.
     freemail: Option<freemail::FreeMail>,
+    /// Template rule regexes compiled for earlier messages.
+    template_cache: template::TemplateCache,
 }
 
 const _: () = {
@@ -217,6 +220,7 @@ impl Scorer {
             meta_programs,
             live,
             freemail,
+            template_cache: template::TemplateCache::default(),
         }
     }
 
@@ -250,6 +254,7 @@ impl Scorer {
 
         self.run_headers(message, &mut tally);
         self.run_texts(message, &mut tally);
+        self.run_templates(message, &mut tally);
         let evals_unimplemented = self.run_evals(message, evals, bayes, &mut tally);
         meta::run(
             &self.compiled,
@@ -339,6 +344,23 @@ impl Scorer {
             tally.add(found.rule, found.hits);
         }
         self.run_mime_headers(message, tally);
+    }
+
+    /// Runs the template rules with the tags the capture rules set
+    /// ([`template`]).
+    fn run_templates(&self, message: &Prepared<'_>, tally: &mut Tally<'_>) {
+        let templates = self.compiled.template_rules();
+        if templates.is_empty() {
+            return;
+        }
+        let tags = template::capture_tags(message, self.compiled.capture_rules());
+        for rule in templates {
+            if !tally.live.get(rule.id.index()).copied().unwrap_or(false) {
+                continue;
+            }
+            let hits = template::template_hits(message, rule, &tags, &self.template_cache);
+            tally.add(rule.id, hits);
+        }
     }
 
     /// Runs `mimeheader` rules on the last occurrence of their field in each

@@ -59,6 +59,45 @@ fn redirector_pattern_target_reaches_uri_rules() {
 }
 
 #[test]
+fn captured_tag_reaches_template_rules() {
+    let scorer = scorer_from(
+        "header __TO_ADDR To:addr =~ /(?<TO_ADDR>.*)/\n\
+         uri TO_IN_URI m;^https?://.{4,64}[?&]email=%{TO_ADDR};i\nscore TO_IN_URI 1\n\
+         header TO_NOT_IN_SUBJECT Subject !~ /%{TO_ADDR}/\nscore TO_NOT_IN_SUBJECT 1\n\
+         body NEEDS_UNSET_TAG /%{NEVER_SET}/\nscore NEEDS_UNSET_TAG 1\n\
+         body LITERAL_TEMPLATE /\\%{TO_ADDR}/\nscore LITERAL_TEMPLATE 1\n",
+    );
+    let message = "From: a@example.com\nTo: Bob <Bob.Smith@example.org>\nSubject: for bob\n\n\
+                   login at http://login.example/x?email=bob.smith@EXAMPLE.org&y=1\n\
+                   the text %{TO_ADDR} stays literal\n";
+    let verdict_hit = verdict(&scorer, message);
+    let hit = names(&verdict_hit);
+    assert!(hit.contains(&"TO_IN_URI"), "{hit:?}");
+    assert!(hit.contains(&"TO_NOT_IN_SUBJECT"), "{hit:?}");
+    assert!(!hit.contains(&"NEEDS_UNSET_TAG"), "{hit:?}");
+    assert!(hit.contains(&"LITERAL_TEMPLATE"), "{hit:?}");
+
+    // Another recipient: the URI no longer carries the address.
+    let other = message.replace("Bob.Smith@example.org", "carol@example.org");
+    let verdict_other = verdict(&scorer, &other);
+    let hit = names(&verdict_other);
+    assert!(!hit.contains(&"TO_IN_URI"), "{hit:?}");
+
+    // The address in the Subject: the `!~` rule misses.
+    let in_subject = message.replace("Subject: for bob", "Subject: for Bob.Smith@example.org");
+    let verdict_subject = verdict(&scorer, &in_subject);
+    let hit = names(&verdict_subject);
+    assert!(!hit.contains(&"TO_NOT_IN_SUBJECT"), "{hit:?}");
+
+    // No To field: the tag is unset, so neither template rule runs.
+    let no_to = message.replace("To: Bob <Bob.Smith@example.org>\n", "");
+    let verdict_no_to = verdict(&scorer, &no_to);
+    let hit = names(&verdict_no_to);
+    assert!(!hit.contains(&"TO_IN_URI"), "{hit:?}");
+    assert!(!hit.contains(&"TO_NOT_IN_SUBJECT"), "{hit:?}");
+}
+
+#[test]
 fn header_rules_table() {
     let scorer = scorer_from(
         "header FROM_JANE From =~ /jane/i\nscore FROM_JANE 1\n\
