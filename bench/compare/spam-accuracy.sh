@@ -145,6 +145,13 @@ trap stop_spamd EXIT
 
 # Starts a private spamd on 127.0.0.1:$port with the site config $1, under
 # strace, logging to $2.log, and waits until it replies to PING.
+#
+# Each child serves one message (--max-conn-per-child 1). SpamAssassin
+# 4.0.1 matches a rule with a %{TAG} capture template through `/$test_qr/o`,
+# and `/o` compiles the pattern once per process. A child that served more
+# messages would match every later message against the tag value of its
+# first one (seen with GB_CUSTOM_HTM_URI, which standalone `spamassassin`
+# hits on messages where spamd did not).
 start_spamd() {
   local site=$1 name=$2 user_args=()
   if [[ $(id -u) -eq 0 ]]; then
@@ -155,7 +162,7 @@ start_spamd() {
   rm -f "$work/$name.pid"
   strace -f --seccomp-bpf -e trace=connect -o "$work/$name.strace" \
     spamd --local -x --listen "127.0.0.1:$port" --max-children "$clients" \
-    --min-children "$clients" --configpath /usr/share/spamassassin \
+    --min-children "$clients" --max-conn-per-child 1 --configpath /usr/share/spamassassin \
     --siteconfigpath "$site" --pidfile "$work/$name.pid" \
     --syslog-socket file --syslog "$work/$name.log" "${user_args[@]}" &
   strace_pid=$!
