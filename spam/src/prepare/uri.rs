@@ -15,9 +15,8 @@
 //! Limits: at most `URIS_MAX` URIs per message, each cut to `URI_LEN_MAX`
 //! bytes, because rules run once per URI and a message could list millions.
 //!
-//! NOTE: SpamAssassin 4.0.1's `get_uri_list` also adds a percent-decoded
-//! variant of each URI and finds schemeless bare domains with a TLD list.
-//! Neither is done here.
+//! NOTE: SpamAssassin 4.0.1's `get_uri_list` also finds schemeless bare
+//! domains with a TLD list. That is not done here.
 
 use std::collections::HashSet;
 
@@ -72,13 +71,20 @@ impl UriList {
     }
 
     fn push_canonical(&mut self, uri: String, depth: usize) {
-        let variant = numeric_host_variant(&uri);
+        // The later forms come from the percent-decoded URI, when it has
+        // escapes.
+        let decoded = percent_decoded(&uri).filter(|decoded| *decoded != uri);
+        let canonical = decoded.as_deref().unwrap_or(&uri);
+        let variant = numeric_host_variant(canonical);
         let target = self
-            .pattern_target(&uri)
-            .or_else(|| redirect_target(&uri))
+            .pattern_target(canonical)
+            .or_else(|| redirect_target(canonical))
             .filter(|_| depth < REDIRECTS_MAX)
             .and_then(|target| normalize(&target, None));
         self.push(uri);
+        if let Some(decoded) = decoded {
+            self.push(decoded);
+        }
         if let Some(variant) = variant {
             self.push(variant);
         }
@@ -221,6 +227,60 @@ pub fn normalize(uri: &str, base: Option<&str>) -> Option<String> {
         uri.truncate(cut);
     }
     Some(uri)
+}
+
+/// Returns `uri` with its percent escapes decoded as SpamAssassin 4.0.1's
+/// `Util::url_encode` decodes them, or `None` when it has no `%` followed
+/// by two hex digits:
+/// - an escape whose first digit is 2 to 7 becomes its character, except
+///   `%20` and `%7F`; other escapes stay as written;
+/// - outside escapes, bytes up to 0x20, from 0x7F, and `"`, `%`, `<`, `>`
+///   become lower-case escapes.
+pub fn percent_decoded(uri: &str) -> Option<String> {
+    let bytes = uri.as_bytes();
+    let is_escape = |at: usize| {
+        bytes[at] == b'%'
+            && bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+    };
+    if !(0..bytes.len()).any(is_escape) {
+        return None;
+    }
+    let mut decoded = String::with_capacity(uri.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if is_escape(at) {
+            let (high, low) = (bytes[at + 1], bytes[at + 2]);
+            let printable = (b'2'..=b'7').contains(&high)
+                && !(high == b'2' && low == b'0')
+                && !(high == b'7' && low.eq_ignore_ascii_case(&b'f'));
+            if printable {
+                let value = hex_value(high) * 16 + hex_value(low);
+                decoded.push(char::from(value));
+            } else {
+                decoded.push_str(&uri[at..at + 3]);
+            }
+            at += 3;
+            continue;
+        }
+        let byte = bytes[at];
+        if byte <= 0x20 || byte >= 0x7f || matches!(byte, b'"' | b'%' | b'<' | b'>') {
+            decoded.push_str(&format!("%{byte:02x}"));
+        } else {
+            decoded.push(char::from(byte));
+        }
+        at += 1;
+    }
+    Some(decoded)
+}
+
+/// Returns the value of an ASCII hex digit.
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        _ => digit.to_ascii_lowercase() - b'a' + 10,
+    }
 }
 
 /// Returns an http or https URI with its numeric host rewritten as
@@ -433,6 +493,56 @@ mod tests {
         let mut list = UriList::default();
         extract_from_text(text, &mut list);
         list.into_vec()
+    }
+
+    #[test]
+    fn percent_decoded_table() {
+        // (uri, decoded form), following SpamAssassin's Util::url_encode.
+        let cases: &[(&str, Option<&str>)] = &[
+            ("http://example.com/plain", None),
+            ("http://example.com/100%", None),
+            ("http://%65xample.com/%7e%41", Some("http://example.com/~A")),
+            // %20, %7F and escapes outside 0x20-0x7F stay as written.
+            (
+                "http://e.com/a%20b%7Fc%0ad%C3%A9",
+                Some("http://e.com/a%20b%7Fc%0ad%C3%A9"),
+            ),
+            ("http://e.com/%2F%3a%3F", Some("http://e.com//:?")),
+            // Outside escapes, `%`, `"`, `<`, `>` and non-ASCII bytes get escaped.
+            (
+                "http://e.com/%41%\"<>\u{e9}",
+                Some("http://e.com/A%25%22%3c%3e%c3%a9"),
+            ),
+            ("http://e.com/%%41", Some("http://e.com/%25A")),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(percent_decoded(uri).as_deref(), *expected, "uri {uri:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn percent_decoding_arbitrary_text_never_panics(uri in "(%[0-9a-fA-F%]{0,3}|[^%]{0,4}){0,20}") {
+            if let Some(decoded) = percent_decoded(&uri) {
+                proptest::prop_assert!(decoded.is_ascii());
+            }
+            let mut list = UriList::default();
+            list.push_with_variants(format!("http://{uri}"));
+        }
+    }
+
+    #[test]
+    fn encoded_decimal_host_yields_dotted_form() {
+        let mut list = UriList::default();
+        list.push_with_variants("http://%31%30%37%31%33%39%36%31%33%30/x%20y".to_string());
+        assert_eq!(
+            list.into_vec(),
+            [
+                "http://%31%30%37%31%33%39%36%31%33%30/x%20y",
+                "http://1071396130/x%20y",
+                "http://63.220.53.34/x%20y",
+            ]
+        );
     }
 
     #[test]
