@@ -60,12 +60,14 @@ impl UriList {
     }
 
     /// Adds a normalized `uri`, then the forms SpamAssassin 4.0.1's
-    /// `uri_list_canonicalize` adds for it. One is the URI with its numeric
-    /// host written as a dotted-decimal IPv4 address
-    /// ([`numeric_host_variant`]). The other is the URI it redirects to,
-    /// found by the list's redirector patterns or else by
-    /// [`redirect_target`], with its own forms, up to [`REDIRECTS_MAX`]
-    /// levels.
+    /// `uri_list_canonicalize` adds for it:
+    /// - the URI with its percent escapes decoded ([`percent_decoded`]),
+    ///   from which the other two forms come;
+    /// - the URI with its numeric host written as a dotted-decimal IPv4
+    ///   address ([`numeric_host_variant`]);
+    /// - the URI it redirects to, found by the list's redirector patterns
+    ///   or else by [`redirect_target`], with its own forms, up to
+    ///   [`REDIRECTS_MAX`] levels.
     pub fn push_with_variants(&mut self, uri: String) {
         self.push_canonical(uri, 0);
     }
