@@ -111,6 +111,19 @@ fn tokenize_ignore_headers_option_drops_header() {
 }
 
 #[test]
+fn invisible_html_text_gets_its_own_tokens() {
+    let raw = b"From: a@example.com\nSubject: hi\nContent-Type: text/html\n\n\
+        <p>shown words</p><span style=\"display: none\">hiddenword </span>\
+        <font color=\"#ffffff\">whiteword </font><font size=1>tinyword</font>\n";
+    let tokens = tokenize(&Prepared::new(raw), &[]);
+    assert!(tokens.contains("shown"), "{tokens:?}");
+    for word in ["hiddenword", "whiteword", "tinyword"] {
+        assert!(tokens.contains(&format!("I*:{word}")), "{word}: {tokens:?}");
+        assert!(!tokens.contains(word), "{word}: {tokens:?}");
+    }
+}
+
+#[test]
 fn tokenize_only_last_two_received_fields() {
     let raw = b"Received: from first.example\r\n\
         Received: from second.example\r\n\

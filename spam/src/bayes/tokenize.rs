@@ -3,7 +3,8 @@
 //!
 //! `tokenize` turns a `Prepared` message into the set of token strings that
 //! the store counts:
-//! - Body words from `Prepared::body()` lines (Subject first). Title Case
+//! - Body words from `Prepared::visible_body()` lines (Subject first), and
+//!   the words of invisible HTML text with the `I*:` prefix. Title Case
 //!   at the start of a sentence is lowercased, and each word also gives its
 //!   decomposed variants ("Foo!" gives "Foo", "foo!" and "foo"). Mail
 //!   addresses add `U*` user and `D*` domain tokens, dotted names `UD:` ones.
@@ -22,9 +23,8 @@
 //! `BODY_TOKENS_MAX`, `URI_TOKENS_MAX` and `HEADER_TOKENS_MAX` bound the
 //! tokens taken from each source.
 //!
-//! NOTE: SpamAssassin also tokenizes invisible HTML text (`I*:` tokens) and
-//! a digest of each MIME part (`MIME:` tokens). `Prepared` exposes neither,
-//! so those tokens are missing here.
+//! NOTE: SpamAssassin also tokenizes a digest of each MIME part (`MIME:`
+//! tokens). `Prepared` does not expose it, so those tokens are missing here.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
@@ -44,6 +44,9 @@ pub const TOKEN_LEN_MAX: usize = 15;
 
 /// Maximum tokens from body lines, as SpamAssassin's 50,000.
 pub const BODY_TOKENS_MAX: usize = 50_000;
+
+/// Prefix of the tokens of invisible HTML text, as SpamAssassin's.
+pub const INVISIBLE_PREFIX: &str = "I*:";
 
 /// Maximum tokens from URIs, as SpamAssassin's 10,000.
 pub const URI_TOKENS_MAX: usize = 10_000;
@@ -69,13 +72,22 @@ pub fn tokenize(message: &Prepared<'_>, ignore_headers: &[String]) -> HashSet<St
     let mut tokens = HashSet::new();
 
     let mut body = Vec::new();
-    for line in message.body() {
+    for line in message.visible_body().iter() {
         tokenize_line(line, "", Region::Body, &mut body);
         if body.len() >= BODY_TOKENS_MAX {
             break;
         }
     }
     tokens.extend(body);
+
+    let mut invisible = Vec::new();
+    for line in message.invisible_body() {
+        tokenize_line(&line, INVISIBLE_PREFIX, Region::Body, &mut invisible);
+        if invisible.len() >= BODY_TOKENS_MAX {
+            break;
+        }
+    }
+    tokens.extend(invisible);
 
     let mut uris = Vec::new();
     for uri in message.uris() {

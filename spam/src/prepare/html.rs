@@ -16,10 +16,10 @@
 //! open-element count stops at `HTML_DEPTH_MAX`. Both bound the work and
 //! the memory one part can cost, whatever its markup.
 //!
-//! Text colours are tracked ([`super::text_style`]) for the low-contrast
-//! and invalid-colour tests. NOTE: SpamAssassin also uses them, with font
-//! size and `display: none`, to keep invisible text out of Bayes. That is
-//! not done here, so such text is tokenized like any other.
+//! Text colours, sizes and `display` and `visibility` declarations are
+//! tracked ([`super::text_style`]) for the low-contrast and invalid-colour
+//! tests, and to split the text into the visible and the invisible text
+//! that Bayes tokenizes apart, as SpamAssassin does.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -115,6 +115,10 @@ pub fn is_element(name: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HtmlRendered {
     pub text: String,
+    /// The text without its invisible pieces, for Bayes.
+    pub visible_text: String,
+    /// The invisible pieces ([`TextStyles::text`]), for Bayes.
+    pub invisible_text: String,
     /// URIs from attributes, as written (entities decoded), in order.
     pub uris: Vec<String>,
     pub facts: HtmlFacts,
@@ -241,22 +245,31 @@ fn uri_attributes(name: &str) -> &'static [&'static str] {
     }
 }
 
-/// Text pieces with a flag for whitespace inserted by tags, so the
-/// space trimming at tag boundaries can follow SpamAssassin's.
+/// One piece of rendered text.
+struct Piece {
+    text: String,
+    /// Whitespace inserted by a tag.
+    whitespace: bool,
+    /// Text HTML.pm keeps out of Bayes ([`TextStyles::text`]).
+    invisible: bool,
+}
+
+/// Text pieces with their whitespace and invisible flags, so the space
+/// trimming at tag boundaries can follow SpamAssassin's `display_text`.
 struct Output {
-    pieces: Vec<(String, bool)>,
+    pieces: Vec<Piece>,
     /// Pieces of text that start with a word character right after a
     /// piece that ends with one (see [`HtmlFacts::obfuscation`]).
     obfuscation: usize,
 }
 
 impl Output {
-    fn push_text(&mut self, text: &str) {
+    fn push_text(&mut self, text: &str, invisible: bool) {
         let joins_word = text.chars().next().is_some_and(is_word_character)
             && self
                 .pieces
                 .last()
-                .and_then(|(last, _)| last.chars().next_back())
+                .and_then(|last| last.text.chars().next_back())
                 .is_some_and(is_word_character);
         if joins_word {
             self.obfuscation += 1;
@@ -277,23 +290,46 @@ impl Output {
                 in_space = false;
             }
         }
-        if matches!(self.pieces.last(), Some((_, true))) && collapsed.starts_with(' ') {
+        // Visible text after tag whitespace loses its leading space.
+        let after_whitespace = self.pieces.last().is_some_and(|last| last.whitespace);
+        if after_whitespace && !invisible && collapsed.starts_with(' ') {
             collapsed.remove(0);
         }
-        self.pieces.push((collapsed, false));
+        self.pieces.push(Piece {
+            text: collapsed,
+            whitespace: false,
+            invisible,
+        });
     }
 
     fn push_whitespace(&mut self, whitespace: &str) {
-        if let Some((last, false)) = self.pieces.last_mut() {
-            if last.ends_with(' ') {
-                last.pop();
+        // Tag whitespace trims the trailing space of visible text before it.
+        if let Some(last) = self.pieces.last_mut() {
+            if !last.whitespace && !last.invisible && last.text.ends_with(' ') {
+                last.text.pop();
             }
         }
-        self.pieces.push((whitespace.to_string(), true));
+        self.pieces.push(Piece {
+            text: whitespace.to_string(),
+            whitespace: true,
+            invisible: false,
+        });
     }
 
-    fn into_text(self) -> String {
-        self.pieces.into_iter().map(|(text, _)| text).collect()
+    /// Returns the whole text, the visible text and the invisible text.
+    fn into_texts(self) -> (String, String, String) {
+        let mut text = String::new();
+        let mut visible = String::new();
+        let mut invisible = String::new();
+        for piece in self.pieces {
+            text.push_str(&piece.text);
+            if piece.invisible {
+                invisible.push_str(&piece.text);
+            } else {
+                visible.push_str(&piece.text);
+            }
+        }
+        (text, visible, invisible)
     }
 }
 
@@ -478,7 +514,7 @@ pub fn render(html: &str) -> HtmlRendered {
     facts.obfuscation = output.obfuscation;
     facts.font_low_contrast = styles.low_contrast();
     facts.font_invalid_color = styles.invalid_color();
-    let text = output.into_text();
+    let (text, visible_text, invisible_text) = output.into_texts();
     facts.text_len = text.chars().count();
     facts.non_space_len = text
         .chars()
@@ -487,7 +523,13 @@ pub fn render(html: &str) -> HtmlRendered {
     if facts.source_len > 0 {
         facts.ratio = (facts.source_len as f64 - facts.text_len as f64) / facts.source_len as f64;
     }
-    HtmlRendered { text, uris, facts }
+    HtmlRendered {
+        text,
+        visible_text,
+        invisible_text,
+        uris,
+        facts,
+    }
 }
 
 /// Adds `comment` to the facts unless `HTML_COMMENTS_MAX` are kept already.
@@ -522,7 +564,7 @@ fn emit_text(
     styles: &mut TextStyles,
 ) {
     let decoded = decode_entities(text);
-    styles.text(&decoded);
+    let invisible = styles.text(&decoded);
     if in_title {
         facts.title.push_str(&decoded);
     }
@@ -531,7 +573,7 @@ fn emit_text(
             anchor.push_str(&decoded);
         }
     }
-    output.push_text(&decoded);
+    output.push_text(&decoded, invisible);
 }
 
 fn is_void(name: &str) -> bool {
@@ -893,6 +935,17 @@ mod tests {
         for (html, expected) in cases {
             assert_eq!(render(html).facts.obfuscation, *expected, "html {html:?}");
         }
+    }
+
+    #[test]
+    fn visible_and_invisible_text_split() {
+        let rendered = render(
+            "<p>one <span style=\"display:none\">secret </span>two</p>\
+             <div>three<font color=white> ghost</font></div>",
+        );
+        assert_eq!(rendered.text, "\n\none secret two\n\n\nthree ghost\n");
+        assert_eq!(rendered.visible_text, "\n\none two\n\n\nthree\n");
+        assert_eq!(rendered.invisible_text, "secret  ghost");
     }
 
     #[test]

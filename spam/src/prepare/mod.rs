@@ -94,6 +94,9 @@ pub struct Prepared<'m> {
     body: Vec<String>,
     /// Lines at the start of `body` that hold the Subject.
     subject_lines: usize,
+    /// The rendered text without invisible HTML text, and that text.
+    visible: String,
+    invisible: String,
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: Vec<String>,
     html: Vec<HtmlFacts>,
@@ -112,6 +115,10 @@ struct Walk<'m> {
     message: &'m [u8],
     crlf: bool,
     rendered: String,
+    /// The rendered text without HTML text that is invisible, and that
+    /// text, for Bayes.
+    visible: String,
+    invisible: String,
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: uri::UriList,
     html: Vec<HtmlFacts>,
@@ -148,6 +155,8 @@ impl<'m> Prepared<'m> {
             message: raw,
             crlf,
             rendered: String::new(),
+            visible: String::new(),
+            invisible: String::new(),
             rawbody: Vec::new(),
             uris: uri::UriList::with_redirectors(redirectors.clone()),
             html: Vec::new(),
@@ -188,6 +197,8 @@ impl<'m> Prepared<'m> {
             headers,
             body,
             subject_lines,
+            visible: walk.visible,
+            invisible: walk.invisible,
             rawbody: walk.rawbody,
             uris: walk.uris.into_vec(),
             html: walk.html,
@@ -223,6 +234,29 @@ impl<'m> Prepared<'m> {
     /// Returns the body lines for `body` rules, Subject first.
     pub fn body(&self) -> &[String] {
         &self.body
+    }
+
+    /// Returns the body lines Bayes reads as visible text, Subject first:
+    /// [`Prepared::body`] without the HTML text that is invisible
+    /// ([`text_style::TextStyles::text`]).
+    pub fn visible_body(&self) -> Cow<'_, [String]> {
+        // Without invisible pieces the visible text is the rendered text.
+        if self.invisible.is_empty() {
+            return Cow::Borrowed(&self.body);
+        }
+        let mut lines = self.body[..self.subject_lines].to_vec();
+        text::split_short_lines(&text::collapse_whitespace(&self.visible), &mut lines);
+        Cow::Owned(lines)
+    }
+
+    /// Returns the lines of invisible HTML text, which Bayes tokenizes
+    /// with the `I*:` prefix.
+    pub fn invisible_body(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.invisible.is_empty() {
+            text::split_short_lines(&text::collapse_whitespace(&self.invisible), &mut lines);
+        }
+        lines
     }
 
     /// Returns the decoded, unrendered text pieces for `rawbody` rules.
@@ -357,6 +391,7 @@ impl<'m> Walk<'m> {
         }
         let charset = content_type.param(b"charset");
         let text = decode::to_utf8(&decoded, charset);
+        let mut hidden = None;
         let rendered = if is_html && !text.is_empty() {
             let html_rendered = html::render(&text);
             let has_image = html_rendered.facts.inside.contains_key("img");
@@ -370,6 +405,7 @@ impl<'m> Walk<'m> {
                 }
             }
             self.html.push(html_rendered.facts);
+            hidden = Some((html_rendered.visible_text, html_rendered.invisible_text));
             Cow::Owned(html_rendered.text)
         } else {
             if is_plain {
@@ -379,9 +415,14 @@ impl<'m> Walk<'m> {
             }
             text
         };
-        let cut = text::scan_cut(rendered.as_bytes(), text::BODY_PART_SCAN_LEN, b" ");
-        let cut = text::floor_char_boundary(&rendered, cut);
-        self.rendered.push_str(&rendered[..cut]);
+        push_scanned(&mut self.rendered, &rendered);
+        match hidden {
+            Some((visible, invisible)) => {
+                push_scanned(&mut self.visible, &visible);
+                push_scanned(&mut self.invisible, &invisible);
+            }
+            None => push_scanned(&mut self.visible, &rendered),
+        }
     }
 
     /// Returns the decoded body of a leaf, cut to `PART_DECODED_LEN_MAX`
@@ -406,6 +447,14 @@ impl<'m> Walk<'m> {
         }
         decoded
     }
+}
+
+/// Appends `text` to `target` up to [`text::BODY_PART_SCAN_LEN`] bytes,
+/// cut at a space when one is near the limit.
+fn push_scanned(target: &mut String, text: &str) {
+    let cut = text::scan_cut(text.as_bytes(), text::BODY_PART_SCAN_LEN, b" ");
+    let cut = text::floor_char_boundary(text, cut);
+    target.push_str(&text[..cut]);
 }
 
 /// Returns whether the message is an Exchange meeting request: a

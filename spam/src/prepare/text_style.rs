@@ -61,12 +61,18 @@ struct Style {
     size: i64,
     text: Color,
     background: Color,
+    /// A `display: none` declaration is in force.
+    display_none: bool,
+    /// A `visibility: hidden` declaration is in force.
+    hidden: bool,
 }
 
 const STYLE_DEFAULT: Style = Style {
     size: SIZE_DEFAULT,
     text: Color::Rgb([0, 0, 0]),
     background: Color::Rgb([255, 255, 255]),
+    display_none: false,
+    hidden: false,
 };
 
 /// The text style stack of one HTML part.
@@ -121,9 +127,13 @@ impl TextStyles {
     }
 
     /// Takes a piece of rendered text, entities decoded, in the current
-    /// style. A piece of only whitespace and no-break spaces is not
-    /// checked, as in HTML.pm.
-    pub fn text(&mut self, text: &str) {
+    /// style, and returns whether it is invisible, as HTML.pm's
+    /// `html_font_invisible` decides for Bayes: text in its background
+    /// colour or one too close to it, an invalid colour, a font size of 1
+    /// or less, `display: none` or `visibility: hidden`. A piece of only
+    /// whitespace and no-break spaces is not checked and counts as
+    /// visible, as in HTML.pm.
+    pub fn text(&mut self, text: &str) -> bool {
         let blank = text.chars().all(|character| {
             matches!(
                 character,
@@ -131,14 +141,20 @@ impl TextStyles {
             )
         });
         if blank {
-            return;
+            return false;
         }
         let style = self.current();
+        let invalid = style.text == Color::Invalid || style.background == Color::Invalid;
         if html_color::low_contrast(style.text, style.background) {
             self.low_contrast = true;
-        } else if style.text == Color::Invalid || style.background == Color::Invalid {
+        } else if invalid {
             self.invalid_color = true;
         }
+        html_color::low_contrast(style.text, style.background)
+            || invalid
+            || style.size <= 1
+            || style.display_none
+            || style.hidden
     }
 
     /// Takes a start tag, its lower-case name and its attributes with
@@ -214,6 +230,9 @@ impl TextStyles {
             match name.as_str() {
                 "text" | "color" => style.text = html_color::parse(value),
                 "style" => {
+                    let (display_none, hidden) = visibility_declarations(value);
+                    style.display_none = display_none.unwrap_or(style.display_none);
+                    style.hidden = hidden.unwrap_or(style.hidden);
                     let colors = html_color::style_colors(value);
                     if let Some(background) = colors.background {
                         style.background = match background {
@@ -336,6 +355,32 @@ fn leading_signed(text: &str) -> Option<i64> {
     leading_number(&text[1..]).map(|number| sign * number)
 }
 
+/// Returns whether a `style` attribute declares `display: none` and
+/// `visibility: hidden`, each `None` when the property is not declared.
+/// As in HTML.pm, a property name counts only in lower case, a value is
+/// compared without case, and a colour or background declaration is never
+/// one of these.
+fn visibility_declarations(style: &str) -> (Option<bool>, Option<bool>) {
+    let mut display_none = None;
+    let mut hidden = None;
+    for declaration in style.split(';') {
+        let Some((name, value)) = declaration.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match name {
+            "display" => display_none = Some(value.eq_ignore_ascii_case("none")),
+            "visibility" => hidden = Some(value.eq_ignore_ascii_case("hidden")),
+            _ => {}
+        }
+    }
+    (display_none, hidden)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +390,52 @@ mod tests {
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn invisible_text_table() {
+        // (tag, attributes, whether text inside is invisible)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: &[Case<'_>] = &[
+            ("font", &[("color", "#000000")], false),
+            ("font", &[("color", "white")], true),
+            ("font", &[("color", "#fefefe")], true),
+            ("font", &[("color", "nosuchcolor")], true),
+            ("font", &[("size", "1")], true),
+            ("font", &[("size", "2")], false),
+            ("span", &[("style", "display: none")], true),
+            ("span", &[("style", "DISPLAY: none")], false),
+            ("span", &[("style", "color: red; display:NONE ")], true),
+            ("span", &[("style", "display: none !important")], false),
+            ("div", &[("style", "visibility: hidden")], true),
+            ("div", &[("style", "visibility: visible")], false),
+            // `style` is not read on `font`.
+            ("font", &[("style", "display: none")], false),
+        ];
+        for (tag, attributes_written, expected) in cases {
+            let mut styles = TextStyles::default();
+            styles.start_tag(tag, &attributes(attributes_written));
+            assert_eq!(
+                styles.text("word"),
+                *expected,
+                "<{tag} {attributes_written:?}>"
+            );
+            assert!(!styles.text(" \u{a0} "), "blank text is visible");
+        }
+    }
+
+    #[test]
+    fn display_is_inherited_and_overridden() {
+        let mut styles = TextStyles::default();
+        styles.start_tag("div", &attributes(&[("style", "display: none")]));
+        styles.start_tag("span", &[]);
+        assert!(styles.text("inner"));
+        styles.start_tag("p", &attributes(&[("style", "display: block")]));
+        assert!(!styles.text("shown again"));
+        styles.end_tag("p");
+        styles.end_tag("span");
+        styles.end_tag("div");
+        assert!(!styles.text("after"));
     }
 
     #[test]
