@@ -16,7 +16,10 @@
 //! bytes, because rules run once per URI and a message could list millions.
 //!
 //! NOTE: SpamAssassin 4.0.1's `get_uri_list` also finds schemeless bare
-//! domains with a TLD list. That is not done here.
+//! domains with its TLD list (`util_rb_tld`), and drops a URI found in
+//! plain text when none of its forms has a host with a known TLD or an IP
+//! address (so `http://intranet:2301/` in text is no URI there). Neither
+//! is done here.
 
 use std::collections::HashSet;
 
