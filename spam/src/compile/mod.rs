@@ -479,19 +479,7 @@ impl CompiledRules {
             .into_iter()
             .map(|(target, builder)| (target, build_target(builder)))
             .collect();
-        let lines = model
-            .settings
-            .get("redirector_pattern")
-            .into_iter()
-            .flatten();
-        let (redirectors, failures) = Redirectors::compile(lines.map(String::as_str));
-        stats.redirector_patterns = redirectors.len();
-        stats
-            .failures
-            .extend(failures.into_iter().map(|(line, error)| RuleFailure {
-                rule: format!("redirector_pattern {line}"),
-                error,
-            }));
+        let redirectors = compile_redirectors(model, &mut stats);
         stats.compile_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let compiled = CompiledRules {
             targets,
@@ -1134,6 +1122,25 @@ impl CompiledPattern {
             Matcher::Fancy(fancy) => Some(fancy.count(text, cap, Gate::Off).0),
         }
     }
+}
+
+/// Compiles the `redirector_pattern` lines of `model`, counting them in
+/// `stats` and listing the lines that fail with the rule failures.
+fn compile_redirectors(model: &RuleModel, stats: &mut CompileStats) -> Redirectors {
+    let lines = model
+        .settings
+        .get("redirector_pattern")
+        .into_iter()
+        .flatten();
+    let (redirectors, failures) = Redirectors::compile(lines.map(String::as_str));
+    stats.redirector_patterns = redirectors.len();
+    stats
+        .failures
+        .extend(failures.into_iter().map(|(line, error)| RuleFailure {
+            rule: format!("redirector_pattern {line}"),
+            error,
+        }));
+    redirectors
 }
 
 /// Returns how many hits a rule counts at most: its `maxhits` (or
