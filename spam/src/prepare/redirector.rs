@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
-use crate::compile::build_fancy;
 use crate::compile::translate::translate;
+use crate::compile::{build_fancy, compile_pattern, CompiledPattern};
 use crate::rules::parse::parse_delimited_regex;
 
 /// Maximum `redirector_pattern` lines kept. Each runs on every http URI,
@@ -20,9 +20,25 @@ pub const REDIRECTORS_MAX: usize = 256;
 
 /// The compiled `redirector_pattern` regexes of a configuration, cheap to
 /// clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redirectors {
-    patterns: Arc<[fancy_regex::Regex]>,
+    patterns: Arc<[Redirector]>,
+}
+
+/// One pattern: the rule form that tells fast whether it matches, and the
+/// fancy-regex form that reads group 1.
+struct Redirector {
+    matcher: CompiledPattern,
+    regex: fancy_regex::Regex,
+}
+
+impl std::fmt::Debug for Redirectors {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Redirectors")
+            .field("patterns", &self.patterns.len())
+            .finish()
+    }
 }
 
 impl Redirectors {
@@ -72,7 +88,12 @@ impl Redirectors {
     /// the backtrack limit counts as no match.
     pub fn target(&self, subject: &str) -> Option<String> {
         self.patterns.iter().find_map(|pattern| {
-            let captures = pattern.captures(subject.as_bytes()).ok().flatten()?;
+            // Most URIs match no pattern, and the rule form rules them out
+            // without the backtracking that captures may need.
+            if !pattern.matcher.is_match(subject.as_bytes()) {
+                return None;
+            }
+            let captures = pattern.regex.captures(subject.as_bytes()).ok().flatten()?;
             let target = captures.get(1)?.as_bytes();
             // Group 1 may end inside a character only if the pattern
             // splits one; such a target is not kept.
@@ -82,7 +103,7 @@ impl Redirectors {
     }
 }
 
-fn compile_one(line: &str) -> Result<fancy_regex::Regex, String> {
+fn compile_one(line: &str) -> Result<Redirector, String> {
     let (pattern, rest) = parse_delimited_regex(line)?;
     if !rest.trim().is_empty() {
         return Err(format!(
@@ -92,7 +113,10 @@ fn compile_one(line: &str) -> Result<fancy_regex::Regex, String> {
     }
     let translation =
         translate(&pattern.source, &pattern.flags).map_err(|error| error.to_string())?;
-    build_fancy(&translation)
+    Ok(Redirector {
+        matcher: compile_pattern(&pattern)?,
+        regex: build_fancy(&translation)?,
+    })
 }
 
 #[cfg(test)]
