@@ -25,8 +25,8 @@ pub struct Redirectors {
     patterns: Arc<[Redirector]>,
 }
 
-/// One pattern: the rule form that tells fast whether it matches, and the
-/// fancy-regex form that reads group 1.
+/// One pattern in two forms: the rule form, which rules a URI out quickly,
+/// and the fancy-regex form, which reads group 1.
 struct Redirector {
     matcher: CompiledPattern,
     regex: fancy_regex::Regex,
