@@ -53,7 +53,7 @@ use regex_automata::meta;
 use regex_automata::util::syntax;
 use regex_syntax::hir::Look;
 
-use crate::prepare::Redirectors;
+use crate::prepare::{Redirectors, Tlds, UriRules};
 use crate::rules::{EvalCall, HeaderSpec, MetaExpr, Pattern, RuleId, RuleKind, RuleModel, Test};
 use capture::{CaptureRule, TemplateRule};
 use translate::{translate, Translation};
@@ -290,8 +290,9 @@ pub struct CompiledRules {
     metas: Vec<(RuleId, MetaExpr)>,
     /// fancy-regex matches that hit [`BACKTRACK_LIMIT`] and counted as misses.
     backtrack_limit_hits: AtomicU64,
-    /// The `redirector_pattern` rules, for message preparation.
-    redirectors: Redirectors,
+    /// The `redirector_pattern` rules and the known top-level domains,
+    /// for message preparation.
+    uri_rules: UriRules,
     /// Rules with named groups, whose hits set tags ([`capture`]).
     captures: Vec<CaptureRule>,
     /// Rules with `%{NAME}` templates, run per message with the tags.
@@ -483,7 +484,17 @@ impl CompiledRules {
         stats.compile_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let compiled = CompiledRules {
             targets,
-            redirectors,
+            uri_rules: UriRules {
+                redirectors,
+                tlds: Tlds::from_lines(
+                    model
+                        .settings
+                        .get("util_rb_tld")
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str),
+                ),
+            },
             captures,
             templates,
             names: model.rules.iter().map(|rule| rule.name.clone()).collect(),
@@ -505,9 +516,10 @@ impl CompiledRules {
         &self.templates
     }
 
-    /// Returns the compiled `redirector_pattern` rules.
-    pub fn redirectors(&self) -> &Redirectors {
-        &self.redirectors
+    /// Returns the compiled `redirector_pattern` rules and the known
+    /// top-level domains.
+    pub fn uri_rules(&self) -> &UriRules {
+        &self.uri_rules
     }
 
     /// Returns the rules of `target` that hit `text`, each once, in rule

@@ -46,6 +46,7 @@ pub mod redirector;
 pub mod text;
 pub mod text_style;
 pub mod uri;
+pub mod uri_host;
 
 #[cfg(test)]
 mod tests;
@@ -60,6 +61,8 @@ pub use headers::{HeaderForm, Headers};
 pub use html::HtmlFacts;
 pub use redirector::Redirectors;
 pub use text::BODY_LINE_LEN_MAX;
+pub use uri::UriRules;
+pub use uri_host::Tlds;
 
 /// Maximum nesting of multipart and message/rfc822 parts that is descended
 /// into. 20 is SpamAssassin 4.0.1's default `subparse` depth.
@@ -138,14 +141,15 @@ struct Walk<'m> {
 
 impl<'m> Prepared<'m> {
     /// Prepares `raw`, a whole message with its header, with no
-    /// `redirector_pattern` rules.
+    /// `redirector_pattern` rules and no known top-level domains.
     pub fn new(raw: &'m [u8]) -> Prepared<'m> {
-        Prepared::with_redirectors(raw, &Redirectors::default())
+        Prepared::with_uri_rules(raw, &UriRules::default())
     }
 
-    /// Prepares `raw`, finding the targets of redirector URIs with
-    /// `redirectors` first ([`redirector`]).
-    pub fn with_redirectors(raw: &'m [u8], redirectors: &Redirectors) -> Prepared<'m> {
+    /// Prepares `raw`, finding the targets of redirector URIs with the
+    /// patterns of `uri_rules` first ([`redirector`]) and checking text
+    /// URIs against its top-level domains ([`uri_host`]).
+    pub fn with_uri_rules(raw: &'m [u8], uri_rules: &UriRules) -> Prepared<'m> {
         let root = parse(raw);
         let headers = Headers::new(&raw[root.header.clone()]);
         let first_line_end = memchr::memchr(b'\n', raw);
@@ -158,7 +162,7 @@ impl<'m> Prepared<'m> {
             visible: String::new(),
             invisible: String::new(),
             rawbody: Vec::new(),
-            uris: uri::UriList::with_redirectors(redirectors.clone()),
+            uris: uri::UriList::with_rules(uri_rules.clone()),
             html: Vec::new(),
             alternatives: Vec::new(),
             alternatives_started: 0,

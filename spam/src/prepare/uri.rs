@@ -15,15 +15,16 @@
 //! Limits: at most `URIS_MAX` URIs per message, each cut to `URI_LEN_MAX`
 //! bytes, because rules run once per URI and a message could list millions.
 //!
-//! NOTE: SpamAssassin 4.0.1's `get_uri_list` also finds schemeless bare
-//! domains with its TLD list (`util_rb_tld`), and drops a URI found in
-//! plain text when none of its forms has a host with a known TLD or an IP
-//! address (so `http://intranet:2301/` in text is no URI there). Neither
-//! is done here.
+//! The rule files may list the known top-level domains ([`UriRules`]).
+//! Then a bare domain in text such as `example.com/offer` is a URI too. A
+//! text URI then counts only when one of its forms has a host with a known
+//! top-level domain or an IP address, as in SpamAssassin 4.0.1's
+//! `get_uri_list`. So `http://intranet:2301/` in text is no URI.
 
 use std::collections::HashSet;
 
 use super::redirector::Redirectors;
+use super::uri_host::Tlds;
 
 /// Maximum URIs kept per message.
 pub const URIS_MAX: usize = 10_000;
@@ -35,21 +36,54 @@ pub const REDIRECTS_MAX: usize = 8;
 /// boundary.
 pub const URI_LEN_MAX: usize = 8_192;
 
+/// The parts of the rule files that URI extraction reads: the
+/// `redirector_pattern` rules and the known top-level domains
+/// (`util_rb_tld`).
+#[derive(Debug, Clone, Default)]
+pub struct UriRules {
+    pub redirectors: Redirectors,
+    pub tlds: Tlds,
+}
+
 /// A de-duplicated list of URIs in first-seen order.
 #[derive(Debug, Clone, Default)]
 pub struct UriList {
     uris: Vec<String>,
     seen: HashSet<String>,
-    redirectors: Redirectors,
+    rules: UriRules,
 }
 
 impl UriList {
     /// Returns an empty list whose [`UriList::push_with_variants`] tries
-    /// `redirectors` before the built-in redirect fallback.
-    pub fn with_redirectors(redirectors: Redirectors) -> UriList {
+    /// the redirector patterns of `rules` before the built-in redirect
+    /// fallback, and whose text URIs are checked against its top-level
+    /// domains.
+    pub fn with_rules(rules: UriRules) -> UriList {
         UriList {
-            redirectors,
+            rules,
             ..UriList::default()
+        }
+    }
+
+    /// Adds a normalized URI found in plain text, with its forms
+    /// ([`UriList::push_with_variants`]), unless the top-level domains are
+    /// known and none of the forms has a host with one or an IP address
+    /// ([`Tlds::has_domain`]), as SpamAssassin drops such text URIs.
+    pub fn push_text_uri(&mut self, uri: String) {
+        if self.rules.tlds.is_empty() {
+            self.push_with_variants(uri);
+            return;
+        }
+        let mut forms = UriList::with_rules(UriRules {
+            redirectors: self.rules.redirectors.clone(),
+            tlds: Tlds::default(),
+        });
+        forms.push_with_variants(uri);
+        let forms = forms.into_vec();
+        if forms.iter().any(|form| self.rules.tlds.has_domain(form)) {
+            for form in forms {
+                self.push(form);
+            }
         }
     }
 
@@ -102,12 +136,12 @@ impl UriList {
     /// `uri`. They match the URI without its user and password part, as
     /// SpamAssassin matches `$proto$host$rest`.
     fn pattern_target(&self, uri: &str) -> Option<String> {
-        if self.redirectors.is_empty() {
+        if self.rules.redirectors.is_empty() {
             return None;
         }
         let parts = HttpParts::of(uri)?;
         let subject = format!("{}{}", &uri[..parts.scheme_len], &uri[parts.host_start..]);
-        self.redirectors.target(&subject)
+        self.rules.redirectors.target(&subject)
     }
 
     /// Returns the URIs in first-seen order.
@@ -123,20 +157,21 @@ fn is_token_end(character: char) -> bool {
 
 /// Adds the URIs found in rendered `text` to `list`.
 pub fn extract_from_text(text: &str, list: &mut UriList) {
+    let tlds = list.rules.tlds.clone();
     for token in text.split(is_token_end) {
         if token.len() < 4 {
             continue;
         }
-        if let Some(uri) = uri_in_token(token) {
+        if let Some(uri) = uri_in_token(token, &tlds) {
             if let Some(normalized) = normalize(&uri, None) {
-                list.push_with_variants(normalized);
+                list.push_text_uri(normalized);
             }
         }
     }
 }
 
 /// Returns the URI inside one text token, if it has one.
-fn uri_in_token(token: &str) -> Option<String> {
+fn uri_in_token(token: &str, tlds: &Tlds) -> Option<String> {
     let lower = token.to_ascii_lowercase();
     let scheme_at = ["http://", "https://", "ftp://", "mailto:"]
         .iter()
@@ -153,7 +188,17 @@ fn uri_in_token(token: &str) -> Option<String> {
             } else if is_email(rest) {
                 return Some(format!("mailto:{}", trim_trailing(rest)));
             } else {
-                return None;
+                // In SpamAssassin's text URI pattern, punctuation may
+                // follow a bare domain only inside its path, where it is
+                // trimmed. Right after the host or port, it means no URI.
+                let candidate = if rest.contains('/') {
+                    trim_trailing(rest)
+                } else {
+                    rest
+                };
+                return tlds
+                    .schemeless(candidate)
+                    .map(|found| format!("http://{found}"));
             }
         }
     };

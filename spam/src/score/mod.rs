@@ -225,9 +225,9 @@ impl Scorer {
     }
 
     /// Prepares `raw`, a whole message, for [`Scorer::score`], with the
-    /// rule set's `redirector_pattern` rules.
+    /// rule set's `redirector_pattern` rules and top-level domains.
     pub fn prepare<'m>(&self, raw: &'m [u8]) -> Prepared<'m> {
-        Prepared::with_redirectors(raw, self.compiled.redirectors())
+        Prepared::with_uri_rules(raw, self.compiled.uri_rules())
     }
 
     /// Returns the rule model.

@@ -59,6 +59,35 @@ fn redirector_pattern_target_reaches_uri_rules() {
 }
 
 #[test]
+fn text_uris_follow_the_known_top_level_domains() {
+    let rules = "uri BARE_DOMAIN /^http:\\/\\/shop\\.example\\.com\\/offer/\nscore BARE_DOMAIN 1\n\
+                 uri NO_TLD_HOST /yourserver/\nscore NO_TLD_HOST 1\n\
+                 uri IP_HOST /^http:\\/\\/192\\.0\\.2\\.7/\nscore IP_HOST 1\n";
+    let message = "From: a@example.com\nTo: b@example.org\nSubject: hi\n\n\
+                   buy at shop.example.com/offer today\n\
+                   admin page http://yourserver:2301/ and http://192.0.2.7/x\n\
+                   server relay.example.com:2703, not a URI\n";
+
+    let with = scorer_from(&format!("util_rb_tld com org\n{rules}"));
+    let verdict_with = verdict(&with, message);
+    let hit = names(&verdict_with);
+    assert!(hit.contains(&"BARE_DOMAIN"), "{hit:?}");
+    assert!(!hit.contains(&"NO_TLD_HOST"), "{hit:?}");
+    assert!(hit.contains(&"IP_HOST"), "{hit:?}");
+    let uris = with.prepare(message.as_bytes()).uris().to_vec();
+    assert!(!uris.iter().any(|uri| uri.contains("relay")), "{uris:?}");
+
+    // Without a top-level domain list, text URIs are not checked and bare
+    // domains are not URIs.
+    let without = scorer_from(rules);
+    let verdict_without = verdict(&without, message);
+    let hit = names(&verdict_without);
+    assert!(!hit.contains(&"BARE_DOMAIN"), "{hit:?}");
+    assert!(hit.contains(&"NO_TLD_HOST"), "{hit:?}");
+    assert!(hit.contains(&"IP_HOST"), "{hit:?}");
+}
+
+#[test]
 fn captured_tag_reaches_template_rules() {
     let scorer = scorer_from(
         "header __TO_ADDR To:addr =~ /(?<TO_ADDR>.*)/\n\
