@@ -406,6 +406,9 @@ fn shapes() -> &'static [CompiledShape] {
             shape(r"^(IP) by (\S+) with ", &[Ip, By], None, Unknown),
             shape(r"^(\S+) \((\S+)\[(IP)\]\) by (\S+) ", &[Helo, Rdns, Ip, By], None, Always),
             shape(r"^([^\d]\S+) \((IP)\) by (\S+) ", &[Helo, Ip, By], None, Unknown),
+            // F-Secure and cp.net: "[IP]:PORT (HELO NAME) by", "IP (HELO NAME) by".
+            shape(r"^\[(IP)\]\S+ \((?:HELO|EHLO) (\S*)\) by (\S+) ", &[Ip, Helo, By], None, Unknown),
+            shape(r"^(IP) \((?:HELO|EHLO) (\S*)\) by (\S+) ", &[Ip, Helo, By], None, Unknown),
             // SMTPD32 and others: "HELO [IP] by HOST".
             shape(r"^(\S+) \[(IP)\] by (\S+) ", &[Helo, Ip, By], None, Unknown),
         ];
@@ -793,6 +796,12 @@ mod tests {
         sendmail_ident_moves_out_of_rdns,
         "from lugh.tuatha.org (root@lugh.tuatha.org [194.125.145.45]) by\n dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g7MM4mZ26717 for\n <jm@jmason.org>; Thu, 22 Aug 2002 23:04:48 +0100",
         Some("[ ip=194.125.145.45 rdns=lugh.tuatha.org helo=lugh.tuatha.org by=dogma.slashnull.org ident=root envfrom= intl=0 id=g7MM4mZ26717 auth= msa=0 ]")
+    );
+
+    relay_case!(
+        ip_then_helo_comment_hop,
+        "from 65.171.8.235 (HELO www.ussbiddle.org)\n  by smtp.c001.snv.cp.net (209.228.32.109) with SMTP; 23 Jul 2002 04:41:04 -0700",
+        Some("[ ip=65.171.8.235 rdns= helo=www.ussbiddle.org by=smtp.c001.snv.cp.net ident= envfrom= intl=0 id= auth= msa=0 ]")
     );
 
     relay_case!(
