@@ -109,6 +109,8 @@ pub struct TemplateRule {
     pub negated: bool,
     pub hits_max: u32,
     pattern: Pattern,
+    /// The templates of `pattern.source`, in order.
+    templates: Vec<Template>,
     /// The tags named, each once.
     tags: Vec<String>,
     /// Whether every match contains the text of each template.
@@ -151,6 +153,7 @@ impl TemplateRule {
             mandatory: found
                 .iter()
                 .all(|found| is_mandatory(&pattern.source, found)),
+            templates: found,
         };
         // The expanded pattern must compile: check with a sample value.
         let sample: Tags = rule
@@ -169,10 +172,9 @@ impl TemplateRule {
     /// or `None` when a tag has no value, in which case the rule does not
     /// run.
     pub fn expand(&self, tags: &Tags) -> Option<Pattern> {
-        let found = templates(&self.pattern.source);
         let mut source = String::with_capacity(self.pattern.source.len());
         let mut from = 0;
-        for template in &found {
+        for template in &self.templates {
             let values = tags
                 .get(&template.name)
                 .filter(|values| !values.is_empty())?;

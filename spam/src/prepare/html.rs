@@ -115,7 +115,8 @@ pub fn is_element(name: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HtmlRendered {
     pub text: String,
-    /// The text without its invisible pieces, for Bayes.
+    /// The text without its invisible pieces, for Bayes. Empty when no
+    /// piece is invisible, because the visible text is then `text`.
     pub visible_text: String,
     /// The invisible pieces ([`TextStyles::text`]), for Bayes.
     pub invisible_text: String,
@@ -317,7 +318,12 @@ impl Output {
     }
 
     /// Returns the whole text, the visible text and the invisible text.
+    /// Without invisible pieces, the last two are empty.
     fn into_texts(self) -> (String, String, String) {
+        if !self.pieces.iter().any(|piece| piece.invisible) {
+            let text = self.pieces.into_iter().map(|piece| piece.text).collect();
+            return (text, String::new(), String::new());
+        }
         let mut text = String::new();
         let mut visible = String::new();
         let mut invisible = String::new();

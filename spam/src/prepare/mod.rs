@@ -97,8 +97,10 @@ pub struct Prepared<'m> {
     body: Vec<String>,
     /// Lines at the start of `body` that hold the Subject.
     subject_lines: usize,
-    /// The rendered text without invisible HTML text, and that text.
-    visible: String,
+    /// The rendered text without invisible HTML text, `None` when there is
+    /// none and so it equals the rendered text.
+    visible: Option<String>,
+    /// The invisible HTML text.
     invisible: String,
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: Vec<String>,
@@ -118,9 +120,11 @@ struct Walk<'m> {
     message: &'m [u8],
     crlf: bool,
     rendered: String,
-    /// The rendered text without HTML text that is invisible, and that
-    /// text, for Bayes.
-    visible: String,
+    /// The rendered text without invisible HTML text, for Bayes. `None`
+    /// until a part has invisible text, because until then it equals
+    /// `rendered`.
+    visible: Option<String>,
+    /// The invisible HTML text, for Bayes.
     invisible: String,
     rawbody: Vec<Cow<'m, [u8]>>,
     uris: uri::UriList,
@@ -159,7 +163,7 @@ impl<'m> Prepared<'m> {
             message: raw,
             crlf,
             rendered: String::new(),
-            visible: String::new(),
+            visible: None,
             invisible: String::new(),
             rawbody: Vec::new(),
             uris: uri::UriList::with_rules(uri_rules.clone()),
@@ -244,12 +248,11 @@ impl<'m> Prepared<'m> {
     /// [`Prepared::body`] without the HTML text that is invisible
     /// ([`text_style::TextStyles::text`]).
     pub fn visible_body(&self) -> Cow<'_, [String]> {
-        // Without invisible pieces the visible text is the rendered text.
-        if self.invisible.is_empty() {
+        let Some(visible) = &self.visible else {
             return Cow::Borrowed(&self.body);
-        }
+        };
         let mut lines = self.body[..self.subject_lines].to_vec();
-        text::split_short_lines(&text::collapse_whitespace(&self.visible), &mut lines);
+        text::split_short_lines(&text::collapse_whitespace(visible), &mut lines);
         Cow::Owned(lines)
     }
 
@@ -395,7 +398,7 @@ impl<'m> Walk<'m> {
         }
         let charset = content_type.param(b"charset");
         let text = decode::to_utf8(&decoded, charset);
-        let mut hidden = None;
+        let mut split_text = None;
         let rendered = if is_html && !text.is_empty() {
             let html_rendered = html::render(&text);
             let has_image = html_rendered.facts.inside.contains_key("img");
@@ -409,7 +412,7 @@ impl<'m> Walk<'m> {
                 }
             }
             self.html.push(html_rendered.facts);
-            hidden = Some((html_rendered.visible_text, html_rendered.invisible_text));
+            split_text = Some((html_rendered.visible_text, html_rendered.invisible_text));
             Cow::Owned(html_rendered.text)
         } else {
             if is_plain {
@@ -419,13 +422,21 @@ impl<'m> Walk<'m> {
             }
             text
         };
+        let rendered_before = self.rendered.len();
         push_scanned(&mut self.rendered, &rendered);
-        match hidden {
-            Some((visible, invisible)) => {
-                push_scanned(&mut self.visible, &visible);
+        match split_text {
+            Some((visible, invisible)) if !invisible.is_empty() => {
+                let so_far = self
+                    .visible
+                    .get_or_insert_with(|| self.rendered[..rendered_before].to_string());
+                push_scanned(so_far, &visible);
                 push_scanned(&mut self.invisible, &invisible);
             }
-            None => push_scanned(&mut self.visible, &rendered),
+            _ => {
+                if let Some(so_far) = &mut self.visible {
+                    push_scanned(so_far, &rendered);
+                }
+            }
         }
     }
 

@@ -289,3 +289,27 @@ fn corpus_prepares_every_message() {
     eprintln!("prepared {count} corpus messages, slowest {slowest:?}");
     assert!(count > 0, "corpus directory {} is empty", dir.display());
 }
+
+#[test]
+fn visible_body_keeps_earlier_parts() {
+    let raw = b"From: a@example.com\nSubject: hi\nMIME-Version: 1.0\n\
+        Content-Type: multipart/mixed; boundary=\"b\"\n\n\
+        --b\nContent-Type: text/plain\n\nplain words\n\
+        --b\nContent-Type: text/html\n\n<p>shown</p><span style=\"display:none\">secret</span>\n\
+        --b--\n";
+    let message = Prepared::new(raw);
+    let visible = message.visible_body().join(" ");
+    assert!(visible.contains("plain words"), "{visible:?}");
+    assert!(visible.contains("shown"), "{visible:?}");
+    assert!(!visible.contains("secret"), "{visible:?}");
+    assert_eq!(message.invisible_body().join(" "), "secret");
+    assert!(message.body().join(" ").contains("secret"));
+}
+
+#[test]
+fn visible_body_without_invisible_text_is_body() {
+    let raw = b"From: a@example.com\nSubject: hi\nContent-Type: text/html\n\n<p>all shown</p>\n";
+    let message = Prepared::new(raw);
+    assert_eq!(&*message.visible_body(), message.body());
+    assert!(message.invisible_body().is_empty());
+}

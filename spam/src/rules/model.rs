@@ -63,7 +63,7 @@ impl RuleKind {
 }
 
 /// A Perl regular expression as written between its delimiters, with its flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pattern {
     /// The pattern source. Bytes that were not valid UTF-8 in the file are
     /// written as `\xHH` escapes, so the pattern still matches those bytes.

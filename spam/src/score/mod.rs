@@ -45,6 +45,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::compile::capture::TemplateRule;
 use crate::compile::{CompiledRules, Target, HITS_MAX};
 use crate::prepare::{HeaderForm, Prepared};
 use crate::rules::{HeaderModifier, HeaderSpec, MetaExpr, RuleId, RuleKind, RuleModel, Test};
@@ -349,15 +350,17 @@ impl Scorer {
     /// Runs the template rules with the tags the capture rules set
     /// ([`template`]).
     fn run_templates(&self, message: &Prepared<'_>, tally: &mut Tally<'_>) {
-        let templates = self.compiled.template_rules();
-        if templates.is_empty() {
+        let live: Vec<&TemplateRule> = self
+            .compiled
+            .template_rules()
+            .iter()
+            .filter(|rule| tally.live.get(rule.id.index()).copied().unwrap_or(false))
+            .collect();
+        if live.is_empty() {
             return;
         }
         let tags = template::capture_tags(message, self.compiled.capture_rules());
-        for rule in templates {
-            if !tally.live.get(rule.id.index()).copied().unwrap_or(false) {
-                continue;
-            }
+        for rule in live {
             let hits = template::template_hits(message, rule, &tags, &self.template_cache);
             tally.add(rule.id, hits);
         }

@@ -20,9 +20,9 @@ use super::input;
 /// over.
 pub const TEMPLATE_CACHE_MAX: usize = 256;
 
-/// Compiled template regexes by expanded pattern source and flags, `None`
-/// for a pattern that did not compile.
-type CompiledByPattern = HashMap<(String, String), Option<Arc<CompiledPattern>>>;
+/// Compiled template regexes by expanded pattern, `None` for a pattern
+/// that did not compile.
+type CompiledByPattern = HashMap<Pattern, Option<Arc<CompiledPattern>>>;
 
 /// Compiled template regexes, shared by the scoring threads.
 #[derive(Default)]
@@ -34,20 +34,16 @@ impl TemplateCache {
     /// Returns the compiled form of `pattern`, or `None` when it does not
     /// compile.
     fn get(&self, pattern: Pattern) -> Option<Arc<CompiledPattern>> {
-        let key = (pattern.source, pattern.flags);
-        if let Some(found) = self.lock().get(&key) {
+        if let Some(found) = self.lock().get(&pattern) {
             return found.clone();
         }
-        let pattern = Pattern {
-            source: key.0.clone(),
-            flags: key.1.clone(),
-        };
+        // Compiled outside the lock, so other threads keep scoring.
         let compiled = compile_pattern(&pattern).ok().map(Arc::new);
         let mut cache = self.lock();
         if cache.len() >= TEMPLATE_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(key, compiled.clone());
+        cache.insert(pattern, compiled.clone());
         compiled
     }
 
