@@ -233,6 +233,11 @@ pub struct SpoolConfig {
     pub retry_max_secs: u64,
     /// Seconds after which an undeliverable message is due to bounce.
     pub bounce_after_secs: u64,
+    /// Write appends with O_DIRECT and O_DSYNC where the file system allows
+    /// it, so each batch is durable when its write completes, without an
+    /// fdatasync. Off, or where O_DIRECT is refused (tmpfs), appends use
+    /// buffered writes and fdatasync. Both are durable.
+    pub direct_io: bool,
 }
 
 /// Default `spam.junk_score`: SpamAssassin's stock `required_score`.
@@ -314,6 +319,7 @@ impl Default for SpoolConfig {
             retry_min_secs: 60,
             retry_max_secs: 3600,
             bounce_after_secs: 5 * 24 * 3600,
+            direct_io: true,
         }
     }
 }
@@ -902,6 +908,11 @@ retry_min_secs = 60
 retry_max_secs = 3600
 # Seconds after which an undeliverable message is due to bounce (5 days).
 bounce_after_secs = 432000
+# Write spool appends with O_DIRECT and O_DSYNC, so each batch is durable
+# when its write completes, without an fdatasync. Where the file system
+# refuses O_DIRECT (tmpfs), or with false, appends use buffered writes and
+# fdatasync. Both are durable.
+direct_io = true
 
 [spam]
 # Score every message at the end of DATA or BDAT, before the reply. Off by
@@ -962,6 +973,7 @@ mod tests {
             parsed.spool.bounce_after_secs,
             defaults.spool.bounce_after_secs
         );
+        assert_eq!(parsed.spool.direct_io, defaults.spool.direct_io);
     }
 
     #[test]

@@ -413,6 +413,7 @@ fn log_spool_counters(worker: Worker) {
         appends = counters.appends,
         syncs = counters.syncs,
         writes = counters.writes,
+        direct_writes = counters.direct_writes,
         segments_recycled = counters.segments_recycled,
         "spool totals"
     );

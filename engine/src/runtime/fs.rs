@@ -3,9 +3,11 @@
 //! These are the operations that make a message durable, so each returns the
 //! kernel's error unchanged for the caller to map to a reply (for SMTP, 451).
 
+use std::alloc::{self, Layout};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::ptr::NonNull;
 use std::rc::Rc;
 
 use tokio_uring::buf::BoundedBuf;
@@ -55,6 +57,80 @@ unsafe impl tokio_uring::buf::IoBuf for SharedBuf {
     }
 }
 
+/// The alignment in bytes of the memory, the file offset and the length of
+/// each write to a file opened with [`File::open_direct_sync`]. 4096 covers
+/// the logical block size of common disks (512 or 4096 bytes) and the page
+/// size.
+pub const DIRECT_IO_ALIGN: usize = 4096;
+
+/// A heap buffer whose start and length are multiples of [`DIRECT_IO_ALIGN`],
+/// as O_DIRECT writes need. It is filled once, when it is made.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// Copies `bytes` into a new aligned buffer, with zeros after them up to
+    /// the next multiple of [`DIRECT_IO_ALIGN`] (at least one block).
+    pub fn padded_copy(bytes: &[u8]) -> AlignedBuf {
+        let len = bytes.len().div_ceil(DIRECT_IO_ALIGN).max(1) * DIRECT_IO_ALIGN;
+        let layout = Self::layout(len);
+        // SAFETY: `layout` has a non-zero size (at least one block).
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout);
+        };
+        // SAFETY: the allocation holds `len` bytes and `bytes.len() <= len`;
+        // it is new, so it does not overlap `bytes`. Every byte is written
+        // here, the copy then the zeros, so all `len` bytes are initialized.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.as_ptr(), bytes.len());
+            std::ptr::write_bytes(ptr.as_ptr().add(bytes.len()), 0, len - bytes.len());
+        }
+        debug_assert_eq!(ptr.as_ptr() as usize % DIRECT_IO_ALIGN, 0);
+        AlignedBuf { ptr, len }
+    }
+
+    /// Returns the bytes, padding included.
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` points to `len` initialized bytes that this buffer
+        // owns, and `&self` keeps them from changing.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn layout(len: usize) -> Layout {
+        Layout::from_size_align(len, DIRECT_IO_ALIGN).expect("aligned buffer length overflows")
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `alloc::alloc` with this same layout, and
+        // is freed only here.
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.len)) }
+    }
+}
+
+// SAFETY: the bytes live in a heap allocation that this buffer owns, which
+// never moves and is freed only on drop, so `stable_ptr` stays valid however
+// the `AlignedBuf` itself is moved. There is no mutable access after
+// `padded_copy`, and all bytes are initialized, so `bytes_init` and
+// `bytes_total` are the length.
+unsafe impl tokio_uring::buf::IoBuf for AlignedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.len
+    }
+}
+
 /// A file opened on the worker's ring.
 pub struct File {
     inner: tokio_uring::fs::File,
@@ -84,14 +160,57 @@ impl File {
         Ok(File { inner })
     }
 
+    /// Opens an existing file for writes that bypass the page cache and are
+    /// durable when they complete (O_DIRECT and O_DSYNC): each write is one
+    /// device write plus a cache flush, with no fdatasync after it. Writes
+    /// must use [`File::write_all_direct_at`]. File systems without O_DIRECT
+    /// (tmpfs, for one) fail this with `EINVAL`.
+    pub async fn open_direct_sync(path: &Path) -> io::Result<Self> {
+        let inner = tokio_uring::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
+            .open(path)
+            .await?;
+        Ok(File { inner })
+    }
+
     /// Opens an existing file for reading.
     pub async fn open(path: &Path) -> io::Result<Self> {
         let inner = tokio_uring::fs::File::open(path).await?;
         Ok(File { inner })
     }
 
+    /// Tells the kernel that reads of this file are random (POSIX_FADV_RANDOM),
+    /// so it reads no pages ahead of the ones asked for. A reader of a file
+    /// that O_DIRECT writes still go to then caches only pages it asked for,
+    /// not pages that a write in flight is about to replace.
+    pub fn advise_random_reads(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for as long as `self.inner` lives,
+        // and posix_fadvise only reads its arguments.
+        let result =
+            unsafe { libc::posix_fadvise(self.inner.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(result))
+        }
+    }
+
     /// Writes all of `buf` at byte offset `pos` and returns the buffer.
     pub async fn write_all_at(&self, buf: Vec<u8>, pos: u64) -> (io::Result<()>, Vec<u8>) {
+        self.inner.write_all_at(buf, pos).await
+    }
+
+    /// Writes all of the aligned `buf` at byte offset `pos`, a multiple of
+    /// [`DIRECT_IO_ALIGN`], and returns the buffer. On a file opened with
+    /// [`File::open_direct_sync`] the bytes are durable once this returns `Ok`.
+    pub async fn write_all_direct_at(
+        &self,
+        buf: AlignedBuf,
+        pos: u64,
+    ) -> (io::Result<()>, AlignedBuf) {
+        debug_assert!(pos.is_multiple_of(DIRECT_IO_ALIGN as u64));
         self.inner.write_all_at(buf, pos).await
     }
 

@@ -13,7 +13,10 @@
 //! fdatasync, so it is discarded and the bytes are logged. A corrupt record
 //! followed by valid ones is damage in the middle: it is logged as an error,
 //! counted, and skipped by its length when its header is sane, or else by a
-//! search for the next valid record.
+//! search for the next valid record. Direct appends keep several batches in
+//! flight, so a crash can also leave a torn batch before a whole later one;
+//! it is counted the same way, and none of its appends was acknowledged.
+//! Zero bytes between records are padding, not damage.
 
 use std::collections::HashSet;
 use std::io;
@@ -246,6 +249,7 @@ pub fn read_done_marks(path: &Path) -> io::Result<Vec<DoneMark>> {
 /// ```text
 /// at each offset:
 ///   rest is all zero            -> end of the written part
+///   zero bytes                  -> padding: move to the next non-zero byte
 ///   valid record                -> keep it, move past it
 ///   corrupt or cut short:
 ///     a valid record follows    -> corrupt middle: count, skip to it
@@ -262,6 +266,16 @@ pub fn scan_segment(bytes: &[u8]) -> SegmentScan<'_> {
         .map_or(0, |last| last + 1);
     let mut pos = 0;
     while pos < written_end {
+        // Direct appends start each batch on a block boundary, and a failed
+        // append leaves its reserved bytes zero: neither is damage. A record
+        // never starts with a zero byte (see `record::MAGIC`).
+        if bytes[pos] == 0 {
+            pos += bytes[pos..written_end]
+                .iter()
+                .position(|byte| *byte != 0)
+                .unwrap_or(written_end - pos);
+            continue;
+        }
         let rest = &bytes[pos..];
         let skip_len = match record::decode(rest) {
             Decoded::Record { record, len } => {
