@@ -235,8 +235,9 @@ pub struct SpoolConfig {
     pub bounce_after_secs: u64,
     /// Write appends with O_DIRECT and O_DSYNC where the file system allows
     /// it, so each batch is durable when its write completes, without an
-    /// fdatasync. Off, or where O_DIRECT is refused (tmpfs), appends use
-    /// buffered writes and fdatasync. Both are durable.
+    /// fdatasync. Off, where O_DIRECT is refused (tmpfs), or when
+    /// `segment_size` is not a multiple of 4096, appends use buffered writes
+    /// and fdatasync. Both are durable.
     pub direct_io: bool,
 }
 

@@ -58,9 +58,8 @@ unsafe impl tokio_uring::buf::IoBuf for SharedBuf {
 }
 
 /// The alignment in bytes of the memory, the file offset and the length of
-/// each write to a file opened with [`File::open_direct_sync`]. 4096 covers
-/// the logical block size of common disks (512 or 4096 bytes) and the page
-/// size.
+/// each write to a file opened with [`File::open_direct_sync`]. 4096 is a
+/// multiple of the logical block size of common disks (512 or 4096 bytes).
 pub const DIRECT_IO_ALIGN: usize = 4096;
 
 /// A heap buffer whose start and length are multiples of [`DIRECT_IO_ALIGN`],
@@ -178,23 +177,6 @@ impl File {
     pub async fn open(path: &Path) -> io::Result<Self> {
         let inner = tokio_uring::fs::File::open(path).await?;
         Ok(File { inner })
-    }
-
-    /// Tells the kernel that reads of this file are random (POSIX_FADV_RANDOM),
-    /// so it reads no pages ahead of the ones asked for. A reader of a file
-    /// that O_DIRECT writes still go to then caches only pages it asked for,
-    /// not pages that a write in flight is about to replace.
-    pub fn advise_random_reads(&self) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: the descriptor is open for as long as `self.inner` lives,
-        // and posix_fadvise only reads its arguments.
-        let result =
-            unsafe { libc::posix_fadvise(self.inner.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
-        if result == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::from_raw_os_error(result))
-        }
     }
 
     /// Writes all of `buf` at byte offset `pos` and returns the buffer.

@@ -37,7 +37,7 @@
 //!
 //! Each write and sync goes through the worker's io_uring. A buffered write
 //! or an fdatasync may run on an io-wq thread, so fewer operations mean
-//! fewer handoffs to those threads; a direct write goes to the device from
+//! fewer handoffs to those threads. A direct write goes to the device from
 //! the worker itself.
 
 mod listing;
@@ -62,7 +62,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::config::SpoolConfig;
 use crate::envelope::Envelope;
 use crate::runtime;
-use crate::runtime::fs::{AlignedBuf, DIRECT_IO_ALIGN};
+use crate::runtime::fs::{AlignedBuf, File, DIRECT_IO_ALIGN};
 use segment::{no_pause, ActiveSegment, DoneFile, Fill};
 
 pub use listing::{format_queue, list_queue};
@@ -206,7 +206,8 @@ enum NextSegment {
     Failed,
 }
 
-/// The outcome of one batch sync, sent to every append in the batch.
+/// The outcome of one batch, sent to every append in it once its records are
+/// durable (a direct write or an fdatasync completed) or failed.
 type SyncResult = Result<(), (io::ErrorKind, String)>;
 
 /// Encoded records that follow each other in one segment, not yet written.
@@ -299,6 +300,9 @@ pub struct Spool {
     write_wake: Rc<Notify>,
     /// Batch writes started and not yet finished.
     writes_in_flight: Cell<usize>,
+    /// Every direct write's segment and padded byte range, for tests.
+    #[cfg(test)]
+    direct_ranges: RefCell<Vec<(SegmentId, std::ops::Range<u64>)>>,
     unsynced: RefCell<Unsynced>,
     /// Wakes the syncer when a write completes.
     sync_wake: Rc<Notify>,
@@ -374,6 +378,8 @@ impl Spool {
             spare_runs: RefCell::new(Vec::new()),
             write_wake: write_wake.clone(),
             writes_in_flight: Cell::new(0),
+            #[cfg(test)]
+            direct_ranges: RefCell::new(Vec::new()),
             unsynced: RefCell::new(Unsynced::default()),
             sync_wake: sync_wake.clone(),
             counters: Cell::new(SpoolCounters::default()),
@@ -410,7 +416,8 @@ impl Spool {
     }
 
     /// Appends a message record, waits until the writer has written it and
-    /// an fdatasync covers it, adds it to the queue and returns its id.
+    /// it is durable (a direct write, or an fdatasync after the write), adds
+    /// it to the queue and returns its id.
     ///
     /// An error means the message is not durable and must not be
     /// acknowledged. The reserved bytes then stay zero or partly written, and
@@ -789,15 +796,36 @@ async fn run_writer(spool: Weak<Spool>, wake: Rc<Notify>) {
             if batch.waiters.is_empty() {
                 break;
             }
-            spool.writes_in_flight.set(spool.writes_in_flight.get() + 1);
-            runtime::spawn(write_batch(spool.clone(), batch));
+            let in_flight = InFlight::start(&spool);
+            runtime::spawn(write_batch(spool.clone(), batch, in_flight));
         }
+    }
+}
+
+/// Counts one batch write in flight for as long as it lives, so the count
+/// drops even if the write's task ends early.
+struct InFlight(Rc<Spool>);
+
+impl InFlight {
+    fn start(spool: &Rc<Spool>) -> InFlight {
+        spool.writes_in_flight.set(spool.writes_in_flight.get() + 1);
+        InFlight(spool.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let spool = &self.0;
+        spool.writes_in_flight.set(spool.writes_in_flight.get() - 1);
+        // The writer may have left records in the batch while all slots
+        // were taken.
+        spool.write_wake.notify_one();
     }
 }
 
 /// Writes one batch. Appends whose runs all went through direct
 /// descriptors are released at once; the others go to the syncer.
-async fn write_batch(spool: Rc<Spool>, batch: Batch) {
+async fn write_batch(spool: Rc<Spool>, batch: Batch, _in_flight: InFlight) {
     let mut counters = spool.counters.get();
     counters.writes += batch.writes.len() as u64;
     spool.counters.set(counters);
@@ -830,9 +858,6 @@ async fn write_batch(spool: Rc<Spool>, batch: Batch) {
             }
         }
     }
-
-    spool.writes_in_flight.set(spool.writes_in_flight.get() - 1);
-    spool.write_wake.notify_one();
 }
 
 /// Writes each run of records in `writes` and returns the segments written
@@ -845,21 +870,11 @@ async fn write_runs(
 ) -> Result<Vec<Rc<ActiveSegment>>, (io::ErrorKind, String)> {
     let mut needs_sync: Vec<Rc<ActiveSegment>> = Vec::with_capacity(1);
     for write in writes {
-        let segment = write.segment;
+        let segment = write.segment.clone();
         check_not_failed(&segment)?;
-        let aligned = write.offset.is_multiple_of(DIRECT_IO_ALIGN as u64);
         let result = match &segment.direct {
-            Some(direct) if aligned => {
-                let buf = AlignedBuf::padded_copy(&write.bytes);
-                spool.keep_run_buffer(write.bytes);
-                let (result, _) = direct.write_all_direct_at(buf, write.offset).await;
-                let mut counters = spool.counters.get();
-                counters.direct_writes += 1;
-                spool.counters.set(counters);
-                result
-            }
-            _ => {
-                debug_assert!(segment.direct.is_none(), "direct run not block-aligned");
+            Some(direct) => write_direct_run(spool, direct, write).await,
+            None => {
                 let (result, bytes) = segment.file.write_all_at(write.bytes, write.offset).await;
                 spool.keep_run_buffer(bytes);
                 if result.is_ok() && !needs_sync.iter().any(|known| Rc::ptr_eq(known, &segment)) {
@@ -876,6 +891,34 @@ async fn write_runs(
         }
     }
     Ok(needs_sync)
+}
+
+/// Writes one run through its segment's direct descriptor, padded to whole
+/// blocks. The run must start on a block boundary: a buffered write there
+/// instead could later be written back over a block of another batch.
+async fn write_direct_run(spool: &Spool, direct: &File, write: PendingWrite) -> io::Result<()> {
+    if !write.offset.is_multiple_of(DIRECT_IO_ALIGN as u64) {
+        return Err(io::Error::other(format!(
+            "direct spool run at offset {} is not block-aligned",
+            write.offset
+        )));
+    }
+    let buf = AlignedBuf::padded_copy(&write.bytes);
+    spool.keep_run_buffer(write.bytes);
+    #[cfg(test)]
+    {
+        let range = write.offset..write.offset + buf.as_bytes().len() as u64;
+        spool
+            .direct_ranges
+            .borrow_mut()
+            .push((write.segment.id, range));
+    }
+    let (result, _) = direct.write_all_direct_at(buf, write.offset).await;
+
+    let mut counters = spool.counters.get();
+    counters.direct_writes += 1;
+    spool.counters.set(counters);
+    result
 }
 
 /// Runs the syncer of one spool: waits for completed writes, fdatasyncs the

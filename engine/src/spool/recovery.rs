@@ -13,7 +13,7 @@
 //! fdatasync, so it is discarded and the bytes are logged. A corrupt record
 //! followed by valid ones is damage in the middle: it is logged as an error,
 //! counted, and skipped by its length when its header is sane, or else by a
-//! search for the next valid record. Direct appends keep several batches in
+//! search for the next valid record. The writer keeps several batches in
 //! flight, so a crash can also leave a torn batch before a whole later one;
 //! it is counted the same way, and none of its appends was acknowledged.
 //! Zero bytes between records are padding, not damage.

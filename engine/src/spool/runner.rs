@@ -154,10 +154,6 @@ async fn deliver_to_user(
 async fn read_message(spool: &Spool, message: &QueuedMessage) -> io::Result<Vec<u8>> {
     let path = segment_path(&spool.spool_dir, message.id.segment);
     let file = File::open(&path).await?;
-    // Direct appends may be writing later blocks of this segment. Without
-    // readahead, the page cache holds only pages of acknowledged records,
-    // which no write touches again.
-    file.advise_random_reads()?;
     let len = message.message_len as usize;
     let mut buf = Vec::with_capacity(len);
     while buf.len() < len {

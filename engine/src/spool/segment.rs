@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use super::{done_path, record, segment_path, worker_dir, SegmentId};
 use crate::runtime;
-use crate::runtime::fs::{self, File, DIRECT_IO_ALIGN};
+use crate::runtime::fs::{self, AlignedBuf, File, DIRECT_IO_ALIGN};
 
 /// A segment open for appends.
 pub struct ActiveSegment {
@@ -109,23 +109,25 @@ pub async fn create_segment(
             format!("cannot create spool segment {}: {error}", path.display()),
         )
     })?;
-    if let Err(error) = prepare_blocks(&file, size, fill).await {
-        let _ = file.close().await;
-        let _ = fs::remove_file(&path).await;
-        return Err(io::Error::new(
+    let direct = match prepare_blocks(&file, size, fill).await {
+        Ok(()) => open_direct_if_able(&path, size, fill, direct_io).await,
+        Err(error) => Err(io::Error::new(
             error.kind(),
             format!(
                 "cannot prepare {size} bytes for spool segment {}: {error}",
                 path.display()
             ),
-        ));
-    }
-    fs::sync_dir(&worker_dir(spool_dir, id.worker)).await?;
-    let whole_blocks = size.is_multiple_of(DIRECT_IO_ALIGN as u64);
-    let direct = match fill {
-        Fill::Zeros(_) if direct_io && whole_blocks => open_direct(&path).await?,
-        _ => None,
+        )),
     };
+    let direct = match direct {
+        Ok(direct) => direct,
+        Err(error) => {
+            let _ = file.close().await;
+            let _ = fs::remove_file(&path).await;
+            return Err(error);
+        }
+    };
+    fs::sync_dir(&worker_dir(spool_dir, id.worker)).await?;
     Ok(ActiveSegment {
         id,
         file,
@@ -136,23 +138,58 @@ pub async fn create_segment(
     })
 }
 
-/// Opens `path` with O_DIRECT and O_DSYNC, or returns `None` when the file
-/// system does not support O_DIRECT, so appends fall back to buffered writes
-/// and fdatasync.
-async fn open_direct(path: &Path) -> io::Result<Option<File>> {
-    match File::open_direct_sync(path).await {
-        Ok(file) => Ok(Some(file)),
-        Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {
-            tracing::debug!(segment = %path.display(), "file system refuses O_DIRECT; spool appends use fdatasync");
-            Ok(None)
-        }
-        Err(error) => Err(io::Error::new(
+/// Opens the zero-filled segment at `path` with O_DIRECT and O_DSYNC when
+/// `direct_io` is on and `size` is a whole number of blocks. Returns `None`
+/// when it is not, or when the file system refuses O_DIRECT at the open or at
+/// a first aligned write, so appends fall back to buffered writes and
+/// fdatasync.
+async fn open_direct_if_able(
+    path: &Path,
+    size: u64,
+    fill: Fill<'_>,
+    direct_io: bool,
+) -> io::Result<Option<File>> {
+    let whole_blocks = size.is_multiple_of(DIRECT_IO_ALIGN as u64);
+    if !direct_io || !whole_blocks || !matches!(fill, Fill::Zeros(_)) {
+        return Ok(None);
+    }
+
+    let unsupported = |error: &io::Error| error.raw_os_error() == Some(libc::EINVAL);
+    let failed = |error: io::Error| {
+        io::Error::new(
             error.kind(),
             format!(
                 "cannot open spool segment {} for direct writes: {error}",
                 path.display()
             ),
-        )),
+        )
+    };
+    let file = match File::open_direct_sync(path).await {
+        Ok(file) => file,
+        Err(error) if unsupported(&error) => {
+            tracing::debug!(segment = %path.display(), %error, "O_DIRECT not supported by the file system; spool appends use fdatasync");
+            return Ok(None);
+        }
+        Err(error) => return Err(failed(error)),
+    };
+
+    // Some file systems open with O_DIRECT but reject aligned writes (a
+    // block size above DIRECT_IO_ALIGN, some FUSE mounts). Rewriting the
+    // first block's zeros finds out before any append depends on it.
+    let (probe, _) = file
+        .write_all_direct_at(AlignedBuf::padded_copy(&[]), 0)
+        .await;
+    match probe {
+        Ok(()) => Ok(Some(file)),
+        Err(error) if unsupported(&error) => {
+            tracing::debug!(segment = %path.display(), %error, "aligned O_DIRECT write failed; spool appends use fdatasync");
+            let _ = file.close().await;
+            Ok(None)
+        }
+        Err(error) => {
+            let _ = file.close().await;
+            Err(failed(error))
+        }
     }
 }
 

@@ -119,8 +119,8 @@ fn appended_message_is_recovered_after_restart() {
     assert_eq!(&segment[start..end], message(1).as_slice());
 }
 
-/// Whether the file system under `dir` accepts O_DIRECT, as the spool's
-/// direct appends need.
+/// Returns whether the file system under `dir` accepts O_DIRECT, as the
+/// spool's direct appends need.
 fn supports_direct_io(dir: &Path) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
     let probe = dir.join("direct-probe");
@@ -204,6 +204,72 @@ fn direct_appends_need_no_fdatasync() {
         // tmpfs and the like: the spool falls back to fdatasync.
         assert_eq!(counters.direct_writes, 0);
         assert!(counters.syncs >= 1);
+    }
+    let recovered = recover(&spool_dir, 1).unwrap();
+    assert_eq!(recovered.stats.queued, appends);
+    assert_eq!(recovered.stats.corrupt_records, 0);
+    assert_eq!(recovered.stats.torn_bytes, 0);
+}
+
+#[test]
+fn direct_writes_in_flight_never_share_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    if !supports_direct_io(dir.path()) {
+        eprintln!(
+            "skipped: the file system under {} refuses O_DIRECT",
+            dir.path().display()
+        );
+        return;
+    }
+    let spool_dir = dir.path().join("spool");
+    let appends = 400;
+
+    // 200 concurrent sessions, two 3 KB messages each, into 64 KiB
+    // segments: many batches in flight at once, and rolls between them.
+    let (ranges, counters) = block_on(async {
+        let spool = open(&spool_dir, 64 << 10).await;
+        let mut tasks = Vec::new();
+        for session in 0..appends / 2 {
+            let spool = spool.clone();
+            tasks.push(runtime::spawn(async move {
+                for index in [2 * session, 2 * session + 1] {
+                    let sent = envelope(&format!("Q{index}"), vec![recipient(None)]);
+                    let body = format!("Subject: {index}\r\n\r\n{}\r\n", "x".repeat(3000));
+                    spool.append(&sent, body.as_bytes()).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let ranges = spool.direct_ranges.borrow().clone();
+        (ranges, spool.counters())
+    });
+
+    let block = crate::runtime::fs::DIRECT_IO_ALIGN as u64;
+    assert!(counters.writes < appends as u64, "appends were batched");
+    assert_eq!(counters.direct_writes, counters.writes);
+    assert_eq!(counters.syncs, 0);
+    let mut by_segment: BTreeMap<SegmentId, Vec<std::ops::Range<u64>>> = BTreeMap::new();
+    for (segment, range) in ranges {
+        assert!(
+            range.start.is_multiple_of(block),
+            "{range:?} starts mid-block"
+        );
+        assert!(range.end.is_multiple_of(block), "{range:?} ends mid-block");
+        by_segment.entry(segment).or_default().push(range);
+    }
+    assert!(by_segment.len() > 1, "the load rolled to new segments");
+    for ranges in by_segment.values_mut() {
+        ranges.sort_by_key(|range| range.start);
+        for pair in ranges.windows(2) {
+            assert!(
+                pair[0].end <= pair[1].start,
+                "{:?} overlaps {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
     }
     let recovered = recover(&spool_dir, 1).unwrap();
     assert_eq!(recovered.stats.queued, appends);
