@@ -63,12 +63,14 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
 }
 
 /// Returns compile options that count Ringmail's eval functions as
-/// implemented, with the scorer's FreeMail tests and `check_bayes`.
+/// implemented, with the scorer's FreeMail and registry boundary tests and
+/// `check_bayes`.
 fn implemented_options() -> CompileOptions {
     CompileOptions {
         implemented_evals: ringmail_spam::eval::implemented()
             .iter()
             .chain(ringmail_spam::score::freemail::IMPLEMENTED)
+            .chain(ringmail_spam::score::registry::IMPLEMENTED)
             .chain(&["check_bayes"])
             .map(|name| name.to_string())
             .collect(),

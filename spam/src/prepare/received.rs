@@ -244,6 +244,11 @@ impl RelayChain {
         self.relays.len() - self.trusted
     }
 
+    /// Returns the trusted relays, newest first.
+    pub fn trusted(&self) -> &[Relay] {
+        &self.relays[..self.trusted]
+    }
+
     /// Returns the untrusted relays, newest first.
     pub fn untrusted(&self) -> &[Relay] {
         &self.relays[self.trusted..]

@@ -36,6 +36,7 @@ pub mod freemail;
 pub mod freemail_body;
 pub mod input;
 pub mod meta;
+pub mod registry;
 pub mod report;
 pub mod template;
 
@@ -135,6 +136,7 @@ pub struct Scorer {
     live: [Vec<bool>; 4],
     /// The FreeMail lists, or `None` when the rule set lists no domain.
     freemail: Option<freemail::FreeMail>,
+    registry: registry::RegistryBoundaries,
     /// Template rule regexes compiled for earlier messages.
     template_cache: template::TemplateCache,
 }
@@ -211,6 +213,7 @@ impl Scorer {
             .collect();
         let live = [0, 1, 2, 3].map(|set| live_rules(&model, &compiled, &facts, set));
         let freemail = freemail::FreeMail::from_model(&model);
+        let registry = registry::RegistryBoundaries::from_model(&model);
         Scorer {
             model,
             compiled,
@@ -221,6 +224,7 @@ impl Scorer {
             meta_programs,
             live,
             freemail,
+            registry,
             template_cache: template::TemplateCache::default(),
         }
     }
@@ -426,6 +430,9 @@ impl Scorer {
                     Some(lists) => lists.evaluate(&rule.call.function, &rule.call.args, message),
                     None => Some(false),
                 }
+            } else if registry::IMPLEMENTED.contains(&rule.call.function.as_str()) {
+                self.registry
+                    .evaluate(&rule.call.function, &rule.call.args, message)
             } else {
                 evals(&rule.call.function, &rule.call.args, message)
             };

@@ -1,0 +1,243 @@
+//! Registry boundaries, as SpamAssassin 4.0.1's RegistryBoundaries.pm
+//! draws them, and the relay test that needs them:
+//! `check_mailfrom_matches_rcvd` (Plugin/WLBLEval.pm).
+//!
+//! [`RegistryBoundaries::split_domain`] cuts a host name into the host part
+//! and the registered domain. The registered domain is the last two labels
+//! by default. It is three labels where the last two are a listed
+//! second-level domain (`util_rb_2tld`, such as `co.uk`), and four where the
+//! last three are listed (`util_rb_3tld`) or follow the US locality
+//! patterns of RFC 1480. The lists come from the rule set, so the scorer
+//! builds this from the model, like [`super::freemail`].
+//!
+//! NOTE: SpamAssassin converts a non-ASCII name to its IDNA form before the
+//! split. Ringmail lowercases ASCII only, so a non-ASCII label stays as it
+//! is and is compared byte for byte.
+
+use std::collections::HashSet;
+
+use crate::prepare::{HeaderForm, Prepared};
+use crate::rules::RuleModel;
+
+/// Names of the tests [`RegistryBoundaries::evaluate`] implements.
+pub const IMPLEMENTED: &[&str] = &["check_mailfrom_matches_rcvd"];
+
+/// Two-letter codes that RFC 1480 places under `.us`: the states, the
+/// District of Columbia and the territories SpamAssassin lists.
+const US_STATES: [&str; 54] = [
+    "ak", "al", "ar", "az", "ca", "co", "ct", "dc", "de", "fl", "ga", "gu", "hi", "ia", "id", "il",
+    "in", "ks", "ky", "la", "ma", "md", "me", "mi", "mn", "mo", "ms", "mt", "nc", "nd", "ne", "nh",
+    "nj", "nm", "nv", "ny", "oh", "ok", "or", "pa", "pr", "ri", "sc", "sd", "tn", "tx", "ut", "va",
+    "vi", "vt", "wa", "wi", "wv", "wy",
+];
+
+/// The listed second- and third-level public domains of a rule set.
+#[derive(Debug, Default)]
+pub struct RegistryBoundaries {
+    two_level: HashSet<String>,
+    three_level: HashSet<String>,
+}
+
+impl RegistryBoundaries {
+    /// Collects the domains of the model's `util_rb_2tld` and `util_rb_3tld`
+    /// lines, each a list separated by white space.
+    pub fn from_model(model: &RuleModel) -> RegistryBoundaries {
+        let collect = |key: &str| -> HashSet<String> {
+            let lines = model.settings.get(key).into_iter().flatten();
+            lines
+                .flat_map(|line| line.split_whitespace())
+                .map(|domain| domain.to_ascii_lowercase())
+                .collect()
+        };
+        RegistryBoundaries {
+            two_level: collect("util_rb_2tld"),
+            three_level: collect("util_rb_3tld"),
+        }
+    }
+
+    /// Returns whether the rule set listed any second- or third-level domain.
+    pub fn is_empty(&self) -> bool {
+        self.two_level.is_empty() && self.three_level.is_empty()
+    }
+
+    /// Splits `name` into its host part and its registered domain, both
+    /// lowercase: `www.example.co.uk` gives `("www", "example.co.uk")` when
+    /// `co.uk` is listed. Runs of dots count as one, and dots at either end
+    /// are dropped.
+    pub fn split_domain(&self, name: &str) -> (String, String) {
+        let name = name.to_ascii_lowercase();
+        let mut labels: Vec<&str> = name.split('.').filter(|label| !label.is_empty()).collect();
+        let mut host: Vec<&str> = Vec::new();
+
+        while labels.len() > 1 && !self.is_registered(&labels) {
+            host.push(labels.remove(0));
+        }
+
+        // The registered domain keeps one label of the host in front of the
+        // public suffix that stopped the loop.
+        if let Some(last) = host.pop() {
+            labels.insert(0, last);
+        }
+        (host.join("."), labels.join("."))
+    }
+
+    /// Returns whether `labels` (two to four of them) form a public suffix
+    /// under which names are registered, so the split stops there.
+    fn is_registered(&self, labels: &[&str]) -> bool {
+        let us_state = |label: &str| US_STATES.contains(&label);
+        match labels {
+            [_, _] => self.two_level.contains(&labels.join(".")),
+            [_, state, "us"] => us_state(state),
+            [_, _, _] => self.three_level.contains(&labels.join(".")),
+            [first, second, state, "us"] => {
+                let locality =
+                    (*first == "pvt" && *second == "k12") || matches!(*first, "ci" | "co");
+                locality && us_state(state)
+            }
+            _ => false,
+        }
+    }
+
+    /// Runs the test `function` on `message`, or returns `None` when it is
+    /// not one of [`IMPLEMENTED`].
+    pub fn evaluate(
+        &self,
+        function: &str,
+        _args: &[String],
+        message: &Prepared<'_>,
+    ) -> Option<bool> {
+        match function {
+            "check_mailfrom_matches_rcvd" => Some(self.mailfrom_matches_rcvd(message)),
+            _ => None,
+        }
+    }
+
+    /// Returns whether the envelope sender's registered domain is that of
+    /// the reverse DNS name of the first untrusted relay, or, when every
+    /// relay is trusted, of any of them. A relay without a reverse DNS name
+    /// never matches.
+    fn mailfrom_matches_rcvd(&self, message: &Prepared<'_>) -> bool {
+        let Some(sender) = message.header("EnvelopeFrom", HeaderForm::Addr) else {
+            return false;
+        };
+        let Some(domain) = sender_domain(&sender) else {
+            return false;
+        };
+
+        let chain = message.headers().relay_chain();
+        let relays = match chain.untrusted().first() {
+            Some(first) => std::slice::from_ref(first),
+            None => chain.trusted(),
+        };
+        let (_, sender_registered) = self.split_domain(domain);
+        relays
+            .iter()
+            .filter(|relay| !relay.rdns.is_empty())
+            .any(|relay| self.split_domain(&relay.rdns).1 == sender_registered)
+    }
+}
+
+/// Returns the part of `address` after its last `@` when it has a dot with
+/// at least one character on each side, as SpamAssassin's pattern
+/// `@([^@]+\.[^@]+)\z` requires.
+fn sender_domain(address: &str) -> Option<&str> {
+    let (_, domain) = address.rsplit_once('@')?;
+    let bytes = domain.as_bytes();
+    let dot_inside = bytes.len() >= 3 && bytes[1..bytes.len() - 1].contains(&b'.');
+    dot_inside.then_some(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boundaries() -> RegistryBoundaries {
+        RegistryBoundaries {
+            two_level: ["co.uk", "com.au"].map(String::from).into(),
+            three_level: ["act.edu.au"].map(String::from).into(),
+        }
+    }
+
+    #[test]
+    fn split_domain_table() {
+        let cases = [
+            ("www.example.com", "www", "example.com"),
+            ("example.com", "", "example.com"),
+            ("mail.example.co.uk", "mail", "example.co.uk"),
+            ("a.b.example.com.au", "a.b", "example.com.au"),
+            ("www.school.act.edu.au", "www", "school.act.edu.au"),
+            ("host.city.ca.us", "", "host.city.ca.us"),
+            ("x.host.city.zz.us", "x.host.city", "zz.us"),
+            (
+                "fire-dept.ci.los-angeles.ca.us",
+                "",
+                "fire-dept.ci.los-angeles.ca.us",
+            ),
+            ("MX..Example.COM.", "mx", "example.com"),
+            ("localhost", "", "localhost"),
+            ("", "", ""),
+        ];
+        let boundaries = boundaries();
+        for (name, host, domain) in cases {
+            let split = boundaries.split_domain(name);
+            assert_eq!(split, (host.to_string(), domain.to_string()), "{name}");
+        }
+    }
+
+    #[test]
+    fn sender_domain_table() {
+        let cases = [
+            ("bob@example.com", Some("example.com")),
+            ("bob@mail.example.com", Some("mail.example.com")),
+            ("bob@localhost", None),
+            ("bob@.com", None),
+            ("bob@example.", None),
+            ("bob", None),
+            ("a@b@example.com", Some("example.com")),
+            ("bob@a..", Some("a..")),
+            ("bob@..", None),
+        ];
+        for (address, expected) in cases {
+            assert_eq!(sender_domain(address), expected, "{address}");
+        }
+    }
+
+    fn matches(message: &str) -> bool {
+        let prepared = Prepared::new(message.as_bytes());
+        boundaries().mailfrom_matches_rcvd(&prepared)
+    }
+
+    #[test]
+    fn return_path_matching_first_untrusted_relay() {
+        let message = "Return-Path: <bob@lists.example.co.uk>\r\n\
+            Received: from mx.example.co.uk (mx.example.co.uk [203.0.113.5])\r\n\tby mail.example.org (Postfix) with ESMTP id 1;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n\
+            Subject: x\r\n\r\nbody\r\n";
+        assert!(matches(message));
+    }
+
+    #[test]
+    fn return_path_of_another_domain_does_not_match() {
+        let message = "Return-Path: <bob@example.net>\r\n\
+            Received: from mx.example.co.uk (mx.example.co.uk [203.0.113.5])\r\n\tby mail.example.org (Postfix) with ESMTP id 1;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n\
+            Subject: x\r\n\r\nbody\r\n";
+        assert!(!matches(message));
+    }
+
+    #[test]
+    fn relay_without_reverse_dns_does_not_match() {
+        let message = "Return-Path: <bob@example.net>\r\n\
+            Received: from helo.example.net (unknown [203.0.113.5])\r\n\tby mail.example.org (Postfix) with ESMTP id 1;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n\
+            Subject: x\r\n\r\nbody\r\n";
+        assert!(!matches(message));
+    }
+
+    #[test]
+    fn message_without_relays_or_sender_does_not_match() {
+        assert!(!matches(
+            "Return-Path: <bob@example.net>\r\nSubject: x\r\n\r\nbody\r\n"
+        ));
+        let no_sender = "Received: from mx.example.net (mx.example.net [203.0.113.5])\r\n\tby mail.example.org (Postfix) with ESMTP id 1;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n\
+            Subject: x\r\n\r\nbody\r\n";
+        assert!(!matches(no_sender));
+    }
+}
