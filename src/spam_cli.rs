@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use ringmail_spam::bayes::BayesStore;
 use ringmail_spam::compile::{CompileOptions, CompileStats, CompiledRules, KindStats};
 use ringmail_spam::rules::{self, LoadOptions, RuleKind, RuleModel};
+use ringmail_spam::score::setting_evals::SettingEvals;
 use ringmail_spam::score::{format_score, Scorer, Verdict};
 
 use crate::Failure;
@@ -63,15 +64,15 @@ pub fn rules(stats: bool, rules_dir: Option<&Path>, json: bool) -> Result<(), Fa
 }
 
 /// Returns compile options that count Ringmail's eval functions as
-/// implemented, with the scorer's FreeMail and registry boundary tests and
-/// `check_bayes`.
+/// implemented, with the scorer's tests that read the rule set's settings
+/// and `check_bayes`.
 fn implemented_options() -> CompileOptions {
     CompileOptions {
         implemented_evals: ringmail_spam::eval::implemented()
             .iter()
-            .chain(ringmail_spam::score::freemail::IMPLEMENTED)
-            .chain(ringmail_spam::score::registry::IMPLEMENTED)
-            .chain(&["check_bayes"])
+            .copied()
+            .chain(SettingEvals::implemented())
+            .chain(["check_bayes"])
             .map(|name| name.to_string())
             .collect(),
     }

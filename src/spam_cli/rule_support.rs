@@ -6,8 +6,9 @@
 //! - `net`: `tflags net`, a rule that needs DNS or other network lookups;
 //! - `bayes`: `tflags learn`, a `BAYES_` name or `check_bayes`;
 //! - `regex`: no regex engine compiled the pattern;
-//! - `eval`: `eval::evaluate`, or the scorer's FreeMail tests, return
-//!   `None` for the function or its arguments. This is found by calling it
+//! - `eval`: `eval::evaluate`, or the scorer's tests that read the rule
+//!   set's settings (`SettingEvals`), return `None` for the function or its
+//!   arguments. This is found by calling it
 //!   once on a small probe message with a text and an HTML part, because
 //!   HTML evals check their arguments only when a message has HTML;
 //! - `meta`: the meta rule reads a defined rule that is unsupported, so its
@@ -21,7 +22,7 @@ use std::collections::HashSet;
 use ringmail_spam::compile::CompileStats;
 use ringmail_spam::prepare::Prepared;
 use ringmail_spam::rules::{RuleModel, Test};
-use ringmail_spam::score::freemail::FreeMail;
+use ringmail_spam::score::setting_evals::SettingEvals;
 
 /// A message with the usual header fields and a text and an HTML part,
 /// for calls that find out whether an eval function accepts a rule's
@@ -54,11 +55,11 @@ pub fn unsupported_reasons(model: &RuleModel, stats: &CompileStats) -> Vec<Optio
         .map(|failure| failure.rule.as_str())
         .collect();
     let probe = Prepared::new(PROBE_MESSAGE);
-    let freemail = FreeMail::from_model(model);
+    let setting_evals = SettingEvals::from_model(model);
     let mut reasons: Vec<Option<String>> = model
         .rules
         .iter()
-        .map(|rule| own_reason(rule, &failed, &probe, freemail.as_ref()))
+        .map(|rule| own_reason(rule, &failed, &probe, &setting_evals))
         .collect();
     mark_metas(model, &mut reasons);
     reasons
@@ -70,7 +71,7 @@ fn own_reason(
     rule: &ringmail_spam::rules::Rule,
     failed: &HashSet<&str>,
     probe: &Prepared<'_>,
-    freemail: Option<&FreeMail>,
+    setting_evals: &SettingEvals,
 ) -> Option<String> {
     let (_, test) = rule.definition.as_ref()?;
     if rule.tflags.net {
@@ -82,9 +83,11 @@ fn own_reason(
     match test {
         Test::Eval(call) if call.function == "check_bayes" => Some("bayes".to_string()),
         Test::Eval(call) => {
-            let result = freemail
-                .and_then(|lists| lists.evaluate(&call.function, &call.args, probe))
-                .or_else(|| ringmail_spam::eval::evaluate(&call.function, &call.args, probe));
+            let result = if SettingEvals::handles(&call.function) {
+                setting_evals.evaluate(&call.function, &call.args, probe)
+            } else {
+                ringmail_spam::eval::evaluate(&call.function, &call.args, probe)
+            };
             result.is_none().then(|| format!("eval {}", call.function))
         }
         Test::Regex(_) | Test::Header { .. } if failed.contains(rule.name.as_str()) => {

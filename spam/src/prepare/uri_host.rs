@@ -63,26 +63,29 @@ impl Tlds {
     /// has a host that still contains percent escapes of printable
     /// characters, because the decoded form is checked too.
     pub fn has_domain(&self, uri: &str) -> bool {
-        if self.is_empty() {
-            return true;
-        }
+        self.is_empty() || self.domain_host(uri).is_some()
+    }
+
+    /// Returns the lower-case host of `uri` when [`Tlds::has_domain`] would
+    /// accept it, without trailing dots. Without known top-level domains,
+    /// any host counts.
+    pub fn domain_host(&self, uri: &str) -> Option<String> {
         let lower = uri.to_lowercase();
         if ["javascript:", "cid:", "file:"]
             .iter()
             .any(|scheme| lower.starts_with(scheme))
         {
-            return false;
+            return None;
         }
-        let Some(host) = uri_host(&lower) else {
-            return false;
-        };
+        let host = uri_host(&lower)?;
         if has_printable_escape(host) {
-            return false;
+            return None;
         }
-        if !host.is_ascii() {
-            return true;
-        }
-        is_ip_address(host) || (is_fqdn_valid(host) && self.is_known(host.trim_end_matches('.')))
+        let accepted = self.is_empty()
+            || !host.is_ascii()
+            || is_ip_address(host)
+            || (is_fqdn_valid(host) && self.is_known(host.trim_end_matches('.')));
+        accepted.then(|| host.trim_end_matches('.').to_string())
     }
 
     /// Returns `text` as a URI without a scheme when it is a host name
@@ -186,7 +189,7 @@ fn is_ip_address(host: &str) -> bool {
 /// trailing dots removed, at most [`HOST_LEN_MAX`] bytes, at least two
 /// labels of 1 to [`LABEL_LEN_MAX`] letters, digits, `_` and inner `-`,
 /// and no `_` in the last two labels.
-fn is_fqdn_valid(host: &str) -> bool {
+pub(crate) fn is_fqdn_valid(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host.len() > HOST_LEN_MAX {
         return false;

@@ -323,7 +323,7 @@ fn wildcard_match(pattern: &[u8], domain: &[u8]) -> bool {
 
 /// Returns every address of every field `name`, lower-cased. The
 /// pseudo-header `EnvelopeFrom` gives its one address.
-fn header_addresses(message: &Prepared<'_>, name: &str) -> Vec<String> {
+pub(crate) fn header_addresses(message: &Prepared<'_>, name: &str) -> Vec<String> {
     let values = if name == "EnvelopeFrom" {
         message
             .header(name, HeaderForm::Decoded)
@@ -344,7 +344,7 @@ fn header_addresses(message: &Prepared<'_>, name: &str) -> Vec<String> {
 /// first Resent-From when there is one, otherwise From, Envelope-Sender,
 /// Resent-Sender, X-Envelope-From and the envelope sender, with runs of
 /// dots squeezed to one.
-fn from_addresses(message: &Prepared<'_>) -> Vec<String> {
+pub(crate) fn from_addresses(message: &Prepared<'_>) -> Vec<String> {
     let resent = header_addresses(message, "Resent-From");
     let mut emails = if let Some(first) = resent.into_iter().next() {
         vec![first]

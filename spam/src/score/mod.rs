@@ -35,9 +35,11 @@
 pub mod freemail;
 pub mod freemail_body;
 pub mod input;
+pub mod lists;
 pub mod meta;
 pub mod registry;
 pub mod report;
+pub mod setting_evals;
 pub mod template;
 
 #[cfg(test)]
@@ -135,8 +137,7 @@ pub struct Scorer {
     /// Per score set, the rules whose result can change the score.
     live: [Vec<bool>; 4],
     /// The FreeMail lists, or `None` when the rule set lists no domain.
-    freemail: Option<freemail::FreeMail>,
-    registry: registry::RegistryBoundaries,
+    setting_evals: setting_evals::SettingEvals,
     /// Template rule regexes compiled for earlier messages.
     template_cache: template::TemplateCache,
 }
@@ -212,8 +213,7 @@ impl Scorer {
             .map(|(_, expr)| meta::Program::new(&model, expr))
             .collect();
         let live = [0, 1, 2, 3].map(|set| live_rules(&model, &compiled, &facts, set));
-        let freemail = freemail::FreeMail::from_model(&model);
-        let registry = registry::RegistryBoundaries::from_model(&model);
+        let setting_evals = setting_evals::SettingEvals::from_model(&model);
         Scorer {
             model,
             compiled,
@@ -223,8 +223,7 @@ impl Scorer {
             meta_order,
             meta_programs,
             live,
-            freemail,
-            registry,
+            setting_evals,
             template_cache: template::TemplateCache::default(),
         }
     }
@@ -424,14 +423,8 @@ impl Scorer {
             // with Bayes off.
             let result = if rule.call.function == CHECK_BAYES {
                 Some(bayes.is_some_and(|probability| bayes_in_range(probability, &rule.call.args)))
-            } else if freemail::IMPLEMENTED.contains(&rule.call.function.as_str()) {
-                // Without listed domains the plugin is off and its tests miss.
-                match &self.freemail {
-                    Some(lists) => lists.evaluate(&rule.call.function, &rule.call.args, message),
-                    None => Some(false),
-                }
-            } else if registry::IMPLEMENTED.contains(&rule.call.function.as_str()) {
-                self.registry
+            } else if setting_evals::SettingEvals::handles(&rule.call.function) {
+                self.setting_evals
                     .evaluate(&rule.call.function, &rule.call.args, message)
             } else {
                 evals(&rule.call.function, &rule.call.args, message)

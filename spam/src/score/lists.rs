@@ -1,0 +1,731 @@
+//! The tests of SpamAssassin 4.0.1's WLBLEval.pm that read the rule set's
+//! own address and host lists. `check_from_in_list`, `check_replyto_in_list`
+//! and `check_uri_host_listed` read the named lists of `enlist_addrlist` and
+//! `enlist_uri_host`. The welcomelist and blocklist tests read
+//! `welcomelist_from`, `blocklist_from`, `welcomelist_to`, `blocklist_to`,
+//! `more_spam_to`, `all_spam_to`, `welcomelist_uri_host` and
+//! `blocklist_uri_host`.
+//!
+//! An address list entry is a pattern in which `*` is any run of
+//! characters and `?` is one character, matched against the whole
+//! lower-cased address. A host list maps a host or domain to listed or
+//! excluded (a leading `!`). A URI host matches its longest listed suffix
+//! at a dot, so `example.com` lists `www.example.com`, and an excluded
+//! entry stops the search.
+//!
+//! Lists are built once from the model, like [`super::freemail`]. Limits:
+//! [`ENTRIES_MAX`] entries over all lists, and [`URI_HOSTS_MAX`] URI hosts
+//! tried per message, because each is looked up up to
+//! [`HOST_SUFFIXES_MAX`] times.
+//!
+//! NOTE: the model keeps each directive's lines but not their order across
+//! directives, so removals (`unwelcomelist_from`, `unblocklist_from`,
+//! `delist_uri_host`) apply after every addition, whatever their place in
+//! the files. `welcomelist_from_rcvd` and `def_welcomelist_from_rcvd`
+//! entries (address plus relay domain) are not matched: with any of them in
+//! the rule set, `check_from_in_welcomelist` and
+//! `check_from_in_default_welcomelist` are not computed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+
+use super::freemail::{from_addresses, header_addresses};
+use crate::prepare::uri_host::{is_fqdn_valid, Tlds};
+use crate::prepare::Prepared;
+use crate::rules::RuleModel;
+
+/// Names of the tests [`Lists::evaluate`] implements.
+pub const IMPLEMENTED: &[&str] = &[
+    "check_from_in_blocklist",
+    "check_from_in_default_welcomelist",
+    "check_from_in_list",
+    "check_from_in_welcomelist",
+    "check_replyto_in_list",
+    "check_to_in_all_spam",
+    "check_to_in_blocklist",
+    "check_to_in_list",
+    "check_to_in_more_spam",
+    "check_to_in_welcomelist",
+    "check_uri_host_in_blocklist",
+    "check_uri_host_in_welcomelist",
+    "check_uri_host_listed",
+];
+
+/// Maximum entries kept over all address and host lists. The stock rules
+/// have a few hundred.
+pub const ENTRIES_MAX: usize = 100_000;
+
+/// Maximum distinct URI hosts looked up per message.
+pub const URI_HOSTS_MAX: usize = 1_000;
+
+/// Maximum suffixes of one host looked up, the shortest kept, as
+/// SpamAssassin keeps the last eleven.
+pub const HOST_SUFFIXES_MAX: usize = 11;
+
+/// Received fields searched for a `for <address>` recipient, newest first.
+const RECEIVED_FOR_FIELDS: usize = 3;
+
+/// Directives that fill an address list named after the directive, with
+/// the older names that SpamAssassin 4.0 still reads.
+const ADDRESS_DIRECTIVES: [(&str, &str); 10] = [
+    ("welcomelist_from", "welcomelist_from"),
+    ("whitelist_from", "welcomelist_from"),
+    ("blocklist_from", "blocklist_from"),
+    ("blacklist_from", "blocklist_from"),
+    ("welcomelist_to", "welcomelist_to"),
+    ("whitelist_to", "welcomelist_to"),
+    ("blocklist_to", "blocklist_to"),
+    ("blacklist_to", "blocklist_to"),
+    ("more_spam_to", "more_spam_to"),
+    ("all_spam_to", "all_spam_to"),
+];
+
+/// Directives that remove entries from an address list.
+const ADDRESS_REMOVALS: [(&str, &str); 4] = [
+    ("unwelcomelist_from", "welcomelist_from"),
+    ("unwhitelist_from", "welcomelist_from"),
+    ("unblocklist_from", "blocklist_from"),
+    ("unblacklist_from", "blocklist_from"),
+];
+
+/// Directives that fill the `BLOCK` and `WELCOME` host lists.
+const HOST_DIRECTIVES: [(&str, &str); 4] = [
+    ("blocklist_uri_host", "BLOCK"),
+    ("blacklist_uri_host", "BLOCK"),
+    ("welcomelist_uri_host", "WELCOME"),
+    ("whitelist_uri_host", "WELCOME"),
+];
+
+/// Header fields whose addresses count as recipients when there is no
+/// Resent-To or Resent-Cc, after the Received recipients.
+const TO_FIELDS: [&str; 12] = [
+    "To",
+    "Apparently-To",
+    "Delivered-To",
+    "Envelope-Recipients",
+    "Apparently-Resent-To",
+    "X-Envelope-To",
+    "Envelope-To",
+    "X-Delivered-To",
+    "X-Original-To",
+    "X-Rcpt-To",
+    "X-Real-To",
+    "Cc",
+];
+
+/// One address list: exact entries and wildcard patterns, lower-cased.
+#[derive(Debug, Default)]
+struct AddressList {
+    exact: HashSet<String>,
+    patterns: Vec<Vec<char>>,
+}
+
+impl AddressList {
+    fn add(&mut self, entry: &str) {
+        let entry = entry.to_lowercase();
+        if entry.contains(['*', '?']) {
+            self.patterns.push(pattern_chars(&entry));
+        }
+        self.exact.insert(entry);
+    }
+
+    fn remove(&mut self, entry: &str) {
+        let entry = entry.to_lowercase();
+        self.exact.remove(&entry);
+        let pattern = pattern_chars(&entry);
+        self.patterns.retain(|known| *known != pattern);
+    }
+
+    /// Returns whether the lower-cased `address` is listed or matches a
+    /// pattern.
+    fn contains(&self, address: &str) -> bool {
+        if self.exact.contains(address) {
+            return true;
+        }
+        let address: Vec<char> = address.chars().collect();
+        self.patterns
+            .iter()
+            .any(|pattern| glob_matches(pattern, &address))
+    }
+}
+
+/// The rule set's address and host lists.
+#[derive(Debug, Default)]
+pub struct Lists {
+    addresses: HashMap<String, AddressList>,
+    /// Host lists by name: host or domain to listed (true) or excluded.
+    hosts: HashMap<String, HashMap<String, bool>>,
+    /// Whether the rule set has `welcomelist_from_rcvd` entries.
+    has_welcomelist_rcvd: bool,
+    /// Whether the rule set has `def_welcomelist_from_rcvd` entries.
+    has_default_welcomelist_rcvd: bool,
+    tlds: Tlds,
+}
+
+impl Lists {
+    /// Builds the lists from the model's settings.
+    pub fn from_model(model: &RuleModel) -> Lists {
+        let lines = |key: &str| model.settings.get(key).into_iter().flatten();
+        let mut lists = Lists {
+            has_welcomelist_rcvd: lines("welcomelist_from_rcvd")
+                .chain(lines("whitelist_from_rcvd"))
+                .next()
+                .is_some(),
+            has_default_welcomelist_rcvd: lines("def_welcomelist_from_rcvd")
+                .chain(lines("def_whitelist_from_rcvd"))
+                .next()
+                .is_some(),
+            tlds: Tlds::from_lines(lines("util_rb_tld").map(String::as_str)),
+            ..Lists::default()
+        };
+        let mut entries = 0usize;
+        let mut room = |count: usize| {
+            entries = entries.saturating_add(count);
+            entries <= ENTRIES_MAX
+        };
+
+        for (directive, list) in ADDRESS_DIRECTIVES {
+            for line in lines(directive) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if room(words.len()) {
+                    let target = lists.addresses.entry(list.to_string()).or_default();
+                    words.iter().for_each(|word| target.add(word));
+                }
+            }
+        }
+        for line in lines("enlist_addrlist") {
+            let Some((name, words)) = named_list(line) else {
+                continue;
+            };
+            if room(words.len()) {
+                let target = lists.addresses.entry(name.to_string()).or_default();
+                words.iter().for_each(|word| target.add(word));
+            }
+        }
+        for (directive, list) in ADDRESS_REMOVALS {
+            for word in lines(directive).flat_map(|line| line.split_whitespace()) {
+                if let Some(target) = lists.addresses.get_mut(list) {
+                    target.remove(word);
+                }
+            }
+        }
+
+        for (directive, list) in HOST_DIRECTIVES {
+            for line in lines(directive) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if room(words.len()) {
+                    lists.enlist_hosts(list, &words);
+                }
+            }
+        }
+        for line in lines("enlist_uri_host") {
+            let Some((name, words)) = named_list(line) else {
+                continue;
+            };
+            if room(words.len()) {
+                lists.enlist_hosts(name, &words);
+            }
+        }
+        for line in lines("delist_uri_host") {
+            lists.delist_hosts(line);
+        }
+        lists
+    }
+
+    /// Adds `words` to host list `name`; a leading `!` excludes the host.
+    fn enlist_hosts(&mut self, name: &str, words: &[&str]) {
+        let list = self.hosts.entry(name.to_string()).or_default();
+        for word in words {
+            let word = word.to_lowercase();
+            match word.strip_prefix('!') {
+                Some(host) => list.insert(host.to_string(), false),
+                None => list.insert(word, true),
+            };
+        }
+    }
+
+    /// Removes the hosts of a `delist_uri_host` line from its named list,
+    /// or from every list when it names none.
+    fn delist_hosts(&mut self, line: &str) {
+        let (names, words): (Vec<String>, Vec<&str>) = match named_list(line) {
+            Some((name, words)) => (vec![name.to_string()], words),
+            None => (
+                self.hosts.keys().cloned().collect(),
+                line.split_whitespace().collect(),
+            ),
+        };
+        for name in names {
+            let Some(list) = self.hosts.get_mut(&name) else {
+                continue;
+            };
+            for word in &words {
+                let word = word.to_lowercase();
+                list.remove(word.trim_start_matches('!'));
+            }
+        }
+    }
+
+    /// Runs the test `function` with `args` on `message`, or returns `None`
+    /// when it is not one of [`IMPLEMENTED`] or cannot be computed here.
+    pub fn evaluate(
+        &self,
+        function: &str,
+        args: &[String],
+        message: &Prepared<'_>,
+    ) -> Option<bool> {
+        let arg = args.first().map(String::as_str);
+        let from_in = |list: &str| self.any_in(list, &from_addresses(message));
+        let to_in = |list: &str| self.any_in(list, &to_addresses(message));
+        match function {
+            "check_from_in_list" => Some(from_in(arg?)),
+            "check_to_in_list" => Some(to_in(arg?)),
+            "check_replyto_in_list" => {
+                let reply_to = header_addresses(message, "Reply-To");
+                Some(self.any_in(arg?, &reply_to[..reply_to.len().min(1)]))
+            }
+            "check_from_in_blocklist" => Some(from_in("blocklist_from")),
+            "check_from_in_welcomelist" if !self.has_welcomelist_rcvd => {
+                Some(from_in("welcomelist_from"))
+            }
+            "check_from_in_default_welcomelist" if !self.has_default_welcomelist_rcvd => {
+                Some(false)
+            }
+            "check_to_in_welcomelist" => Some(to_in("welcomelist_to")),
+            "check_to_in_blocklist" => Some(to_in("blocklist_to")),
+            "check_to_in_more_spam" => Some(to_in("more_spam_to")),
+            "check_to_in_all_spam" => Some(to_in("all_spam_to")),
+            "check_uri_host_listed" => Some(self.uri_host_listed(arg?, message)),
+            "check_uri_host_in_blocklist" => Some(self.uri_host_listed("BLOCK", message)),
+            "check_uri_host_in_welcomelist" => Some(self.uri_host_listed("WELCOME", message)),
+            _ => None,
+        }
+    }
+
+    /// Returns whether any of `addresses` is in address list `name`. An
+    /// unknown list contains nothing.
+    fn any_in(&self, name: &str, addresses: &[String]) -> bool {
+        let Some(list) = self.addresses.get(name) else {
+            return false;
+        };
+        addresses
+            .iter()
+            .any(|address| list.contains(&address.to_lowercase()))
+    }
+
+    /// Returns whether a host of a URI of `message`, other than `mailto:`,
+    /// is listed in host list `name`: its longest suffix at a dot that the
+    /// list names is listed, not excluded.
+    fn uri_host_listed(&self, name: &str, message: &Prepared<'_>) -> bool {
+        let Some(list) = self.hosts.get(name) else {
+            return false;
+        };
+        let mut seen: HashSet<String> = HashSet::new();
+        let hosts = message
+            .uris()
+            .iter()
+            .filter(|uri| !uri.to_ascii_lowercase().starts_with("mailto:"))
+            .filter_map(|uri| self.tlds.domain_host(uri))
+            .filter(|host| !host.is_empty());
+        for host in hosts {
+            if seen.len() >= URI_HOSTS_MAX {
+                break;
+            }
+            if !seen.insert(host.clone()) {
+                continue;
+            }
+            let verdict = host_suffixes(&host).find_map(|suffix| list.get(suffix).copied());
+            if verdict == Some(true) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Splits `(NAME) word ...` into the list name and its words.
+fn named_list(line: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = line.trim_start().strip_prefix('(')?;
+    let (name, words) = rest.split_once(')')?;
+    let words: Vec<&str> = words.split_whitespace().collect();
+    (!name.is_empty() && !words.is_empty()).then_some((name, words))
+}
+
+/// Returns the keys a host is looked up by, longest first: the host itself,
+/// then each suffix after a dot (`a.example.com`, `example.com`, `com`),
+/// keeping the last [`HOST_SUFFIXES_MAX`]. An address literal in brackets
+/// is looked up without them, and an IPv4 address only as itself.
+fn host_suffixes(host: &str) -> impl Iterator<Item = &str> {
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'));
+    let keys: Vec<&str> = match literal {
+        Some(inner) => vec![inner],
+        None if is_dotted_quad(host) => vec![host],
+        None => {
+            let mut keys = vec![host];
+            let mut rest = host;
+            while let Some((_, tail)) = rest.split_once('.') {
+                keys.push(tail);
+                rest = tail;
+            }
+            let skip = keys.len().saturating_sub(HOST_SUFFIXES_MAX);
+            keys.split_off(skip)
+        }
+    };
+    keys.into_iter()
+}
+
+/// Returns whether `host` is four dot-separated runs of ASCII digits.
+fn is_dotted_quad(host: &str) -> bool {
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+}
+
+/// Returns the characters of a list entry, with NUL, `\` and `(` read as `_`
+/// as SpamAssassin does before it builds the pattern.
+fn pattern_chars(entry: &str) -> Vec<char> {
+    entry
+        .chars()
+        .map(|character| match character {
+            '\0' | '\\' | '(' => '_',
+            other => other,
+        })
+        .collect()
+}
+
+/// Returns whether `text` matches `pattern` as a whole, where `*` is any run
+/// of characters (also none) and `?` any one character.
+fn glob_matches(pattern: &[char], text: &[char]) -> bool {
+    // Greedy scan that remembers the last `*`: on a mismatch, that star
+    // takes one more character and the scan resumes after it.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+/// Returns the recipient addresses SpamAssassin's `all_to_addrs` collects:
+/// the first Resent-To and Resent-Cc addresses when there are any, else the
+/// `for <address>` of the three newest Received fields, then the addresses
+/// of [`TO_FIELDS`], without repeats.
+fn to_addresses(message: &Prepared<'_>) -> Vec<String> {
+    let resent: Vec<String> = ["Resent-To", "Resent-Cc"]
+        .iter()
+        .filter_map(|name| header_addresses(message, name).into_iter().next())
+        .collect();
+    let addresses = if resent.is_empty() {
+        let received = message
+            .headers()
+            .values("Received", crate::prepare::HeaderForm::Decoded);
+        received
+            .iter()
+            .take(RECEIVED_FOR_FIELDS)
+            .filter_map(|value| received_for(value))
+            .chain(
+                TO_FIELDS
+                    .iter()
+                    .flat_map(|name| header_addresses(message, name)),
+            )
+            .collect()
+    } else {
+        resent
+    };
+    let mut seen = HashSet::new();
+    addresses
+        .into_iter()
+        .filter(|address| seen.insert(address.clone()))
+        .collect()
+}
+
+/// Returns the address of a Received field's ` for <address>;` clause when
+/// its domain is a valid host name.
+fn received_for(value: &str) -> Option<String> {
+    static FOR: OnceLock<Option<Regex>> = OnceLock::new();
+    let regex = FOR
+        .get_or_init(|| {
+            Regex::builder()
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .build(r" for <?(\S+@(\S+?))>?;")
+                .ok()
+        })
+        .as_ref()?;
+    let mut captures = regex.create_captures();
+    regex.captures(value.as_bytes(), &mut captures);
+    let address = captures.get_group(1)?;
+    let domain = captures.get_group(2)?;
+    let domain = std::str::from_utf8(&value.as_bytes()[domain.range()]).ok()?;
+    if !is_fqdn_valid(domain) {
+        return None;
+    }
+    Some(value[address.range()].to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{load, LoadOptions, MemorySource};
+    use std::path::PathBuf;
+
+    fn lists(text: &str) -> Lists {
+        let source = MemorySource::new([("/t.cf", text)]);
+        let model = load(&source, &[PathBuf::from("/t.cf")], LoadOptions::default()).unwrap();
+        Lists::from_model(&model)
+    }
+
+    fn evaluate(lists: &Lists, function: &str, args: &[&str], message: &str) -> Option<bool> {
+        let prepared = Prepared::new(message.as_bytes());
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        lists.evaluate(function, &args, &prepared)
+    }
+
+    #[test]
+    fn glob_table() {
+        let cases = [
+            ("*@paypal.com", "service@paypal.com", true),
+            ("*@paypal.com", "service@paypal.com.evil", false),
+            ("*@*.paypal.com", "a@mail.paypal.com", true),
+            ("*@*.paypal.com", "a@paypal.com", false),
+            ("jo?@example.com", "joe@example.com", true),
+            ("jo?@example.com", "jo@example.com", false),
+            ("*", "", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+        ];
+        for (pattern, text, expected) in cases {
+            let text: Vec<char> = text.chars().collect();
+            assert_eq!(
+                glob_matches(&pattern_chars(pattern), &text),
+                expected,
+                "{pattern} {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_in_enlisted_address_list() {
+        let lists = lists("enlist_addrlist (BANKS) *@citibank.com *@barclays.com\n");
+        let bank = "From: Citi <Alerts@CitiBank.com>\r\nSubject: x\r\n\r\nbody\r\n";
+        let other = "From: Someone <a@example.com>\r\nSubject: x\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_from_in_list", &["BANKS"], bank),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_from_in_list", &["BANKS"], other),
+            Some(false)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_from_in_list", &["NOSUCH"], bank),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn envelope_sender_counts_as_from() {
+        let lists = lists("enlist_addrlist (SUSP_NTLD) *@*.pw\n");
+        let message = "Return-Path: <x@mail.example.pw>\r\nFrom: a@example.com\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_from_in_list", &["SUSP_NTLD"], message),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn reply_to_in_list_first_address() {
+        let lists = lists("enlist_addrlist (SUSP_NTLD) *@*.pw *@example.top\n");
+        let listed = "From: a@example.com\r\nReply-To: b@example.top\r\n\r\nbody\r\n";
+        let unlisted = "From: a@example.top\r\nReply-To: b@example.com\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_replyto_in_list", &["SUSP_NTLD"], listed),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_replyto_in_list", &["SUSP_NTLD"], unlisted),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn welcomelist_and_blocklist_from_with_removal() {
+        let lists = lists(
+            "welcomelist_from *@friends.example\n\
+             whitelist_from boss@work.example\n\
+             blocklist_from *@spam.example\n\
+             unwelcomelist_from boss@work.example\n",
+        );
+        let friend = "From: x@friends.example\r\n\r\nbody\r\n";
+        let boss = "From: boss@work.example\r\n\r\nbody\r\n";
+        let spammer = "From: x@spam.example\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_from_in_welcomelist", &[], friend),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_from_in_welcomelist", &[], boss),
+            Some(false)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_from_in_blocklist", &[], spammer),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_from_in_blocklist", &[], friend),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn welcomelist_with_rcvd_entries_is_not_computed() {
+        let lists = lists("welcomelist_from_rcvd a@example.com example.com\n");
+        let message = "From: a@example.com\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_from_in_welcomelist", &[], message),
+            None
+        );
+        assert_eq!(
+            evaluate(&lists, "check_from_in_default_welcomelist", &[], message),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn recipients_from_received_for_and_to_fields() {
+        let lists = lists("all_spam_to *@traps.example\nmore_spam_to cc@example.org\n");
+        let by_received = "Received: from a (a [192.0.2.1]) by mx.traps.example\r\n\
+            \tfor <trap@traps.example>; Thu, 1 Jan 2026 00:00:00 +0000\r\n\
+            To: someone@example.com\r\n\r\nbody\r\n";
+        let by_cc = "To: someone@example.com\r\nCc: CC@example.org\r\n\r\nbody\r\n";
+        let resent = "Resent-To: x@example.com\r\nTo: t@traps.example\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_to_in_all_spam", &[], by_received),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_to_in_more_spam", &[], by_cc),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_to_in_all_spam", &[], resent),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn received_for_needs_a_valid_domain() {
+        assert_eq!(
+            received_for("from a by b for <u@example.com>; date").as_deref(),
+            Some("u@example.com")
+        );
+        assert_eq!(received_for("from a by b for <u@localhost>; date"), None);
+        assert_eq!(received_for("from a by b; date"), None);
+    }
+
+    #[test]
+    fn uri_host_listed_by_suffix_and_exclusion() {
+        let lists = lists(
+            "util_rb_tld com top example\n\
+             enlist_uri_host (SUSP_URI_NTLD) top\n\
+             enlist_uri_host (SHORT) bit.example !safe.bit.example\n\
+             blocklist_uri_host bad.com\n",
+        );
+        let html = |href: &str| {
+            format!(
+                "Content-Type: text/html\r\n\r\n<html><body><a href=\"{href}\">x</a></body></html>\r\n"
+            )
+        };
+        let cases = [
+            (
+                "check_uri_host_listed",
+                "SUSP_URI_NTLD",
+                "http://www.shop.top/x",
+                Some(true),
+            ),
+            (
+                "check_uri_host_listed",
+                "SUSP_URI_NTLD",
+                "http://www.shop.com/x",
+                Some(false),
+            ),
+            (
+                "check_uri_host_listed",
+                "SHORT",
+                "http://a.bit.example/x",
+                Some(true),
+            ),
+            (
+                "check_uri_host_listed",
+                "SHORT",
+                "http://safe.bit.example/x",
+                Some(false),
+            ),
+            (
+                "check_uri_host_listed",
+                "SHORT",
+                "mailto:x@bit.example",
+                Some(false),
+            ),
+            (
+                "check_uri_host_in_blocklist",
+                "",
+                "https://www.bad.com/",
+                Some(true),
+            ),
+            (
+                "check_uri_host_in_welcomelist",
+                "",
+                "https://www.bad.com/",
+                Some(false),
+            ),
+        ];
+        for (function, list, href, expected) in cases {
+            let args: &[&str] = if list.is_empty() { &[] } else { &[list] };
+            assert_eq!(
+                evaluate(&lists, function, args, &html(href)),
+                expected,
+                "{function} {list} {href}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_suffixes_table() {
+        fn collect(host: &str) -> Vec<&str> {
+            host_suffixes(host).collect()
+        }
+        assert_eq!(
+            collect("a.example.com"),
+            ["a.example.com", "example.com", "com"]
+        );
+        assert_eq!(collect("[192.0.2.1]"), ["192.0.2.1"]);
+        assert_eq!(collect("192.0.2.1"), ["192.0.2.1"]);
+        let long = "a.b.c.d.e.f.g.h.i.j.k.l.m";
+        assert_eq!(host_suffixes(long).count(), HOST_SUFFIXES_MAX);
+        assert_eq!(host_suffixes(long).next(), Some("c.d.e.f.g.h.i.j.k.l.m"));
+        assert_eq!(host_suffixes(long).last(), Some("m"));
+    }
+}
