@@ -65,6 +65,7 @@ const IMPLEMENTED: &[&str] = &[
     "check_mime_multipart_ratio",
     "check_no_relays",
     "check_outlook_message_id",
+    "check_relays_unparseable",
     "helo_ip_mismatch",
     "html_charset_faraway",
     "html_eval",
@@ -92,9 +93,17 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_for_missing_to_header" => Some(header::missing_to(message)),
         "check_all_trusted" => {
             let chain = message.headers().relay_chain();
-            Some(chain.trusted_count() > 0 && chain.untrusted_count() == 0)
+            Some(
+                chain.trusted_count() > 0
+                    && chain.untrusted_count() == 0
+                    && chain.unparseable_count() == 0,
+            )
         }
-        "check_no_relays" => Some(message.headers().relay_chain().is_empty()),
+        "check_no_relays" => {
+            let chain = message.headers().relay_chain();
+            Some(chain.is_empty() && chain.unparseable_count() == 0)
+        }
+        "check_relays_unparseable" => Some(message.headers().relay_chain().unparseable_count() > 0),
         "check_header_count_range" => {
             header::count_in_range(message, arg(0)?, number(arg(1)?)?, number(arg(2)?)?)
         }

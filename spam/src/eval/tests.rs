@@ -756,13 +756,24 @@ fn relay_trust_evals() {
     let private = "Received: from a.lan (a.lan [10.0.0.2]) by mx.lan (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n";
     let public = "Received: from a.example.com (a.example.com [192.0.2.7]) by mx.example.org (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n";
     let none = "Subject: written here\n\nbody\n";
-    // (message, all trusted, no relays)
+    let private_and_unparseable = "Received: from a.lan (a.lan [10.0.0.2]) by mx.lan (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\nReceived: from mail.example.com (mail.example.com) by a.lan (8.12.11) with ESMTP id x1; Thu, 22 Aug 2002 13:08:41 +0100\n\nbody\n";
+    let only_unparseable = "Received: from mail.example.com (mail.example.com) by mx.lan (8.12.11) with ESMTP id x1; Thu, 22 Aug 2002 13:08:41 +0100\n\nbody\n";
+    let only_skipped = "Received: from localhost by mx.lan with SMTP id ab123; Thu, 22 Aug 2002 13:53:39 +0100\n\nbody\n";
+    // (message, all trusted, no relays, relays unparseable)
     let cases = [
-        (private, true, false),
-        (public, false, false),
-        (none, false, true),
+        (private, true, false, false),
+        (public, false, false, false),
+        (none, false, true, false),
+        (private_and_unparseable, false, false, true),
+        (only_unparseable, false, false, true),
+        (only_skipped, false, true, false),
     ];
-    for (message, all_trusted, no_relays) in cases {
+    for (message, all_trusted, no_relays, unparseable) in cases {
+        assert_eq!(
+            run(message, "check_relays_unparseable", &[]),
+            Some(unparseable),
+            "{message}"
+        );
         assert_eq!(
             run(message, "check_all_trusted", &[]),
             Some(all_trusted),
