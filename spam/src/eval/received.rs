@@ -181,7 +181,7 @@ fn msn_pickup_server(received: &str) -> Option<&str> {
     const LEAD: &str = "from mail pickup service by ";
     received.match_indices(LEAD).find_map(|(at, _)| {
         let start = at + LEAD.len();
-        let rest = received[start..].as_bytes();
+        let rest = &received.as_bytes()[start..];
         let digits = rest.get(1..3)?;
         let server_len = "p00.groups.msn.com".len();
         let shaped = rest.first() == Some(&b'p')
