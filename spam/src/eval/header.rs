@@ -10,7 +10,7 @@ use crate::prepare::headers::mailbox_addresses;
 use crate::prepare::received::{is_private_ip, RelaySet};
 use crate::prepare::{HeaderForm, Prepared};
 
-use super::{cached_pattern, charset_likely_caps};
+use super::{charset_likely_caps, matches_perl};
 
 /// Returns whether the message has neither a To nor an Apparently-To
 /// field. An empty field counts as present, because SpamAssassin's value
@@ -305,7 +305,10 @@ pub fn forged_yahoo_received(message: &Prepared<'_>) -> bool {
 /// Returns whether the Received fields were removed on the way, so that
 /// tests on them mean nothing: an ezmlm list that strips them, or MSN
 /// groups. `received` is every Received value joined.
-fn gated_through_received_remover(message: &Prepared<'_>, received: Option<&str>) -> bool {
+pub(super) fn gated_through_received_remover(
+    message: &Prepared<'_>,
+    received: Option<&str>,
+) -> bool {
     let Some(received) = received else {
         return true;
     };
@@ -328,10 +331,72 @@ fn gated_through_received_remover(message: &Prepared<'_>, received: Option<&str>
     matches_perl(r"from groups\.msn\.com \(\S+\.msn\.com ", received)
 }
 
-/// Returns whether the Perl regex `pattern` matches `text`. A pattern that
-/// does not compile matches nothing.
-fn matches_perl(pattern: &str, text: &str) -> bool {
-    cached_pattern(pattern).is_some_and(|compiled| compiled.is_match(text.as_bytes()))
+/// Fields in which `%` followed by capitals is normal text, not a template
+/// placeholder: addresses, Subject, message ids and encoded faces.
+const TEMPLATE_EXEMPT_FIELDS: &str = r"(?i)^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):";
+
+/// Returns whether a header line outside [`TEMPLATE_EXEMPT_FIELDS`] has a
+/// `%`, a capital and then a capital, `_` or `-`, the mark of a
+/// mail template whose placeholder was not filled in
+/// (`check_unresolved_template`). Lines are those of the decoded `ALL`,
+/// so a decoded value that contains a newline splits into lines that do
+/// not start with its field name.
+pub fn unresolved_template(message: &Prepared<'_>) -> bool {
+    let all = message
+        .header("ALL", HeaderForm::Decoded)
+        .unwrap_or_default();
+    all.split('\n').any(|line| {
+        matches_perl(r"%[A-Z][A-Z_-]", line) && !matches_perl(TEMPLATE_EXEMPT_FIELDS, line)
+    })
+}
+
+/// Returns the domain part of the first `<` + 28 capitals + `.` + domain
+/// + `>` in `message_id`, the Message-ID shape of one ratware family.
+fn ratware_message_id_domain(message_id: &str) -> Option<&str> {
+    const CAPITALS: usize = 28;
+    message_id.match_indices('<').find_map(|(at, _)| {
+        let rest = &message_id[at + 1..];
+        let bytes = rest.as_bytes();
+        let capitals = bytes.get(..CAPITALS)?;
+        if !capitals.iter().all(u8::is_ascii_uppercase) || bytes.get(CAPITALS) != Some(&b'.') {
+            return None;
+        }
+        let domain = &rest[CAPITALS + 1..];
+        let end = domain.find('>').filter(|&end| end > 0)?;
+        Some(&domain[..end])
+    })
+}
+
+/// Returns whether `from` has a quoted display name followed, after
+/// optional white space, by `<address>`.
+fn has_quoted_name_before(from: &str, address: &str) -> bool {
+    let bracketed = format!("<{address}>");
+    from.match_indices(&bracketed).any(|(at, _)| {
+        let before = from[..at].trim_end();
+        let Some(name_and_open) = before.strip_suffix('"') else {
+            return false;
+        };
+        // The display name is one or more characters other than `"`.
+        name_and_open
+            .rfind('"')
+            .is_some_and(|open| open + 1 < name_and_open.len())
+    })
+}
+
+/// Returns whether the Message-ID is `<` + 28 capitals + `.` + a domain,
+/// and the From field is `"Name" <that domain>`, a ratware family's
+/// signature (`check_ratware_name_id`).
+pub fn ratware_name_id(message: &Prepared<'_>) -> bool {
+    let message_id = message
+        .header("MESSAGEID", HeaderForm::Decoded)
+        .unwrap_or_default();
+    let Some(domain) = ratware_message_id_domain(&message_id) else {
+        return false;
+    };
+    let from = message
+        .header("From", HeaderForm::Decoded)
+        .unwrap_or_default();
+    has_quoted_name_before(&from, domain)
 }
 
 /// Returns whether an untrusted relay gave a public IPv4 address as its
@@ -488,6 +553,7 @@ pub fn similar_recipients(message: &Prepared<'_>, min: Option<f64>, max: Option<
 
 #[cfg(test)]
 mod tests {
+    use super::super::cached_pattern;
     use super::*;
 
     #[test]

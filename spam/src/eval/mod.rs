@@ -30,6 +30,8 @@ mod date;
 mod header;
 mod html;
 mod mime;
+mod received;
+mod relay;
 
 #[cfg(test)]
 mod tests;
@@ -47,14 +49,21 @@ const IMPLEMENTED: &[&str] = &[
     "check_body_length",
     "check_equal_from_domains",
     "check_for_ascii_text_illegal",
+    "check_for_fake_aol_relay_in_rcvd",
     "check_for_faraway_charset",
     "check_for_faraway_charset_in_headers",
+    "check_for_forged_eudoramail_received_headers",
+    "check_for_forged_gmail_received_headers",
+    "check_for_forged_hotmail_received_headers",
+    "check_for_forged_juno_received_headers",
+    "check_for_forged_received_trail",
     "check_for_forged_yahoo_received_headers",
     "check_for_matching_env_and_hdr_from",
     "check_for_mime",
     "check_for_mime_html",
     "check_for_mime_html_only",
     "check_for_missing_to_header",
+    "check_for_no_hotmail_received_headers",
     "check_for_no_rdns_dotcom_helo",
     "check_for_shifted_date",
     "check_for_to_in_subject",
@@ -65,6 +74,10 @@ const IMPLEMENTED: &[&str] = &[
     "check_mime_multipart_ratio",
     "check_no_relays",
     "check_outlook_message_id",
+    "check_ratware_name_id",
+    "check_relays_unparseable",
+    "check_unresolved_template",
+    "gated_through_received_hdr_remover",
     "helo_ip_mismatch",
     "html_charset_faraway",
     "html_eval",
@@ -92,9 +105,17 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_for_missing_to_header" => Some(header::missing_to(message)),
         "check_all_trusted" => {
             let chain = message.headers().relay_chain();
-            Some(chain.trusted_count() > 0 && chain.untrusted_count() == 0)
+            Some(
+                chain.trusted_count() > 0
+                    && chain.untrusted_count() == 0
+                    && chain.unparseable_count() == 0,
+            )
         }
-        "check_no_relays" => Some(message.headers().relay_chain().is_empty()),
+        "check_no_relays" => {
+            let chain = message.headers().relay_chain();
+            Some(chain.is_empty() && chain.unparseable_count() == 0)
+        }
+        "check_relays_unparseable" => Some(message.headers().relay_chain().unparseable_count() > 0),
         "check_header_count_range" => {
             header::count_in_range(message, arg(0)?, number(arg(1)?)?, number(arg(2)?)?)
         }
@@ -107,6 +128,24 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "check_for_forged_yahoo_received_headers" => Some(header::forged_yahoo_received(message)),
         "helo_ip_mismatch" => Some(header::helo_ip_mismatch(message)),
         "check_for_no_rdns_dotcom_helo" => Some(header::no_rdns_dotcom_helo(message)),
+        "check_for_forged_received_trail" => Some(relay::forged_received_trail(message)),
+        "check_for_forged_hotmail_received_headers" => {
+            Some(received::hotmail_received(message).forged)
+        }
+        "check_for_no_hotmail_received_headers" => {
+            Some(received::hotmail_received(message).missing)
+        }
+        "check_for_forged_eudoramail_received_headers" => {
+            Some(received::forged_eudoramail_received(message))
+        }
+        "check_for_forged_juno_received_headers" => Some(received::forged_juno_received(message)),
+        "check_for_forged_gmail_received_headers" => Some(received::forged_gmail_received(message)),
+        "check_for_fake_aol_relay_in_rcvd" => Some(received::fake_aol_relay(message)),
+        "gated_through_received_hdr_remover" => {
+            Some(received::gated_through_received_hdr_remover(message))
+        }
+        "check_ratware_name_id" => Some(header::ratware_name_id(message)),
+        "check_unresolved_template" => Some(header::unresolved_template(message)),
         "sorted_recipients" => Some(header::sorted_recipients(message)),
         "similar_recipients" => Some(header::similar_recipients(
             message,
@@ -278,4 +317,10 @@ pub(crate) fn cached_pattern(source: &str) -> Option<Arc<CompiledPattern>> {
         }
     }
     compiled
+}
+
+/// Returns whether the Perl regex `pattern` matches `text`. A pattern that
+/// does not compile matches nothing.
+fn matches_perl(pattern: &str, text: &str) -> bool {
+    cached_pattern(pattern).is_some_and(|compiled| compiled.is_match(text.as_bytes()))
 }

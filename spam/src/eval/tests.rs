@@ -756,13 +756,24 @@ fn relay_trust_evals() {
     let private = "Received: from a.lan (a.lan [10.0.0.2]) by mx.lan (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n";
     let public = "Received: from a.example.com (a.example.com [192.0.2.7]) by mx.example.org (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\n\nbody\n";
     let none = "Subject: written here\n\nbody\n";
-    // (message, all trusted, no relays)
+    let private_and_unparseable = "Received: from a.lan (a.lan [10.0.0.2]) by mx.lan (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 13:09:41 +0100\nReceived: from mail.example.com (mail.example.com) by a.lan (8.12.11) with ESMTP id x1; Thu, 22 Aug 2002 13:08:41 +0100\n\nbody\n";
+    let only_unparseable = "Received: from mail.example.com (mail.example.com) by mx.lan (8.12.11) with ESMTP id x1; Thu, 22 Aug 2002 13:08:41 +0100\n\nbody\n";
+    let only_skipped = "Received: from localhost by mx.lan with SMTP id ab123; Thu, 22 Aug 2002 13:53:39 +0100\n\nbody\n";
+    // (message, all trusted, no relays, relays unparseable)
     let cases = [
-        (private, true, false),
-        (public, false, false),
-        (none, false, true),
+        (private, true, false, false),
+        (public, false, false, false),
+        (none, false, true, false),
+        (private_and_unparseable, false, false, true),
+        (only_unparseable, false, false, true),
+        (only_skipped, false, true, false),
     ];
-    for (message, all_trusted, no_relays) in cases {
+    for (message, all_trusted, no_relays, unparseable) in cases {
+        assert_eq!(
+            run(message, "check_relays_unparseable", &[]),
+            Some(unparseable),
+            "{message}"
+        );
         assert_eq!(
             run(message, "check_all_trusted", &[]),
             Some(all_trusted),
@@ -1041,4 +1052,469 @@ fn recipient_list_evals() {
     assert_eq!(run(&sorted, "sorted_recipients", &[]), Some(true));
     assert_eq!(run(&unsorted, "sorted_recipients", &[]), Some(false));
     assert_eq!(run(&few, "sorted_recipients", &[]), Some(false));
+}
+
+/// Asserts `function()` on each `(case, message, expected)` row.
+fn assert_rows(function: &str, rows: &[(&str, String, bool)]) {
+    for (case, message, expected) in rows {
+        assert_eq!(run(message, function, &[]), Some(*expected), "{case}");
+    }
+}
+
+/// A sendmail Received field: `helo` connected from `rdns [ip]` to `by`.
+fn sendmail_received(helo: &str, rdns: &str, ip: &str, by: &str) -> String {
+    format!(
+        "Received: from {helo} ({rdns} [{ip}])\n\tby {by} (8.11.6/8.11.6) with ESMTP id g7MCrdZ07070\n\tfor <jm@example.org>; Thu, 22 Aug 2002 13:53:39 +0100\n"
+    )
+}
+
+#[test]
+fn forged_received_trail_table() {
+    let honest = [
+        sendmail_received(
+            "relay",
+            "mail.relay.example.net",
+            "192.0.2.20",
+            "mx.example.org",
+        ),
+        sendmail_received(
+            "out",
+            "out.sender.example.com",
+            "198.51.100.5",
+            "mail.relay.example.net",
+        ),
+        sendmail_received(
+            "pc",
+            "pc.sender.example.com",
+            "203.0.113.8",
+            "out.sender.example.com",
+        ),
+    ]
+    .concat();
+    let forged = [
+        sendmail_received(
+            "relay",
+            "mail.relay.example.net",
+            "192.0.2.20",
+            "mx.example.org",
+        ),
+        sendmail_received(
+            "out",
+            "out.sender.example.com",
+            "198.51.100.5",
+            "smtp.forged.example",
+        ),
+        sendmail_received(
+            "pc",
+            "pc.sender.example.com",
+            "203.0.113.8",
+            "mx.invented.example",
+        ),
+    ]
+    .concat();
+    let one_mismatch = [
+        sendmail_received(
+            "relay",
+            "mail.relay.example.net",
+            "192.0.2.20",
+            "mx.example.org",
+        ),
+        sendmail_received(
+            "out",
+            "out.sender.example.com",
+            "198.51.100.5",
+            "smtp.forged.example",
+        ),
+    ]
+    .concat();
+    let localhost_client = [
+        sendmail_received(
+            "relay",
+            "mail.relay.example.net",
+            "192.0.2.20",
+            "mx.example.org",
+        ),
+        sendmail_received(
+            "localhost",
+            "localhost.localdomain",
+            "127.0.0.1",
+            "b.other.example",
+        ),
+        sendmail_received(
+            "pc",
+            "pc.sender.example.com",
+            "203.0.113.8",
+            "d.fourth.example",
+        ),
+    ]
+    .concat();
+    let hotmail_to_msn = [
+        sendmail_received("a", "x.hotmail.com", "192.0.2.1", "mx.example.org"),
+        sendmail_received("b", "c.spam.example", "198.51.100.2", "smtp.msn.com"),
+        sendmail_received("d", "e.other.example", "203.0.113.3", "f.nowhere.example"),
+    ]
+    .concat();
+    let body = "From: a@example.com\n\nbody\n";
+    let rows = [
+        ("honest_trail", format!("{honest}{body}"), false),
+        (
+            "two_receivers_in_other_domains",
+            format!("{forged}{body}"),
+            true,
+        ),
+        (
+            "one_mismatch_is_not_enough",
+            format!("{one_mismatch}{body}"),
+            false,
+        ),
+        (
+            "localhost_client_not_compared",
+            format!("{localhost_client}{body}"),
+            false,
+        ),
+        (
+            "msn_receiving_from_hotmail",
+            format!("{hotmail_to_msn}{body}"),
+            false,
+        ),
+        ("no_received", body.to_string(), false),
+    ];
+    assert_rows("check_for_forged_received_trail", &rows);
+}
+
+#[test]
+fn forged_hotmail_received_table() {
+    let hotmail_server = "Received: from hotmail.com (f135.law8.hotmail.com [216.33.241.135])\n\tby mx.example.org (8.11.6/8.11.6) with ESMTP id g7MCrdZ07070; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let hotmail_helo_elsewhere = "Received: from hotmail.com (dsl-7.spam.example [198.51.100.9])\n\tby mx.example.org (8.11.6/8.11.6) with ESMTP id g7MCrdZ07070; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let other_server = "Received: from mail.spam.example (mail.spam.example [198.51.100.9])\n\tby mx.example.org (8.11.6/8.11.6) with ESMTP id g7MCrdZ07070; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let outlook = "Received: from EUR01-VE1-obe.outbound.protection.outlook.com (mail-oln040092066056.outbound.protection.outlook.com [40.92.66.56])\n\tby mx.example.org (Postfix) with ESMTPS id 4A1B2; Thu, 22 Aug 2019 13:53:39 +0100\n";
+    let origin_ip = "X-Originating-IP: [192.0.2.44]\n";
+    let origin_org = "X-OriginatorOrg: hotmail.com\n";
+    let hotmail_from = "From: Jane <jane@hotmail.com>\n\nbody\n";
+    let other_from = "From: Jane <jane@example.com>\n\nbody\n";
+    // (case, message, forged, missing)
+    let cases = [
+        (
+            "hotmail_server_with_origin_ip",
+            format!("{hotmail_server}{origin_ip}{hotmail_from}"),
+            false,
+            false,
+        ),
+        (
+            "hotmail_server_without_origin_ip",
+            format!("{hotmail_server}{hotmail_from}"),
+            true,
+            false,
+        ),
+        (
+            "hotmail_helo_from_other_host",
+            format!("{hotmail_helo_elsewhere}{origin_ip}{other_from}"),
+            true,
+            false,
+        ),
+        (
+            "forged_hotmail_received_without_hotmail_relay",
+            format!("{other_server}{hotmail_from}"),
+            false,
+            true,
+        ),
+        (
+            "other_address_other_relay",
+            format!("{other_server}{other_from}"),
+            false,
+            false,
+        ),
+        (
+            "outlook_server_with_originator_org",
+            format!("{outlook}{origin_org}{hotmail_from}"),
+            false,
+            false,
+        ),
+        (
+            "outlook_server_without_originator_org",
+            format!("{outlook}{hotmail_from}"),
+            false,
+            true,
+        ),
+        ("no_received", hotmail_from.to_string(), false, false),
+    ];
+    for (case, message, forged, missing) in cases {
+        assert_eq!(
+            run(&message, "check_for_forged_hotmail_received_headers", &[]),
+            Some(forged),
+            "{case}"
+        );
+        assert_eq!(
+            run(&message, "check_for_no_hotmail_received_headers", &[]),
+            Some(missing),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn msn_group_mail_is_not_forged_hotmail() {
+    let group = "Return-Path: <MyList-bounce@groups.msn.com>\n\
+Received: from p04.groups.msn.com ([65.54.195.216]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Thu, 5 May 2005 20:30:40 -0700\n\
+Received: from mail pickup service by p04.groups.msn.com with Microsoft SMTPSVC;\n\t Thu, 5 May 2005 20:30:37 -0700\n\
+Message-Id: <MyList-101@groups.msn.com>\n\
+To: \"My List\" <MyList@groups.msn.com>\n\
+From: \"whoever\" <someone@hotmail.com>\n\nbody\n";
+    let other_message_id = group.replace("<MyList-101@", "<Other-101@");
+    let other_envelope = group.replace("<MyList-bounce@", "<Other-bounce@");
+    let rows = [
+        ("group_message", group.to_string(), false),
+        ("message_id_of_another_list", other_message_id, true),
+        ("envelope_of_another_list", other_envelope, true),
+    ];
+    assert_rows("check_for_no_hotmail_received_headers", &rows);
+}
+
+#[test]
+fn forged_eudoramail_received_table() {
+    let whowhere = "Received: from Unknown/Local ([?.?.?.?]) by shared1-mail.whowhere.com;\n\tThu Nov 29 13:44:25 2001\n";
+    let other = "Received: from mail.spam.example (mail.spam.example [198.51.100.9]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let sender_ip = "X-Sender-Ip: 192.175.21.146\n";
+    let eudora_from = "From: pat@eudoramail.com\n\nbody\n";
+    let rows = [
+        (
+            "whowhere_with_sender_ip",
+            format!("{whowhere}{sender_ip}{eudora_from}"),
+            false,
+        ),
+        (
+            "whowhere_without_sender_ip",
+            format!("{whowhere}{eudora_from}"),
+            true,
+        ),
+        (
+            "sender_ip_other_relay",
+            format!("{other}{sender_ip}{eudora_from}"),
+            true,
+        ),
+        (
+            "other_address",
+            format!("{other}From: pat@example.com\n\nbody\n"),
+            false,
+        ),
+        ("no_received", eudora_from.to_string(), false),
+    ];
+    assert_rows("check_for_forged_eudoramail_received_headers", &rows);
+}
+
+#[test]
+fn forged_juno_received_table() {
+    let juno = "Received: from m06.lax.untd.com (m06.lax.untd.com [64.136.30.69]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let webmail = "Received: from webmail13.nyc.untd.com (webmail13.nyc.untd.com [64.136.22.78]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let other = "Received: from mail.spam.example (mail.spam.example [198.51.100.9]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let origin = "X-Originating-IP: 192.0.2.44\n";
+    let from = "From: lee@juno.com\n\nbody\n";
+    let rows = [
+        (
+            "juno_relay_and_mailer",
+            format!("{juno}{origin}X-Mailer: Juno 5.0.33\n{from}"),
+            false,
+        ),
+        (
+            "juno_relay_other_mailer",
+            format!("{juno}{origin}X-Mailer: Outlook\n{from}"),
+            true,
+        ),
+        (
+            "other_relay_juno_mailer",
+            format!("{other}{origin}X-Mailer: Juno 5.0.33\n{from}"),
+            true,
+        ),
+        // Without X-Originating-IP the Perl always ends with a hit.
+        (
+            "webmail_without_origin_ip",
+            format!("{webmail}X-Mailer: Webmail Version 4.0\n{from}"),
+            true,
+        ),
+        (
+            "other_address",
+            format!("{other}From: lee@example.com\n\nbody\n"),
+            false,
+        ),
+    ];
+    assert_rows("check_for_forged_juno_received_headers", &rows);
+}
+
+#[test]
+fn forged_gmail_received_table() {
+    let from = "From: kim@gmail.com\n\nbody\n";
+    let relay = "Received: from mail.spam.example (mail.spam.example [198.51.100.9]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Thu, 22 Aug 2002 13:53:39 +0100\n";
+    let x_received = "X-Received: by 10.28.47.20 with SMTP id v20mr1234wmv.15.1550000000000;\n Tue, 12 Feb 2019 10:00:00 -0800 (PST)\n";
+    let x_received_v6 = "X-Received: by 2002:a17:902:8b88:: with SMTP id ay8mr123.4.1550000000000;\n Tue, 12 Feb 2019 10:00:00 -0800 (PST)\n";
+    let submission = "Received: from laptop ([192.0.2.8]) by smtp.googlemail.com with ESMTPSA id s3sm123abc.4.2019.02.12.10.00.00\n";
+    // SpamAssassin counts the newline after each value, so 59 characters
+    // reach the minimum of 60 and 58 fall short.
+    let state = |len: usize| format!("X-Gm-Message-State: {}\n", "A".repeat(len));
+    let source = |len: usize| format!("X-Google-Smtp-Source: {}\n", "B".repeat(len));
+    let rows = [
+        (
+            "x_received_ipv4",
+            format!("{relay}{x_received}{from}"),
+            false,
+        ),
+        (
+            "x_received_ipv6",
+            format!("{relay}{x_received_v6}{from}"),
+            false,
+        ),
+        (
+            "googlemail_submission",
+            format!("{submission}{from}"),
+            false,
+        ),
+        (
+            "long_google_fields",
+            format!("{relay}{}{}{from}", state(59), source(59)),
+            false,
+        ),
+        (
+            "short_google_fields",
+            format!("{relay}{}{}{from}", state(58), source(59)),
+            true,
+        ),
+        ("no_gmail_fields", format!("{relay}{from}"), true),
+        (
+            "other_address",
+            format!("{relay}From: kim@example.com\n\nbody\n"),
+            false,
+        ),
+    ];
+    assert_rows("check_for_forged_gmail_received_headers", &rows);
+}
+
+#[test]
+fn fake_aol_relay_table() {
+    let rows = [
+        (
+            "aol_relay_name_via_qmqp",
+            "Received: from unknown (HELO mta05bw.example.com) (80.71.176.130) by\n\trly-xw01.mx.aol.com with QMQP; Sat, 15 Jun 2002 23:37:16 -0000\n\nbody\n".to_string(),
+            true,
+        ),
+        (
+            "aol_relay_id",
+            "Received: from rly-xj02.mx.aol.com (rly-xj02.mail.aol.com [172.20.116.39]) by\n\tomr-r05.mx.aol.com (v83.35) with ESMTP id RELAYIN7-0501132011; Wed, 01 May 2002 13:20:11 -0400\n\nbody\n".to_string(),
+            false,
+        ),
+        (
+            "aol_sendmail_version",
+            "Received: from logs-tr.proxy.aol.com (logs-tr.proxy.aol.com [152.163.201.132])\n\tby rly-ip01.mx.aol.com (8.8.8/8.8.8/AOL-5.0.0)\n\twith ESMTP id NAA08955; Thu, 4 Apr 2002 13:11:20 -0500 (EST)\n\nbody\n".to_string(),
+            false,
+        ),
+        ("no_aol_relay_name", format!("{}\nbody\n", sendmail_received("a", "a.example.net", "192.0.2.1", "mx.example.org")), false),
+    ];
+    assert_rows("check_for_fake_aol_relay_in_rcvd", &rows);
+}
+
+#[test]
+fn gated_through_received_remover_table() {
+    let ezmlm = "Received: (qmail 12345 invoked from network); 22 Aug 2002 12:59:26 -0000\n\
+Mailing-List: contact list-help@example.org; run by ezmlm\n\
+Delivered-To: mailing list list@example.org\n\nbody\n";
+    let ezmlm_without_delivered_to =
+        ezmlm.replace("Delivered-To: mailing list list@example.org\n", "");
+    let msn = "Received: from groups.msn.com (tk2dcpuba02.msn.com [65.54.195.210]) by mx.example.org (8.11.6/8.11.6) with ESMTP id g1; Fri, 2 Aug 2002 21:03:05 +0100\n\nbody\n";
+    let rows = [
+        ("ezmlm_list", ezmlm.to_string(), true),
+        (
+            "ezmlm_without_delivered_to",
+            ezmlm_without_delivered_to,
+            false,
+        ),
+        ("msn_groups", msn.to_string(), true),
+        (
+            "no_received",
+            "From: a@example.com\n\nbody\n".to_string(),
+            true,
+        ),
+        (
+            "plain_relay",
+            format!(
+                "{}\nbody\n",
+                sendmail_received("a", "a.example.net", "192.0.2.1", "mx.example.org")
+            ),
+            false,
+        ),
+    ];
+    assert_rows("gated_through_received_hdr_remover", &rows);
+}
+
+#[test]
+fn ratware_name_id_table() {
+    let id = "Message-ID: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.mail.example.com>\n";
+    let short_id = "Message-ID: <ABCDEFGHIJKLMNOPQRSTUVWXYZA.mail.example.com>\n";
+    let rows = [
+        (
+            "quoted_name_and_id_domain",
+            format!("{id}From: \"Jane Doe\" <mail.example.com>\n\nbody\n"),
+            true,
+        ),
+        (
+            "quoted_name_without_space",
+            format!("{id}From: \"Jane\"<mail.example.com>\n\nbody\n"),
+            true,
+        ),
+        (
+            "unquoted_name",
+            format!("{id}From: Jane <mail.example.com>\n\nbody\n"),
+            false,
+        ),
+        (
+            "empty_quoted_name",
+            format!("{id}From: \"\" <mail.example.com>\n\nbody\n"),
+            false,
+        ),
+        (
+            "other_address",
+            format!("{id}From: \"Jane\" <jane@example.com>\n\nbody\n"),
+            false,
+        ),
+        (
+            "27_capitals",
+            format!("{short_id}From: \"Jane\" <mail.example.com>\n\nbody\n"),
+            false,
+        ),
+    ];
+    assert_rows("check_ratware_name_id", &rows);
+}
+
+#[test]
+fn unresolved_template_table() {
+    let rows = [
+        (
+            "placeholder_in_x_mailer",
+            "X-Mailer: %MAILER_NAME\n\nbody\n".to_string(),
+            true,
+        ),
+        (
+            "placeholder_in_reply_to",
+            "Reply-To: %FROM_EMAIL\n\nbody\n".to_string(),
+            true,
+        ),
+        (
+            "subject_is_exempt",
+            "Subject: 100%FREE offer\n\nbody\n".to_string(),
+            false,
+        ),
+        (
+            "x_message_id_is_exempt",
+            "X-Message-Id: <%RND_ID@example.com>\n\nbody\n".to_string(),
+            false,
+        ),
+        (
+            "lower_case_after_percent",
+            "X-Offer: 50%off\n\nbody\n".to_string(),
+            false,
+        ),
+        (
+            "one_capital_only",
+            "X-Offer: 50%O\n\nbody\n".to_string(),
+            false,
+        ),
+    ];
+    assert_rows("check_unresolved_template", &rows);
 }

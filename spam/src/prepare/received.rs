@@ -129,6 +129,9 @@ pub struct RelayChain {
     /// while the chain is still trusted, as SpamAssassin counts them for
     /// `ALL-TRUSTED` and `ALL-EXTERNAL`.
     last_trusted_index: i64,
+    /// Received fields that neither gave a relay nor are a kind
+    /// SpamAssassin skips on purpose (see [`Parsed::Unparseable`]).
+    unparseable: usize,
 }
 
 /// The four relay pseudo-headers.
@@ -191,6 +194,9 @@ impl RelayChain {
             if in_trusted {
                 chain.last_trusted_index += 1;
             }
+            if parsed == Parsed::Unparseable {
+                chain.unparseable += 1;
+            }
             if parsed == Parsed::FetchMarker {
                 chain.restart_at_fetch_marker();
             }
@@ -231,12 +237,16 @@ impl RelayChain {
     }
 
     /// Returns the number of trusted relays.
-    ///
-    /// NOTE: SpamAssassin's `check_all_trusted` and `check_no_relays` also
-    /// require no unparseable Received field. This parser does not tell an
-    /// unparseable field from a skipped one, so both count as skipped.
     pub fn trusted_count(&self) -> usize {
         self.trusted
+    }
+
+    /// Returns the number of Received fields that could not be parsed
+    /// (SpamAssassin's `num_relays_unparseable`). Fields SpamAssassin
+    /// skips on purpose, such as local submissions, do not count, and
+    /// unlike the relays this count is not reset by a fetchmail marker.
+    pub fn unparseable_count(&self) -> usize {
+        self.unparseable
     }
 
     /// Returns the number of untrusted relays.
@@ -495,8 +505,12 @@ enum Parsed {
     Relay(Relay),
     /// A POP3 or IMAP fetch hop, which restarts the chain.
     FetchMarker,
-    /// A value that is skipped or cannot be parsed.
+    /// A value SpamAssassin skips on purpose: no "from", a local
+    /// submission, or a handover that [`is_ignored_handover`] lists.
     Skipped,
+    /// A value with no IP address or no receiving host that is not one of
+    /// the skipped kinds.
+    Unparseable,
 }
 
 /// Parses one Received value. Returns `None` for a value SpamAssassin
@@ -505,54 +519,151 @@ enum Parsed {
 pub fn parse_received(value: &str) -> Option<Relay> {
     match parse(value) {
         Parsed::Relay(relay) => Some(relay),
-        Parsed::FetchMarker | Parsed::Skipped => None,
+        Parsed::FetchMarker | Parsed::Skipped | Parsed::Unparseable => None,
     }
 }
 
 fn parse(value: &str) -> Parsed {
-    match parse_fields(value) {
-        Ok(Some(relay)) => Parsed::Relay(relay),
-        Ok(None) => Parsed::Skipped,
-        Err(FetchMarker) => Parsed::FetchMarker,
-    }
-}
-
-/// A POP3 or IMAP fetch hop, found while parsing.
-struct FetchMarker;
-
-fn parse_fields(value: &str) -> Result<Option<Relay>, FetchMarker> {
     let line = unfold(value);
     let common = common();
 
     let lower_start = line.get(..6).unwrap_or("").to_ascii_lowercase();
     if !lower_start.starts_with("from ") && !lower_start.starts_with("(from") {
-        return Ok(None);
+        return Parsed::Skipped;
     }
     if line.contains("with local for") {
-        return Ok(None);
+        return Parsed::Skipped;
     }
     if let Some(captures) = capture(&common.skip_by_only, &line) {
         let from = captures.first().cloned().unwrap_or_default();
         if !(from.starts_with('[') && from.ends_with(']')) {
-            return Ok(None);
+            return Parsed::Skipped;
         }
     }
 
     let line = common.date.replace(&line, "").into_owned();
     let line = line.replace(")by ", ") by ");
+    match parse_fields(common, &line) {
+        Ok(Some(relay)) => Parsed::Relay(relay),
+        Ok(None) => Parsed::Skipped,
+        Err(NoRelay::FetchMarker) => Parsed::FetchMarker,
+        Err(NoRelay::Incomplete) if is_ignored_handover(&line) => Parsed::Skipped,
+        Err(NoRelay::Incomplete) => Parsed::Unparseable,
+    }
+}
+
+/// The reason [`parse_fields`] found no relay in a Received value.
+enum NoRelay {
+    /// A POP3 or IMAP fetch hop.
+    FetchMarker,
+    /// The value has no IP address or no receiving host.
+    Incomplete,
+}
+
+/// Handovers that SpamAssassin 4.0.1's Received.pm skips instead of
+/// counting as unparseable, because their servers record no client IP
+/// address: local submissions and queue re-injections, virus scanners,
+/// and a few named mail servers. Each pattern reads the value after its
+/// leading "from ", with the date removed. `LOCALHOST` stands for the
+/// loopback names and addresses.
+const IGNORED_AFTER_FROM: [&str; 29] = [
+    r"^mail pickup service by \S+ with Microsoft SMTPSVC$",
+    r"^\S+ by \S+ with BSMTP",
+    r"^\S+ \(\S+\) by \S+ \(Content Technologies ",
+    r"^\S+ \([^\s@]+@LOCALHOST\) by \S+ \(",
+    r"^\S+ \S+ by \S+ with local-e?smtp ",
+    r"^127\.0\.0\.1 \(AVG SMTP \S+ \[\S+\]\)",
+    r"^\S+@\S+ by \S+ ",
+    r"^Unknown/Local \(",
+    r"^LOCALHOST \((?:\S+@)?LOCALHOST[)\[]",
+    r"^\S+ \((?:\S+@)?LOCALHOST\) ",
+    r"^\S+ \(\S+@\S+ \[LOCALHOST\]\) ",
+    r"^\(AUTH: \S+\) by \S+ with ",
+    r"^localhost \(localhost \[\[UNIX: localhost\]\]\) by ",
+    r"^\S+\.amazon\.com by \S+\.amazon\.com with ESMTP \(peer crosscheck: ",
+    r"^[^.]+ by \S+ with Novell_GroupWise",
+    r"^no\.name\.available by \S+ via smtpd \(for ",
+    r"^\S+ by \S+ \(.{0,100}\) with qmail-scanner",
+    r"^\S+ by \S+ with local",
+    r"^\S+ \(\[unix socket\]\) by \S+ \(Cyrus v[0-9]*?\.[0-9]*?\.[0-9]*?\) with LMTPA",
+    r"^\S+ by \S+ (?:with|via|for|\()",
+    r"^\S+ (?:(?:with|via|for) \S+|\(unverified\)) by\b",
+    r"^\S+ \(unknown\) by \S+ \(SG\) with \b",
+    r"^\S+ \(\S+ \[local\]\) by \S+ \(OpenSMTPD\) with \b",
+    r"\(LSMTP for",
+    r"^\(\[LOCALHOST\]\) with MailEnable ",
+    r"^facebook\.com \([^)]+\) by facebook\.com with Thrift id \S+$",
+    r"^\S+ named \S+ by gmailapi\.google\.com with HTTPREST$",
+    r"^\S+ id \S+$",
+    r"^\[<.*? \(Jetsend",
+];
+
+/// Handovers skipped like [`IGNORED_AFTER_FROM`], for values that start
+/// with "(from ": sendmail's local submission and Juno's queue.
+const IGNORED_AFTER_PAREN_FROM: [&str; 2] = [
+    r"^\S+@localhost\) by \S+ ",
+    r"^[^\s@]+@[^)]+\) by \S+\(jqueuemail\) id [^\s;]+",
+];
+
+/// The loopback forms of SpamAssassin's `LOCALHOST`: the names, 127.0.0.1
+/// and IPv6 `::1`, plain or mapped.
+///
+/// NOTE: SpamAssassin spells out each way of shortening the IPv6 forms.
+/// This pattern accepts any run of zero groups before the final 1 or the
+/// mapped 127.0.0.1, which is slightly wider.
+const LOCALHOST: &str = r"(?i:localhost(?:\.localdomain)?|\b(?<!:)127\.0\.0\.1\b|(?:IPv6:|(?<![a-f0-9:]))(?:(?:0{0,4}:){2,7}0{0,3}1|(?:0{0,4}:){1,6}ffff:127\.0\.0\.1)(?![a-f0-9:]))";
+
+/// Returns whether `line`, a Received value without its date that gave no
+/// relay, is a handover SpamAssassin skips on purpose.
+fn is_ignored_handover(line: &str) -> bool {
+    static PATTERNS: OnceLock<(Vec<Regex>, Vec<Regex>)> = OnceLock::new();
+    let (after_from, after_paren_from) = PATTERNS.get_or_init(|| {
+        let compile = |patterns: &[&str]| -> Vec<Regex> {
+            patterns
+                .iter()
+                .filter_map(|pattern| {
+                    let regex = Regex::new(&pattern.replace("LOCALHOST", LOCALHOST)).ok();
+                    debug_assert!(regex.is_some(), "bad ignored handover {pattern}");
+                    regex
+                })
+                .collect()
+        };
+        (
+            compile(&IGNORED_AFTER_FROM),
+            compile(&IGNORED_AFTER_PAREN_FROM),
+        )
+    });
+    // SpamAssassin drops semicolons at the end before it matches.
+    let line = line.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    // Only a lower-case "from " selects these lists in Received.pm.
+    let (rest, patterns) = if let Some(rest) = line.strip_prefix("from ") {
+        (rest, after_from)
+    } else if let Some(rest) = line.strip_prefix("(from ") {
+        (rest, after_paren_from)
+    } else {
+        return false;
+    };
+    patterns
+        .iter()
+        .any(|pattern| pattern.is_match(rest).unwrap_or(false))
+}
+
+/// Parses a Received value that starts with "from", unfolded and without
+/// its date. Returns `Ok(None)` for a local handover that is skipped.
+fn parse_fields(common: &Common, line: &str) -> Result<Option<Relay>, NoRelay> {
     let mut relay = Relay::default();
-    common_fields(common, &line, &mut relay);
+    common_fields(common, line, &mut relay);
 
     let rest = line
         .strip_prefix("from ")
         .or_else(|| line.strip_prefix("FROM "))
         .or_else(|| line.strip_prefix("From "))
-        .unwrap_or(&line);
+        .unwrap_or(line);
     if rest.contains("Exim") && rest.contains("with local") {
         return Ok(None);
     }
     if common.fetch.is_match(rest).unwrap_or(false) {
-        return Err(FetchMarker);
+        return Err(NoRelay::FetchMarker);
     }
     let looked_up = match apply_shape(rest, &mut relay) {
         Some(lookup) => match lookup {
@@ -571,7 +682,7 @@ fn parse_fields(value: &str) -> Result<Option<Relay>, FetchMarker> {
         }
     };
     if relay.ip.is_empty() || relay.by.is_empty() {
-        return Ok(None);
+        return Err(NoRelay::Incomplete);
     }
     clean(&mut relay);
     relay.no_reverse_dns = looked_up && relay.rdns.is_empty();
@@ -792,7 +903,7 @@ mod tests {
     );
 
     relay_case!(
-        received_without_ip_is_unparseable,
+        received_without_ip_gives_no_relay,
         "from localhost by mx.example.org with SMTP id ab123; Thu, 22 Aug 2002 13:53:39 +0100",
         None
     );
@@ -826,6 +937,45 @@ mod tests {
         "from yahoo.com (IDENT:squid@[210.187.5.194]) by\n    dogma.slashnull.org (8.11.6/8.11.6) with SMTP id g77BjMk25797 for\n    <webmaster@efi.ie>; Wed, 7 Aug 2002 12:45:23 +0100",
         Some("[ ip=210.187.5.194 rdns= helo=yahoo.com by=dogma.slashnull.org ident=IDENT:squid envfrom= intl=0 id=g77BjMk25797 auth= msa=0 ]")
     );
+
+    #[test]
+    fn unparseable_field_is_told_from_skipped() {
+        // (Received value, expected outcome)
+        let cases = [
+            // Hosts without an IP address that Received.pm skips by name.
+            ("from localhost by mx.example.org with SMTP id ab123; Thu, 22 Aug 2002 13:53:39 +0100", Parsed::Skipped),
+            ("from mail pickup service by mail1.example.com with Microsoft SMTPSVC; Thu, 13 Feb 2003 19:05:39 -0500", Parsed::Skipped),
+            ("from raptor.example.com (bala@localhost) by raptor.example.com (SGI-8.9.3/8.8.7) with ESMTP id KAA14788", Parsed::Skipped),
+            ("from DSmith1204@aol.com by imo-m09.mx.aol.com (mail_out_v34.13.) id 7.53.208064a0 (4394); Sat, 11 Jan 2003 23:24:31 -0500 (EST)", Parsed::Skipped),
+            ("from mail.payex.example id <B5b8f11e30004>; Wed, 05 Sep 2018 01:14:43 +0200", Parsed::Skipped),
+            ("(from alice@localhost) by home.example.com (8.12.11/8.12.11/Submit) id iBADHRP6011034; Fri, 10 Dec 2004 13:17:27 GMT", Parsed::Skipped),
+            ("by localhost (Postfix, from userid 500) id 123ABC; Thu, 22 Aug 2002 13:53:39 +0100", Parsed::Skipped),
+            // No IP address, and not a kind Received.pm skips.
+            ("from mail.example.com (mail.example.com) by mx.example.org (8.12.11) with ESMTP id x1; Thu, 22 Aug 2002 13:53:39 +0100", Parsed::Unparseable),
+            // An IP address but no receiving host.
+            ("from [192.0.2.1] with SMTP; Thu, 22 Aug 2002 13:53:39 +0100", Parsed::Unparseable),
+            // A "(from" value that is not a local submission.
+            ("(from mailer.example.com) by mx.example.org (8.12.11) id i1; Fri, 10 Dec 2004 13:17:27 GMT", Parsed::Unparseable),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse(value), expected, "{value}");
+        }
+        let relay = "from relay.example.net ([192.0.2.7]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1";
+        assert!(matches!(parse(relay), Parsed::Relay(_)), "{relay}");
+    }
+
+    #[test]
+    fn chain_counts_unparseable_fields_only() {
+        let message = b"Received: from localhost by mx.example.org with SMTP id ab123; Thu, 22 Aug 2002 13:53:39 +0100\r\n\
+Received: from mail.example.com (mail.example.com) by mx.example.org (8.12.11) with ESMTP id x1\r\n\
+Received: from c (c.example [66.218.66.71]) by d (8.11.6/8.11.6) with ESMTP id 2\r\n\
+Received: from [192.0.2.1] with SMTP; Thu, 22 Aug 2002 13:53:39 +0100\r\n\
+\r\n";
+        let headers = Headers::new(&message[..message.len() - 2]);
+        let chain = RelayChain::new(&headers);
+        assert_eq!(chain.unparseable_count(), 2);
+        assert_eq!(chain.untrusted_count(), 1);
+    }
 
     #[test]
     fn no_reverse_dns_follows_the_shape() {

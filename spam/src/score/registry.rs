@@ -1,6 +1,7 @@
 //! Registry boundaries, as SpamAssassin 4.0.1's RegistryBoundaries.pm
-//! draws them, and the relay test that needs them:
-//! `check_mailfrom_matches_rcvd` (Plugin/WLBLEval.pm).
+//! draws them, and the tests that need them:
+//! `check_mailfrom_matches_rcvd` (Plugin/WLBLEval.pm) and
+//! `check_ratware_envelope_from` (Plugin/HeaderEval.pm).
 //!
 //! [`RegistryBoundaries::split_domain`] cuts a host name into the host part
 //! and the registered domain. The registered domain is the last two labels
@@ -20,7 +21,7 @@ use crate::prepare::{HeaderForm, Prepared};
 use crate::rules::RuleModel;
 
 /// Names of the tests [`RegistryBoundaries::evaluate`] implements.
-pub const IMPLEMENTED: &[&str] = &["check_mailfrom_matches_rcvd"];
+pub const IMPLEMENTED: &[&str] = &["check_mailfrom_matches_rcvd", "check_ratware_envelope_from"];
 
 /// Two-letter codes that RFC 1480 places under `.us`: the states, the
 /// District of Columbia and the territories SpamAssassin lists.
@@ -31,16 +32,18 @@ const US_STATES: [&str; 54] = [
     "vi", "vt", "wa", "wi", "wv", "wy",
 ];
 
-/// The listed second- and third-level public domains of a rule set.
+/// The listed top-level, second-level and third-level public domains of a
+/// rule set.
 #[derive(Debug, Default)]
 pub struct RegistryBoundaries {
+    top_level: HashSet<String>,
     two_level: HashSet<String>,
     three_level: HashSet<String>,
 }
 
 impl RegistryBoundaries {
-    /// Collects the domains of the model's `util_rb_2tld` and `util_rb_3tld`
-    /// lines, each a list separated by white space.
+    /// Collects the domains of the model's `util_rb_tld`, `util_rb_2tld` and
+    /// `util_rb_3tld` lines, each a list separated by white space.
     pub fn from_model(model: &RuleModel) -> RegistryBoundaries {
         let collect = |key: &str| -> HashSet<String> {
             let lines = model.settings.get(key).into_iter().flatten();
@@ -50,6 +53,7 @@ impl RegistryBoundaries {
                 .collect()
         };
         RegistryBoundaries {
+            top_level: collect("util_rb_tld"),
             two_level: collect("util_rb_2tld"),
             three_level: collect("util_rb_3tld"),
         }
@@ -108,6 +112,7 @@ impl RegistryBoundaries {
     ) -> Option<bool> {
         match function {
             "check_mailfrom_matches_rcvd" => Some(self.mailfrom_matches_rcvd(message)),
+            "check_ratware_envelope_from" => Some(self.ratware_envelope_from(message)),
             _ => None,
         }
     }
@@ -137,6 +142,86 @@ impl RegistryBoundaries {
     }
 }
 
+impl RegistryBoundaries {
+    /// Returns whether `domain` has a dot and ends in a listed top-level
+    /// domain, as RegistryBoundaries.pm's `is_domain_valid` checks. It
+    /// checks nothing else about the name.
+    fn is_domain_valid(&self, domain: &str) -> bool {
+        if domain.chars().any(char::is_whitespace) {
+            return false;
+        }
+        match domain.rsplit_once('.') {
+            Some((_, top)) if !top.is_empty() => self.top_level.contains(&top.to_ascii_lowercase()),
+            _ => false,
+        }
+    }
+
+    /// Returns whether the envelope sender's local part names the To
+    /// address: its registered domain, any one character, then its user
+    /// name, then `@`, ignoring ASCII case (`check_ratware_envelope_from`).
+    /// For mail to `bob@example.com` it matches a sender such as
+    /// `example.com.bob@host`. SRS senders and To domains without a
+    /// listed top-level domain never hit.
+    fn ratware_envelope_from(&self, message: &Prepared<'_>) -> bool {
+        let to = message.header("To", HeaderForm::Addr).unwrap_or_default();
+        let sender = message
+            .header("EnvelopeFrom", HeaderForm::Addr)
+            .unwrap_or_default();
+        if to.is_empty() || sender.is_empty() || is_srs_address(&sender) {
+            return false;
+        }
+        let Some((user, domain)) = to.split_once('@') else {
+            return false;
+        };
+        if user.is_empty() || domain.is_empty() {
+            return false;
+        }
+        let (_, registered) = self.split_domain(domain);
+        if !self.is_domain_valid(&registered) {
+            return false;
+        }
+        names_recipient(
+            &sender.to_ascii_lowercase(),
+            &registered,
+            &user.to_ascii_lowercase(),
+        )
+    }
+}
+
+/// Returns whether `address` is a Sender Rewriting Scheme address
+/// (`SRS0=`, `SRS1+` and the like, in any case).
+fn is_srs_address(address: &str) -> bool {
+    let bytes = address.as_bytes();
+    bytes.len() >= 5
+        && bytes[..3].eq_ignore_ascii_case(b"srs")
+        && bytes[3].is_ascii_digit()
+        && matches!(bytes[4], b'=' | b'+' | b'-')
+}
+
+/// Returns whether `sender` contains `domain` at the start of a word (or,
+/// for a domain that starts with a non-word character, after a word
+/// character), then any one character except a newline, `user` and `@`.
+/// All three are lower-case.
+fn names_recipient(sender: &str, domain: &str, user: &str) -> bool {
+    let is_word = |character: char| character.is_alphanumeric() || character == '_';
+    sender.match_indices(domain).any(|(at, _)| {
+        let before_is_word = sender[..at].chars().next_back().is_some_and(is_word);
+        let starts_with_word = domain.chars().next().is_some_and(is_word);
+        if before_is_word == starts_with_word {
+            return false;
+        }
+        let mut rest = sender[at + domain.len()..].chars();
+        let Some(separator) = rest.next() else {
+            return false;
+        };
+        separator != '\n'
+            && rest
+                .as_str()
+                .strip_prefix(user)
+                .is_some_and(|tail| tail.starts_with('@'))
+    })
+}
+
 /// Returns the part of `address` after its last `@` when it has a dot with
 /// at least one character on each side, as SpamAssassin's pattern
 /// `@([^@]+\.[^@]+)\z` requires.
@@ -153,6 +238,7 @@ mod tests {
 
     fn boundaries() -> RegistryBoundaries {
         RegistryBoundaries {
+            top_level: ["com", "net", "org", "uk", "au"].map(String::from).into(),
             two_level: ["co.uk", "com.au"].map(String::from).into(),
             three_level: ["act.edu.au"].map(String::from).into(),
         }
@@ -239,5 +325,82 @@ mod tests {
         let no_sender = "Received: from mx.example.net (mx.example.net [203.0.113.5])\r\n\tby mail.example.org (Postfix) with ESMTP id 1;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n\
             Subject: x\r\n\r\nbody\r\n";
         assert!(!matches(no_sender));
+    }
+
+    #[test]
+    fn ratware_envelope_from_table() {
+        // (case, To address, envelope sender, expected)
+        let cases = [
+            (
+                "domain_dot_user",
+                "bob@example.com",
+                "example.com.bob@bulk.example.net",
+                true,
+            ),
+            (
+                "domain_dash_user",
+                "bob@example.com",
+                "example.com-bob@bulk.example.net",
+                true,
+            ),
+            (
+                "registered_domain_of_host",
+                "bob@mail.example.co.uk",
+                "example.co.uk_bob@bulk.example.net",
+                true,
+            ),
+            (
+                "case_ignored",
+                "Bob@Example.COM",
+                "EXAMPLE.com.BOB@bulk.example.net",
+                true,
+            ),
+            (
+                "domain_inside_word",
+                "bob@example.com",
+                "myexample.com.bob@bulk.example.net",
+                false,
+            ),
+            (
+                "other_user",
+                "bob@example.com",
+                "example.com.alice@bulk.example.net",
+                false,
+            ),
+            (
+                "srs_sender",
+                "bob@example.com",
+                "SRS0=ab12=CD=example.com.bob@forwarder.example.net",
+                false,
+            ),
+            (
+                "unlisted_top_level_domain",
+                "bob@example.test",
+                "example.test.bob@bulk.example.net",
+                false,
+            ),
+            ("plain_sender", "bob@example.com", "news@example.com", false),
+        ];
+        let boundaries = boundaries();
+        for (case, to, sender, expected) in cases {
+            let message =
+                format!("Return-Path: <{sender}>\r\nTo: {to}\r\nSubject: x\r\n\r\nbody\r\n");
+            let prepared = Prepared::new(message.as_bytes());
+            assert_eq!(
+                boundaries.ratware_envelope_from(&prepared),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn ratware_envelope_from_without_to_or_sender() {
+        let boundaries = boundaries();
+        let no_to =
+            Prepared::new(b"Return-Path: <example.com.bob@bulk.example.net>\r\n\r\nbody\r\n");
+        assert!(!boundaries.ratware_envelope_from(&no_to));
+        let no_sender = Prepared::new(b"To: bob@example.com\r\n\r\nbody\r\n");
+        assert!(!boundaries.ratware_envelope_from(&no_sender));
     }
 }
