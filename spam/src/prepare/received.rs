@@ -808,31 +808,26 @@ fn clean(relay: &mut Relay) {
     }
 }
 
-/// Joins folded lines with one space and cuts the value to
-/// [`RECEIVED_LEN_MAX`] bytes.
+/// Turns every run of white space, folds included, into one space, as
+/// Received.pm does before it parses, trims both ends, and cuts the value
+/// to [`RECEIVED_LEN_MAX`] bytes.
 fn unfold(value: &str) -> String {
     let mut line = String::with_capacity(value.len().min(RECEIVED_LEN_MAX));
-    let mut pending_space = false;
-    for (index, part) in value.split('\n').enumerate() {
-        let part = part.trim_end_matches('\r');
-        let part = if index == 0 {
-            part.trim_start()
-        } else {
-            pending_space = true;
-            part.trim_start_matches([' ', '\t'])
-        };
-        if pending_space && !line.is_empty() {
+    for word in value.split_ascii_whitespace() {
+        if line.len() >= RECEIVED_LEN_MAX {
+            break;
+        }
+        if !line.is_empty() {
             line.push(' ');
         }
-        pending_space = false;
-        line.push_str(part);
+        line.push_str(word);
     }
-    let line = line.trim_end();
     let mut end = line.len().min(RECEIVED_LEN_MAX);
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    line[..end].to_string()
+    line.truncate(end);
+    line
 }
 
 /// Returns the capture groups 1.. of the first match, with unmatched
