@@ -139,3 +139,152 @@ pub fn vertical_words_percent(message: &Prepared<'_>) -> i64 {
     }
     largest
 }
+
+/// The stock-report field names of BodyEval.pm's `check_stock_info`, as a
+/// pattern over a field name reduced to the letters a to z. Only the first
+/// alternative must start the name, so `^` is left out of
+/// `STOCK_FIELD_REST`, which is tried at later positions.
+const STOCK_FIELD_FIRST: &str = r"^(?:trad(?:e|ing)date|company(?:name)?|s\w?(?:t\w?o\w?c\w?k|y\w?m(?:\w?b\w?o\w?l)?)|t(?:arget|icker)|(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|sector|r(?:ecommendation|ating))$";
+const STOCK_FIELD_REST: &str = r"^(?:company(?:name)?|s\w?(?:t\w?o\w?c\w?k|y\w?m(?:\w?b\w?o\w?l)?)|t(?:arget|icker)|(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|sector|r(?:ecommendation|ating))$";
+
+/// Minimum and maximum bytes of a field name `check_stock_info` reads
+/// before a colon: one byte, then 2 to 29 more.
+const STOCK_FIELD_NAME_LEN_MIN: usize = 3;
+const STOCK_FIELD_NAME_LEN_MAX: usize = 30;
+
+/// Returns how many different stock-report field names ("Ticker:",
+/// "Current Price:", ...) start lines of the first text/plain part, as
+/// BodyEval.pm's `_check_stock_info` counts them.
+pub fn stock_info_count(message: &Prepared<'_>) -> usize {
+    let Some(text) = first_plain_text(message) else {
+        return 0;
+    };
+    let (Some(first), Some(rest)) = (
+        super::cached_pattern(STOCK_FIELD_FIRST),
+        super::cached_pattern(STOCK_FIELD_REST),
+    ) else {
+        return 0;
+    };
+
+    let mut pieces = Vec::new();
+    crate::prepare::text::split_short_paragraphs(std::borrow::Cow::Owned(text), &mut pieces);
+    let mut hits = std::collections::BTreeSet::new();
+    for piece in &pieces {
+        for name in field_names(piece) {
+            let letters: Vec<u8> = name
+                .iter()
+                .map(u8::to_ascii_lowercase)
+                .filter(u8::is_ascii_lowercase)
+                .collect();
+            // The leftmost suffix that is a field name is what the Perl
+            // captures, and distinct captures are counted.
+            let found = (0..letters.len()).find(|&start| {
+                let pattern = if start == 0 { &first } else { &rest };
+                pattern.is_match(&letters[start..])
+            });
+            if let Some(start) = found {
+                hits.insert(letters[start..].to_vec());
+            }
+        }
+    }
+    hits.len()
+}
+
+/// Returns the field names of `text` as the multi-line, global Perl pattern
+/// `^\s*([^:\s][^:\n]{2,29})\s*:\s*\S` finds them. A name is 3 to 30
+/// bytes without a colon or line feed, after a line start and optional
+/// whitespace. A colon follows it, after optional whitespace, and then
+/// something other than whitespace.
+fn field_names(text: &[u8]) -> Vec<&[u8]> {
+    let mut names = Vec::new();
+    let mut line_start = 0;
+    // A global match resumes after the end of the previous one.
+    let mut resume_at = 0;
+    loop {
+        if line_start >= resume_at {
+            if let Some((name, end)) = field_name_at(text, line_start) {
+                names.push(name);
+                resume_at = end;
+            }
+        }
+        match memchr::memchr(b'\n', &text[line_start..]) {
+            Some(at) => line_start += at + 1,
+            None => break,
+        }
+    }
+    names
+}
+
+/// Matches the field pattern of [`field_names`] at `start`, and returns the
+/// name without trailing whitespace and the offset after the match.
+fn field_name_at(text: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    let skip_spaces = |from: usize| {
+        from + text
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&byte| is_perl_space(byte))
+            .count()
+    };
+    let name_start = skip_spaces(start);
+    let name_len = text[name_start..]
+        .iter()
+        .take_while(|&&byte| byte != b':' && byte != b'\n')
+        .count();
+    let name = &text[name_start..name_start + name_len];
+    let spaces_after = name
+        .iter()
+        .rev()
+        .take_while(|&&byte| is_perl_space(byte))
+        .count();
+    let trimmed = &name[..name_len - spaces_after];
+
+    // The name may end anywhere in its trailing whitespace, so it fits
+    // when its text without that whitespace does.
+    let fits = name_len >= STOCK_FIELD_NAME_LEN_MIN && trimmed.len() <= STOCK_FIELD_NAME_LEN_MAX;
+    let starts_well = name.first().is_some_and(|&byte| !is_perl_space(byte));
+    let colon = skip_spaces(name_start + name_len);
+    if !fits || !starts_well || text.get(colon) != Some(&b':') {
+        return None;
+    }
+    let value = skip_spaces(colon + 1);
+    (value < text.len()).then_some((trimmed, value + 1))
+}
+
+fn is_perl_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Returns the decoded bytes of the first part SpamAssassin types
+/// text/plain: a text part other than HTML, calendar and x-vcard, or one
+/// without a Content-Type, in the order `find_parts` lists parts.
+fn first_plain_text(message: &Prepared<'_>) -> Option<Vec<u8>> {
+    use ringmail_protocols::message::{parse, Content, Part};
+    fn find(part: &Part) -> Option<&Part> {
+        match &part.content {
+            Content::Leaf => {
+                let content_type = &part.content_type;
+                let is_plain = content_type.media_type.eq_ignore_ascii_case(b"text")
+                    && !content_type.is(b"text", b"html")
+                    && !content_type.is(b"text", b"calendar")
+                    && !content_type.is(b"text", b"x-vcard");
+                is_plain.then_some(part)
+            }
+            Content::Multipart(children) => children.iter().find_map(find),
+            Content::Message(inner) => find(inner),
+        }
+    }
+    let full = message.full();
+    let root = parse(full);
+    let part = find(&root)?;
+    let body = full.get(part.body.clone())?;
+    let body = &body[..body.len().min(crate::prepare::PART_DECODED_LEN_MAX)];
+    let encoding = &part.encoding;
+    Some(if encoding.eq_ignore_ascii_case(b"base64") {
+        crate::prepare::decode::base64(body)
+    } else if encoding.eq_ignore_ascii_case(b"quoted-printable") {
+        crate::prepare::decode::quoted_printable(body).into_owned()
+    } else {
+        body.to_vec()
+    })
+}

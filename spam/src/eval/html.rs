@@ -197,3 +197,113 @@ pub fn text_match(message: &Prepared<'_>, field: &str, pattern: &str) -> Option<
             .any(|text| compiled.is_match(text.as_bytes()))
     }))
 }
+
+/// Returns whether an HTML part has an `iframe` with a `src`
+/// (`check_iframe_src`).
+pub fn iframe_src(message: &Prepared<'_>) -> bool {
+    message.html().iter().any(|facts| facts.iframe_src)
+}
+
+/// Returns whether a link to a numeric IPv4 `http` or `https` address has
+/// anchor text that names an `https:` URI other than such an address
+/// (`check_https_ip_mismatch`, URIEval.pm).
+pub fn https_ip_mismatch(message: &Prepared<'_>) -> bool {
+    message.html().iter().any(|facts| {
+        facts
+            .anchor_hrefs
+            .iter()
+            .zip(&facts.anchor_texts)
+            .any(|(href, text)| {
+                starts_with_ip_url(href, &["http:", "https:"])
+                    && !starts_with_ip_url(text, &["https:"])
+                    && contains_ignore_case(text, "https:")
+            })
+    })
+}
+
+/// Returns whether `text` starts with one of `schemes`, any slashes, an
+/// optional `user@` and four dot-separated digit runs, as URIEval.pm's
+/// `^https?:/*(?:[^@/]+@)?\d+\.\d+\.\d+\.\d+` (without case).
+fn starts_with_ip_url(text: &str, schemes: &[&str]) -> bool {
+    let Some(rest) = schemes.iter().find_map(|scheme| {
+        text.get(..scheme.len())
+            .filter(|head| head.eq_ignore_ascii_case(scheme))
+            .map(|_| &text[scheme.len()..])
+    }) else {
+        return false;
+    };
+    let rest = rest.trim_start_matches('/');
+    if starts_with_dotted_quad(rest) {
+        return true;
+    }
+    // The user part runs to the first `@` or `/`, and must end at an `@`.
+    match rest.find(['@', '/']) {
+        Some(at) if at > 0 && rest.as_bytes()[at] == b'@' => {
+            starts_with_dotted_quad(&rest[at + 1..])
+        }
+        _ => false,
+    }
+}
+
+/// Returns whether `text` starts with `\d+\.\d+\.\d+\.\d+`.
+fn starts_with_dotted_quad(text: &str) -> bool {
+    let mut rest = text.as_bytes();
+    for index in 0..4 {
+        let digits = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        if index < 3 {
+            let Some(after_dot) = rest.strip_prefix(b".") else {
+                return false;
+            };
+            rest = after_dot;
+        }
+    }
+    true
+}
+
+fn contains_ignore_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Returns whether the title of an HTML part is more than `ratio` times as
+/// long as the Subject, in characters (`html_title_subject_ratio`).
+/// SpamAssassin measures the Subject with a "\n" after each Subject field,
+/// and a message without one never hits.
+///
+/// NOTE: HTML.pm keeps one string per `title` element and takes the
+/// longest. `HtmlFacts::title` joins them, so a part with two titles is
+/// measured by their sum.
+pub fn title_subject_ratio(message: &Prepared<'_>, ratio: f64) -> bool {
+    let subjects = message
+        .headers()
+        .values("Subject", crate::prepare::HeaderForm::Decoded);
+    let subject_len: usize = subjects
+        .iter()
+        .map(|subject| subject.chars().count() + 1)
+        .sum();
+    if subject_len == 0 {
+        return false;
+    }
+    message.html().iter().any(|facts| {
+        // Perl skips a title that is false: empty or "0".
+        if facts.title.is_empty() || facts.title == "0" {
+            return false;
+        }
+        facts.title.chars().count() as f64 / subject_len as f64 > ratio
+    })
+}
+
+/// Returns whether a URI was cut to `URI_LEN_MAX` bytes, in an HTML
+/// attribute or among the message's URIs (`check_uri_truncated`).
+pub fn uri_truncated(message: &Prepared<'_>) -> bool {
+    use crate::prepare::uri::URI_LEN_MAX;
+    // NOTE: `normalize` cuts a longer URI to at most `URI_LEN_MAX` bytes
+    // without saying so, so a URI of exactly that length also counts.
+    message.html().iter().any(|facts| facts.uri_truncated)
+        || message.uris().iter().any(|uri| uri.len() >= URI_LEN_MAX)
+}

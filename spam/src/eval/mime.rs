@@ -317,3 +317,26 @@ pub fn body_len(message: &crate::prepare::Prepared<'_>) -> usize {
     let full = message.full();
     full.len().saturating_sub(body_start(full))
 }
+
+/// Returns `check_msg_parse_flags(name)`: whether SpamAssassin's parser
+/// would have set flag `name` ([`crate::prepare::mime_scan`]), or `None`
+/// for a flag that is not computed.
+pub fn parse_flag(message: &crate::prepare::Prepared<'_>, name: &str) -> Option<bool> {
+    let flags = message.mime_scan().flags;
+    Some(match name {
+        "truncated_header" => flags.truncated_header,
+        "missing_head_body_separator" => flags.missing_head_body_separator,
+        "missing_mime_head_body_separator" => flags.missing_mime_head_body_separator,
+        "mime_epilogue_exists" => flags.mime_epilogue_exists,
+        "missing_mime_headers" => flags.missing_mime_headers,
+        _ => return None,
+    })
+}
+
+/// Returns whether the longest raw line of a base64 part, with its line
+/// end, is at least `min` and, when `max` is given, at most `max`
+/// (`check_base64_length`).
+pub fn base64_length(message: &crate::prepare::Prepared<'_>, min: f64, max: Option<f64>) -> bool {
+    let longest = message.mime_scan().base64_line_len_max as f64;
+    longest >= min && max.is_none_or(|max| longest <= max)
+}

@@ -45,6 +45,7 @@ use crate::prepare::Prepared;
 /// Names of the eval functions `evaluate` implements, sorted.
 const IMPLEMENTED: &[&str] = &[
     "check_all_trusted",
+    "check_base64_length",
     "check_blank_line_ratio",
     "check_body_length",
     "check_equal_from_domains",
@@ -69,14 +70,19 @@ const IMPLEMENTED: &[&str] = &[
     "check_for_to_in_subject",
     "check_for_uppercase",
     "check_header_count_range",
+    "check_https_ip_mismatch",
+    "check_iframe_src",
     "check_illegal_chars",
     "check_ma_non_text",
     "check_mime_multipart_ratio",
+    "check_msg_parse_flags",
     "check_no_relays",
     "check_outlook_message_id",
     "check_ratware_name_id",
     "check_relays_unparseable",
+    "check_stock_info",
     "check_unresolved_template",
+    "check_uri_truncated",
     "gated_through_received_hdr_remover",
     "helo_ip_mismatch",
     "html_charset_faraway",
@@ -88,6 +94,7 @@ const IMPLEMENTED: &[&str] = &[
     "html_tag_exists",
     "html_test",
     "html_text_match",
+    "html_title_subject_ratio",
     "multipart_alternative_difference",
     "multipart_alternative_difference_count",
     "similar_recipients",
@@ -171,6 +178,15 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
             Some(ratio >= number(arg(0)?)? && ratio < number(arg(1)?)?)
         }
         "check_ma_non_text" => Some(mime::alternative_has_non_text(message)),
+        "check_msg_parse_flags" => mime::parse_flag(message, arg(0)?),
+        "check_base64_length" => Some(mime::base64_length(
+            message,
+            number(arg(0)?)?,
+            match arg(1) {
+                Some(max) => Some(number(max)?),
+                None => None,
+            },
+        )),
         "multipart_alternative_difference" => {
             // BodyEval.pm: above `min` (or any, for 0) and at most `max`
             // (or any, for "undef").
@@ -207,6 +223,15 @@ pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Opti
         "html_charset_faraway" => Some(false),
         "html_test" => html::test(message, arg(0)?),
         "html_text_match" => html::text_match(message, arg(0)?, arg(1)?),
+        "html_title_subject_ratio" => Some(html::title_subject_ratio(message, number(arg(0)?)?)),
+        "check_iframe_src" => Some(html::iframe_src(message)),
+        "check_https_ip_mismatch" => Some(html::https_ip_mismatch(message)),
+        "check_uri_truncated" => Some(html::uri_truncated(message)),
+        "check_stock_info" => {
+            // BodyEval.pm: a `min` of 0 always hits.
+            let min = number(arg(0)?)?;
+            Some(min == 0.0 || body::stock_info_count(message) as f64 >= min)
+        }
         "check_for_uppercase" => {
             let share = body::uppercase_percent(message);
             Some(share > number(arg(0)?)? && share <= number(arg(1)?)?)

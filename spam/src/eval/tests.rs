@@ -1518,3 +1518,253 @@ fn unresolved_template_table() {
     ];
     assert_rows("check_unresolved_template", &rows);
 }
+
+const MIME_HEADER: &str =
+    "From: Alice <alice@example.com>\nTo: bob@example.org\nSubject: offer\nMIME-Version: 1.0\n";
+
+/// `MIME_HEADER` with a multipart/mixed Content-Type, then `body`.
+fn mixed_message(body: &str) -> String {
+    format!("{MIME_HEADER}Content-Type: multipart/mixed; boundary=\"=_next\"\n\n{body}")
+}
+
+/// `MIME_HEADER` with an HTML Content-Type, then `html`.
+fn html_message(subject: &str, html: &str) -> String {
+    format!("From: a@example.com\nSubject: {subject}\nContent-Type: text/html\n\n{html}\n")
+}
+
+#[test]
+fn parse_flag_evals() {
+    let epilogue = mixed_message(
+        "--=_next\nContent-Type: text/plain\n\nhello\n--=_next--\ntext after the end\n",
+    );
+    let no_part_header = mixed_message("--=_next\n\nhello\n--=_next--\n");
+    let no_separator = format!("{MIME_HEADER}Content-Type: multipart/mixed; boundary=\"=_next\"\n--=_next\nContent-Type: text/plain\n\nhi\n--=_next--\n");
+    let part_no_blank = mixed_message("--=_next\nContent-Type: text/plain\nhello\n--=_next--\n");
+    let long_value = format!("{MIME_HEADER}X-Long: {}\n\nbody\n", "y".repeat(9000));
+    let cases: Vec<(&str, String, &str, Option<bool>)> = vec![
+        (
+            "epilogue",
+            epilogue.clone(),
+            "mime_epilogue_exists",
+            Some(true),
+        ),
+        (
+            "epilogue, other flag",
+            epilogue,
+            "missing_mime_headers",
+            Some(false),
+        ),
+        (
+            "part without header",
+            no_part_header,
+            "missing_mime_headers",
+            Some(true),
+        ),
+        (
+            "header into boundary",
+            no_separator,
+            "missing_head_body_separator",
+            Some(true),
+        ),
+        (
+            "part body without blank",
+            part_no_blank,
+            "missing_mime_head_body_separator",
+            Some(true),
+        ),
+        (
+            "value over 8192 bytes",
+            long_value,
+            "truncated_header",
+            Some(true),
+        ),
+        (
+            "plain message",
+            PLAIN.to_string(),
+            "truncated_header",
+            Some(false),
+        ),
+        (
+            "unknown flag",
+            PLAIN.to_string(),
+            "mimepart_limit_exceeded",
+            None,
+        ),
+    ];
+    for (name, message, flag, expected) in cases {
+        assert_eq!(
+            run(&message, "check_msg_parse_flags", &[flag]),
+            expected,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn base64_length_evals() {
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0";
+    let attachment = |line: &str| {
+        mixed_message(&format!("--=_next\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n{line}\n{line}\n--=_next--\n"))
+    };
+    let usual = attachment(line);
+    let line_78 = attachment(&format!("{line}NT"));
+    let line_80 = attachment(&format!("{line}NTY3"));
+    let cases: Vec<(&str, &str, &[&str], bool)> = vec![
+        ("usual 77 under 78", &usual, &["78", "79"], false),
+        (
+            "base64 line of 79 in 78 to 79",
+            &line_78,
+            &["78", "79"],
+            true,
+        ),
+        ("base64 line of 79 over 79", &line_78, &["79"], true),
+        (
+            "base64 line longer than limit",
+            &line_80,
+            &["78", "79"],
+            false,
+        ),
+        ("base64 line of 81 over 79", &line_80, &["79"], true),
+        ("no base64", PLAIN, &["79"], false),
+    ];
+    for (name, message, args, expected) in cases {
+        assert_eq!(
+            run(message, "check_base64_length", args),
+            Some(expected),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn html_link_evals() {
+    let iframe = html_message(
+        "hi",
+        "<html><body><iframe src=\"http://ads.example.net/x\"></iframe></body></html>",
+    );
+    let empty_iframe = html_message(
+        "hi",
+        "<html><body><iframe src=\" \"></iframe>text</body></html>",
+    );
+    let ip_mismatch = html_message(
+        "bank",
+        "<a href=\"http://192.0.2.7/login\">https://www.bank.example.com/login</a>",
+    );
+    let ip_with_user = html_message(
+        "bank",
+        "<a href=\"http://www.bank.example.com@192.0.2.7/\">https://www.bank.example.com/</a>",
+    );
+    let ip_text_is_ip = html_message(
+        "bank",
+        "<a href=\"http://192.0.2.7/\">https://192.0.2.7/</a>",
+    );
+    let name_href = html_message(
+        "bank",
+        "<a href=\"http://www.bank.example.com/\">https://www.bank.example.com/</a>",
+    );
+    let long_href = html_message(
+        "hi",
+        &format!("<a href=\"http://example.com/{}\">x</a>", "a".repeat(9000)),
+    );
+    let cases: Vec<(&str, &str, &str, Option<bool>)> = vec![
+        ("iframe with src", &iframe, "check_iframe_src", Some(true)),
+        (
+            "iframe with blank src",
+            &empty_iframe,
+            "check_iframe_src",
+            Some(false),
+        ),
+        (
+            "ip link with https text",
+            &ip_mismatch,
+            "check_https_ip_mismatch",
+            Some(true),
+        ),
+        (
+            "ip link after user part",
+            &ip_with_user,
+            "check_https_ip_mismatch",
+            Some(true),
+        ),
+        (
+            "ip link with ip text",
+            &ip_text_is_ip,
+            "check_https_ip_mismatch",
+            Some(false),
+        ),
+        (
+            "name link with https text",
+            &name_href,
+            "check_https_ip_mismatch",
+            Some(false),
+        ),
+        (
+            "href over 8192 bytes",
+            &long_href,
+            "check_uri_truncated",
+            Some(true),
+        ),
+        ("short href", &name_href, "check_uri_truncated", Some(false)),
+    ];
+    for (name, message, function, expected) in cases {
+        assert_eq!(run(message, function, &[]), expected, "{name}");
+    }
+}
+
+#[test]
+fn title_subject_ratio_evals() {
+    let title = "Cheap watches and more cheap watches for you";
+    let long_title = html_message(
+        "hi",
+        &format!("<html><head><title>{title}</title></head><body>x</body></html>"),
+    );
+    let same_length = html_message(
+        title,
+        &format!("<html><head><title>{title}</title></head><body>x</body></html>"),
+    );
+    let no_subject = format!("From: a@example.com\nContent-Type: text/html\n\n<html><head><title>{title}</title></head></html>\n");
+    let zero_title = html_message(
+        "hi",
+        "<html><head><title>0</title></head><body>x</body></html>",
+    );
+    let cases: Vec<(&str, &str, bool)> = vec![
+        ("title 15 times the subject", &long_title, true),
+        ("title as long as subject", &same_length, false),
+        ("no subject", &no_subject, false),
+        ("title of 0", &zero_title, false),
+    ];
+    for (name, message, expected) in cases {
+        assert_eq!(
+            run(message, "html_title_subject_ratio", &["3.5"]),
+            Some(expected),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn stock_info_evals() {
+    let report = "From: a@example.com\nSubject: hot pick\n\nThis company is about to explode!\n\nCompany Name: Acme Mining Corp\nSymbol: ACMM\nCurrent Price: $0.12\n  Target: $1.50\nRecommendation : Strong Buy\n";
+    let one_field = "From: a@example.com\nSubject: hi\n\nSymbol: ACMM\nsee you\n";
+    let long_name = format!(
+        "From: a@example.com\nSubject: hi\n\n{} symbol: x\nticker: y\n",
+        "z".repeat(40)
+    );
+    let html_only = "From: a@example.com\nContent-Type: text/html\n\n<p>Symbol: ACMM<br>Ticker: ACMM<br>Sector: mining</p>\n";
+    let in_alternative = "From: a@example.com\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nSymbol: ACMM\nSector: mining\n--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n";
+    let cases: Vec<(&str, &str, &str, bool)> = vec![
+        ("five stock fields", report, "2", true),
+        ("one stock field", one_field, "2", false),
+        ("min of 0", one_field, "0", true),
+        ("name over 30 bytes", &long_name, "2", false),
+        ("html part is not read", html_only, "1", false),
+        ("text part of alternative", in_alternative, "2", true),
+    ];
+    for (name, message, min, expected) in cases {
+        assert_eq!(
+            run(message, "check_stock_info", &[min]),
+            Some(expected),
+            "{name}"
+        );
+    }
+}

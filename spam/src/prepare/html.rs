@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::text_style::TextStyles;
+use super::uri::URI_LEN_MAX;
 
 /// Maximum tags interpreted in one HTML part, because each tag costs an
 /// attribute parse and a part of millions of `<b>` tags would cost that many.
@@ -89,6 +90,16 @@ pub struct HtmlFacts {
     /// The text of each `a` element, with `"<img>\n"` for each image in
     /// it, as SpamAssassin's `anchor` list, for `html_text_match('anchor', ...)`.
     pub anchor_texts: Vec<String>,
+    /// The `href` of each `a` start tag, in the order of `anchor_texts`:
+    /// trimmed, cut to `URI_LEN_MAX` bytes, and empty when the tag has
+    /// none. HTML.pm files each anchor's text under this key, and the
+    /// HTTPS mismatch tests read the pairs.
+    pub anchor_hrefs: Vec<String>,
+    /// Whether an `iframe` tag had a non-empty `src`.
+    pub iframe_src: bool,
+    /// Whether a URI attribute was longer than `URI_LEN_MAX` bytes, which
+    /// HTML.pm cuts and records as `uri_truncated`.
+    pub uri_truncated: bool,
     /// Largest and smallest font size on HTML's 1 to 7 scale, 3 when no
     /// tag set one ([`super::font_size`]).
     pub max_size: i64,
@@ -491,6 +502,10 @@ pub fn render(html: &str) -> HtmlRendered {
         in_title = open.get("title").is_some_and(|&count| count > 0);
         if !tag.end && tag.name == "a" {
             facts.anchor_texts.push(String::new());
+            let href = tag.attributes.iter().find(|(name, _)| name == "href");
+            let href = href.map_or("", |(_, value)| trim_uri(value));
+            let cut = super::text::floor_char_boundary(href, URI_LEN_MAX);
+            facts.anchor_hrefs.push(href[..cut].to_string());
         }
         if !tag.end && tag.name == "img" && in_anchor {
             if let Some(anchor) = facts.anchor_texts.last_mut() {
@@ -602,11 +617,19 @@ fn is_void(name: &str) -> bool {
     )
 }
 
+/// Trims whitespace and no-break spaces from both ends of a URI, as
+/// HTML.pm's `canon_uri` does.
+fn trim_uri(value: &str) -> &str {
+    value.trim_matches(|character: char| character.is_whitespace() || character == '\u{a0}')
+}
+
 fn record_start_tag(tag: &Tag<'_>, uris: &mut Vec<String>, facts: &mut HtmlFacts) {
     for wanted in uri_attributes(&tag.name) {
         if let Some((_, value)) = tag.attributes.iter().find(|(name, _)| name == wanted) {
+            facts.uri_truncated |= trim_uri(value).len() > URI_LEN_MAX;
             let value = value.trim();
             if !value.is_empty() {
+                facts.iframe_src |= tag.name == "iframe";
                 uris.push(value.to_string());
             }
         }

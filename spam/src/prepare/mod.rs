@@ -21,6 +21,9 @@
 //!   multipart/alternative parts differ (see `alternative`).
 //! - `part_headers()`: the header of each MIME entity, for `mimeheader`
 //!   rules.
+//! - `mime_scan()`: SpamAssassin's parse flags and base64 line lengths,
+//!   from a second pass that splits the message by SpamAssassin's line
+//!   rules (see `mime_scan`).
 //!
 //! Preparation returns no error, and the unit tests, a property test, the
 //! corpus test and the `spam_prepare` fuzz target check that no input makes
@@ -41,6 +44,7 @@ pub mod decode;
 pub mod headers;
 pub mod html;
 pub mod html_color;
+pub mod mime_scan;
 pub mod received;
 pub mod redirector;
 pub mod text;
@@ -110,6 +114,7 @@ pub struct Prepared<'m> {
     part_headers: Vec<std::ops::Range<usize>>,
     leaves: usize,
     limits_reached: LimitsReached,
+    mime_scan: mime_scan::MimeScan,
     /// The Date minus Received difference, computed by the first eval rule
     /// that reads it, because several rules compare it with other bounds.
     date_diff_secs: std::cell::OnceCell<i64>,
@@ -214,6 +219,7 @@ impl<'m> Prepared<'m> {
             part_headers: walk.part_headers,
             leaves: walk.leaves,
             limits_reached: walk.limits_reached,
+            mime_scan: mime_scan::scan(raw),
             date_diff_secs: std::cell::OnceCell::new(),
         }
     }
@@ -312,6 +318,12 @@ impl<'m> Prepared<'m> {
     /// Returns which limits this message reached.
     pub fn limits_reached(&self) -> LimitsReached {
         self.limits_reached
+    }
+
+    /// Returns the facts of the pass that splits the message as
+    /// SpamAssassin's parser does ([`mime_scan`]).
+    pub fn mime_scan(&self) -> mime_scan::MimeScan {
+        self.mime_scan
     }
 }
 
