@@ -44,6 +44,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "check_from_in_list",
     "check_from_in_welcomelist",
     "check_replyto_in_list",
+    "check_subject_in_blocklist",
+    "check_subject_in_welcomelist",
     "check_to_in_all_spam",
     "check_to_in_blocklist",
     "check_to_in_list",
@@ -91,6 +93,14 @@ const ADDRESS_REMOVALS: [(&str, &str); 4] = [
     ("unblacklist_from", "blocklist_from"),
 ];
 
+/// Directives of the WelcomeListSubject plugin, with their older names.
+const SUBJECT_DIRECTIVES: [(&str, &str); 4] = [
+    ("welcomelist_subject", "welcomelist_subject"),
+    ("whitelist_subject", "welcomelist_subject"),
+    ("blocklist_subject", "blocklist_subject"),
+    ("blacklist_subject", "blocklist_subject"),
+];
+
 /// Directives that fill the `BLOCK` and `WELCOME` host lists.
 const HOST_DIRECTIVES: [(&str, &str); 4] = [
     ("blocklist_uri_host", "BLOCK"),
@@ -132,6 +142,14 @@ impl AddressList {
         self.exact.insert(entry);
     }
 
+    /// Adds a Subject entry: the whole value is one pattern, which the
+    /// plugin matches anywhere in the Subject, unanchored.
+    fn add_subject(&mut self, entry: &str) {
+        let entry = entry.trim().to_lowercase();
+        self.patterns.push(format!("*{entry}*").chars().collect());
+        self.exact.insert(entry);
+    }
+
     fn remove(&mut self, entry: &str) {
         let entry = entry.to_lowercase();
         self.exact.remove(&entry);
@@ -156,6 +174,9 @@ impl AddressList {
 #[derive(Debug, Default)]
 pub struct Lists {
     addresses: HashMap<String, AddressList>,
+    /// Subject lists by name: the whole line, lower-cased, and patterns
+    /// matched anywhere in the Subject.
+    subjects: HashMap<String, AddressList>,
     /// Host lists by name: host or domain to listed (true) or excluded.
     hosts: HashMap<String, HashMap<String, bool>>,
     /// Whether the rule set has `welcomelist_from_rcvd` entries.
@@ -209,6 +230,15 @@ impl Lists {
             for word in lines(directive).flat_map(|line| line.split_whitespace()) {
                 if let Some(target) = lists.addresses.get_mut(list) {
                     target.remove(word);
+                }
+            }
+        }
+
+        for (directive, list) in SUBJECT_DIRECTIVES {
+            for line in lines(directive) {
+                if room(1) {
+                    let target = lists.subjects.entry(list.to_string()).or_default();
+                    target.add_subject(line);
                 }
             }
         }
@@ -297,6 +327,8 @@ impl Lists {
             "check_to_in_blocklist" => Some(to_in("blocklist_to")),
             "check_to_in_more_spam" => Some(to_in("more_spam_to")),
             "check_to_in_all_spam" => Some(to_in("all_spam_to")),
+            "check_subject_in_welcomelist" => Some(self.subject_in("welcomelist_subject", message)),
+            "check_subject_in_blocklist" => Some(self.subject_in("blocklist_subject", message)),
             "check_uri_host_listed" => Some(self.uri_host_listed(arg?, message)),
             "check_uri_host_in_blocklist" => Some(self.uri_host_listed("BLOCK", message)),
             "check_uri_host_in_welcomelist" => Some(self.uri_host_listed("WELCOME", message)),
@@ -313,6 +345,19 @@ impl Lists {
         addresses
             .iter()
             .any(|address| list.contains(&address.to_lowercase()))
+    }
+
+    /// Returns whether the decoded Subject of `message`, lower-cased, is an
+    /// entry of Subject list `name` or contains a match of one.
+    fn subject_in(&self, name: &str, message: &Prepared<'_>) -> bool {
+        let Some(list) = self.subjects.get(name) else {
+            return false;
+        };
+        let subject = message
+            .header("Subject", crate::prepare::HeaderForm::Decoded)
+            .unwrap_or_default();
+        let subject = subject.trim_end_matches(['\r', '\n']).to_lowercase();
+        !subject.is_empty() && list.contains(&subject)
     }
 
     /// Returns whether a host of a URI of `message`, other than `mailto:`,
@@ -727,5 +772,39 @@ mod tests {
         assert_eq!(host_suffixes(long).count(), HOST_SUFFIXES_MAX);
         assert_eq!(host_suffixes(long).next(), Some("c.d.e.f.g.h.i.j.k.l.m"));
         assert_eq!(host_suffixes(long).last(), Some("m"));
+    }
+
+    #[test]
+    fn subject_lists_match_anywhere() {
+        let lists = lists(
+            "welcomelist_subject [project-x] weekly\n\
+             blocklist_subject *free money*\n\
+             blacklist_subject v?agra\n",
+        );
+        let subject =
+            |text: &str| format!("From: a@example.com\r\nSubject: {text}\r\n\r\nbody\r\n");
+        let cases = [
+            (
+                "check_subject_in_welcomelist",
+                "Re: [Project-X] Weekly report",
+                true,
+            ),
+            ("check_subject_in_welcomelist", "[project-x] daily", false),
+            ("check_subject_in_blocklist", "Get FREE MONEY now", true),
+            ("check_subject_in_blocklist", "cheap Viagra", true),
+            ("check_subject_in_blocklist", "meeting notes", false),
+        ];
+        for (function, text, expected) in cases {
+            assert_eq!(
+                evaluate(&lists, function, &[], &subject(text)),
+                Some(expected),
+                "{function} {text}"
+            );
+        }
+        let no_subject = "From: a@example.com\r\n\r\nbody\r\n";
+        assert_eq!(
+            evaluate(&lists, "check_subject_in_blocklist", &[], no_subject),
+            Some(false)
+        );
     }
 }

@@ -17,11 +17,16 @@
 
 use std::collections::HashSet;
 
+use crate::prepare::uri_host::is_fqdn_valid;
 use crate::prepare::{HeaderForm, Prepared};
 use crate::rules::RuleModel;
 
 /// Names of the tests [`RegistryBoundaries::evaluate`] implements.
-pub const IMPLEMENTED: &[&str] = &["check_mailfrom_matches_rcvd", "check_ratware_envelope_from"];
+pub const IMPLEMENTED: &[&str] = &[
+    "check_https_http_mismatch",
+    "check_mailfrom_matches_rcvd",
+    "check_ratware_envelope_from",
+];
 
 /// Two-letter codes that RFC 1480 places under `.us`: the states, the
 /// District of Columbia and the territories SpamAssassin lists.
@@ -107,10 +112,11 @@ impl RegistryBoundaries {
     pub fn evaluate(
         &self,
         function: &str,
-        _args: &[String],
+        args: &[String],
         message: &Prepared<'_>,
     ) -> Option<bool> {
         match function {
+            "check_https_http_mismatch" => self.https_http_mismatch(args, message),
             "check_mailfrom_matches_rcvd" => Some(self.mailfrom_matches_rcvd(message)),
             "check_ratware_envelope_from" => Some(self.ratware_envelope_from(message)),
             _ => None,
@@ -143,6 +149,90 @@ impl RegistryBoundaries {
 }
 
 impl RegistryBoundaries {
+    /// Returns whether an HTML part has a link to an `http` or `https` URI
+    /// whose text names another `https://` site, counted by registered
+    /// domain (HTTPSMismatch.pm), and between `args[0]` (0 means 1) and
+    /// below `args[1]`, when given, links to valid domains. Links to IP
+    /// addresses are not counted. `None` when an argument is not a number.
+    fn https_http_mismatch(&self, args: &[String], message: &Prepared<'_>) -> Option<bool> {
+        let number = |index: usize| -> Option<Option<f64>> {
+            match args.get(index).map(|arg| arg.trim()) {
+                None | Some("") => Some(None),
+                Some(text) => text.parse::<f64>().ok().map(Some),
+            }
+        };
+        let anchors_min = number(0)?.filter(|min| *min != 0.0).unwrap_or(1.0);
+        let anchors_max = number(1)?;
+
+        for html in message.html() {
+            // HTML.pm files each link's text under its href, so links with
+            // the same href count once.
+            let mut texts_by_href: Vec<(&str, Vec<&str>)> = Vec::new();
+            for (href, text) in html.anchor_hrefs.iter().zip(&html.anchor_texts) {
+                match texts_by_href.iter_mut().find(|(known, _)| known == href) {
+                    Some((_, texts)) => texts.push(text),
+                    None => texts_by_href.push((href, vec![text])),
+                }
+            }
+
+            let mut hit = false;
+            let mut anchors = 0usize;
+            for (href, texts) in texts_by_href {
+                let Some(link_domain) = self.link_domain(href) else {
+                    continue;
+                };
+                anchors += 1;
+                // A text that names the link's own domain, or no valid
+                // site, does not end the search: the next text may differ.
+                let mismatch = texts
+                    .iter()
+                    .filter_map(|text| self.https_domain_in(text))
+                    .any(|named| named != link_domain);
+                hit |= mismatch;
+            }
+
+            let anchors = anchors as f64;
+            let in_range = anchors >= anchors_min && anchors_max.is_none_or(|max| anchors < max);
+            if hit && in_range {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+
+    /// Returns the registered domain of an `http` or `https` link's host,
+    /// when it is a valid host name with a listed top-level domain and not
+    /// an IP address.
+    fn link_domain(&self, href: &str) -> Option<String> {
+        let host = https_or_http_host(href)?;
+        if is_ip_address(host) {
+            return None;
+        }
+        let (_, domain) = self.split_domain(host);
+        let valid = is_fqdn_valid(&domain) && self.is_domain_valid(&domain);
+        valid.then_some(domain)
+    }
+
+    /// Returns the site that the first `https://` in `text` names: its
+    /// registered domain, or the IP address as written. `None` when the
+    /// first such site has no listed top-level domain, as the Perl skips
+    /// the rest of that text then.
+    fn https_domain_in(&self, text: &str) -> Option<String> {
+        let lower = text.to_ascii_lowercase();
+        let site = lower.match_indices("https://").find_map(|(at, scheme)| {
+            let start = at + scheme.len();
+            let site = text[start..]
+                .split(|c: char| c.is_whitespace() || matches!(c, '/' | ':' | '?' | '#'))
+                .next()?;
+            (!site.is_empty()).then_some(site)
+        })?;
+        if is_ip_address(site) {
+            return Some(site.to_string());
+        }
+        let (_, domain) = self.split_domain(site);
+        self.is_domain_valid(&domain).then_some(domain)
+    }
+
     /// Returns whether `domain` has a dot and ends in a listed top-level
     /// domain, as RegistryBoundaries.pm's `is_domain_valid` checks. It
     /// checks nothing else about the name.
@@ -220,6 +310,26 @@ fn names_recipient(sender: &str, domain: &str, user: &str) -> bool {
                 .strip_prefix(user)
                 .is_some_and(|tail| tail.starts_with('@'))
     })
+}
+
+/// Returns the host of an `http://` or `https://` URI (any case): the
+/// characters after `//` up to the first `/`, `:`, `?` or `#`.
+fn https_or_http_host(uri: &str) -> Option<&str> {
+    let scheme_len = ["http://", "https://"]
+        .iter()
+        .find(|scheme| {
+            uri.get(..scheme.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+        })?
+        .len();
+    let rest = &uri[scheme_len..];
+    let host = rest.split(['/', ':', '?', '#']).next()?;
+    (!host.is_empty()).then_some(host)
+}
+
+/// Returns whether `text` is an IPv4 or IPv6 address.
+fn is_ip_address(text: &str) -> bool {
+    text.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Returns the part of `address` after its last `@` when it has a dot with
@@ -402,5 +512,64 @@ mod tests {
         assert!(!boundaries.ratware_envelope_from(&no_to));
         let no_sender = Prepared::new(b"To: bob@example.com\r\n\r\nbody\r\n");
         assert!(!boundaries.ratware_envelope_from(&no_sender));
+    }
+
+    fn https_mismatch(links: &[(&str, &str)], args: &[&str]) -> Option<bool> {
+        let anchors: String = links
+            .iter()
+            .map(|(href, text)| format!("<a href=\"{href}\">{text}</a> "))
+            .collect();
+        let message = format!(
+            "From: a@example.com\r\nContent-Type: text/html\r\n\r\n<html><body>{anchors}</body></html>\r\n"
+        );
+        let prepared = Prepared::new(message.as_bytes());
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        boundaries().evaluate("check_https_http_mismatch", &args, &prepared)
+    }
+
+    #[test]
+    fn https_http_mismatch_table() {
+        let bank = ("http://evil.example.net/login", "https://www.bank.co.uk/");
+        let same = ("http://www.bank.co.uk/x", "https://secure.bank.co.uk/");
+        let plain = ("http://example.org/", "click here");
+        let to_ip = ("http://192.0.2.1/login", "https://www.bank.com/");
+        let text_ip = ("http://evil.example.net/", "https://192.0.2.7/");
+        let cases: [(&str, &[(&str, &str)], &[&str], Option<bool>); 8] = [
+            (
+                "link_text_names_other_https_site",
+                &[bank],
+                &["1", "10"],
+                Some(true),
+            ),
+            ("same_registered_domain", &[same], &["1", "10"], Some(false)),
+            ("text_without_https", &[plain], &["1", "10"], Some(false)),
+            (
+                "link_to_ip_not_counted",
+                &[to_ip],
+                &["1", "10"],
+                Some(false),
+            ),
+            (
+                "text_names_ip_address",
+                &[text_ip],
+                &["1", "10"],
+                Some(true),
+            ),
+            ("too_few_anchors", &[bank], &["2", "10"], Some(false)),
+            ("max_is_exclusive", &[bank, plain], &["1", "2"], Some(false)),
+            ("argument_not_a_number", &[bank], &["one"], None),
+        ];
+        for (case, links, args, expected) in cases {
+            assert_eq!(https_mismatch(links, args), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn https_site_after_empty_one_counts() {
+        let link = (
+            "http://evil.example.net/",
+            "see https:/// or https://www.bank.com/",
+        );
+        assert_eq!(https_mismatch(&[link], &["1"]), Some(true));
     }
 }
