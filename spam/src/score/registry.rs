@@ -534,7 +534,13 @@ mod tests {
         let plain = ("http://example.org/", "click here");
         let to_ip = ("http://192.0.2.1/login", "https://www.bank.com/");
         let text_ip = ("http://evil.example.net/", "https://192.0.2.7/");
-        let cases: [(&str, &[(&str, &str)], &[&str], Option<bool>); 8] = [
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            &'a [&'a str],
+            Option<bool>,
+        );
+        let cases: [Case; 8] = [
             (
                 "link_text_names_other_https_site",
                 &[bank],
