@@ -107,6 +107,8 @@ pub struct Prepared<'m> {
     /// The invisible HTML text.
     invisible: String,
     rawbody: Vec<Cow<'m, [u8]>>,
+    /// The top-level body, undecoded: the bytes after the header's empty line.
+    pristine_body: &'m [u8],
     uris: Vec<String>,
     html: Vec<HtmlFacts>,
     alternative_difference: AlternativeDifference,
@@ -213,6 +215,7 @@ impl<'m> Prepared<'m> {
             visible: walk.visible,
             invisible: walk.invisible,
             rawbody: walk.rawbody,
+            pristine_body: &raw[root.body.clone()],
             uris: walk.uris.into_vec(),
             html: walk.html,
             alternative_difference,
@@ -270,6 +273,12 @@ impl<'m> Prepared<'m> {
             text::split_short_lines(&text::collapse_whitespace(&self.invisible), &mut lines);
         }
         lines
+    }
+
+    /// Returns the top-level body as received, undecoded (SpamAssassin's
+    /// `get_pristine_body`).
+    pub fn pristine_body(&self) -> &'m [u8] {
+        self.pristine_body
     }
 
     /// Returns the decoded, unrendered text pieces for `rawbody` rules.

@@ -4,7 +4,9 @@
 //! `enlist_uri_host`. The welcomelist and blocklist tests read
 //! `welcomelist_from`, `blocklist_from`, `welcomelist_to`, `blocklist_to`,
 //! `more_spam_to`, `all_spam_to`, `welcomelist_uri_host` and
-//! `blocklist_uri_host`.
+//! `blocklist_uri_host`. The Subject tests of WelcomeListSubject.pm read
+//! `welcomelist_subject` and `blocklist_subject`, and the VBounce.pm tests
+//! read `welcomelist_bounce_relays`.
 //!
 //! An address list entry is a pattern in which `*` is any run of
 //! characters and `?` is one character, matched against the whole
@@ -43,6 +45,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "check_from_in_default_welcomelist",
     "check_from_in_list",
     "check_from_in_welcomelist",
+    "check_welcomelist_bounce_relays",
     "check_replyto_in_list",
     "check_subject_in_blocklist",
     "check_subject_in_welcomelist",
@@ -54,6 +57,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "check_uri_host_in_blocklist",
     "check_uri_host_in_welcomelist",
     "check_uri_host_listed",
+    "have_any_bounce_relays",
 ];
 
 /// Maximum entries kept over all address and host lists. The stock rules
@@ -72,7 +76,7 @@ const RECEIVED_FOR_FIELDS: usize = 3;
 
 /// Directives that fill an address list named after the directive, with
 /// the older names that SpamAssassin 4.0 still reads.
-const ADDRESS_DIRECTIVES: [(&str, &str); 10] = [
+const ADDRESS_DIRECTIVES: [(&str, &str); 12] = [
     ("welcomelist_from", "welcomelist_from"),
     ("whitelist_from", "welcomelist_from"),
     ("blocklist_from", "blocklist_from"),
@@ -83,6 +87,8 @@ const ADDRESS_DIRECTIVES: [(&str, &str); 10] = [
     ("blacklist_to", "blocklist_to"),
     ("more_spam_to", "more_spam_to"),
     ("all_spam_to", "all_spam_to"),
+    ("welcomelist_bounce_relays", "welcomelist_bounce_relays"),
+    ("whitelist_bounce_relays", "welcomelist_bounce_relays"),
 ];
 
 /// Directives that remove entries from an address list.
@@ -330,6 +336,8 @@ impl Lists {
             "check_subject_in_welcomelist" => Some(self.subject_in("welcomelist_subject", message)),
             "check_subject_in_blocklist" => Some(self.subject_in("blocklist_subject", message)),
             "check_uri_host_listed" => Some(self.uri_host_listed(arg?, message)),
+            "have_any_bounce_relays" => Some(self.has_bounce_relays()),
+            "check_welcomelist_bounce_relays" => Some(self.bounce_from_own_relay(message)),
             "check_uri_host_in_blocklist" => Some(self.uri_host_listed("BLOCK", message)),
             "check_uri_host_in_welcomelist" => Some(self.uri_host_listed("WELCOME", message)),
             _ => None,
@@ -345,6 +353,61 @@ impl Lists {
         addresses
             .iter()
             .any(|address| list.contains(&address.to_lowercase()))
+    }
+
+    /// Returns whether the rule set lists any of its own relays in
+    /// `welcomelist_bounce_relays` (VBounce.pm's `have_any_bounce_relays`).
+    fn has_bounce_relays(&self) -> bool {
+        self.addresses
+            .get("welcomelist_bounce_relays")
+            .is_some_and(|list| !list.exact.is_empty())
+    }
+
+    /// Returns whether a Received field quoted in `message`, in the body
+    /// text or in the raw body, names one of the rule set's own relays: a
+    /// bounce of mail that did pass through them (VBounce.pm's
+    /// `check_welcomelist_bounce_relays`).
+    fn bounce_from_own_relay(&self, message: &Prepared<'_>) -> bool {
+        let Some(relays) = self.addresses.get("welcomelist_bounce_relays") else {
+            return false;
+        };
+        let listed = |name: &str| relays.contains(&name.to_lowercase());
+
+        let in_text = message
+            .body()
+            .iter()
+            .filter(|line| starts_with_received(line))
+            .any(|line| dotted_names(line, false).any(listed));
+        if in_text {
+            return true;
+        }
+
+        let raw = String::from_utf8_lossy(message.pristine_body());
+        if !raw.to_ascii_lowercase().contains("received:") {
+            return false;
+        }
+        // Lines that start with white space continue the field before,
+        // joined without a separator, as the plugin joins them.
+        let mut field = String::new();
+        let mut seen_received = false;
+        for line in raw.split('\n') {
+            if !seen_received && !starts_with_received(line) {
+                continue;
+            }
+            seen_received = true;
+            if line.starts_with(char::is_whitespace) {
+                if field.len() < QUOTED_FIELD_LEN_MAX {
+                    field.push_str(line);
+                }
+            } else {
+                field.clear();
+                field.push_str(line);
+            }
+            if starts_with_received(&field) && dotted_names(&field, true).any(listed) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Returns whether the decoded Subject of `message`, lower-cased, is an
@@ -388,6 +451,55 @@ impl Lists {
         }
         false
     }
+}
+
+/// Maximum bytes of one quoted Received field that the bounce relay test
+/// joins from its lines.
+const QUOTED_FIELD_LEN_MAX: usize = 64 * 1024;
+
+/// Returns whether `line` starts with `Received:` in any case, after any
+/// run of `>` and spaces (a quoted copy).
+fn starts_with_received(line: &str) -> bool {
+    let rest = line.trim_start_matches(['>', ' ']);
+    rest.get(..9)
+        .is_some_and(|start| start.eq_ignore_ascii_case("received:"))
+}
+
+/// Returns the dotted names that the plugin's pattern finds in `text`:
+/// runs without white space that contain a dot, each between two white
+/// space characters, the pattern moving on after the closing one, so of
+/// two names with one space between them only the first counts. With
+/// `any_space` false only the space character counts as white space, as
+/// in the pattern for body text.
+fn dotted_names(text: &str, any_space: bool) -> impl Iterator<Item = &str> {
+    let is_space = move |c: char| {
+        if any_space {
+            c.is_whitespace()
+        } else {
+            c == ' '
+        }
+    };
+    let mut rest = text;
+    std::iter::from_fn(move || loop {
+        let open = rest.find(is_space)?;
+        let after = &rest[open..];
+        let open_len = after.chars().next().map_or(1, char::len_utf8);
+        let word_start = open + open_len;
+        let word_len = rest[word_start..]
+            .find(|c: char| c.is_whitespace())
+            .unwrap_or(rest.len() - word_start);
+        let word = &rest[word_start..word_start + word_len];
+        let close = rest[word_start + word_len..].chars().next();
+        let closed = close.is_some_and(is_space);
+        let bytes = word.as_bytes();
+        let dotted = bytes.len() >= 3 && bytes[1..bytes.len() - 1].contains(&b'.');
+        if closed && dotted {
+            let close_len = close.map_or(0, char::len_utf8);
+            rest = &rest[word_start + word_len + close_len..];
+            return Some(word);
+        }
+        rest = &rest[word_start..];
+    })
 }
 
 /// Splits `(NAME) word ...` into the list name and its words.
@@ -804,6 +916,69 @@ mod tests {
         let no_subject = "From: a@example.com\r\n\r\nbody\r\n";
         assert_eq!(
             evaluate(&lists, "check_subject_in_blocklist", &[], no_subject),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn dotted_names_table() {
+        fn collect(text: &str, any_space: bool) -> Vec<&str> {
+            dotted_names(text, any_space).collect()
+        }
+        assert_eq!(
+            collect("Received: by mx.example.org (Postfix) ", false),
+            ["mx.example.org"]
+        );
+        // The closing space is consumed, so the next name needs its own.
+        assert_eq!(collect(" a.b c.d  e.f ", false), ["a.b", "e.f"]);
+        assert_eq!(collect("x .ab a. a.b", false), Vec::<&str>::new());
+        assert_eq!(
+            collect("Received: by\tmx.example.org\t(x)", false),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            collect("Received: by\tmx.example.org\t(x)", true),
+            ["mx.example.org"]
+        );
+        assert_eq!(collect(" é.b ", false), ["é.b"]);
+    }
+
+    #[test]
+    fn bounce_through_own_relay() {
+        let lists = lists("welcomelist_bounce_relays mx.example.org *.relay.example\n");
+        let text_bounce = "From: MAILER-DAEMON@example.net\r\nSubject: failure\r\n\r\n\
+            > Received: by mx.example.org (Postfix, from userid 1007)\r\n";
+        let attached = "From: MAILER-DAEMON@example.net\r\nSubject: failure\r\n\
+            Content-Type: multipart/report; boundary=b\r\n\r\n--b\r\n\
+            Content-Type: text/plain\r\n\r\nsorry\r\n--b\r\n\
+            Content-Type: message/rfc822\r\n\r\nReceived: from client (client [192.0.2.1])\r\n\
+            \tby out.relay.example (Postfix) with ESMTP id 1\r\nSubject: hi\r\n\r\nhello\r\n--b--\r\n";
+        let other = "From: MAILER-DAEMON@example.net\r\nSubject: failure\r\n\r\n\
+            Received: by mx.other.example (Postfix) id 1\r\n";
+        assert_eq!(
+            evaluate(&lists, "have_any_bounce_relays", &[], other),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_welcomelist_bounce_relays", &[], text_bounce),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_welcomelist_bounce_relays", &[], attached),
+            Some(true)
+        );
+        assert_eq!(
+            evaluate(&lists, "check_welcomelist_bounce_relays", &[], other),
+            Some(false)
+        );
+
+        let empty = self::lists("");
+        assert_eq!(
+            evaluate(&empty, "have_any_bounce_relays", &[], text_bounce),
+            Some(false)
+        );
+        assert_eq!(
+            evaluate(&empty, "check_welcomelist_bounce_relays", &[], text_bounce),
             Some(false)
         );
     }
