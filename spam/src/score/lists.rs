@@ -465,9 +465,9 @@ fn starts_with_received(line: &str) -> bool {
         .is_some_and(|start| start.eq_ignore_ascii_case("received:"))
 }
 
-/// Returns the dotted names that the plugin's pattern finds in `text`:
-/// runs without white space that contain a dot, each between two white
-/// space characters, the pattern moving on after the closing one, so of
+/// Returns the dotted names that the plugin's pattern finds in `text`.
+/// A name is a run without white space that contains a dot, between two
+/// white space characters. The search goes on after the closing one, so of
 /// two names with one space between them only the first counts. With
 /// `any_space` false only the space character counts as white space, as
 /// in the pattern for body text.
