@@ -280,16 +280,16 @@ pub(crate) mod fixtures {
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, // width 1, height 1
         0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, // depth 8, RGBA, CRC
         0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, // IDAT, length 10
-        0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4,
-        0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82, // IEND
+        0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00,
+        0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82, // IEND
     ];
 
     /// The segments of a 1x1 baseline JPEG up to its frame header: SOI,
     /// a JFIF APP0 segment, a quantization table, then SOF0.
     pub const JPEG_1X1: &[u8] = &[
         0xff, 0xd8, // SOI
-        0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01,
-        0x00, 0x01, 0x00, 0x00, // APP0 "JFIF", version 1.1, 1:1 aspect
+        0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00,
+        0x01, 0x00, 0x00, // APP0 "JFIF", version 1.1, 1:1 aspect
         0xff, 0xdb, 0x00, 0x05, 0x00, 0x01, 0x01, // DQT, cut to 3 bytes of table
         0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00, // SOF0
         0xff, 0xd9, // EOI
@@ -316,13 +316,25 @@ mod tests {
     fn gif_size_table() {
         let cases: Vec<(&str, Vec<u8>, Option<ImageSize>)> = vec![
             ("gif_1x1", GIF_1X1.to_vec(), size(1, 1)),
-            ("gif87a_264x127", patched(GIF_1X1, 3, b"87a\x08\x01\x7f\x00"), size(264, 127)),
-            ("gif_little_endian_65535", patched(GIF_1X1, 6, b"\xff\xff\x02\x00"), size(65535, 2)),
+            (
+                "gif87a_264x127",
+                patched(GIF_1X1, 3, b"87a\x08\x01\x7f\x00"),
+                size(264, 127),
+            ),
+            (
+                "gif_little_endian_65535",
+                patched(GIF_1X1, 6, b"\xff\xff\x02\x00"),
+                size(65535, 2),
+            ),
             ("gif_version_90a", patched(GIF_1X1, 3, b"90a"), None),
             ("gif_zero_width", patched(GIF_1X1, 6, b"\x00\x00"), None),
             ("gif_zero_height", patched(GIF_1X1, 8, b"\x00\x00"), None),
             ("gif_header_cut_short", GIF_1X1[..9].to_vec(), None),
-            ("gif_header_just_long_enough", GIF_1X1[..10].to_vec(), size(1, 1)),
+            (
+                "gif_header_just_long_enough",
+                GIF_1X1[..10].to_vec(),
+                size(1, 1),
+            ),
             ("gif_empty", Vec::new(), None),
         ];
         for (name, data, expected) in cases {
@@ -346,12 +358,23 @@ mod tests {
             &PNG_1X1[8..],
         ]
         .concat();
-        let iend_first = [b"\x89PNG\r\n\x1a\n\x00\x00\x00\x00IEND".as_slice(), &PNG_1X1[8..]]
-            .concat();
+        let iend_first = [
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\x00IEND".as_slice(),
+            &PNG_1X1[8..],
+        ]
+        .concat();
         let cases: Vec<(&str, Vec<u8>, Option<ImageSize>)> = vec![
             ("png_1x1", PNG_1X1.to_vec(), size(1, 1)),
-            ("png_640x480", patched(PNG_1X1, 16, &[0, 0, 2, 128, 0, 0, 1, 224]), size(640, 480)),
-            ("png_max_sides", patched(PNG_1X1, 16, &[0xff; 8]), size(u32::MAX, u32::MAX)),
+            (
+                "png_640x480",
+                patched(PNG_1X1, 16, &[0, 0, 2, 128, 0, 0, 1, 224]),
+                size(640, 480),
+            ),
+            (
+                "png_max_sides",
+                patched(PNG_1X1, 16, &[0xff; 8]),
+                size(u32::MAX, u32::MAX),
+            ),
             ("png_zero_height", patched(PNG_1X1, 20, &[0, 0, 0, 0]), None),
             ("png_bad_signature", patched(PNG_1X1, 1, b"PNH"), None),
             ("png_ihdr_length_not_13", patched(PNG_1X1, 11, &[12]), None),
@@ -360,8 +383,16 @@ mod tests {
             ("png_iend_before_ihdr", iend_first, None),
             // The Perl reads the last 4 bytes there as the CRC, so the
             // header needs 12 bytes after its type.
-            ("png_header_cut_short", PNG_1X1[..after_ihdr_type + 11].to_vec(), None),
-            ("png_header_without_crc", PNG_1X1[..after_ihdr_type + 12].to_vec(), size(1, 1)),
+            (
+                "png_header_cut_short",
+                PNG_1X1[..after_ihdr_type + 11].to_vec(),
+                None,
+            ),
+            (
+                "png_header_without_crc",
+                PNG_1X1[..after_ihdr_type + 12].to_vec(),
+                size(1, 1),
+            ),
             ("png_signature_only", PNG_1X1[..8].to_vec(), None),
             ("png_empty", Vec::new(), None),
         ];
@@ -387,9 +418,21 @@ mod tests {
             ("jpeg_scan_before_frame", start_of_scan, None),
             ("jpeg_segment_length_under_2", short_length, None),
             ("jpeg_segment_without_ff", no_marker_byte, None),
-            ("jpeg_frame_cut_short", JPEG_1X1[..sof_at + 8].to_vec(), None),
-            ("jpeg_frame_just_long_enough", JPEG_1X1[..sof_at + 9].to_vec(), size(1, 1)),
-            ("jpeg_segment_length_past_end", JPEG_1X1[..sof_at - 2].to_vec(), None),
+            (
+                "jpeg_frame_cut_short",
+                JPEG_1X1[..sof_at + 8].to_vec(),
+                None,
+            ),
+            (
+                "jpeg_frame_just_long_enough",
+                JPEG_1X1[..sof_at + 9].to_vec(),
+                size(1, 1),
+            ),
+            (
+                "jpeg_segment_length_past_end",
+                JPEG_1X1[..sof_at - 2].to_vec(),
+                None,
+            ),
             ("jpeg_soi_only", JPEG_1X1[..2].to_vec(), None),
             ("jpeg_bad_soi", patched(JPEG_1X1, 1, &[0xd9]), None),
         ];
