@@ -363,8 +363,8 @@ fn rawbody_image_ratio_measures_html() {
          rawbody RAW_LOW eval:image_to_text_ratio('all','0.000','0.003')\nscore RAW_LOW 1\n\
          rawbody RAW_HIGH eval:image_to_text_ratio('all','0.003','0.010')\nscore RAW_HIGH 1\n",
     );
-    // The HTML source is 50 bytes and its rendered text 7, over the
-    // 10000 pixels of a 100x100 PNG header.
+    // Over the 10000 pixels of a 100x100 PNG header: the HTML source is
+    // 50 bytes, and the rendered body with its Subject line under 30.
     let message = "Subject: sale\nMIME-Version: 1.0\n\
                    Content-Type: multipart/related; boundary=\"b\"\n\n\
                    --b\nContent-Type: text/html\n\n\
