@@ -18,6 +18,8 @@
 //! - `html`: HTMLEval.pm, reading `Prepared::html()`.
 //! - `body`: BodyEval.pm and the body half of MIMEEval.pm (upper case
 //!   share, blank line ratio).
+//! - `image`: ImageInfo.pm (image counts, pixel area, text per pixel,
+//!   image sizes).
 //!
 //! Settings are SpamAssassin's defaults: `ok_locales all`, so every
 //! "faraway charset" test is false. Network tests (DNSBL, URIBL, SPF,
@@ -29,6 +31,7 @@ mod body;
 mod date;
 mod header;
 mod html;
+mod image;
 mod mime;
 mod received;
 mod relay;
@@ -95,8 +98,13 @@ const IMPLEMENTED: &[&str] = &[
     "html_test",
     "html_text_match",
     "html_title_subject_ratio",
+    "image_count",
+    "image_size_exact",
+    "image_size_range",
+    "image_to_text_ratio",
     "multipart_alternative_difference",
     "multipart_alternative_difference_count",
+    "pixel_coverage",
     "similar_recipients",
     "sorted_recipients",
     "subject_is_all_caps",
@@ -104,11 +112,88 @@ const IMPLEMENTED: &[&str] = &[
 ];
 
 /// Evaluates the eval function `function` with the rule's `args` on
-/// `message`. Returns `None` when the function, or the argument it was
-/// given, is not implemented.
+/// `message`, as a `body` or `header` rule calls it. Returns `None` when
+/// the function, or the argument it was given, is not implemented.
 pub fn evaluate(function: &str, args: &[String], message: &Prepared<'_>) -> Option<bool> {
+    evaluate_with_text(function, args, message, image::text_len(message.body()))
+}
+
+/// Names of the eval functions whose result depends on whether a `body` or
+/// a `rawbody` rule calls them, because they measure the text SpamAssassin
+/// passes the rule.
+const TEXT_MEASURING: &[&str] = &["image_to_text_ratio"];
+
+/// Returns whether `function` gives a `rawbody` rule a different result
+/// than a `body` rule, so that a `rawbody` rule must call
+/// [`evaluate_rawbody`].
+pub fn measures_rule_text(function: &str) -> bool {
+    TEXT_MEASURING.contains(&function)
+}
+
+/// Evaluates `function` as a `rawbody` rule calls it: the text it measures
+/// is the decoded, unrendered body (`Prepared::rawbody()`) instead of the
+/// rendered one. Other functions give the same result as [`evaluate`].
+pub fn evaluate_rawbody(function: &str, args: &[String], message: &Prepared<'_>) -> Option<bool> {
+    evaluate_with_text(function, args, message, image::text_len(message.rawbody()))
+}
+
+/// Evaluates `function`, where `text_len` is the length in bytes of the
+/// text SpamAssassin would pass the rule.
+fn evaluate_with_text(
+    function: &str,
+    args: &[String],
+    message: &Prepared<'_>,
+    text_len: usize,
+) -> Option<bool> {
     let arg = |index: usize| args.get(index).map(String::as_str);
+    // ImageInfo.pm is false, not an error, when a required argument is
+    // missing, and reads an absent maximum as no maximum.
+    let optional = |index: usize| match arg(index) {
+        Some(text) => number(text).map(Some),
+        None => Some(None),
+    };
     match function {
+        "image_count" | "pixel_coverage" => {
+            let (Some(kind), Some(min)) = (arg(0), arg(1)) else {
+                return Some(false);
+            };
+            let (min, max) = (number(min)?, optional(2)?);
+            Some(if function == "image_count" {
+                image::count(message, kind, min, max)
+            } else {
+                image::pixel_coverage(message, kind, min, max)
+            })
+        }
+        "image_to_text_ratio" => {
+            let (Some(kind), Some(min), Some(max)) = (arg(0), arg(1), arg(2)) else {
+                return Some(false);
+            };
+            Some(image::text_ratio(
+                message,
+                kind,
+                text_len,
+                number(min)?,
+                number(max)?,
+            ))
+        }
+        "image_size_exact" => {
+            let (Some(kind), Some(height), Some(width)) = (arg(0), arg(1), arg(2)) else {
+                return Some(false);
+            };
+            Some(image::size_exact(message, kind, height, width))
+        }
+        "image_size_range" => {
+            let (Some(kind), Some(height_min), Some(width_min)) = (arg(0), arg(1), arg(2)) else {
+                return Some(false);
+            };
+            let range = image::SizeRange {
+                height_min: number(height_min)?,
+                width_min: number(width_min)?,
+                height_max: optional(3)?,
+                width_max: optional(4)?,
+            };
+            Some(image::size_in_range(message, kind, range))
+        }
         "check_for_missing_to_header" => Some(header::missing_to(message)),
         "check_all_trusted" => {
             let chain = message.headers().relay_chain();

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{evaluate, implemented};
+use super::{evaluate, evaluate_rawbody, implemented};
 use crate::prepare::Prepared;
-use crate::rules::{load_default, LoadOptions, Test};
+use crate::rules::{load_default, LoadOptions, RuleKind, Test};
 
 /// Evaluates `function(args)` on `message`.
 fn run(message: &str, function: &str, args: &[&str]) -> Option<bool> {
@@ -695,12 +695,12 @@ fn corpus_agreement_with_spamassassin() {
     let known: BTreeSet<&str> = implemented().iter().copied().collect();
     let mut rules = Vec::new();
     for (_, rule) in model.defined() {
-        let Some((_, Test::Eval(call))) = &rule.definition else {
+        let Some((kind, Test::Eval(call))) = &rule.definition else {
             continue;
         };
         let runs = rule.name.starts_with("__") || rule.score(0) != 0.0;
         if runs && known.contains(call.function.as_str()) {
-            rules.push((rule.name.clone(), call.clone()));
+            rules.push((rule.name.clone(), *kind, call.clone()));
         }
     }
 
@@ -714,10 +714,15 @@ fn corpus_agreement_with_spamassassin() {
         };
         let sa_hits: BTreeSet<&str> = hits.split(',').filter(|name| !name.is_empty()).collect();
         let message = Prepared::new(&raw);
-        for (name, call) in &rules {
+        for (name, kind, call) in &rules {
             let entry = counts.entry(call.function.clone()).or_default();
             let expected = sa_hits.contains(name.as_str());
-            match evaluate(&call.function, &call.args, &message) {
+            let result = if *kind == RuleKind::Rawbody {
+                evaluate_rawbody(&call.function, &call.args, &message)
+            } else {
+                evaluate(&call.function, &call.args, &message)
+            };
+            match result {
                 None => entry[3] += 1,
                 Some(found) if found == expected => entry[0] += 1,
                 Some(true) => {

@@ -24,6 +24,8 @@
 //! - `mime_scan()`: SpamAssassin's parse flags and base64 line lengths,
 //!   from a second pass that splits the message by SpamAssassin's line
 //!   rules (see `mime_scan`).
+//! - `images()`: the GIF, PNG and JPEG parts and their pixel sizes, found
+//!   on the first call (see `image`).
 //!
 //! Preparation returns no error, and the unit tests, a property test, the
 //! corpus test and the `spam_prepare` fuzz target check that no input makes
@@ -44,6 +46,7 @@ pub mod decode;
 pub mod headers;
 pub mod html;
 pub mod html_color;
+pub mod image;
 pub mod mime_scan;
 pub mod received;
 pub mod redirector;
@@ -120,6 +123,8 @@ pub struct Prepared<'m> {
     /// The Date minus Received difference, computed by the first eval rule
     /// that reads it, because several rules compare it with other bounds.
     date_diff_secs: std::cell::OnceCell<i64>,
+    /// The image parts, found by the first eval rule that reads them.
+    images: std::cell::OnceCell<Vec<image::Image>>,
 }
 
 /// State of one walk over the MIME tree.
@@ -224,6 +229,7 @@ impl<'m> Prepared<'m> {
             limits_reached: walk.limits_reached,
             mime_scan: mime_scan::scan(raw),
             date_diff_secs: std::cell::OnceCell::new(),
+            images: std::cell::OnceCell::new(),
         }
     }
 
@@ -231,6 +237,13 @@ impl<'m> Prepared<'m> {
     /// with `compute` on the first call only.
     pub fn date_diff_secs(&self, compute: impl FnOnce(&Prepared<'m>) -> i64) -> i64 {
         *self.date_diff_secs.get_or_init(|| compute(self))
+    }
+
+    /// Returns the image parts of the message ([`image`]), parsing the MIME
+    /// tree and decoding each image's first bytes on the first call only.
+    pub fn images(&self) -> &[image::Image] {
+        self.images
+            .get_or_init(|| image::find_images(self.full, &parse(self.full)))
     }
 
     /// Returns the message bytes, for `full` rules.

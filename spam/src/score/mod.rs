@@ -423,6 +423,12 @@ impl Scorer {
             // with Bayes off.
             let result = if rule.call.function == CHECK_BAYES {
                 Some(bayes.is_some_and(|probability| bayes_in_range(probability, &rule.call.args)))
+            } else if rule.kind == RuleKind::Rawbody
+                && crate::eval::measures_rule_text(&rule.call.function)
+            {
+                // `EvalFn` gets no rule kind, so the scorer calls the
+                // rawbody form of these evals itself.
+                crate::eval::evaluate_rawbody(&rule.call.function, &rule.call.args, message)
             } else if setting_evals::SettingEvals::handles(&rule.call.function) {
                 self.setting_evals
                     .evaluate(&rule.call.function, &rule.call.args, message)

@@ -357,6 +357,29 @@ fn evals_use_injected_function() {
 }
 
 #[test]
+fn rawbody_image_ratio_measures_html() {
+    let scorer = scorer_from(
+        "body BODY_RATIO eval:image_to_text_ratio('all','0.000','0.003')\nscore BODY_RATIO 1\n\
+         rawbody RAW_LOW eval:image_to_text_ratio('all','0.000','0.003')\nscore RAW_LOW 1\n\
+         rawbody RAW_HIGH eval:image_to_text_ratio('all','0.003','0.010')\nscore RAW_HIGH 1\n",
+    );
+    // Over the 10000 pixels of a 100x100 PNG header: the HTML source is
+    // 50 bytes, and the rendered body with its Subject line under 30.
+    let message = "Subject: sale\nMIME-Version: 1.0\n\
+                   Content-Type: multipart/related; boundary=\"b\"\n\n\
+                   --b\nContent-Type: text/html\n\n\
+                   <html><body><p style=\"x\">Buy now</p></body></html>\n\
+                   --b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n\
+                   iVBORw0KGgoAAAANSUhEUgAAAGQAAABkCAYAAAAfFcSJ\n--b--\n";
+    let verdict = scorer.score(&Prepared::new(message.as_bytes()), &no_evals, None);
+    assert_eq!(names(&verdict), vec!["RAW_HIGH"]);
+    assert_eq!(
+        verdict.evals_unimplemented, 1,
+        "the body rule goes to no_evals"
+    );
+}
+
+#[test]
 fn rawbody_uri_and_full_targets() {
     let scorer = scorer_from(
         "rawbody RAW_TAG /<b>bold/\nscore RAW_TAG 1\n\
