@@ -23,10 +23,7 @@
 //! NOTE: the model keeps each directive's lines but not their order across
 //! directives, so removals (`unwelcomelist_from`, `unblocklist_from`,
 //! `delist_uri_host`) apply after every addition, whatever their place in
-//! the files. `welcomelist_from_rcvd` and `def_welcomelist_from_rcvd`
-//! entries (address plus relay domain) are not matched: with any of them in
-//! the rule set, `check_from_in_welcomelist` and
-//! `check_from_in_default_welcomelist` are not computed.
+//! the files.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -35,6 +32,7 @@ use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 
 use super::freemail::{from_addresses, header_addresses};
+use crate::prepare::received::Relay;
 use crate::prepare::uri_host::{is_fqdn_valid, Tlds};
 use crate::prepare::Prepared;
 use crate::rules::RuleModel;
@@ -76,7 +74,7 @@ const RECEIVED_FOR_FIELDS: usize = 3;
 
 /// Directives that fill an address list named after the directive, with
 /// the older names that SpamAssassin 4.0 still reads.
-const ADDRESS_DIRECTIVES: [(&str, &str); 12] = [
+const ADDRESS_DIRECTIVES: [(&str, &str); 14] = [
     ("welcomelist_from", "welcomelist_from"),
     ("whitelist_from", "welcomelist_from"),
     ("blocklist_from", "blocklist_from"),
@@ -89,7 +87,21 @@ const ADDRESS_DIRECTIVES: [(&str, &str); 12] = [
     ("all_spam_to", "all_spam_to"),
     ("welcomelist_bounce_relays", "welcomelist_bounce_relays"),
     ("whitelist_bounce_relays", "welcomelist_bounce_relays"),
+    ("welcomelist_allows_relays", "welcomelist_allows_relays"),
+    ("whitelist_allows_relays", "welcomelist_allows_relays"),
 ];
+
+/// Directives of the welcomelists that pair an address with the relay it
+/// must come through, with their older names.
+const RCVD_DIRECTIVES: [(&str, &str); 4] = [
+    ("welcomelist_from_rcvd", "welcomelist_from_rcvd"),
+    ("whitelist_from_rcvd", "welcomelist_from_rcvd"),
+    ("def_welcomelist_from_rcvd", "def_welcomelist_from_rcvd"),
+    ("def_whitelist_from_rcvd", "def_welcomelist_from_rcvd"),
+];
+
+/// Directives that remove addresses from both relay welcomelists.
+const RCVD_REMOVALS: [&str; 2] = ["unwelcomelist_from_rcvd", "unwhitelist_from_rcvd"];
 
 /// Directives that remove entries from an address list.
 const ADDRESS_REMOVALS: [(&str, &str); 4] = [
@@ -176,6 +188,118 @@ impl AddressList {
     }
 }
 
+/// One relay welcomelist: per lower-cased address pattern, the pattern and
+/// the relays (host name suffixes or bracketed IP addresses) it must come
+/// through.
+#[derive(Debug, Default)]
+struct RcvdList {
+    entries: HashMap<String, (Vec<char>, Vec<String>)>,
+}
+
+impl RcvdList {
+    fn add(&mut self, address: &str, relay: &str) {
+        let address = address.to_lowercase();
+        let pattern = pattern_chars(&address);
+        let entry = self.entries.entry(address).or_insert((pattern, Vec::new()));
+        entry.1.push(relay.to_lowercase());
+    }
+
+    /// Returns 1 when `address` matches an entry and one of `relays` is one
+    /// of its relays, -1 when it matches an entry but no relay does (a
+    /// possible forgery), and 0 when it matches no entry.
+    fn check(&self, address: &str, relays: &[Relay]) -> i8 {
+        let address: Vec<char> = address.to_lowercase().chars().collect();
+        let mut forged = 0;
+        for (pattern, allowed) in self.entries.values() {
+            if !glob_matches(pattern, &address) {
+                continue;
+            }
+            let passed = allowed
+                .iter()
+                .any(|allowed| relays.iter().any(|relay| relay_is(relay, allowed)));
+            if passed {
+                return 1;
+            }
+            forged = -1;
+        }
+        forged
+    }
+}
+
+/// Returns whether `relay` is the relay a welcomelist entry names. The
+/// entry is a bracketed IPv4 address, a bracketed IPv4 prefix of whole
+/// octets (`[192.0.2]`), a bracketed address or network with a prefix
+/// length, or a host name that the relay's reverse DNS name is or ends in.
+fn relay_is(relay: &Relay, allowed: &str) -> bool {
+    let bracketed = allowed
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .filter(|(_, after)| after.is_empty() || is_prefix_len(after));
+    let Some((inner, prefix)) = bracketed else {
+        let rdns = relay.rdns.to_lowercase();
+        return rdns == allowed
+            || rdns
+                .strip_suffix(allowed)
+                .is_some_and(|head| head.ends_with('.'));
+    };
+    if relay.ip.is_empty() {
+        return false;
+    }
+    let network = format!("{inner}{prefix}");
+    let dotted_digits = |text: &str| {
+        text.bytes()
+            .all(|byte| byte.is_ascii_digit() || byte == b'.')
+    };
+    if network.parse::<std::net::Ipv4Addr>().is_ok() {
+        return network == relay.ip;
+    }
+    if dotted_digits(&network) {
+        let octets = format!("{}.", network.trim_end_matches('.'));
+        return relay.ip.starts_with(&octets);
+    }
+    network_contains(&network, &relay.ip)
+}
+
+/// Returns whether `text` is `/` and one to three digits.
+fn is_prefix_len(text: &str) -> bool {
+    text.strip_prefix('/').is_some_and(|digits| {
+        (1..=3).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Returns whether the address or network `network` (`ADDRESS[/LEN]`)
+/// contains the address `ip`. An IPv4 address compares with an
+/// IPv4-mapped IPv6 network as its mapped form.
+fn network_contains(network: &str, ip: &str) -> bool {
+    use std::net::IpAddr;
+    let (address, len) = match network.split_once('/') {
+        Some((address, len)) => (address, len.parse::<u32>().ok()),
+        None => (network, None),
+    };
+    let (Ok(network), Ok(ip)) = (address.parse::<IpAddr>(), ip.parse::<IpAddr>()) else {
+        return false;
+    };
+    let as_v6 = |address: IpAddr| match address {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    let (bits, network, ip) = match (network, ip) {
+        (IpAddr::V4(network), IpAddr::V4(ip)) => (
+            32,
+            u128::from(u32::from(network)),
+            u128::from(u32::from(ip)),
+        ),
+        (network, ip) => (128, u128::from(as_v6(network)), u128::from(as_v6(ip))),
+    };
+    let len = len.unwrap_or(bits).min(bits);
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len) >> (128 - bits)
+    };
+    network & mask == ip & mask
+}
+
 /// The rule set's address and host lists.
 #[derive(Debug, Default)]
 pub struct Lists {
@@ -185,10 +309,8 @@ pub struct Lists {
     subjects: HashMap<String, AddressList>,
     /// Host lists by name: host or domain to listed (true) or excluded.
     hosts: HashMap<String, HashMap<String, bool>>,
-    /// Whether the rule set has `welcomelist_from_rcvd` entries.
-    has_welcomelist_rcvd: bool,
-    /// Whether the rule set has `def_welcomelist_from_rcvd` entries.
-    has_default_welcomelist_rcvd: bool,
+    /// `welcomelist_from_rcvd` and `def_welcomelist_from_rcvd`, by name.
+    rcvd: HashMap<String, RcvdList>,
     tlds: Tlds,
 }
 
@@ -197,14 +319,6 @@ impl Lists {
     pub fn from_model(model: &RuleModel) -> Lists {
         let lines = |key: &str| model.settings.get(key).into_iter().flatten();
         let mut lists = Lists {
-            has_welcomelist_rcvd: lines("welcomelist_from_rcvd")
-                .chain(lines("whitelist_from_rcvd"))
-                .next()
-                .is_some(),
-            has_default_welcomelist_rcvd: lines("def_welcomelist_from_rcvd")
-                .chain(lines("def_whitelist_from_rcvd"))
-                .next()
-                .is_some(),
             tlds: Tlds::from_lines(lines("util_rb_tld").map(String::as_str)),
             ..Lists::default()
         };
@@ -230,6 +344,27 @@ impl Lists {
             if room(words.len()) {
                 let target = lists.addresses.entry(name.to_string()).or_default();
                 words.iter().for_each(|word| target.add(word));
+            }
+        }
+        for (directive, list) in RCVD_DIRECTIVES {
+            for line in lines(directive) {
+                // An entry is exactly an address and a relay.
+                let [address, relay] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+                    continue;
+                };
+                if room(1) {
+                    let target = lists.rcvd.entry(list.to_string()).or_default();
+                    target.add(address, relay);
+                }
+            }
+        }
+        for word in RCVD_REMOVALS
+            .iter()
+            .flat_map(|directive| lines(directive))
+            .flat_map(|line| line.split_whitespace())
+        {
+            for list in lists.rcvd.values_mut() {
+                list.entries.remove(&word.to_lowercase());
             }
         }
         for (directive, list) in ADDRESS_REMOVALS {
@@ -323,12 +458,8 @@ impl Lists {
                 Some(self.any_in(arg?, &reply_to[..reply_to.len().min(1)]))
             }
             "check_from_in_blocklist" => Some(from_in("blocklist_from")),
-            "check_from_in_welcomelist" if !self.has_welcomelist_rcvd => {
-                Some(from_in("welcomelist_from"))
-            }
-            "check_from_in_default_welcomelist" if !self.has_default_welcomelist_rcvd => {
-                Some(false)
-            }
+            "check_from_in_welcomelist" => Some(self.sender_welcomed(message, true) > 0),
+            "check_from_in_default_welcomelist" => Some(self.sender_welcomed(message, false) > 0),
             "check_to_in_welcomelist" => Some(to_in("welcomelist_to")),
             "check_to_in_blocklist" => Some(to_in("blocklist_to")),
             "check_to_in_more_spam" => Some(to_in("more_spam_to")),
@@ -342,6 +473,47 @@ impl Lists {
             "check_uri_host_in_welcomelist" => Some(self.uri_host_listed("WELCOME", message)),
             _ => None,
         }
+    }
+
+    /// Returns 1 when a From address of `message` is welcomed, -1 when one
+    /// matches a relay welcomelist entry but came through another relay,
+    /// and 0 otherwise (WLBLEval.pm's `from_in_welcomelist` and, with
+    /// `own` false, `from_in_default_welcomelist`). The user's list reads
+    /// `welcomelist_from` and `welcomelist_from_rcvd`, the default one
+    /// `def_welcomelist_from_rcvd`.
+    fn sender_welcomed(&self, message: &Prepared<'_>, own: bool) -> i8 {
+        let rcvd_name = if own {
+            "welcomelist_from_rcvd"
+        } else {
+            "def_welcomelist_from_rcvd"
+        };
+        let rcvd = self.rcvd.get(rcvd_name);
+        let chain = message.headers().relay_chain();
+        // Only the first untrusted relay counts when there is one, so that
+        // a forged older Received field cannot vouch for the sender.
+        let relays = match chain.untrusted().first() {
+            Some(first) => std::slice::from_ref(first),
+            None => chain.trusted(),
+        };
+
+        let mut found = 0;
+        for address in from_addresses(message) {
+            let address = std::slice::from_ref(&address);
+            if own && self.any_in("welcomelist_from", address) {
+                return 1;
+            }
+            let verdict = match rcvd {
+                Some(list) if !relays.is_empty() => list.check(&address[0], relays),
+                _ => 0,
+            };
+            if verdict == 1 {
+                return 1;
+            }
+            if verdict == -1 && !self.any_in("welcomelist_allows_relays", address) {
+                found = -1;
+            }
+        }
+        found
     }
 
     /// Returns whether any of `addresses` is in address list `name`. An
@@ -757,17 +929,111 @@ mod tests {
     }
 
     #[test]
-    fn welcomelist_with_rcvd_entries_is_not_computed() {
-        let lists = lists("welcomelist_from_rcvd a@example.com example.com\n");
-        let message = "From: a@example.com\r\n\r\nbody\r\n";
-        assert_eq!(
-            evaluate(&lists, "check_from_in_welcomelist", &[], message),
-            None
+    fn welcomelist_from_rcvd_by_relay() {
+        let lists = lists(
+            "welcomelist_from_rcvd news@shop.example mail.shop.example\n\
+             welcomelist_from_rcvd *@bank.example [192.0.2]\n\
+             welcomelist_from_rcvd alerts@bank.example [198.51.100.0]/24\n\
+             def_welcomelist_from_rcvd *@big.example big.example\n\
+             whitelist_from_rcvd old@shop.example shop.example\n\
+             unwelcomelist_from_rcvd old@shop.example\n",
         );
+        let message = |from: &str, rdns: &str, ip: &str| {
+            format!(
+                "Received: from helo.example ({rdns} [{ip}])\r\n\tby mx.example.org (Postfix) with ESMTP id 1;\r\n\tThu, 1 Jan 2026 00:00:00 +0000\r\n\
+                 From: {from}\r\nSubject: x\r\n\r\nbody\r\n"
+            )
+        };
+        let cases = [
+            (
+                "check_from_in_welcomelist",
+                "news@shop.example",
+                "out.mail.shop.example",
+                "203.0.113.9",
+                true,
+            ),
+            (
+                "check_from_in_welcomelist",
+                "news@shop.example",
+                "evil.example",
+                "203.0.113.9",
+                false,
+            ),
+            (
+                "check_from_in_welcomelist",
+                "x@bank.example",
+                "a.example",
+                "192.0.2.44",
+                true,
+            ),
+            (
+                "check_from_in_welcomelist",
+                "x@bank.example",
+                "a.example",
+                "192.0.20.4",
+                false,
+            ),
+            (
+                "check_from_in_welcomelist",
+                "alerts@bank.example",
+                "a.example",
+                "198.51.100.7",
+                true,
+            ),
+            (
+                "check_from_in_welcomelist",
+                "old@shop.example",
+                "mx.shop.example",
+                "203.0.113.9",
+                false,
+            ),
+            (
+                "check_from_in_default_welcomelist",
+                "a@big.example",
+                "mx1.big.example",
+                "203.0.113.9",
+                true,
+            ),
+            (
+                "check_from_in_default_welcomelist",
+                "a@big.example",
+                "notbig.example",
+                "203.0.113.9",
+                false,
+            ),
+            (
+                "check_from_in_welcomelist",
+                "a@big.example",
+                "mx1.big.example",
+                "203.0.113.9",
+                false,
+            ),
+        ];
+        for (function, from, rdns, ip, expected) in cases {
+            let found = evaluate(&lists, function, &[], &message(from, rdns, ip));
+            assert_eq!(found, Some(expected), "{function} {from} {rdns} {ip}");
+        }
+        let no_relay = "From: news@shop.example\r\n\r\nbody\r\n";
         assert_eq!(
-            evaluate(&lists, "check_from_in_default_welcomelist", &[], message),
+            evaluate(&lists, "check_from_in_welcomelist", &[], no_relay),
             Some(false)
         );
+    }
+
+    #[test]
+    fn network_contains_table() {
+        let cases = [
+            ("198.51.100.0/24", "198.51.100.200", true),
+            ("198.51.100.0/24", "198.51.101.1", false),
+            ("2001:db8::/32", "2001:db8:1::5", true),
+            ("2001:db8::/32", "2001:db9::5", false),
+            ("::ffff:192.0.2.0/120", "192.0.2.9", true),
+            ("0.0.0.0/0", "203.0.113.1", true),
+            ("not-an-address/8", "203.0.113.1", false),
+        ];
+        for (network, ip, expected) in cases {
+            assert_eq!(network_contains(network, ip), expected, "{network} {ip}");
+        }
     }
 
     #[test]
