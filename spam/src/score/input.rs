@@ -3,7 +3,8 @@
 //!
 //! `:raw` selects the undecoded form, and `:first` and `:last` pick one
 //! occurrence of a named field instead of all of them joined by "\n".
-//! `:addr` and `:name` then take the first address or display name.
+//! `:addr` then takes every address, one per line, and `:name` the first
+//! display name.
 //! `:host`, `:domain`, `:ip` and `:revip` take parts of the address's host.
 //!
 //! `None` means the field is missing, which the scorer treats as
@@ -16,7 +17,7 @@
 
 use std::net::IpAddr;
 
-use crate::prepare::headers::{first_address, first_display_name};
+use crate::prepare::headers::{first_address, first_display_name, mailbox_addresses};
 use crate::prepare::received::RelaySet;
 use crate::prepare::{HeaderForm, Headers};
 use crate::rules::{HeaderField, HeaderModifier, HeaderSpec};
@@ -49,7 +50,7 @@ pub fn header_value(headers: &Headers<'_>, spec: &HeaderSpec) -> Option<String> 
     };
 
     if has(HeaderModifier::Addr) {
-        value = first_address(&value);
+        value = all_addresses(&value)?;
     } else if has(HeaderModifier::Name) {
         value = first_display_name(&value);
     }
@@ -65,6 +66,66 @@ pub fn header_value(headers: &Headers<'_>, spec: &HeaderSpec) -> Option<String> 
         value = ip_text(&value).map(reverse_ip).unwrap_or_default();
     }
     Some(value)
+}
+
+/// Returns every address of `value`, joined by "\n", as SpamAssassin 4.0.1
+/// hands a header rule the list that `get("Name:addr")` returns in list
+/// context: `From: a@example.com, b@example.org` gives two lines. Like
+/// SpamAssassin's parser, it leaves out addresses that [`is_mail_address`]
+/// rejects, and gives `None`, a missing value, when it rejects them all. A
+/// value in which the parser finds no address gives its first-address
+/// reading.
+fn all_addresses(value: &str) -> Option<String> {
+    let addresses = mailbox_addresses(value);
+    if addresses.is_empty() {
+        return Some(first_address(value));
+    }
+    let valid: Vec<String> = addresses
+        .into_iter()
+        .filter(|address| is_mail_address(address))
+        .collect();
+    (!valid.is_empty()).then(|| valid.join("\n"))
+}
+
+/// Returns whether `address` has the shape SpamAssassin's address parser
+/// accepts: a quoted local part, or one without white space, `@`, angle
+/// brackets, parentheses, square brackets, `,`, `:` and `;`, then `@`, then
+/// a domain without those characters and `"`, or an address literal of
+/// digits, `:` and `.` in square brackets.
+fn is_mail_address(address: &str) -> bool {
+    let special = |c: char| c.is_whitespace() || "<>()[],:;".contains(c);
+    let (local, domain) = if let Some(quoted) = address.strip_prefix('"') {
+        let mut escaped = false;
+        let Some(end) = quoted.char_indices().find_map(|(at, c)| {
+            let closes = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes.then_some(at)
+        }) else {
+            return false;
+        };
+        match quoted[end + 1..].strip_prefix('@') {
+            Some(domain) => ("\"", domain),
+            None => return false,
+        }
+    } else {
+        match address.split_once('@') {
+            Some((local, domain)) => (local, domain),
+            None => return false,
+        }
+    };
+    let local_ok = local == "\"" || (!local.is_empty() && !local.contains(|c: char| special(c)));
+    let literal = domain
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|inner| {
+            !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
+        });
+    let domain_ok =
+        literal || (!domain.is_empty() && !domain.contains(|c: char| special(c) || c == '"'));
+    local_ok && domain_ok
 }
 
 /// Returns the part after the last `@` of the first address, lower-cased,
@@ -92,4 +153,48 @@ fn reverse_ip(ip: String) -> String {
     }
     let octets: Vec<&str> = ip.split('.').rev().collect();
     octets.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_address_shape_table() {
+        let cases = [
+            ("jane@example.com", true),
+            ("\"jane doe\"@example.com", true),
+            ("\"ja\\\"ne\"@example.com", true),
+            ("user@[192.0.2.1]", true),
+            ("user@[1086695621]", true),
+            ("[ufa]@netnoteinc.com", false),
+            ("ja ne@example.com", false),
+            ("jane@exa mple.com", false),
+            ("jane@[ufa]", false),
+            ("jane", false),
+            ("@example.com", false),
+            ("jane@", false),
+        ];
+        for (address, expected) in cases {
+            assert_eq!(is_mail_address(address), expected, "{address}");
+        }
+    }
+
+    #[test]
+    fn every_address_on_its_own_line() {
+        let six = "DONT@cpprimaonline.com, PAY@cpprimaonline.com,\n    TOP@cpprimaonline.com";
+        assert_eq!(
+            all_addresses(six).as_deref(),
+            Some("DONT@cpprimaonline.com\nPAY@cpprimaonline.com\nTOP@cpprimaonline.com")
+        );
+        assert_eq!(
+            all_addresses("zvfjenphuq@[1086695621], [ufa]@netnoteinc.com").as_deref(),
+            Some("zvfjenphuq@[1086695621]")
+        );
+        assert_eq!(
+            all_addresses("Jane <jane@example.com>").as_deref(),
+            Some("jane@example.com")
+        );
+        assert_eq!(all_addresses("[ufa]@netnoteinc.com"), None);
+    }
 }
