@@ -144,7 +144,7 @@ impl<'m> Headers<'m> {
         };
         match form {
             HeaderForm::Decoded | HeaderForm::Raw => value,
-            HeaderForm::Addr => value.map(|value| first_address(&value)),
+            HeaderForm::Addr => value.and_then(|value| first_valid_address(&value)),
             HeaderForm::Name => value.map(|value| first_display_name(&value)),
         }
     }
@@ -441,6 +441,61 @@ pub(crate) fn mailbox_addresses(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Returns whether `address` has the shape SpamAssassin's address parser
+/// accepts: a quoted local part, or one without white space, `@`, angle
+/// brackets, parentheses, square brackets, `,`, `:` and `;`, then `@`, then
+/// a domain without those characters and `"`, or an address literal of
+/// digits, `:` and `.` in square brackets.
+pub(crate) fn is_mail_address(address: &str) -> bool {
+    let special = |c: char| c.is_whitespace() || "<>()[],:;".contains(c);
+    let (local, domain) = if let Some(quoted) = address.strip_prefix('"') {
+        let mut escaped = false;
+        let Some(end) = quoted.char_indices().find_map(|(at, c)| {
+            let closes = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes.then_some(at)
+        }) else {
+            return false;
+        };
+        match quoted[end + 1..].strip_prefix('@') {
+            Some(domain) => ("\"", domain),
+            None => return false,
+        }
+    } else {
+        match address.split_once('@') {
+            Some((local, domain)) => (local, domain),
+            None => return false,
+        }
+    };
+    let local_ok = local == "\"" || (!local.is_empty() && !local.contains(|c: char| special(c)));
+    let literal = domain
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|inner| {
+            !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
+        });
+    let domain_ok =
+        literal || (!domain.is_empty() && !domain.contains(|c: char| special(c) || c == '"'));
+    local_ok && domain_ok
+}
+
+/// Returns the first address of `value` that [`is_mail_address`] accepts,
+/// as SpamAssassin's `get("Name:addr")` returns the first address its
+/// parser kept, or `None` when it accepts none. A value in which no
+/// address is found at all gives [`first_address`]'s reading.
+pub(crate) fn first_valid_address(value: &str) -> Option<String> {
+    let addresses = mailbox_addresses(value);
+    if addresses.is_empty() {
+        return Some(first_address(value));
+    }
+    addresses
+        .into_iter()
+        .find(|address| is_mail_address(address))
+}
+
 /// Returns the first address of an address-list value, or the value
 /// trimmed of angle brackets when it has no parsable address.
 pub(crate) fn first_address(value: &str) -> String {
@@ -662,5 +717,22 @@ Resent-Message-Id:\nX-Message-Id: <list@x>\n\n";
         assert!(!headers.exists("X-Missing"));
         assert!(headers.exists("return-path"));
         assert!(headers.exists("ToCc"));
+    }
+
+    #[test]
+    fn addr_form_skips_addresses_of_invalid_shape() {
+        let block = b"Return-Path: <user@[1086695621] [ufa]>\r\n\
+            From: [ufa]@example.com, jane@example.com\r\n\
+            To: <bob@example.org>\r\n";
+        let headers = Headers::new(block);
+        assert_eq!(headers.get("EnvelopeFrom", HeaderForm::Addr), None);
+        assert_eq!(
+            headers.get("From", HeaderForm::Addr).as_deref(),
+            Some("jane@example.com")
+        );
+        assert_eq!(
+            headers.get("To", HeaderForm::Addr).as_deref(),
+            Some("bob@example.org")
+        );
     }
 }

@@ -17,7 +17,9 @@
 
 use std::net::IpAddr;
 
-use crate::prepare::headers::{first_address, first_display_name, mailbox_addresses};
+use crate::prepare::headers::{
+    first_address, first_display_name, is_mail_address, mailbox_addresses,
+};
 use crate::prepare::received::RelaySet;
 use crate::prepare::{HeaderForm, Headers};
 use crate::rules::{HeaderField, HeaderModifier, HeaderSpec};
@@ -85,47 +87,6 @@ fn all_addresses(value: &str) -> Option<String> {
         .filter(|address| is_mail_address(address))
         .collect();
     (!valid.is_empty()).then(|| valid.join("\n"))
-}
-
-/// Returns whether `address` has the shape SpamAssassin's address parser
-/// accepts: a quoted local part, or one without white space, `@`, angle
-/// brackets, parentheses, square brackets, `,`, `:` and `;`, then `@`, then
-/// a domain without those characters and `"`, or an address literal of
-/// digits, `:` and `.` in square brackets.
-fn is_mail_address(address: &str) -> bool {
-    let special = |c: char| c.is_whitespace() || "<>()[],:;".contains(c);
-    let (local, domain) = if let Some(quoted) = address.strip_prefix('"') {
-        let mut escaped = false;
-        let Some(end) = quoted.char_indices().find_map(|(at, c)| {
-            let closes = c == '"' && !escaped;
-            escaped = c == '\\' && !escaped;
-            closes.then_some(at)
-        }) else {
-            return false;
-        };
-        match quoted[end + 1..].strip_prefix('@') {
-            Some(domain) => ("\"", domain),
-            None => return false,
-        }
-    } else {
-        match address.split_once('@') {
-            Some((local, domain)) => (local, domain),
-            None => return false,
-        }
-    };
-    let local_ok = local == "\"" || (!local.is_empty() && !local.contains(|c: char| special(c)));
-    let literal = domain
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .is_some_and(|inner| {
-            !inner.is_empty()
-                && inner
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
-        });
-    let domain_ok =
-        literal || (!domain.is_empty() && !domain.contains(|c: char| special(c) || c == '"'));
-    local_ok && domain_ok
 }
 
 /// Returns the part after the last `@` of the first address, lower-cased,
