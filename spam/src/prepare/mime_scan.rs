@@ -48,6 +48,12 @@ pub const MULTIPART_PARTS_MAX: usize = 1000;
 /// each cost bounded time.
 pub const SCAN_PARTS_MAX: usize = 10_000;
 
+/// Line records the whole pass makes, over every nesting level. Each level
+/// copies its part's lines, so a body of short lines nested deep would
+/// otherwise cost its line count times the depth, in time and memory.
+/// About 24 bytes each, so at most a few tens of MiB.
+pub const SCAN_LINES_MAX: usize = 1_000_000;
+
 /// The flags SpamAssassin's parser sets on the message, which
 /// `check_msg_parse_flags` reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,6 +84,9 @@ pub struct MimeScan {
     pub base64_line_len_max: usize,
     /// Whether `MULTIPART_PARTS_MAX` or `SCAN_PARTS_MAX` stopped the pass.
     pub parts_limit_reached: bool,
+    /// Whether `SCAN_LINES_MAX` cut the pass short; the facts then cover
+    /// the lines read before.
+    pub lines_limit_reached: bool,
 }
 
 /// One line without its line end, and whether it had one. In a message
@@ -111,6 +120,7 @@ pub fn scan(raw: &[u8]) -> MimeScan {
     let mut scanner = Scanner {
         result: MimeScan::default(),
         parts_left: SCAN_PARTS_MAX,
+        lines_left: SCAN_LINES_MAX,
     };
     let root = scanner.message(raw, MIME_DEPTH_MAX);
     scanner.result.flags.truncated_header = root.truncated_header;
@@ -150,17 +160,36 @@ impl PartHeader {
 struct Scanner {
     result: MimeScan,
     parts_left: usize,
+    lines_left: usize,
 }
 
 impl Scanner {
+    /// Takes `count` line records from the budget and returns how many it
+    /// granted, marking the scan cut short when that is fewer.
+    fn take_lines(&mut self, count: usize) -> usize {
+        let granted = count.min(self.lines_left);
+        self.lines_left -= granted;
+        if granted < count {
+            self.result.lines_limit_reached = true;
+        }
+        granted
+    }
+
     /// Parses one message (the top-level one or an attached one) as
     /// `Message->new` does, and its body with `subparse` levels left.
     /// Returns the message's own header flags.
     fn message(&mut self, raw: &[u8], subparse: usize) -> HeaderFlags {
-        let mut pieces: Vec<&[u8]> = raw.split_inclusive(|&byte| byte == b'\n').collect();
+        // Collect no more lines than the budget has left, so a huge body
+        // costs no memory past it.
+        let mut pieces: Vec<&[u8]> = raw
+            .split_inclusive(|&byte| byte == b'\n')
+            .take(self.lines_left.saturating_add(1))
+            .collect();
         if pieces.is_empty() {
             pieces.push(b"\n");
         }
+        let granted = self.take_lines(pieces.len());
+        pieces.truncate(granted.max(1));
         if is_mbox_separator(pieces[0]) {
             pieces.remove(0);
         }
@@ -174,7 +203,9 @@ impl Scanner {
         let mut flags = HeaderFlags::default();
         let mut header = PartHeader::default();
         let body_at = read_message_header(&lines, &mut header, &mut flags);
-        let mut body = lines[body_at..].to_vec();
+        let body_len = lines.len().saturating_sub(body_at);
+        let granted = self.take_lines(body_len);
+        let mut body = lines[body_at..body_at + granted].to_vec();
 
         let (media_type, boundary, _) = parse_content_type(header.content_type.as_deref());
         // Message.pm: a multipart body that starts with text that
@@ -279,6 +310,9 @@ impl Scanner {
 
             if remaining == 0 || found_end {
                 if !found_end {
+                    if self.take_lines(1) == 0 {
+                        break;
+                    }
                     push_split(&mut part.lines, line);
                 } else if let Some(last) = part.lines.last_mut() {
                     // The line end before a boundary belongs to the boundary.
@@ -347,6 +381,9 @@ impl Scanner {
                     continue;
                 }
                 self.result.flags.missing_mime_head_body_separator = true;
+            }
+            if self.take_lines(1) == 0 {
+                break;
             }
             push_split(&mut part.lines, line);
         }

@@ -257,3 +257,31 @@ fn parts_past_multipart_maximum_stop() {
     // the epilogue.
     assert!(!result.flags.mime_epilogue_exists);
 }
+
+/// A body of `lines` empty lines inside `depth` nested multiparts.
+fn nested_empty_lines(depth: usize, lines: usize) -> String {
+    let mut message = format!("{HEADER}Content-Type: multipart/mixed; boundary=\"b0\"\n\n");
+    for level in 1..depth {
+        message.push_str(&format!(
+            "--b{}\nContent-Type: multipart/mixed; boundary=\"b{level}\"\n\n",
+            level - 1
+        ));
+    }
+    message.push_str(&format!("--b{}\nContent-Type: text/plain\n\n", depth - 1));
+    message.push_str(&"\n".repeat(lines));
+    for level in (0..depth).rev() {
+        message.push_str(&format!("--b{level}--\n"));
+    }
+    message
+}
+
+#[test]
+fn deep_multipart_of_empty_lines_stops_at_line_budget() {
+    let small = scan(nested_empty_lines(5, 1_000).as_bytes());
+    assert!(!small.lines_limit_reached);
+
+    // Each level copies its lines, so 5 levels of 300,000 lines would make
+    // 1.5 million line records without the budget.
+    let large = scan(nested_empty_lines(5, 300_000).as_bytes());
+    assert!(large.lines_limit_reached);
+}
