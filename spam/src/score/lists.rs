@@ -559,7 +559,12 @@ impl Lists {
             return false;
         }
         // Lines that start with white space continue the field before,
-        // joined without a separator, as the plugin joins them.
+        // joined without a separator, as the plugin joins them. The plugin
+        // searches the field again after each line, but a name found in a
+        // part of the field is found in the whole field too, so each field
+        // is searched once, when it is complete.
+        let quotes_own_relay =
+            |field: &str| starts_with_received(field) && dotted_names(field, true).any(listed);
         let mut field = String::new();
         let mut seen_received = false;
         for line in raw.split('\n') {
@@ -568,18 +573,21 @@ impl Lists {
             }
             seen_received = true;
             if line.starts_with(char::is_whitespace) {
-                if field.len() < QUOTED_FIELD_LEN_MAX {
-                    field.push_str(line);
+                let room = QUOTED_FIELD_LEN_MAX.saturating_sub(field.len());
+                let mut cut = line.len().min(room);
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
                 }
-            } else {
-                field.clear();
-                field.push_str(line);
+                field.push_str(&line[..cut]);
+                continue;
             }
-            if starts_with_received(&field) && dotted_names(&field, true).any(listed) {
+            if quotes_own_relay(&field) {
                 return true;
             }
+            field.clear();
+            field.push_str(line);
         }
-        false
+        quotes_own_relay(&field)
     }
 
     /// Returns whether the decoded Subject of `message`, lower-cased, is an
