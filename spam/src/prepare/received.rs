@@ -673,6 +673,11 @@ fn parse_fields(common: &Common, line: &str) -> Result<Option<Relay>, NoRelay> {
             DnsLookup::UnlessSoftDnsError => relay.rdns != "softdnserr",
         },
         None => {
+            // Received.pm skips its known handovers before the fallback
+            // looks for any bracketed IP address.
+            if is_ignored_handover(line) {
+                return Ok(None);
+            }
             if let Some(ip) =
                 capture(&common.bracketed_ip, rest).and_then(|found| found.into_iter().next())
             {
@@ -945,6 +950,9 @@ mod tests {
             ("from mail.payex.example id <B5b8f11e30004>; Wed, 05 Sep 2018 01:14:43 +0200", Parsed::Skipped),
             ("(from alice@localhost) by home.example.com (8.12.11/8.12.11/Submit) id iBADHRP6011034; Fri, 10 Dec 2004 13:17:27 GMT", Parsed::Skipped),
             ("by localhost (Postfix, from userid 500) id 123ABC; Thu, 22 Aug 2002 13:53:39 +0100", Parsed::Skipped),
+            // Skipped although a bracketed IP address appears later: the
+            // skip comes before the fallback search for one.
+            ("from MATT_LINUX by hippo.star.co.uk via smtpd (for mail.webnote.net [193.120.211.219]) with SMTP; 3 Jul 2002 15:43:50 UT", Parsed::Skipped),
             // No IP address, and not a kind Received.pm skips.
             ("from mail.example.com (mail.example.com) by mx.example.org (8.12.11) with ESMTP id x1; Thu, 22 Aug 2002 13:53:39 +0100", Parsed::Unparseable),
             // An IP address but no receiving host.
