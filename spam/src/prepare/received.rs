@@ -426,6 +426,48 @@ fn shapes() -> &'static [CompiledShape] {
             shape(r"^(IP) \((?:HELO|EHLO) (\S*)\) by (\S+) ", &[Ip, Helo, By], None, Unknown),
             // SMTPD32 and others: "HELO [IP] by HOST".
             shape(r"^(\S+) \[(IP)\] by (\S+) ", &[Helo, Ip, By], None, Unknown),
+            // Servers of their own form, each named by a word Received.pm
+            // looks for first.
+            // AOL webmail: "IP by HOST (IP) with HTTP (WebMailUI)".
+            shape(
+                r"^(?=.*aol\.com).*?(IP) by (\S+) \(IP\) with HTTP \(WebMailUI\)",
+                &[Ip, By],
+                Some("(WebMailUI)"),
+                Unknown,
+            ),
+            // XMail: "HELO (IP:PORT) by HOST [(IP:PORT)] with [XMail".
+            shape(
+                r"^(\S+) \((\[?IP\]?)(?::\d+)\) by (\S+)(?: \(\S+\))? with \[XMail",
+                &[Helo, Ip, By],
+                Some("[XMail "),
+                Unknown,
+            ),
+            // ecelerity: "([IP:PORT] helo=NAME) by HOST", "X ([IP:PORT]) by HOST".
+            shape(r"^\(\[(IP):\d+\] helo=(\S+)\) by (\S+) ", &[Ip, Helo, By], Some("(ecelerity"), Unknown),
+            shape(r"^\S+ \(\[(IP):\d+\]\) by (\S+) ", &[Ip, By], Some("(ecelerity"), Unknown),
+            // Scalix: "HELO ( IP) by HOST".
+            shape(r"^(\S+) \( ?(IP)\) by (\S+)", &[Helo, Ip, By], Some("(Scalix SMTP Relay"), Unknown),
+            // LMTP: "RDNS (LHLO NAME) (IP) by HOST with LMTP".
+            shape(r"^(\S+) \(LHLO (\S*)\) \((IP)\) by (\S+) with LMTP", &[Rdns, Helo, Ip, By], None, Unknown),
+            // smap: "RDNS(IP) by HOST via smap", "RDNS(IP, HELO NAME) by HOST via smap".
+            shape(r"^(\S+)\((IP)\) by (\S+) via smap ", &[Rdns, Ip, By], Some(" via smap "), Always),
+            shape(
+                r"^(\S+)\((IP), (?:HELO|EHLO) (\S*)\) by (\S+) via smap ",
+                &[Rdns, Ip, Helo, By],
+                Some(" via smap "),
+                Always,
+            ),
+            // CNN and InterScan: "IP by HOST (SMTPL".
+            shape(r"^(IP) by (\S+) \((?:SMTPL|InterScan)\b", &[Ip, By], None, Unknown),
+            // csmap and others: "RDNS(IP) by HOST".
+            shape(r"^(\S+)\((IP)\) by (\S+) ", &[Rdns, Ip, By], None, Unknown),
+            // Yahoo: "HELO (USER@IP with login) by HOST.yahoo.com with SMTP".
+            shape(
+                r"^(\S+) \(\S+@(IP) with login\) by (\S+\.yahoo\.com) with SMTP",
+                &[Helo, Ip, By],
+                None,
+                Unknown,
+            ),
         ];
         list.into_iter()
             .filter_map(|shape| {
@@ -965,6 +1007,32 @@ mod tests {
         }
         let relay = "from relay.example.net ([192.0.2.7]) by mx.example.org (8.11.6/8.11.6) with SMTP id g1";
         assert!(matches!(parse(relay), Parsed::Relay(_)), "{relay}");
+    }
+
+    #[test]
+    fn server_specific_shapes_table() {
+        // (Received value, ip, helo, rdns, by)
+        let cases = [
+            ("from 198.51.100.4 by webmail7.mail.aol.com (203.0.113.9) with HTTP (WebMailUI); Tue, 5 Jun 2007 10:00:00 -0400", "198.51.100.4", "", "", "webmail7.mail.aol.com"),
+            ("from relay.example.org (198.51.100.5:4411) by mx.example.net with [XMail 1.22 ESMTP Server] id <S1> for <a@example.net>", "198.51.100.5", "relay.example.org", "", "mx.example.net"),
+            ("from ([198.51.100.6:5100] helo=app.example.org) by out3.example.net (ecelerity 2.2.2.45 r(12345)) with ESMTP id 1A/2B", "198.51.100.6", "app.example.org", "", "out3.example.net"),
+            ("from WORKSTATION ( 198.51.100.7) by mail.example.net (Scalix SMTP Relay 11.0.0.1) via ESMTP", "198.51.100.7", "WORKSTATION", "", "mail.example.net"),
+            ("from store.example.com (LHLO store.example.com) (10.0.0.8) by store.example.com with LMTP", "10.0.0.8", "store.example.com", "store.example.com", "store.example.com"),
+            ("from gate.example.com(198.51.100.9) by fw.example.net via smap (V2.1) id xma1", "198.51.100.9", "", "gate.example.com", "fw.example.net"),
+            ("from gate.example.com(198.51.100.10, HELO mail.example.com) by fw.example.net via smap (V2.1)", "198.51.100.10", "mail.example.com", "gate.example.com", "fw.example.net"),
+            ("from 10.1.2.3 by MAILHUB.EXAMPLE.COM (SMTPL release 1.0d) with TCP", "10.1.2.3", "", "", "MAILHUB.EXAMPLE.COM"),
+            ("from lookup(198.51.100.11) by campus.example.edu via csmap (V4.1) id x1", "198.51.100.11", "", "lookup", "campus.example.edu"),
+            ("from mypc (someone@198.51.100.12 with login) by smtp5.mail.example.yahoo.com with SMTP", "198.51.100.12", "mypc", "", "smtp5.mail.example.yahoo.com"),
+        ];
+        for (value, ip, helo, rdns, by) in cases {
+            let Parsed::Relay(relay) = parse(value) else {
+                panic!("no relay in {value}");
+            };
+            assert_eq!(relay.ip, ip, "{value}");
+            assert_eq!(relay.helo, helo, "{value}");
+            assert_eq!(relay.rdns, rdns, "{value}");
+            assert_eq!(relay.by, by, "{value}");
+        }
     }
 
     #[test]
