@@ -442,10 +442,10 @@ pub(crate) fn mailbox_addresses(value: &str) -> Vec<String> {
 }
 
 /// Returns whether `address` has the shape SpamAssassin's address parser
-/// accepts: a quoted local part, or one without white space, `@`, angle
-/// brackets, parentheses, square brackets, `,`, `:` and `;`, then `@`, then
-/// a domain without those characters and `"`, or an address literal of
-/// digits, `:` and `.` in square brackets.
+/// accepts. The local part is quoted, or has no white space, `@`, angle
+/// brackets, parentheses, square brackets, `,`, `:` or `;`. The domain
+/// after the `@` has none of those characters and no `"`, or is an address
+/// literal of digits, `:` and `.` in square brackets.
 pub(crate) fn is_mail_address(address: &str) -> bool {
     let special = |c: char| c.is_whitespace() || "<>()[],:;".contains(c);
     let (local, domain) = if let Some(quoted) = address.strip_prefix('"') {
