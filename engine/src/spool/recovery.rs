@@ -10,13 +10,15 @@
 //! What counts as committed: a record that decodes with a valid checksum. A
 //! record cut short or with a bad checksum at the end of the written part is a
 //! torn write from a crash, because no append was acknowledged before its
-//! fdatasync, so it is discarded and the bytes are logged. A corrupt record
-//! followed by valid ones is damage in the middle: it is logged as an error,
-//! counted, and skipped by its length when its header is sane, or else by a
-//! search for the next valid record. The writer keeps several batches in
-//! flight, so a crash can also leave a torn batch before a whole later one;
-//! it is counted the same way, and none of its appends was acknowledged.
-//! Zero bytes between records are padding, not damage.
+//! write was durable, so it is discarded and the bytes are logged. A corrupt
+//! record followed by valid ones is damage in the middle: it is logged as an
+//! error, counted, and skipped by its length when its header is sane, or
+//! else by a search for the next valid record.
+//!
+//! The writer keeps several batches in flight, so a crash can also leave a
+//! torn batch before a whole later one. It is counted the same way, and none
+//! of its appends was acknowledged. Zero bytes between records are padding,
+//! not damage.
 
 use std::collections::HashSet;
 use std::io;

@@ -1066,7 +1066,8 @@ fn assert_rows(function: &str, rows: &[(&str, String, bool)]) {
     }
 }
 
-/// A sendmail Received field: `helo` connected from `rdns [ip]` to `by`.
+/// Builds a sendmail Received field: `helo` connected from `rdns [ip]` to
+/// `by`.
 fn sendmail_received(helo: &str, rdns: &str, ip: &str, by: &str) -> String {
     format!(
         "Received: from {helo} ({rdns} [{ip}])\n\tby {by} (8.11.6/8.11.6) with ESMTP id g7MCrdZ07070\n\tfor <jm@example.org>; Thu, 22 Aug 2002 13:53:39 +0100\n"

@@ -170,8 +170,9 @@ impl ImageWalk<'_> {
     }
 }
 
-/// Length of the GIF header that holds the size: the signature, the
-/// version, then the width and height as 16-bit little-endian numbers.
+/// Length of the GIF header up to the end of the size. It contains the
+/// signature, the version, then the width and height as 16-bit
+/// little-endian numbers.
 const GIF_SIZE_END: usize = 10;
 
 /// Reads the size of a GIF image from its logical screen descriptor. The
@@ -230,7 +231,7 @@ pub fn png_size(data: &[u8]) -> Option<ImageSize> {
 }
 
 /// Returns whether a JPEG marker starts a frame header (SOF0 to SOF15,
-/// less DHT, JPG and DAC), which holds the image size.
+/// less DHT, JPG and DAC), which contains the image size.
 fn is_frame_marker(marker: u8) -> bool {
     matches!(marker, 0xc0..=0xc3 | 0xc5..=0xc7 | 0xc9..=0xcb | 0xcd..=0xcf)
 }
@@ -238,7 +239,7 @@ fn is_frame_marker(marker: u8) -> bool {
 /// Reads the size of a JPEG image from its first frame header.
 ///
 /// As in ImageInfo.pm, every segment after the SOI marker is read as `FF`,
-/// a marker byte and a 16-bit length, and the scan stops at start of scan
+/// a marker byte and a 16-bit length. The scan stops at start of scan
 /// (`DA`), end of image (`D9`), a byte other than `FF` or a length under
 /// 2. Fill bytes and markers without a length are not handled.
 pub fn jpeg_size(data: &[u8]) -> Option<ImageSize> {

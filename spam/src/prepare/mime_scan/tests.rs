@@ -258,7 +258,7 @@ fn parts_past_multipart_maximum_stop() {
     assert!(!result.flags.mime_epilogue_exists);
 }
 
-/// A body of `lines` empty lines inside `depth` nested multiparts.
+/// Builds a message of `lines` empty lines inside `depth` nested multiparts.
 fn nested_empty_lines(depth: usize, lines: usize) -> String {
     let mut message = format!("{HEADER}Content-Type: multipart/mixed; boundary=\"b0\"\n\n");
     for level in 1..depth {
@@ -276,7 +276,7 @@ fn nested_empty_lines(depth: usize, lines: usize) -> String {
 }
 
 #[test]
-fn deep_multipart_of_empty_lines_stops_at_line_budget() {
+fn deep_empty_lines_hit_line_budget() {
     let small = scan(nested_empty_lines(5, 1_000).as_bytes());
     assert!(!small.lines_limit_reached);
 
